@@ -1,0 +1,173 @@
+package dev.streamingllm.cache;
+
+/**
+ * One session's key/value cache: {@code sinks} first tokens plus a rolling {@code window} of recent
+ * ones, allocated once and never grown.
+ *
+ * <p>Positions are places in the cache (StreamingLLM, section 3.2): sinks sit at 0..S-1 and the
+ * window follows in order, the newest token last. Re-rotating every cached key at every step, as the
+ * reference implementation does, is O(cache) per token. Instead keys are stored already rotated:
+ * sink keys by their fixed place, window keys by an ever-growing window position {@code t}. Window
+ * keys are consecutive in {@code t} and in place, so the query/window distance is the same in both
+ * numberings; only the distance to the sinks changes as the window slides, so the query is rotated
+ * twice: by {@code t} against window keys and by its place against sink keys. That is O(1) per token.
+ *
+ * <p>Layout per layer: slots [0, sinkCapacity) hold sinks (and pinned tokens); the remaining
+ * {@code window + 1} slots are a ring, one slot larger than the window so that the token being
+ * processed can attend to a full window before the oldest entry is evicted.
+ */
+public final class SinkCache {
+
+    private final CacheConfig config;
+    private final int layers;
+    private final int kvDim;
+    private final float[][] keys;
+    private final float[][] values;
+
+    private int sinkCapacity;
+    private int sinkCount;
+    private int ringStart;
+    private int ringCount;
+    private long nextWindowPosition = -1;
+    private long tokensSeen;
+    private long evicted;
+
+    public SinkCache(CacheConfig config, int layers, int kvDim) {
+        this.config = config;
+        this.layers = layers;
+        this.kvDim = kvDim;
+        this.sinkCapacity = config.sinks();
+        this.ringStart = sinkCapacity;
+        long floats = (long) slots() * kvDim;
+        if (floats > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("cache of " + config.capacity() + " tokens x " + kvDim + " values per layer is too large");
+        }
+        this.keys = new float[layers][(int) floats];
+        this.values = new float[layers][(int) floats];
+    }
+
+    /** Where the next token goes and what it may attend to; see {@link #admit()}. */
+    public record Step(
+            int slot,
+            boolean sink,
+            long windowPosition,
+            long sinkPosition,
+            int sinkCount,
+            int ringStart,
+            int ringCount) {
+
+        /** The position its key is rotated with before it is stored. */
+        public long keyPosition() {
+            return sink ? sinkPosition : windowPosition;
+        }
+    }
+
+    /**
+     * Plans the next token: its slot, its positions, and the visible keys (all sinks, then
+     * {@code ringCount} ring entries from {@code ringStart}, including the token itself). Evicts per
+     * the policy afterwards, so a chunk of tokens is planned by calling this once per token, in order.
+     */
+    public Step admit() {
+        Step step;
+        int place = sinkCount + ringCount;
+        if (sinkCount < sinkCapacity) {
+            step = new Step(sinkCount, true, place, place, sinkCount + 1, ringStart, 0);
+            sinkCount++;
+        } else {
+            if (nextWindowPosition < 0) {
+                nextWindowPosition = place;
+            }
+            int ringSlot = ringSlot(ringStart + ringCount);
+            ringCount++;
+            step = new Step(ringSlot, false, nextWindowPosition++, place, sinkCount, ringStart, ringCount);
+        }
+        tokensSeen++;
+        if (sinkCount + ringCount > config.capacity()) {
+            evict(Math.min(config.evictBatch(), ringCount));
+        }
+        return step;
+    }
+
+    /** The slot of ring entry {@code index} counted from the ring's start (wraps). */
+    public int ringSlot(int index) {
+        int ringSize = slots() - sinkCapacity;
+        return sinkCapacity + Math.floorMod(index - sinkCapacity, ringSize);
+    }
+
+    /**
+     * Keeps the first {@code tokens} tokens of the stream next to the sinks, never evicted (for a
+     * chat's system prompt). Only possible while the window is still empty.
+     */
+    public void pinFirst(int tokens) {
+        if (ringCount > 0 || nextWindowPosition >= 0) {
+            throw new IllegalStateException("tokens can only be pinned before the window starts filling");
+        }
+        if (tokens >= config.capacity()) {
+            throw new IllegalArgumentException("cannot pin " + tokens + " tokens in a cache of " + config.capacity()
+                    + ": at least one window slot must stay free");
+        }
+        sinkCapacity = Math.max(config.sinks(), tokens);
+        ringStart = sinkCapacity;
+    }
+
+    /** Evicts the oldest window tokens so that {@code tokens} more fit without eviction (as far as the window allows). */
+    public void reserve(int tokens) {
+        int overflow = sinkCount + ringCount + tokens - config.capacity();
+        if (overflow > 0) {
+            evict(Math.min(overflow, ringCount));
+        }
+    }
+
+    private void evict(int count) {
+        ringStart = ringSlot(ringStart + count);
+        ringCount -= count;
+        evicted += count;
+    }
+
+    public float[] keys(int layer) {
+        return keys[layer];
+    }
+
+    public float[] values(int layer) {
+        return values[layer];
+    }
+
+    public CacheConfig config() {
+        return config;
+    }
+
+    public int layers() {
+        return layers;
+    }
+
+    public int kvDim() {
+        return kvDim;
+    }
+
+    /** Slots per layer: the capacity plus one for the token in flight. */
+    public int slots() {
+        return config.capacity() + 1;
+    }
+
+    /** Tokens held between steps (sinks, pinned tokens and window). */
+    public int size() {
+        return sinkCount + ringCount;
+    }
+
+    public int sinkCapacity() {
+        return sinkCapacity;
+    }
+
+    public long tokensSeen() {
+        return tokensSeen;
+    }
+
+    public long evicted() {
+        return evicted;
+    }
+
+    /** Bytes of keys and values held, fixed from construction. */
+    public long bytes() {
+        return 2L * layers * slots() * kvDim * Float.BYTES;
+    }
+}

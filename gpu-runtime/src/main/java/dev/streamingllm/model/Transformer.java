@@ -1,0 +1,211 @@
+package dev.streamingllm.model;
+
+import dev.streamingllm.backend.cpu.WeightMatrix;
+import dev.streamingllm.cache.SinkCache;
+import java.util.stream.IntStream;
+
+/**
+ * The Llama-family decoder (llama, qwen2) on the CPU: RMSNorm, attention with RoPE over a sink cache,
+ * SwiGLU feed-forward. A call runs a chunk of tokens through every layer at once (batched prefill);
+ * decoding is a chunk of one.
+ */
+public final class Transformer {
+
+    private final ModelConfig config;
+    private final Weights weights;
+    private final Rope rope;
+
+    public Transformer(ModelConfig config, Weights weights) {
+        this.config = config;
+        this.weights = weights;
+        this.rope = new Rope(config, weights.ropeFrequencyFactors());
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public SinkCache newCache(dev.streamingllm.cache.CacheConfig cacheConfig) {
+        return new SinkCache(cacheConfig, config.layers(), config.kvDim());
+    }
+
+    /**
+     * Runs {@code count} tokens from {@code tokens[offset]} through the model, appending them to
+     * {@code cache}. Returns the logits of every position ({@code count x vocab}) when
+     * {@code allLogits}, else only those of the last position.
+     */
+    public float[] forward(SinkCache cache, int[] tokens, int offset, int count, boolean allLogits) {
+        int dim = config.dim();
+        int qDim = config.qDim();
+        int kvDim = config.kvDim();
+        int ffnDim = config.ffnDim();
+
+        float[] x = new float[count * dim];
+        for (int i = 0; i < count; i++) {
+            int token = tokens[offset + i];
+            if (token < 0 || token >= config.vocabularySize()) {
+                throw new IllegalArgumentException("token id " + token + " is outside the vocabulary [0, " + config.vocabularySize() + ")");
+            }
+            weights.tokenEmbedding().dequantizeRow(token, x, i * dim);
+        }
+
+        SinkCache.Step[] steps = new SinkCache.Step[count];
+        float[][] windowRope = new float[count][];
+        float[][] sinkRope = new float[count][];
+        for (int i = 0; i < count; i++) {
+            steps[i] = cache.admit();
+            windowRope[i] = rope.table(steps[i].windowPosition());
+            sinkRope[i] = steps[i].sinkPosition() == steps[i].windowPosition() ? windowRope[i] : rope.table(steps[i].sinkPosition());
+        }
+
+        float[] xb = new float[count * dim];
+        float[] q = new float[count * qDim];
+        float[] k = new float[count * kvDim];
+        float[] v = new float[count * kvDim];
+        float[] attention = new float[count * qDim];
+        float[] projected = new float[count * dim];
+        float[] gate = new float[count * ffnDim];
+        float[] up = new float[count * ffnDim];
+
+        for (int l = 0; l < config.layers(); l++) {
+            Weights.Layer layer = weights.layers()[l];
+
+            rmsnorm(xb, x, layer.attnNorm(), count);
+            layer.attnQ().matmul(xb, q, count);
+            layer.attnK().matmul(xb, k, count);
+            layer.attnV().matmul(xb, v, count);
+            addBias(q, layer.attnQBias(), count);
+            addBias(k, layer.attnKBias(), count);
+            addBias(v, layer.attnVBias(), count);
+
+            float[] keyCache = cache.keys(l);
+            float[] valueCache = cache.values(l);
+            for (int i = 0; i < count; i++) {
+                SinkCache.Step step = steps[i];
+                float[] keyRope = step.sink() ? sinkRope[i] : windowRope[i];
+                rope.rotateInto(k, i * kvDim, keyCache, step.slot() * kvDim, config.kvHeads(), keyRope);
+                System.arraycopy(v, i * kvDim, valueCache, step.slot() * kvDim, kvDim);
+                attend(q, i, step, windowRope[i], sinkRope[i], cache, keyCache, valueCache, attention);
+            }
+
+            layer.attnOutput().matmul(attention, projected, count);
+            accumulate(x, projected);
+
+            rmsnorm(xb, x, layer.ffnNorm(), count);
+            layer.ffnGate().matmul(xb, gate, count);
+            layer.ffnUp().matmul(xb, up, count);
+            swiglu(gate, up);
+            layer.ffnDown().matmul(gate, projected, count);
+            accumulate(x, projected);
+        }
+
+        int rows = allLogits ? count : 1;
+        int first = count - rows;
+        float[] last = new float[rows * dim];
+        System.arraycopy(x, first * dim, last, 0, rows * dim);
+        float[] normed = new float[rows * dim];
+        rmsnorm(normed, last, weights.outputNorm(), rows);
+        float[] logits = new float[rows * config.vocabularySize()];
+        weights.output().matmul(normed, logits, rows);
+        return logits;
+    }
+
+    /** Attention of token {@code i} over the sinks and its visible window, every head in parallel. */
+    private void attend(float[] q, int i, SinkCache.Step step, float[] windowRope, float[] sinkRope,
+                        SinkCache cache, float[] keyCache, float[] valueCache, float[] out) {
+        int headDim = config.headDim();
+        int kvDim = config.kvDim();
+        int qDim = config.qDim();
+        int group = config.heads() / config.kvHeads();
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        float[] qWindow = new float[qDim];
+        float[] qSink = new float[qDim];
+        rope.rotateInto(q, i * qDim, qWindow, 0, config.heads(), windowRope);
+        rope.rotateInto(q, i * qDim, qSink, 0, config.heads(), sinkRope);
+        int visible = step.sinkCount() + step.ringCount();
+
+        IntStream.range(0, config.heads()).parallel().forEach(h -> {
+            int kvOffset = (h / group) * headDim;
+            int qOffset = h * headDim;
+            float[] scores = new float[visible];
+            for (int j = 0; j < visible; j++) {
+                int slot = slot(cache, step, j);
+                float[] query = j < step.sinkCount() ? qSink : qWindow;
+                float s = 0f;
+                int keyBase = slot * kvDim + kvOffset;
+                for (int d = 0; d < headDim; d++) {
+                    s += query[qOffset + d] * keyCache[keyBase + d];
+                }
+                scores[j] = s * scale;
+            }
+            softmax(scores);
+            int outBase = i * qDim + qOffset;
+            java.util.Arrays.fill(out, outBase, outBase + headDim, 0f);
+            for (int j = 0; j < visible; j++) {
+                int valueBase = slot(cache, step, j) * kvDim + kvOffset;
+                float a = scores[j];
+                for (int d = 0; d < headDim; d++) {
+                    out[outBase + d] += a * valueCache[valueBase + d];
+                }
+            }
+        });
+    }
+
+    private static int slot(SinkCache cache, SinkCache.Step step, int j) {
+        return j < step.sinkCount() ? j : cache.ringSlot(step.ringStart() + (j - step.sinkCount()));
+    }
+
+    private void rmsnorm(float[] out, float[] x, float[] weight, int rows) {
+        int dim = config.dim();
+        for (int r = 0; r < rows; r++) {
+            int base = r * dim;
+            double ss = 0;
+            for (int i = 0; i < dim; i++) {
+                ss += x[base + i] * x[base + i];
+            }
+            float inv = (float) (1.0 / Math.sqrt(ss / dim + config.rmsEps()));
+            for (int i = 0; i < dim; i++) {
+                out[base + i] = weight[i] * (x[base + i] * inv);
+            }
+        }
+    }
+
+    private static void addBias(float[] x, float[] bias, int rows) {
+        if (bias == null) {
+            return;
+        }
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < bias.length; i++) {
+                x[r * bias.length + i] += bias[i];
+            }
+        }
+    }
+
+    private static void accumulate(float[] x, float[] delta) {
+        for (int i = 0; i < x.length; i++) {
+            x[i] += delta[i];
+        }
+    }
+
+    private static void swiglu(float[] gate, float[] up) {
+        for (int i = 0; i < gate.length; i++) {
+            float g = gate[i];
+            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+        }
+    }
+
+    private static void softmax(float[] x) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (float value : x) {
+            max = Math.max(max, value);
+        }
+        float sum = 0f;
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) Math.exp(x[i] - max);
+            sum += x[i];
+        }
+        for (int i = 0; i < x.length; i++) {
+            x[i] /= sum;
+        }
+    }
+}

@@ -1,0 +1,58 @@
+package dev.streamingllm.testing;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/** One file of ../shared/reference: float64 logits of a model over fixed tokens, dense or with a sink cache. */
+public record ReferenceLogits(String name, String model, int[] tokens, Integer sinks, Integer window, double[][] logits) {
+
+    public static ReferenceLogits read(Path file) {
+        JsonNode json = JsonMapper.builder().build().readTree(file.toFile());
+        int[] tokens = stream(json.get("tokens")).mapToInt(JsonNode::asInt).toArray();
+        double[][] logits = stream(json.get("logits"))
+                .map(row -> stream(row).mapToDouble(JsonNode::asDouble).toArray())
+                .toArray(double[][]::new);
+        return new ReferenceLogits(file.getFileName().toString(), json.get("model").asText(), tokens,
+                json.get("sinks").isNull() ? null : json.get("sinks").asInt(),
+                json.get("window").isNull() ? null : json.get("window").asInt(),
+                logits);
+    }
+
+    public static List<Path> all() throws IOException {
+        try (Stream<Path> files = Files.list(Shared.root().resolve("reference"))) {
+            return files.filter(f -> f.toString().endsWith(".json")).sorted().toList();
+        }
+    }
+
+    public boolean dense() {
+        return sinks == null;
+    }
+
+    /** max |actual - expected| over the largest |expected|, over every row. */
+    public double relativeError(float[] actual) {
+        int vocab = logits[0].length;
+        double maxDelta = 0;
+        double maxMagnitude = 0;
+        for (int i = 0; i < logits.length; i++) {
+            for (int j = 0; j < vocab; j++) {
+                maxDelta = Math.max(maxDelta, Math.abs(actual[i * vocab + j] - logits[i][j]));
+                maxMagnitude = Math.max(maxMagnitude, Math.abs(logits[i][j]));
+            }
+        }
+        return maxDelta / maxMagnitude;
+    }
+
+    private static Stream<JsonNode> stream(JsonNode array) {
+        return array.valueStream();
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}
