@@ -1,0 +1,92 @@
+package dev.streamingllm.session;
+
+import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.SinkCache;
+import dev.streamingllm.model.Transformer;
+
+/**
+ * One endless token stream over one sink cache: prefill any number of tokens (in chunks, evicting as
+ * it goes, so a prompt longer than the whole cache is never an error), then decode one at a time.
+ * Not thread-safe: callers serialize access to a session.
+ */
+public final class Session {
+
+    /** Tokens per forward pass during prefill: enough to amortize reading the weights, small enough for the cache of activations. */
+    public static final int DEFAULT_PREFILL_CHUNK = 64;
+
+    private final Transformer transformer;
+    private final SinkCache cache;
+    private final int prefillChunk;
+    private long prefilled;
+    private long decoded;
+
+    public Session(Transformer transformer, CacheConfig config) {
+        this(transformer, config, DEFAULT_PREFILL_CHUNK);
+    }
+
+    public Session(Transformer transformer, CacheConfig config, int prefillChunk) {
+        if (prefillChunk < 1) {
+            throw new IllegalArgumentException("prefillChunk must be >= 1, was " + prefillChunk);
+        }
+        this.transformer = transformer;
+        this.cache = transformer.newCache(config);
+        this.prefillChunk = prefillChunk;
+    }
+
+    /** Feeds {@code tokens} and returns the logits after the last one. */
+    public float[] prefill(int[] tokens) {
+        if (tokens.length == 0) {
+            throw new IllegalArgumentException("nothing to prefill: the token list is empty");
+        }
+        float[] logits = null;
+        for (int i = 0; i < tokens.length; i += prefillChunk) {
+            int count = Math.min(prefillChunk, tokens.length - i);
+            logits = transformer.forward(cache, tokens, i, count, false);
+        }
+        prefilled += tokens.length;
+        return logits;
+    }
+
+    /** Feeds {@code tokens} and returns the logits after every one of them ({@code tokens.length x vocab}). */
+    public float[] prefillAll(int[] tokens) {
+        int vocab = transformer.config().vocabularySize();
+        float[] all = new float[tokens.length * vocab];
+        for (int i = 0; i < tokens.length; i += prefillChunk) {
+            int count = Math.min(prefillChunk, tokens.length - i);
+            float[] logits = transformer.forward(cache, tokens, i, count, true);
+            System.arraycopy(logits, 0, all, i * vocab, logits.length);
+        }
+        prefilled += tokens.length;
+        return all;
+    }
+
+    /** Feeds one generated token and returns the logits after it. */
+    public float[] decode(int token) {
+        float[] logits = transformer.forward(cache, new int[] {token}, 0, 1, false);
+        decoded++;
+        return logits;
+    }
+
+    public SinkCache cache() {
+        return cache;
+    }
+
+    /** Tokens fed through prefill (prompts), as opposed to decoded one by one. */
+    public long prefilled() {
+        return prefilled;
+    }
+
+    public long decoded() {
+        return decoded;
+    }
+
+    public long tokensSeen() {
+        return cache.tokensSeen();
+    }
+
+    @Override
+    public String toString() {
+        return "Session[" + cache.config() + ", seen=" + cache.tokensSeen() + ", evicted=" + cache.evicted()
+                + ", bytes=" + cache.bytes() + "]";
+    }
+}

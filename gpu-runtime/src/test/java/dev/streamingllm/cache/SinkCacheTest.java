@@ -1,0 +1,162 @@
+package dev.streamingllm.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.streamingllm.gguf.GGUFFile;
+import dev.streamingllm.model.ModelConfig;
+import dev.streamingllm.model.Transformer;
+import dev.streamingllm.model.Weights;
+import dev.streamingllm.session.Session;
+import dev.streamingllm.testing.Shared;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class SinkCacheTest {
+
+    /** Float32 sums in a different order from the naive float64-ish reference: 1e-4 of the largest logit. */
+    private static final double TOLERANCE = 1e-4;
+
+    private static GGUFFile gguf;
+    private static ModelConfig config;
+    private static Weights weights;
+    private static Transformer transformer;
+
+    @BeforeAll
+    static void load() {
+        gguf = GGUFFile.open(Shared.model("stories260K.gguf"));
+        config = ModelConfig.from(gguf);
+        weights = Weights.load(gguf, config);
+        transformer = new Transformer(config, weights);
+    }
+
+    @AfterAll
+    static void close() {
+        gguf.close();
+    }
+
+    static int[] tokens(int n, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        int[] tokens = new int[n];
+        tokens[0] = 1;
+        for (int i = 1; i < n; i++) {
+            tokens[i] = 3 + random.nextInt(config.vocabularySize() - 3);
+        }
+        return tokens;
+    }
+
+    @ParameterizedTest(name = "sinks={0} window={1} evictBatch={2} chunk={3}")
+    @CsvSource({
+            "4, 12, 1, 1",
+            "4, 12, 1, 7",
+            "4, 12, 1, 40",
+            "0, 1, 1, 1",
+            "0, 1, 1, 5",
+            "1, 1, 1, 3",
+            "4, 12, 4, 1",
+            "4, 12, 4, 9",
+            "2, 9, 9, 4",
+            "0, 16, 3, 16"})
+    void matchesTheNaiveReferenceAlgorithm(int sinks, int window, int evictBatch, int chunk) {
+        int[] tokens = tokens(40, sinks * 100L + window);
+        Session session = new Session(transformer, new CacheConfig(sinks, window, evictBatch), chunk);
+        float[] actual = session.prefillAll(tokens);
+        NaiveStreamingDecoder naive = new NaiveStreamingDecoder(config, weights, sinks, sinks + window, evictBatch);
+        assertClose(actual, naive, tokens);
+        assertThat(session.cache().size()).isLessThanOrEqualTo(sinks + window);
+        assertThat(session.cache().evicted()).isEqualTo(tokens.length - session.cache().size());
+    }
+
+    @Test
+    void pinnedTokensStayNextToTheSinks() {
+        int[] tokens = tokens(48, 7);
+        Session session = new Session(transformer, CacheConfig.streaming(2, 14), 5);
+        session.cache().pinFirst(6);
+        float[] actual = session.prefillAll(tokens);
+        assertClose(actual, new NaiveStreamingDecoder(config, weights, 6, 16, 1), tokens);
+        assertThat(session.cache().sinkCapacity()).isEqualTo(6);
+    }
+
+    @Test
+    void reserveMakesRoomBeforeATurn() {
+        int[] first = tokens(20, 11);
+        int[] second = tokens(9, 12);
+        Session session = new Session(transformer, CacheConfig.streaming(4, 20), 8);
+        NaiveStreamingDecoder naive = new NaiveStreamingDecoder(config, weights, 4, 24, 1);
+        float[] a = session.prefillAll(first);
+        session.cache().reserve(second.length + 3);
+        naive.reserve(0);
+        assertClose(a, naive, first);
+        naive.reserve(second.length + 3);
+        float[] b = session.prefillAll(second);
+        assertClose(b, naive, second);
+        assertThat(session.cache().evicted()).isEqualTo(20 + 12 - 24);
+    }
+
+    @Test
+    void streamingWithAWindowLargerThanTheTextEqualsDense() {
+        int[] tokens = tokens(50, 3);
+        float[] dense = new Session(transformer, CacheConfig.dense(50)).prefillAll(tokens);
+        float[] streaming = new Session(transformer, CacheConfig.streaming(4, 100)).prefillAll(tokens);
+        assertThat(streaming).containsExactly(dense);
+    }
+
+    @Test
+    void aPromptLongerThanTheCacheIsPrefilledInChunks() {
+        int[] tokens = tokens(300, 5);
+        Session chunked = new Session(transformer, CacheConfig.streaming(4, 28), 64);
+        float[] last = chunked.prefill(tokens);
+        Session stepwise = new Session(transformer, CacheConfig.streaming(4, 28), 1);
+        float[] expected = stepwise.prefill(tokens);
+        assertThat(maxRelativeDelta(last, expected)).isLessThan(1e-5);
+        assertThat(chunked.cache().size()).isEqualTo(32);
+        assertThat(chunked.cache().evicted()).isEqualTo(268);
+        assertThat(chunked.tokensSeen()).isEqualTo(300);
+    }
+
+    @Test
+    void memoryIsAllocatedOnceAndNeverGrows() {
+        Session session = new Session(transformer, CacheConfig.streaming(4, 28));
+        long bytes = session.cache().bytes();
+        float[] keys = session.cache().keys(0);
+        session.prefill(tokens(500, 9));
+        assertThat(session.cache().bytes()).isEqualTo(bytes);
+        assertThat(session.cache().keys(0)).isSameAs(keys);
+        assertThat(bytes).isEqualTo(2L * config.layers() * (32 + 1) * config.kvDim() * Float.BYTES);
+    }
+
+    @Test
+    void rejectsImpossibleGeometry() {
+        assertThatThrownBy(() -> CacheConfig.streaming(4, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("sinks (4) must be smaller than the cache capacity");
+        assertThatThrownBy(() -> CacheConfig.streaming(-1, 8)).hasMessageContaining("sinks must be >= 0");
+        assertThatThrownBy(() -> new CacheConfig(4, 8, 9)).hasMessageContaining("evictBatch must be in [1, window=8]");
+        Session session = new Session(transformer, CacheConfig.streaming(4, 8));
+        assertThatThrownBy(() -> session.cache().pinFirst(12)).hasMessageContaining("cannot pin 12 tokens in a cache of 12");
+        session.prefill(tokens(6, 1));
+        assertThatThrownBy(() -> session.cache().pinFirst(5)).hasMessageContaining("before the window starts");
+    }
+
+    private void assertClose(float[] actual, NaiveStreamingDecoder naive, int[] tokens) {
+        int vocab = config.vocabularySize();
+        for (int i = 0; i < tokens.length; i++) {
+            float[] expected = naive.step(tokens[i]);
+            float[] row = java.util.Arrays.copyOfRange(actual, i * vocab, (i + 1) * vocab);
+            assertThat(maxRelativeDelta(row, expected)).as("position %d", i).isLessThan(TOLERANCE);
+        }
+    }
+
+    private static double maxRelativeDelta(float[] actual, float[] expected) {
+        double delta = 0;
+        double magnitude = 0;
+        for (int i = 0; i < expected.length; i++) {
+            delta = Math.max(delta, Math.abs(actual[i] - expected[i]));
+            magnitude = Math.max(magnitude, Math.abs(expected[i]));
+        }
+        return delta / magnitude;
+    }
+}
