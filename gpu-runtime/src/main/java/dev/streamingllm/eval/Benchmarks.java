@@ -1,0 +1,154 @@
+package dev.streamingllm.eval;
+
+import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.model.Transformer;
+import dev.streamingllm.session.Session;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+
+/**
+ * Speed and memory measurements on one model: prefill/decode throughput, per-token latency of
+ * re-computation against StreamingLLM per cache size (the paper's Figure 10), and a long stream
+ * through one session with latency percentiles and resident memory along the way.
+ */
+public final class Benchmarks {
+
+    private final Transformer transformer;
+    private final SplittableRandom random = new SplittableRandom(1234);
+
+    public Benchmarks(Transformer transformer) {
+        this.transformer = transformer;
+    }
+
+    public record Throughput(int promptTokens, int generatedTokens, double prefillTokensPerSecond, double decodeTokensPerSecond) {
+    }
+
+    /** Prefill of {@code promptTokens} then decode of {@code generatedTokens}, best of {@code repetitions}. */
+    public Throughput throughput(int promptTokens, int generatedTokens, int repetitions) {
+        double bestPrefill = 0;
+        double bestDecode = 0;
+        for (int r = 0; r < repetitions + 1; r++) { // the first round warms the JIT up
+            Session session = new Session(transformer, CacheConfig.dense(promptTokens + generatedTokens + 1));
+            long start = System.nanoTime();
+            float[] logits = session.prefill(randomTokens(promptTokens));
+            long prefilled = System.nanoTime();
+            for (int i = 0; i < generatedTokens; i++) {
+                logits = session.decode(argmax(logits));
+            }
+            long decoded = System.nanoTime();
+            if (r > 0) {
+                bestPrefill = Math.max(bestPrefill, promptTokens / seconds(prefilled - start));
+                bestDecode = Math.max(bestDecode, generatedTokens / seconds(decoded - prefilled));
+            }
+        }
+        return new Throughput(promptTokens, generatedTokens, bestPrefill, bestDecode);
+    }
+
+    public record Latency(AttentionMode mode, int cache, double msPerToken) {
+    }
+
+    /**
+     * Per-token decode latency with a full cache of {@code cache} tokens. Streaming decodes against
+     * 4 sinks and a full window; re-computation re-runs the last {@code cache} tokens for every token.
+     */
+    public Latency latency(AttentionMode mode, int cache, int tokens) {
+        int[] context = randomTokens(cache);
+        return switch (mode) {
+            case STREAMING -> {
+                Session session = new Session(transformer, CacheConfig.streaming(CacheConfig.DEFAULT_SINKS, cache - CacheConfig.DEFAULT_SINKS));
+                float[] logits = session.prefill(context);
+                for (int i = 0; i < 4; i++) {
+                    logits = session.decode(argmax(logits));
+                }
+                long start = System.nanoTime();
+                for (int i = 0; i < tokens; i++) {
+                    logits = session.decode(argmax(logits));
+                }
+                yield new Latency(mode, cache, seconds(System.nanoTime() - start) * 1000 / tokens);
+            }
+            case RECOMPUTE -> {
+                new Session(transformer, CacheConfig.dense(cache)).prefill(context);
+                long start = System.nanoTime();
+                for (int i = 0; i < tokens; i++) {
+                    new Session(transformer, CacheConfig.dense(cache)).prefill(context);
+                }
+                yield new Latency(mode, cache, seconds(System.nanoTime() - start) * 1000 / tokens);
+            }
+            default -> throw new IllegalArgumentException("latency is measured for recompute and streaming, not " + mode.label());
+        };
+    }
+
+    public record StreamBlock(long tokens, double p50Ms, double p90Ms, double p99Ms, double maxMs, long residentBytes) {
+    }
+
+    /** Streams {@code total} greedy tokens through one session, reporting every {@code block} tokens. */
+    public List<StreamBlock> stream(CacheConfig config, long total, int block, Consumer<StreamBlock> progress) {
+        Session session = new Session(transformer, config);
+        float[] logits = session.prefill(new int[] {1});
+        long[] latencies = new long[block];
+        List<StreamBlock> blocks = new ArrayList<>();
+        for (long done = 0; done < total; ) {
+            int n = (int) Math.min(block, total - done);
+            for (int i = 0; i < n; i++) {
+                long start = System.nanoTime();
+                logits = session.decode(argmax(logits));
+                latencies[i] = System.nanoTime() - start;
+            }
+            done += n;
+            long[] sorted = Arrays.copyOf(latencies, n);
+            Arrays.sort(sorted);
+            StreamBlock result = new StreamBlock(done, ms(sorted, 0.50), ms(sorted, 0.90), ms(sorted, 0.99),
+                    sorted[n - 1] / 1e6, residentBytes());
+            blocks.add(result);
+            progress.accept(result);
+        }
+        return blocks;
+    }
+
+    private int[] randomTokens(int n) {
+        int[] tokens = new int[n];
+        tokens[0] = 1;
+        for (int i = 1; i < n; i++) {
+            tokens[i] = 3 + random.nextInt(transformer.config().vocabularySize() - 3);
+        }
+        return tokens;
+    }
+
+    private static int argmax(float[] logits) {
+        int best = 0;
+        for (int i = 1; i < logits.length; i++) {
+            if (logits[i] > logits[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static double ms(long[] sorted, double quantile) {
+        return sorted[Math.min(sorted.length - 1, (int) (quantile * sorted.length))] / 1e6;
+    }
+
+    private static double seconds(long nanos) {
+        return nanos / 1e9;
+    }
+
+    /** Resident set size of this process (Linux), or -1 where /proc is absent. */
+    public static long residentBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+}
