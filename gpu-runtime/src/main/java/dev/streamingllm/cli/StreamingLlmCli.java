@@ -1,0 +1,28 @@
+package dev.streamingllm.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code bin/streamingllm}: results on stdout, progress and timings on stderr. */
+@Command(
+        name = "streamingllm",
+        mixinStandardHelpOptions = true,
+        version = "streamingllm 0.1.0",
+        description = "Endless local LLM streams: attention sinks plus a rolling KV window.",
+        subcommands = {
+            InfoCommand.class,
+            LogitsCommand.class,
+            BenchCommand.class,
+        })
+public final class StreamingLlmCli {
+
+    public static void main(String[] args) {
+        CommandLine cli = new CommandLine(new StreamingLlmCli());
+        // Bad input (missing files, malformed models, bad options) gets one clear line, not a stack trace.
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            commandLine.getErr().println("error: " + e.getMessage());
+            return 2;
+        });
+        System.exit(cli.execute(args));
+    }
+}
