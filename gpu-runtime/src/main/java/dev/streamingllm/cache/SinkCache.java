@@ -124,6 +124,29 @@ public final class SinkCache {
         evicted += count;
     }
 
+    /** The bookkeeping a snapshot must carry besides the keys and values. */
+    record State(int sinkCapacity, int sinkCount, int ringStart, int ringCount, long nextWindowPosition, long tokensSeen, long evicted) {
+    }
+
+    State state() {
+        return new State(sinkCapacity, sinkCount, ringStart, ringCount, nextWindowPosition, tokensSeen, evicted);
+    }
+
+    void restore(State state) {
+        if (state.sinkCapacity < config.sinks() || state.sinkCapacity >= config.capacity()
+                || state.sinkCount > state.sinkCapacity || state.ringCount > config.capacity() - state.sinkCount
+                || state.ringStart < state.sinkCapacity || state.ringStart >= slots()) {
+            throw new IllegalArgumentException("snapshot state " + state + " does not fit a cache of " + config);
+        }
+        sinkCapacity = state.sinkCapacity;
+        sinkCount = state.sinkCount;
+        ringStart = state.ringStart;
+        ringCount = state.ringCount;
+        nextWindowPosition = state.nextWindowPosition;
+        tokensSeen = state.tokensSeen;
+        evicted = state.evicted;
+    }
+
     public float[] keys(int layer) {
         return keys[layer];
     }

@@ -25,11 +25,20 @@ public final class Session {
     }
 
     public Session(Transformer transformer, CacheConfig config, int prefillChunk) {
+        this(transformer, transformer.newCache(config), prefillChunk);
+    }
+
+    /** Continues the stream held by {@code cache}, e.g. one restored from a {@code SinkCacheSnapshot}. */
+    public Session(Transformer transformer, SinkCache cache, int prefillChunk) {
         if (prefillChunk < 1) {
             throw new IllegalArgumentException("prefillChunk must be >= 1, was " + prefillChunk);
         }
+        if (cache.layers() != transformer.config().layers() || cache.kvDim() != transformer.config().kvDim()) {
+            throw new IllegalArgumentException("cache of " + cache.layers() + " layers x " + cache.kvDim()
+                    + " does not fit the model's " + transformer.config().layers() + " x " + transformer.config().kvDim());
+        }
         this.transformer = transformer;
-        this.cache = transformer.newCache(config);
+        this.cache = cache;
         this.prefillChunk = prefillChunk;
     }
 

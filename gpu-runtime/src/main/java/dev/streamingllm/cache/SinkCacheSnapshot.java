@@ -1,0 +1,106 @@
+package dev.streamingllm.cache;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.zip.CRC32C;
+
+/**
+ * A sink cache as bytes, so that another process can continue the stream exactly: geometry,
+ * bookkeeping, and the keys and values of the occupied slots only (sinks and the live window),
+ * followed by a CRC-32C of everything before it.
+ */
+public final class SinkCacheSnapshot {
+
+    private static final int MAGIC = 0x534e4b31; // "SNK1"
+
+    private SinkCacheSnapshot() {
+    }
+
+    public static byte[] write(SinkCache cache) {
+        SinkCache.State state = cache.state();
+        int occupied = state.sinkCount() + state.ringCount();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + 2 * cache.layers() * occupied * cache.kvDim() * Float.BYTES);
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            CacheConfig config = cache.config();
+            out.writeInt(MAGIC);
+            out.writeInt(cache.layers());
+            out.writeInt(cache.kvDim());
+            out.writeInt(config.sinks());
+            out.writeInt(config.window());
+            out.writeInt(config.evictBatch());
+            out.writeInt(state.sinkCapacity());
+            out.writeInt(state.sinkCount());
+            out.writeInt(state.ringStart());
+            out.writeInt(state.ringCount());
+            out.writeLong(state.nextWindowPosition());
+            out.writeLong(state.tokensSeen());
+            out.writeLong(state.evicted());
+            ByteBuffer row = ByteBuffer.allocate(cache.kvDim() * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            for (int layer = 0; layer < cache.layers(); layer++) {
+                for (float[] data : new float[][] {cache.keys(layer), cache.values(layer)}) {
+                    for (int j = 0; j < occupied; j++) {
+                        int slot = j < state.sinkCount() ? j : cache.ringSlot(state.ringStart() + j - state.sinkCount());
+                        row.clear();
+                        row.asFloatBuffer().put(data, slot * cache.kvDim(), cache.kvDim());
+                        out.write(row.array());
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        byte[] body = bytes.toByteArray();
+        CRC32C crc = new CRC32C();
+        crc.update(body);
+        return ByteBuffer.allocate(body.length + 4).put(body).putInt((int) crc.getValue()).array();
+    }
+
+    /** Rebuilds a cache of the given model dimensions; any mismatch or corruption is an {@link IllegalArgumentException}. */
+    public static SinkCache read(byte[] snapshot, int layers, int kvDim) {
+        if (snapshot.length < 4) {
+            throw new IllegalArgumentException("snapshot of " + snapshot.length + " bytes is truncated");
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(snapshot, 0, snapshot.length - 4);
+        if ((int) crc.getValue() != ByteBuffer.wrap(snapshot, snapshot.length - 4, 4).getInt()) {
+            throw new IllegalArgumentException("snapshot checksum mismatch: the snapshot is corrupt");
+        }
+        try (DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(snapshot, 0, snapshot.length - 4))) {
+            if (in.readInt() != MAGIC) {
+                throw new IllegalArgumentException("not a sink cache snapshot");
+            }
+            int snapshotLayers = in.readInt();
+            int snapshotKvDim = in.readInt();
+            if (snapshotLayers != layers || snapshotKvDim != kvDim) {
+                throw new IllegalArgumentException("snapshot is for " + snapshotLayers + " layers x " + snapshotKvDim
+                        + " KV values, the model has " + layers + " x " + kvDim);
+            }
+            SinkCache cache = new SinkCache(new CacheConfig(in.readInt(), in.readInt(), in.readInt()), layers, kvDim);
+            SinkCache.State state = new SinkCache.State(in.readInt(), in.readInt(), in.readInt(), in.readInt(),
+                    in.readLong(), in.readLong(), in.readLong());
+            cache.restore(state);
+            int occupied = state.sinkCount() + state.ringCount();
+            byte[] row = new byte[kvDim * Float.BYTES];
+            for (int layer = 0; layer < layers; layer++) {
+                for (float[] data : new float[][] {cache.keys(layer), cache.values(layer)}) {
+                    for (int j = 0; j < occupied; j++) {
+                        int slot = j < state.sinkCount() ? j : cache.ringSlot(state.ringStart() + j - state.sinkCount());
+                        in.readFully(row);
+                        ByteBuffer.wrap(row).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data, slot * kvDim, kvDim);
+                    }
+                }
+            }
+            if (in.available() != 0) {
+                throw new IllegalArgumentException("snapshot has " + in.available() + " unexpected trailing bytes");
+            }
+            return cache;
+        } catch (IOException e) {
+            throw new IllegalArgumentException("snapshot is truncated: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package dev.streamingllm.cache;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.streamingllm.model.Model;
+import dev.streamingllm.session.Session;
+import dev.streamingllm.testing.Shared;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class SinkCacheSnapshotTest {
+
+    private static Model model;
+
+    @BeforeAll
+    static void load() {
+        model = Model.load(Shared.model("stories260K.gguf"));
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    private static int[] tokens(int n, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        int[] tokens = new int[n];
+        for (int i = 0; i < n; i++) {
+            tokens[i] = 3 + random.nextInt(500);
+        }
+        return tokens;
+    }
+
+    @Test
+    void aRestoredCacheContinuesTheStreamBitForBit() {
+        Session original = model.newSession(new CacheConfig(4, 20, 3));
+        original.cache().pinFirst(6);
+        original.prefill(tokens(57, 1));
+        byte[] snapshot = SinkCacheSnapshot.write(original.cache());
+
+        SinkCache restored = SinkCacheSnapshot.read(snapshot, model.config().layers(), model.config().kvDim());
+        Session continued = new Session(model.transformer(), restored, Session.DEFAULT_PREFILL_CHUNK);
+        int[] next = tokens(30, 2);
+        assertThat(continued.prefillAll(next)).containsExactly(original.prefillAll(next));
+        assertThat(continued.cache().tokensSeen()).isEqualTo(87);
+        assertThat(continued.cache().evicted()).isEqualTo(original.cache().evicted());
+        // geometry + bookkeeping + the occupied slots only + checksum
+        assertThat(snapshot.length).isEqualTo(4 * 10 + 8 * 3 + 2 * 5 * 24 * 32 * 4 + 4);
+    }
+
+    @Test
+    void rejectsCorruptTruncatedAndForeignSnapshots() {
+        Session session = model.newSession(CacheConfig.streaming(4, 12));
+        session.prefill(tokens(20, 3));
+        byte[] snapshot = SinkCacheSnapshot.write(session.cache());
+
+        byte[] corrupt = snapshot.clone();
+        corrupt[100] ^= 1;
+        assertThatThrownBy(() -> SinkCacheSnapshot.read(corrupt, 5, 32)).hasMessageContaining("checksum mismatch");
+        assertThatThrownBy(() -> SinkCacheSnapshot.read(new byte[2], 5, 32)).hasMessageContaining("truncated");
+        assertThatThrownBy(() -> SinkCacheSnapshot.read(snapshot, 6, 32)).hasMessageContaining("snapshot is for 5 layers x 32");
+    }
+}
