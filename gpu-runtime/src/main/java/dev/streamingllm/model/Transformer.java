@@ -66,6 +66,9 @@ public final class Transformer {
         float[] projected = new float[count * dim];
         float[] gate = new float[count * ffnDim];
         float[] up = new float[count * ffnDim];
+        float[][] scores = new float[config.heads()][cache.slots()];
+        float[] qWindow = new float[qDim];
+        float[] qSink = new float[qDim];
 
         for (int l = 0; l < config.layers(); l++) {
             Weights.Layer layer = weights.layers()[l];
@@ -85,7 +88,9 @@ public final class Transformer {
                 float[] keyRope = step.sink() ? sinkRope[i] : windowRope[i];
                 rope.rotateInto(k, i * kvDim, keyCache, step.slot() * kvDim, config.kvHeads(), keyRope);
                 System.arraycopy(v, i * kvDim, valueCache, step.slot() * kvDim, kvDim);
-                attend(q, i, step, windowRope[i], sinkRope[i], cache, keyCache, valueCache, attention);
+                rope.rotateInto(q, i * qDim, qWindow, 0, config.heads(), windowRope[i]);
+                rope.rotateInto(q, i * qDim, qSink, 0, config.heads(), sinkRope[i]);
+                attend(qWindow, qSink, step, cache, keyCache, valueCache, scores, attention, i * qDim);
             }
 
             layer.attnOutput().matmul(attention, projected, count);
@@ -110,24 +115,23 @@ public final class Transformer {
         return logits;
     }
 
-    /** Attention of token {@code i} over the sinks and its visible window, every head in parallel. */
-    private void attend(float[] q, int i, SinkCache.Step step, float[] windowRope, float[] sinkRope,
-                        SinkCache cache, float[] keyCache, float[] valueCache, float[] out) {
+    /**
+     * Attention of one token over the sinks and its visible window, every head in parallel. The query
+     * comes rotated twice: {@code qSink} by its place in the cache (against sink keys, which sit at
+     * fixed places) and {@code qWindow} by its window position (against window keys).
+     */
+    private void attend(float[] qWindow, float[] qSink, SinkCache.Step step, SinkCache cache,
+                        float[] keyCache, float[] valueCache, float[][] scoreRows, float[] out, int outOffset) {
         int headDim = config.headDim();
         int kvDim = config.kvDim();
-        int qDim = config.qDim();
         int group = config.heads() / config.kvHeads();
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        float[] qWindow = new float[qDim];
-        float[] qSink = new float[qDim];
-        rope.rotateInto(q, i * qDim, qWindow, 0, config.heads(), windowRope);
-        rope.rotateInto(q, i * qDim, qSink, 0, config.heads(), sinkRope);
         int visible = step.sinkCount() + step.ringCount();
 
         IntStream.range(0, config.heads()).parallel().forEach(h -> {
             int kvOffset = (h / group) * headDim;
             int qOffset = h * headDim;
-            float[] scores = new float[visible];
+            float[] scores = scoreRows[h];
             for (int j = 0; j < visible; j++) {
                 int slot = slot(cache, step, j);
                 float[] query = j < step.sinkCount() ? qSink : qWindow;
@@ -138,8 +142,8 @@ public final class Transformer {
                 }
                 scores[j] = s * scale;
             }
-            softmax(scores);
-            int outBase = i * qDim + qOffset;
+            softmax(scores, visible);
+            int outBase = outOffset + qOffset;
             java.util.Arrays.fill(out, outBase, outBase + headDim, 0f);
             for (int j = 0; j < visible; j++) {
                 int valueBase = slot(cache, step, j) * kvDim + kvOffset;
@@ -194,17 +198,17 @@ public final class Transformer {
         }
     }
 
-    private static void softmax(float[] x) {
+    private static void softmax(float[] x, int size) {
         float max = Float.NEGATIVE_INFINITY;
-        for (float value : x) {
-            max = Math.max(max, value);
+        for (int i = 0; i < size; i++) {
+            max = Math.max(max, x[i]);
         }
         float sum = 0f;
-        for (int i = 0; i < x.length; i++) {
+        for (int i = 0; i < size; i++) {
             x[i] = (float) Math.exp(x[i] - max);
             sum += x[i];
         }
-        for (int i = 0; i < x.length; i++) {
+        for (int i = 0; i < size; i++) {
             x[i] /= sum;
         }
     }
