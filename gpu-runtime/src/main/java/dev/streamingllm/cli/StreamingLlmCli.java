@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
         description = "Endless local LLM streams: attention sinks plus a rolling KV window.",
         subcommands = {
             InfoCommand.class,
+            TokenizeCommand.class,
             LogitsCommand.class,
             BenchCommand.class,
         })

@@ -5,6 +5,7 @@ import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.gguf.GGUFTensor;
 import dev.streamingllm.session.Session;
+import dev.streamingllm.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
@@ -18,11 +19,13 @@ public final class Model implements AutoCloseable {
     private final GGUFFile gguf;
     private final ModelConfig config;
     private final Transformer transformer;
+    private final Tokenizer tokenizer;
 
     private Model(GGUFFile gguf) {
         this.gguf = gguf;
         this.config = ModelConfig.from(gguf);
         this.transformer = new Transformer(config, Weights.load(gguf, config));
+        this.tokenizer = Tokenizer.fromGGUF(gguf);
     }
 
     /** Opens and validates {@code file}; a bad file raises one {@code GGUFException} naming it and the problem. */
@@ -42,6 +45,10 @@ public final class Model implements AutoCloseable {
 
     public ModelConfig config() {
         return config;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
     }
 
     public Transformer transformer() {
