@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
         subcommands = {
             InfoCommand.class,
             TokenizeCommand.class,
+            GenerateCommand.class,
             LogitsCommand.class,
             BenchCommand.class,
         })

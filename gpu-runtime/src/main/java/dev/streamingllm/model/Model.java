@@ -5,6 +5,7 @@ import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.gguf.GGUFTensor;
 import dev.streamingllm.session.Session;
+import dev.streamingllm.template.ChatTemplate;
 import dev.streamingllm.tokenizer.Tokenizer;
 import java.nio.file.Path;
 import java.util.Map;
@@ -20,12 +21,52 @@ public final class Model implements AutoCloseable {
     private final ModelConfig config;
     private final Transformer transformer;
     private final Tokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
 
     private Model(GGUFFile gguf) {
         this.gguf = gguf;
         this.config = ModelConfig.from(gguf);
         this.transformer = new Transformer(config, Weights.load(gguf, config));
         this.tokenizer = Tokenizer.fromGGUF(gguf);
+        this.chatTemplate = gguf.findString("tokenizer.chat_template")
+                .map(source -> ChatTemplate.of("tokenizer.chat_template of " + gguf.path().getFileName(), source, bosText(), eosText()))
+                .orElseGet(() -> chatTemplate(defaultTemplateName()));
+    }
+
+    /** A built-in template by name (chatml, llama2, llama3, zephyr), for files without one or to override it. */
+    public ChatTemplate chatTemplate(String builtin) {
+        return ChatTemplate.builtin(builtin, bosText(), eosText());
+    }
+
+    /** Guesses the built-in template from the vocabulary's special tokens; ChatML otherwise. */
+    private String defaultTemplateName() {
+        for (int id = 0; id < tokenizer.vocabularySize(); id++) {
+            if (!tokenizer.isSpecial(id)) {
+                continue;
+            }
+            switch (tokenizer.piece(id)) {
+                case "<|start_header_id|>" -> {
+                    return "llama3";
+                }
+                case "<|assistant|>" -> {
+                    return "zephyr";
+                }
+                case "[INST]" -> {
+                    return "llama2";
+                }
+                default -> {
+                }
+            }
+        }
+        return "chatml";
+    }
+
+    private String bosText() {
+        return tokenizer.bos() >= 0 ? tokenizer.piece(tokenizer.bos()) : "";
+    }
+
+    private String eosText() {
+        return tokenizer.eos() >= 0 ? tokenizer.piece(tokenizer.eos()) : "";
     }
 
     /** Opens and validates {@code file}; a bad file raises one {@code GGUFException} naming it and the problem. */
@@ -49,6 +90,11 @@ public final class Model implements AutoCloseable {
 
     public Tokenizer tokenizer() {
         return tokenizer;
+    }
+
+    /** The model's own chat template, or the built-in one its vocabulary suggests. */
+    public ChatTemplate chatTemplate() {
+        return chatTemplate;
     }
 
     public Transformer transformer() {
