@@ -2,6 +2,7 @@ package dev.streamingllm.template;
 
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
@@ -97,7 +98,9 @@ public final class ChatTemplate {
                 .toList();
         if (!errors.isEmpty()) {
             TemplateError error = errors.get(0);
-            throw new ChatTemplateException("chat template '" + name + "' failed: " + error.getMessage()
+            // raise_exception's own message is the useful one; Jinjava wraps it.
+            String message = error.getException() != null ? rootMessage(error.getException()) : error.getMessage();
+            throw new ChatTemplateException("chat template '" + name + "' failed: " + message
                     + (error.getLineno() > 0 ? " (line " + error.getLineno() + ")" : ""));
         }
         return result.getOutput();
@@ -116,7 +119,21 @@ public final class ChatTemplate {
     }
 
     private static Jinjava newEngine() {
-        Jinjava jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(false).withLstripBlocks(false).build());
+        // Hugging Face renders chat templates with trim_blocks and lstrip_blocks; so must we.
+        // Jinjava's legacy defaults differ from Python Jinja2; real templates need {{- -}} trimming,
+        // Python operator precedence and Python's backslash handling.
+        LegacyOverrides jinja2 = LegacyOverrides.newBuilder()
+                .withUseTrimmingForNotesAndExpressions(true)
+                .withParseWhitespaceControlStrictly(true)
+                .withUseNaturalOperatorPrecedence(true)
+                .withHandleBackslashInQuotesOnly(true)
+                .withKeepNullableLoopValues(true)
+                .build();
+        Jinjava jinjava = new Jinjava(JinjavaConfig.newBuilder()
+                .withTrimBlocks(true)
+                .withLstripBlocks(true)
+                .withLegacyOverrides(jinja2)
+                .build());
         jinjava.getGlobalContext().registerFunction(
                 new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
         return jinjava;

@@ -1,0 +1,79 @@
+package dev.streamingllm.session;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.model.Model;
+import dev.streamingllm.sampling.SamplingParams;
+import dev.streamingllm.testing.Shared;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class GeneratorTest {
+
+    private static Model model;
+
+    @BeforeAll
+    static void load() {
+        model = Model.load(Shared.model("stories260K.gguf"));
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    private Generator.Result generate(String prompt, SamplingParams params, List<String> pieces) {
+        Session session = model.newSession(CacheConfig.streaming(4, 508));
+        int[] tokens = model.tokenizer().encode(prompt, true, false);
+        return new Generator(model.tokenizer()).generate(session, tokens, params, pieces::add, () -> false);
+    }
+
+    @Test
+    void greedyContinuesTheStoryLikeTheReference() {
+        List<String> pieces = new ArrayList<>();
+        Generator.Result result = generate("Once upon a time", SamplingParams.builder().temperature(0).maxTokens(30).build(), pieces);
+        assertThat(result.text()).startsWith(", there was a little girl named Lily. She loved to play outside in the park.");
+        assertThat(String.join("", pieces)).isEqualTo(result.text());
+        assertThat(result.finishReason()).isEqualTo(FinishReason.LENGTH);
+        assertThat(result.completionTokens()).isEqualTo(30);
+        assertThat(result.promptTokens()).isEqualTo(5);
+        assertThat(result.unfed()).isPositive();
+    }
+
+    @Test
+    void theSameSeedGivesTheSameTextAndAnotherSeedAnother() {
+        SamplingParams params = SamplingParams.builder().temperature(1.0f).seed(7L).maxTokens(40).build();
+        String a = generate("Once upon a time", params, new ArrayList<>()).text();
+        String b = generate("Once upon a time", params, new ArrayList<>()).text();
+        String c = generate("Once upon a time", params.toBuilder().seed(8L).build(), new ArrayList<>()).text();
+        assertThat(a).isEqualTo(b).isNotEqualTo(c);
+    }
+
+    @Test
+    void stopsAtAStopStringWithoutReturningIt() {
+        SamplingParams params = SamplingParams.builder().temperature(0).maxTokens(40).stop(List.of("Lily")).build();
+        Generator.Result result = generate("Once upon a time", params, new ArrayList<>());
+        assertThat(result.text()).isEqualTo(", there was a little girl named ");
+        assertThat(result.finishReason()).isEqualTo(FinishReason.STOP);
+    }
+
+    @Test
+    void cancellationStopsPromptlyAndLeavesTheSessionUsable() {
+        Session session = model.newSession(CacheConfig.streaming(4, 60));
+        AtomicInteger pieces = new AtomicInteger();
+        Generator generator = new Generator(model.tokenizer());
+        Generator.Result result = generator.generate(session, model.tokenizer().encode("Once upon a time", true, false),
+                SamplingParams.builder().temperature(0).maxTokens(100).build(), p -> pieces.incrementAndGet(), () -> pieces.get() >= 3);
+        assertThat(result.finishReason()).isEqualTo(FinishReason.CANCELLED);
+        assertThat(result.completionTokens()).isBetween(3, 4);
+        Generator.Result next = generator.generate(session, model.tokenizer().encode(" The end.", false, false),
+                SamplingParams.builder().temperature(0).maxTokens(100).build(), p -> { }, () -> false);
+        assertThat(next.completionTokens()).isPositive();
+        assertThat(session.cache().evicted()).isPositive();
+    }
+}
