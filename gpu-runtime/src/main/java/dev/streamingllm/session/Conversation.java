@@ -1,0 +1,191 @@
+package dev.streamingllm.session;
+
+import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.model.Model;
+import dev.streamingllm.sampling.SamplingParams;
+import dev.streamingllm.template.ChatMessage;
+import dev.streamingllm.template.ChatTemplate;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+
+/**
+ * One endless chat over one session. Chat APIs resend the whole history every turn; re-prefilling it
+ * would throw the cache's advantage away, so a conversation feeds only what is new since its last turn.
+ *
+ * <p>The matching rule: the incoming messages extend the conversation when their system messages are
+ * the ones it began with and the rest starts with the tail of what it has seen (old messages may be
+ * cut from the front, as a memory advisor's window does) followed by at least one new message. Then
+ * only the new messages are rendered and prefilled. Otherwise — an edited or foreign history, or a
+ * reply the client never received (a cancelled turn) — the conversation starts over and prefills the
+ * whole incoming history, which the cache then keeps the end of.
+ *
+ * <p>Not thread-safe: callers serialize turns.
+ */
+public final class Conversation {
+
+    /** Messages remembered for matching: enough to recognise any history a client resends. */
+    private static final int REMEMBERED = 64;
+
+    /** What one turn did. {@code promptTokens} counts the tokens prefilled this turn. */
+    public record Turn(String text, int promptTokens, int completionTokens, FinishReason finishReason, boolean reset) {
+    }
+
+    private final Model model;
+    private final CacheConfig cacheConfig;
+    private final boolean pinSystemPrompt;
+    private final ChatTemplate template;
+    private final Generator generator;
+    private final List<ChatMessage> system = new ArrayList<>();
+    private final List<ChatMessage> tail = new ArrayList<>();
+    private Session session;
+    private int unfed = -1;
+
+    public Conversation(Model model, CacheConfig cacheConfig, boolean pinSystemPrompt) {
+        this(model, model.chatTemplate(), cacheConfig, pinSystemPrompt);
+    }
+
+    public Conversation(Model model, ChatTemplate template, CacheConfig cacheConfig, boolean pinSystemPrompt) {
+        this.model = model;
+        this.template = template;
+        this.cacheConfig = cacheConfig;
+        this.pinSystemPrompt = pinSystemPrompt;
+        this.generator = new Generator(model.tokenizer());
+        this.session = model.newSession(cacheConfig);
+    }
+
+    /** Feeds what is new in {@code messages} and generates the assistant's reply. */
+    public Turn reply(List<ChatMessage> messages, SamplingParams params, Consumer<String> onText, BooleanSupplier cancelled) {
+        int firstNonSystem = 0;
+        while (firstNonSystem < messages.size() && messages.get(firstNonSystem).role().equals("system")) {
+            firstNonSystem++;
+        }
+        List<ChatMessage> incomingSystem = messages.subList(0, firstNonSystem);
+        List<ChatMessage> rest = messages.subList(firstNonSystem, messages.size());
+        if (rest.isEmpty()) {
+            throw new IllegalArgumentException("nothing to reply to: the prompt has no user message");
+        }
+
+        boolean fresh = tail.isEmpty();
+        String text = fresh ? null : increment(incomingSystem, rest);
+        boolean reset = !fresh && text == null;
+        int[] tokens;
+        if (text == null) {
+            if (reset) {
+                session = model.newSession(cacheConfig);
+            }
+            tail.clear();
+            system.clear();
+            system.addAll(incomingSystem);
+            unfed = -1;
+            text = template.render(messages, true);
+            tokens = encodeStart(text);
+            pinSystemPrompt(text, rest.get(0));
+            tail.addAll(rest);
+        } else {
+            tokens = model.tokenizer().encode(text, false, true);
+            if (unfed >= 0) {
+                tokens = prepend(unfed, tokens);
+            }
+            tail.addAll(rest.subList(matchedPrefix(rest), rest.size()));
+        }
+
+        Generator.Result result = generator.generate(session, tokens, params, onText, cancelled);
+        tail.add(ChatMessage.assistant(result.text()));
+        while (tail.size() > REMEMBERED) {
+            tail.remove(0);
+        }
+        unfed = result.unfed();
+        return new Turn(result.text(), tokens.length, result.completionTokens(), result.finishReason(), reset);
+    }
+
+    public Session session() {
+        return session;
+    }
+
+    /**
+     * The text to feed for the new messages: what closes the last assistant turn (the template's
+     * end-of-turn marker, which generation stopped before) plus the new messages and the generation
+     * prompt. Rendered from the system messages and the last exchange only, so a turn costs the same
+     * however long the conversation. Null when the history does not extend this conversation.
+     */
+    private String increment(List<ChatMessage> incomingSystem, List<ChatMessage> rest) {
+        int matched = matchedPrefix(rest);
+        if (!incomingSystem.equals(system) || matched <= 0 || matched >= rest.size()) {
+            return null;
+        }
+        int lastUser = tail.size() - 1;
+        while (lastUser > 0 && !tail.get(lastUser).role().equals("user")) {
+            lastUser--;
+        }
+        List<ChatMessage> exchange = concat(system, tail.subList(lastUser, tail.size()));
+        List<ChatMessage> beforeReply = exchange.subList(0, exchange.size() - 1);
+        String reply = tail.get(tail.size() - 1).content();
+        String core = reply.strip();
+        String prompted = template.render(beforeReply, true);
+        String replied = template.render(exchange, false);
+        String next = template.render(concat(exchange, rest.subList(matched, rest.size())), true);
+        if (!replied.startsWith(prompted) || !next.startsWith(replied)) {
+            return null;
+        }
+        // Templates may trim the reply; the cache holds it as generated, trailing whitespace included.
+        String rendered = replied.substring(prompted.length());
+        int at = rendered.indexOf(core);
+        if (at < 0) {
+            return null;
+        }
+        int end = at + core.length();
+        String trailing = reply.substring(reply.stripTrailing().length());
+        if (rendered.startsWith(trailing, end)) {
+            end += trailing.length();
+        }
+        return rendered.substring(end) + next.substring(replied.length());
+    }
+
+    /**
+     * How many leading messages of {@code rest} are the end of what this conversation has seen:
+     * the largest such count that leaves at least one new message, or 0.
+     */
+    private int matchedPrefix(List<ChatMessage> rest) {
+        for (int s = rest.size() - 1; s >= 1; s--) {
+            boolean matches = s <= tail.size()
+                    ? rest.subList(0, s).equals(tail.subList(tail.size() - s, tail.size()))
+                    : rest.subList(s - tail.size(), s).equals(tail);
+            if (matches) {
+                return s;
+            }
+        }
+        return 0;
+    }
+
+    private int[] encodeStart(String text) {
+        int bos = model.tokenizer().bos();
+        boolean templateAddsBos = bos >= 0 && text.startsWith(model.tokenizer().piece(bos));
+        return model.tokenizer().encode(text, !templateAddsBos, true);
+    }
+
+    /** Keeps the system prompt's tokens next to the sinks, so eviction never cuts the chat's instructions. */
+    private void pinSystemPrompt(String text, ChatMessage firstUser) {
+        int userAt = text.indexOf(firstUser.content());
+        if (!pinSystemPrompt || system.isEmpty() || userAt <= 0) {
+            return;
+        }
+        int tokens = encodeStart(text.substring(0, userAt)).length;
+        // keep at least half of the cache for the rolling window
+        session.cache().pinFirst(Math.min(tokens, cacheConfig.capacity() / 2));
+    }
+
+    private static int[] prepend(int token, int[] tokens) {
+        int[] out = new int[tokens.length + 1];
+        out[0] = token;
+        System.arraycopy(tokens, 0, out, 1, tokens.length);
+        return out;
+    }
+
+    private static List<ChatMessage> concat(List<ChatMessage> a, List<ChatMessage> b) {
+        List<ChatMessage> out = new ArrayList<>(a);
+        out.addAll(b);
+        return out;
+    }
+}
