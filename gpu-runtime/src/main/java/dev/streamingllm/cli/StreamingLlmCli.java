@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
             TokenizeCommand.class,
             GenerateCommand.class,
             LogitsCommand.class,
+            PerplexityCommand.class,
             BenchCommand.class,
         })
 public final class StreamingLlmCli {

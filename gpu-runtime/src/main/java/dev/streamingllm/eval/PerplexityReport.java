@@ -74,8 +74,10 @@ public final class PerplexityReport {
         plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, false);
+        Color[] colors = {new Color(0xd62728), new Color(0x1f77b4), new Color(0x2ca02c), Color.BLACK};
         for (int s = 0; s < data.getSeriesCount(); s++) {
             renderer.setSeriesStroke(s, new BasicStroke(1.5f));
+            renderer.setSeriesPaint(s, colors[s % colors.length]);
         }
         plot.setRenderer(renderer);
         ChartUtils.saveChartAsPNG(dir.resolve("perplexity.png").toFile(), chart, 1000, 560);
