@@ -1,36 +1,156 @@
 package dev.streamingllm.backend.cpu;
 
+import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFTensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.util.stream.IntStream;
 
-// TEMPORARY STUB (not committed): replaced by the kernels branch.
-public class WeightMatrix {
-    static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    static final ValueLayout.OfShort S = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    final GGUFTensor t; final int rows, cols;
-    WeightMatrix(GGUFTensor t) { this.t = t; rows = t.rows(); cols = t.cols(); }
-    public static WeightMatrix of(GGUFTensor t) { return new WeightMatrix(t); }
-    public int rows() { return rows; }
-    public int cols() { return cols; }
-    public void dequantizeRow(int row, float[] out, int off) {
-        MemorySegment d = t.data();
-        switch (t.type()) {
-            case F32 -> { for (int i = 0; i < cols; i++) out[off + i] = d.get(F, ((long) row * cols + i) * 4); }
-            case F16 -> { for (int i = 0; i < cols; i++) out[off + i] = Float.float16ToFloat(d.get(S, ((long) row * cols + i) * 2)); }
-            case BF16 -> { for (int i = 0; i < cols; i++) out[off + i] = Float.intBitsToFloat(d.get(S, ((long) row * cols + i) * 2) << 16); }
-            case Q8_0 -> { long base = (long) row * (cols / 32) * 34; for (int b = 0; b < cols / 32; b++) { float s = Float.float16ToFloat(d.get(S, base + b * 34L)); for (int i = 0; i < 32; i++) out[off + b * 32 + i] = s * d.get(ValueLayout.JAVA_BYTE, base + b * 34L + 2 + i); } }
-            case Q4_0 -> { long base = (long) row * (cols / 32) * 18; for (int b = 0; b < cols / 32; b++) { float s = Float.float16ToFloat(d.get(S, base + b * 18L)); for (int i = 0; i < 16; i++) { int q = d.get(ValueLayout.JAVA_BYTE, base + b * 18L + 2 + i) & 0xff; out[off + b * 32 + i] = s * ((q & 15) - 8); out[off + b * 32 + i + 16] = s * ((q >> 4) - 8); } } }
-            default -> throw new UnsupportedOperationException(t.type().toString());
+/**
+ * A weight matrix of {@code rows x cols} in one of the GGML types, read in place from the mapped
+ * file: dot products decode a block at a time and multiply it with float activations; nothing is
+ * dequantized ahead. Each type has a plain-Java class; its Vector API subclass is used when the JVM
+ * has {@code jdk.incubator.vector} (see {@link Simd}).
+ */
+public abstract sealed class WeightMatrix
+        permits F32Matrix, F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix, Q4_KMatrix, Q5_KMatrix, Q6_KMatrix {
+
+    static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** A raw IEEE half or bfloat16, little-endian. */
+    static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfByte I8 = ValueLayout.JAVA_BYTE;
+
+    /** Rows whose weights stay in L1/L2 while a batched matmul runs every token of the batch over them. */
+    static final int ROW_TILE = 16;
+    /** Multiply-adds per parallel slice: below that the hand-off costs more than it saves. */
+    static final int MIN_SLICE_WORK = 32 * 1024;
+
+    final String name;
+    final GGMLType type;
+    final MemorySegment data;
+    final int rows;
+    final int cols;
+    final long rowBytes;
+
+    WeightMatrix(GGUFTensor tensor) {
+        this.name = tensor.name();
+        this.type = tensor.type();
+        this.data = tensor.data();
+        this.rows = tensor.rows();
+        this.cols = tensor.cols();
+        this.rowBytes = type.byteSize(cols);
+    }
+
+    /** The matrix over {@code tensor}, with the fastest kernels this JVM can run. */
+    public static WeightMatrix of(GGUFTensor tensor) {
+        return of(tensor, Simd.ENABLED);
+    }
+
+    /** Vector API kernels when {@code simd}, else plain Java; tests pick a path explicitly. */
+    static WeightMatrix of(GGUFTensor tensor, boolean simd) {
+        GGMLType type = tensor.type();
+        if (!type.isComputable()) {
+            throw new IllegalArgumentException("tensor '" + tensor.name() + "' has type " + type
+                    + ", which has no CPU kernels (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)");
+        }
+        if (tensor.shape().length == 0 || tensor.cols() % type.blockSize() != 0) {
+            throw new IllegalArgumentException("tensor '" + tensor.name() + "' of type " + type + " has rows of "
+                    + (tensor.shape().length == 0 ? 0 : tensor.cols()) + " elements, not a multiple of the block size " + type.blockSize());
+        }
+        long bytes = (long) tensor.rows() * type.byteSize(tensor.cols());
+        if (tensor.data().byteSize() < bytes) {
+            throw new IllegalArgumentException("tensor '" + tensor.name() + "' needs " + bytes + " bytes but has " + tensor.data().byteSize());
+        }
+        if (simd) {
+            return VectorKernels.matrix(tensor);
+        }
+        return switch (type) {
+            case F32 -> new F32Matrix(tensor);
+            case F16 -> new F16Matrix(tensor);
+            case BF16 -> new BF16Matrix(tensor);
+            case Q8_0 -> new Q8_0Matrix(tensor);
+            case Q4_0 -> new Q4_0Matrix(tensor);
+            case Q4_K -> new Q4_KMatrix(tensor);
+            case Q5_K -> new Q5_KMatrix(tensor);
+            case Q6_K -> new Q6_KMatrix(tensor);
+            default -> throw new AssertionError(type);
+        };
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public GGMLType type() {
+        return type;
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int cols() {
+        return cols;
+    }
+
+    /** The dot product of row {@code row} with {@code x[xOffset .. xOffset + cols)}. */
+    public abstract float dot(int row, float[] x, int xOffset);
+
+    /** Writes row {@code row} as floats to {@code out[outOffset .. outOffset + cols)} (embedding lookup). */
+    public abstract void dequantizeRow(int row, float[] out, int outOffset);
+
+    /**
+     * Row {@code row} against four activation vectors at once, {@code x[xOffset + k * cols ..]} for
+     * {@code k < 4}, into {@code out[outOffset + k * rows]}: a kernel decodes each weight block once
+     * for the four. This default just calls {@link #dot} four times.
+     */
+    void dot4(int row, float[] x, int xOffset, float[] out, int outOffset) {
+        for (int k = 0; k < 4; k++) {
+            out[outOffset + k * rows] = dot(row, x, xOffset + k * cols);
         }
     }
-    public float dot(int row, float[] x, int off) {
-        float[] w = new float[cols]; dequantizeRow(row, w, 0);
-        float s = 0; for (int i = 0; i < cols; i++) s += w[i] * x[off + i]; return s;
+
+    /**
+     * {@code out[b * rows + r] = dot(r, x, b * cols)} for every row {@code r} and every
+     * {@code b < batch}, the rows split across {@link Parallel} threads. A batch runs in tiles of
+     * {@value #ROW_TILE} rows, every token over one tile before the next, so each weight is read
+     * from memory once per tile rather than once per token.
+     */
+    public final void matmul(float[] x, float[] out, int batch) {
+        if (batch < 0 || (long) batch * cols > x.length || (long) batch * rows > out.length) {
+            throw new IllegalArgumentException("matmul of " + name + " [" + rows + " x " + cols + "] with batch " + batch
+                    + ": x has " + x.length + " floats, out has " + out.length);
+        }
+        if (batch == 0) {
+            return;
+        }
+        int grain = (int) Math.max(1, MIN_SLICE_WORK / ((long) cols * batch));
+        Parallel.forRange(rows, grain, (start, end) -> matmulRows(x, out, batch, start, end));
     }
-    public void matmul(float[] x, float[] out, int batch) {
-        IntStream.range(0, rows).parallel().forEach(r -> { for (int b = 0; b < batch; b++) out[b * rows + r] = dot(r, x, b * cols); });
+
+    private void matmulRows(float[] x, float[] out, int batch, int start, int end) {
+        for (int tile = start; tile < end; tile += ROW_TILE) {
+            int tileEnd = Math.min(end, tile + ROW_TILE);
+            int b = 0;
+            for (; b + 4 <= batch; b += 4) {
+                for (int r = tile; r < tileEnd; r++) {
+                    dot4(r, x, b * cols, out, b * rows + r);
+                }
+            }
+            for (; b < batch; b++) {
+                for (int r = tile; r < tileEnd; r++) {
+                    out[b * rows + r] = dot(r, x, b * cols);
+                }
+            }
+        }
+    }
+
+    static float f16(MemorySegment data, long offset) {
+        return Float.float16ToFloat(data.get(HALF, offset));
+    }
+
+    @Override
+    public String toString() {
+        return name + " " + type + " [" + rows + " x " + cols + "]";
     }
 }

@@ -1,0 +1,80 @@
+package dev.streamingllm.backend.cpu;
+
+import static dev.streamingllm.backend.cpu.VectorKernels.F;
+import static dev.streamingllm.backend.cpu.VectorKernels.H;
+import static dev.streamingllm.backend.cpu.VectorKernels.I;
+import static dev.streamingllm.backend.cpu.VectorKernels.L;
+import static dev.streamingllm.backend.cpu.VectorKernels.LE;
+
+import dev.streamingllm.gguf.GGUFTensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * F16 with the Vector API, which has no half-float conversion: move exponent and mantissa into
+ * float position, rebias the exponent with one multiply by 2^112 (which also normalizes subnormal
+ * halves), then put back the sign and make exponent 31 float infinity or NaN.
+ */
+final class F16VectorMatrix extends F16Matrix {
+
+    F16VectorMatrix(GGUFTensor tensor) {
+        super(tensor);
+    }
+
+    private FloatVector weights(long offset) {
+        IntVector bits = (IntVector) ShortVector.fromMemorySegment(H, data, offset, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+        IntVector magnitude = bits.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        IntVector special = magnitude.lanewise(VectorOperators.OR, 0x7F800000, bits.and(0x7C00).compare(VectorOperators.EQ, 0x7C00));
+        return special.or(bits.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    @Override
+    public float dot(int row, float[] x, int xOffset) {
+        long base = row * rowBytes;
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        int i = 0;
+        for (; i + 2 * L <= cols; i += 2 * L) {
+            acc0 = weights(base + 2L * i).fma(FloatVector.fromArray(F, x, xOffset + i), acc0);
+            acc1 = weights(base + 2L * (i + L)).fma(FloatVector.fromArray(F, x, xOffset + i + L), acc1);
+        }
+        for (; i + L <= cols; i += L) {
+            acc0 = weights(base + 2L * i).fma(FloatVector.fromArray(F, x, xOffset + i), acc0);
+        }
+        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < cols; i++) {
+            sum += f16(data, base + 2L * i) * x[xOffset + i];
+        }
+        return sum;
+    }
+
+    @Override
+    void dot4(int row, float[] x, int xOffset, float[] out, int outOffset) {
+        long base = row * rowBytes;
+        int x0 = xOffset, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        int i = 0;
+        for (; i + L <= cols; i += L) {
+            FloatVector w = weights(base + 2L * i);
+            acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
+            acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
+            acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
+            acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
+        }
+        float s0 = acc0.reduceLanes(VectorOperators.ADD), s1 = acc1.reduceLanes(VectorOperators.ADD);
+        float s2 = acc2.reduceLanes(VectorOperators.ADD), s3 = acc3.reduceLanes(VectorOperators.ADD);
+        for (; i < cols; i++) {
+            float w = f16(data, base + 2L * i);
+            s0 += w * x[x0 + i];
+            s1 += w * x[x1 + i];
+            s2 += w * x[x2 + i];
+            s3 += w * x[x3 + i];
+        }
+        out[outOffset] = s0;
+        out[outOffset + rows] = s1;
+        out[outOffset + 2 * rows] = s2;
+        out[outOffset + 3 * rows] = s3;
+    }
+}

@@ -1,0 +1,66 @@
+package dev.streamingllm.backend.cpu;
+
+/**
+ * The decoder's vector kernels besides matmul, on float arrays with offsets so they run on one row
+ * of a batch. {@link #get()} is the Vector API implementation when the JVM has
+ * {@code jdk.incubator.vector}, else plain Java (see {@link Simd}).
+ */
+public abstract sealed class Ops permits ScalarOps, VectorOps {
+
+    private static final Ops INSTANCE = Simd.ENABLED ? vector() : scalar();
+
+    Ops() {
+    }
+
+    /** The fastest implementation this JVM can run. */
+    public static Ops get() {
+        return INSTANCE;
+    }
+
+    static Ops scalar() {
+        return new ScalarOps();
+    }
+
+    static Ops vector() {
+        return new VectorOps();
+    }
+
+    /** {@code out = weight * x / sqrt(mean(x^2) + eps)} over {@code size} elements. */
+    public abstract void rmsnorm(float[] out, int outOffset, float[] x, int xOffset, float[] weight, float eps, int size);
+
+    /** Softmax of {@code x[offset .. offset + size)} in place. */
+    public abstract void softmax(float[] x, int offset, int size);
+
+    /** {@code y += a * x} over {@code size} elements. */
+    public abstract void axpy(float a, float[] x, int xOffset, float[] y, int yOffset, int size);
+
+    /** The dot product of {@code a} and {@code b} over {@code size} elements (attention scores). */
+    public abstract float dot(float[] a, int aOffset, float[] b, int bOffset, int size);
+
+    /** SwiGLU: {@code gate = silu(gate) * up = gate / (1 + exp(-gate)) * up} over {@code size} elements. */
+    public abstract void siluMul(float[] gate, int gateOffset, float[] up, int upOffset, int size);
+
+    /** An IEEE half as a float. */
+    public static float f16ToFloat(short half) {
+        return Float.float16ToFloat(half);
+    }
+
+    /** A float rounded to the nearest IEEE half (ties to even). */
+    public static short floatToF16(float value) {
+        return Float.floatToFloat16(value);
+    }
+
+    /** A bfloat16 as a float: its bits are the upper half of the float's. */
+    public static float bf16ToFloat(short bf16) {
+        return Float.intBitsToFloat(bf16 << 16);
+    }
+
+    /** A float rounded to the nearest bfloat16 (ties to even), NaN kept quiet, as ggml does. */
+    public static short floatToBf16(float value) {
+        int bits = Float.floatToRawIntBits(value);
+        if ((bits & 0x7FFFFFFF) > 0x7F800000) {
+            return (short) ((bits >>> 16) | 64);
+        }
+        return (short) ((bits + (0x7FFF + ((bits >>> 16) & 1))) >>> 16);
+    }
+}

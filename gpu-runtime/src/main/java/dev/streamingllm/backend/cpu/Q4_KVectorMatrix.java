@@ -1,0 +1,85 @@
+package dev.streamingllm.backend.cpu;
+
+import static dev.streamingllm.backend.cpu.VectorKernels.F;
+import static dev.streamingllm.backend.cpu.VectorKernels.L;
+
+import dev.streamingllm.gguf.GGUFTensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Q4_K with the Vector API: like Q4_0, each sub-block of 32 builds the table of its 16 values
+ * {@code d * scale * q - dmin * min} with one FMA, and its nibbles index it.
+ */
+final class Q4_KVectorMatrix extends Q4_KMatrix {
+
+    Q4_KVectorMatrix(GGUFTensor tensor) {
+        super(tensor);
+    }
+
+    @Override
+    public float dot(int row, float[] x, int xOffset) {
+        long base = row * rowBytes;
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            float d = f16(data, block);
+            float dmin = f16(data, block + 2);
+            for (int g = 0; g < 4; g++) {
+                // Tables for sub-block 2g (low nibbles) and 2g+1 (high nibbles), in halves when 8 lanes.
+                float d1 = d * scale(data, block + 4, 2 * g), m1 = dmin * min(data, block + 4, 2 * g);
+                float d2 = d * scale(data, block + 4, 2 * g + 1), m2 = dmin * min(data, block + 4, 2 * g + 1);
+                IntVector low0 = VectorKernels.table(d1, -m1, 0), low1 = VectorKernels.table(d1, -m1, 1);
+                IntVector high0 = VectorKernels.table(d2, -m2, 0), high1 = VectorKernels.table(d2, -m2, 1);
+                long qs = block + 16 + 32 * g;
+                int xg = xOffset + b * BLOCK + 64 * g;
+                for (int c = 0; c < 32; c += L) {
+                    IntVector q = VectorKernels.bytes(data, qs + c);
+                    acc0 = VectorKernels.lookup(q, low0, low1).fma(FloatVector.fromArray(F, x, xg + c), acc0);
+                    acc1 = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), high0, high1).fma(FloatVector.fromArray(F, x, xg + 32 + c), acc1);
+                }
+            }
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    void dot4(int row, float[] x, int xOffset, float[] out, int outOffset) {
+        long base = row * rowBytes;
+        int x0 = xOffset, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            float d = f16(data, block);
+            float dmin = f16(data, block + 2);
+            for (int g = 0; g < 4; g++) {
+                float d1 = d * scale(data, block + 4, 2 * g), m1 = dmin * min(data, block + 4, 2 * g);
+                float d2 = d * scale(data, block + 4, 2 * g + 1), m2 = dmin * min(data, block + 4, 2 * g + 1);
+                IntVector low0 = VectorKernels.table(d1, -m1, 0), low1 = VectorKernels.table(d1, -m1, 1);
+                IntVector high0 = VectorKernels.table(d2, -m2, 0), high1 = VectorKernels.table(d2, -m2, 1);
+                long qs = block + 16 + 32 * g;
+                for (int c = 0; c < 32; c += L) {
+                    IntVector q = VectorKernels.bytes(data, qs + c);
+                    FloatVector w = VectorKernels.lookup(q, low0, low1);
+                    int i = b * BLOCK + 64 * g + c;
+                    acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
+                    acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
+                    acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
+                    acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
+                    w = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), high0, high1);
+                    i += 32;
+                    acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
+                    acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
+                    acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
+                    acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
+                }
+            }
+        }
+        out[outOffset] = acc0.reduceLanes(VectorOperators.ADD);
+        out[outOffset + rows] = acc1.reduceLanes(VectorOperators.ADD);
+        out[outOffset + 2 * rows] = acc2.reduceLanes(VectorOperators.ADD);
+        out[outOffset + 3 * rows] = acc3.reduceLanes(VectorOperators.ADD);
+    }
+}

@@ -1,0 +1,94 @@
+package dev.streamingllm.backend.cpu;
+
+import static dev.streamingllm.backend.cpu.VectorKernels.F;
+import static dev.streamingllm.backend.cpu.VectorKernels.L;
+
+import dev.streamingllm.gguf.GGUFTensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Q6_K with the Vector API. Six bits have too many values for a one-register table, so the quants
+ * are assembled in int lanes (4 bits from ql, 2 from qh), converted, and scaled by
+ * {@code d * scale} with the bias of 32 folded into the same FMA. Lanes never straddle a scale:
+ * one scale covers 16 elements and a vector holds 8 or 16.
+ */
+final class Q6_KVectorMatrix extends Q6_KMatrix {
+
+    Q6_KVectorMatrix(GGUFTensor tensor) {
+        super(tensor);
+    }
+
+    /** Weights {@code ds * (q - 32)} for quants with low bits {@code low} and high bits {@code qh >> shift & 3}. */
+    private static FloatVector weights(IntVector low, IntVector qh, int shift, float ds) {
+        IntVector q = low.or(qh.lanewise(VectorOperators.LSHR, shift).and(3).lanewise(VectorOperators.LSHL, 4));
+        return ((FloatVector) q.convert(VectorOperators.I2F, 0)).fma(ds, -32 * ds);
+    }
+
+    @Override
+    public float dot(int row, float[] x, int xOffset) {
+        long base = row * rowBytes;
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            float d = f16(data, block + 208);
+            for (int half = 0; half < 2; half++) {
+                long ql = block + 64 * half;
+                long scales = block + 192 + 8 * half;
+                int xh = xOffset + b * BLOCK + 128 * half;
+                for (int c = 0; c < 32; c += L) {
+                    IntVector qa = VectorKernels.bytes(data, ql + c);
+                    IntVector qb = VectorKernels.bytes(data, ql + 32 + c);
+                    IntVector qh = VectorKernels.bytes(data, block + 128 + 32 * half + c);
+                    int s = c / 16;
+                    FloatVector w = weights(qa.and(0xF), qh, 0, d * data.get(I8, scales + s));
+                    acc0 = w.fma(FloatVector.fromArray(F, x, xh + c), acc0);
+                    w = weights(qb.and(0xF), qh, 2, d * data.get(I8, scales + 2 + s));
+                    acc1 = w.fma(FloatVector.fromArray(F, x, xh + 32 + c), acc1);
+                    w = weights(qa.lanewise(VectorOperators.LSHR, 4), qh, 4, d * data.get(I8, scales + 4 + s));
+                    acc0 = w.fma(FloatVector.fromArray(F, x, xh + 64 + c), acc0);
+                    w = weights(qb.lanewise(VectorOperators.LSHR, 4), qh, 6, d * data.get(I8, scales + 6 + s));
+                    acc1 = w.fma(FloatVector.fromArray(F, x, xh + 96 + c), acc1);
+                }
+            }
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    void dot4(int row, float[] x, int xOffset, float[] out, int outOffset) {
+        long base = row * rowBytes;
+        int x0 = xOffset, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            float d = f16(data, block + 208);
+            for (int half = 0; half < 2; half++) {
+                long ql = block + 64 * half;
+                long scales = block + 192 + 8 * half;
+                for (int c = 0; c < 32; c += L) {
+                    IntVector qa = VectorKernels.bytes(data, ql + c);
+                    IntVector qb = VectorKernels.bytes(data, ql + 32 + c);
+                    IntVector qh = VectorKernels.bytes(data, block + 128 + 32 * half + c);
+                    int s = c / 16;
+                    for (int k = 0; k < 4; k++) {
+                        IntVector low = (k & 1) == 0 ? qa : qb;
+                        low = k < 2 ? low.and(0xF) : low.lanewise(VectorOperators.LSHR, 4);
+                        FloatVector w = weights(low, qh, 2 * k, d * data.get(I8, scales + 2 * k + s));
+                        int i = b * BLOCK + 128 * half + 32 * k + c;
+                        acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
+                        acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
+                        acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
+                        acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
+                    }
+                }
+            }
+        }
+        out[outOffset] = acc0.reduceLanes(VectorOperators.ADD);
+        out[outOffset + rows] = acc1.reduceLanes(VectorOperators.ADD);
+        out[outOffset + 2 * rows] = acc2.reduceLanes(VectorOperators.ADD);
+        out[outOffset + 3 * rows] = acc3.reduceLanes(VectorOperators.ADD);
+    }
+}

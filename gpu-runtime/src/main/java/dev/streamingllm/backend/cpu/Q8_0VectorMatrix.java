@@ -1,0 +1,62 @@
+package dev.streamingllm.backend.cpu;
+
+import static dev.streamingllm.backend.cpu.VectorKernels.B;
+import static dev.streamingllm.backend.cpu.VectorKernels.F;
+import static dev.streamingllm.backend.cpu.VectorKernels.L;
+import static dev.streamingllm.backend.cpu.VectorKernels.LE;
+
+import dev.streamingllm.gguf.GGUFTensor;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/** Q8_0 with the Vector API: int8 quants widen to floats; one multiply by the block scale per block. */
+final class Q8_0VectorMatrix extends Q8_0Matrix {
+
+    Q8_0VectorMatrix(GGUFTensor tensor) {
+        super(tensor);
+    }
+
+    private FloatVector quants(long offset) {
+        return (FloatVector) ByteVector.fromMemorySegment(B, data, offset, LE).castShape(F, 0);
+    }
+
+    @Override
+    public float dot(int row, float[] x, int xOffset) {
+        long base = row * rowBytes;
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            int xb = xOffset + b * BLOCK;
+            FloatVector s = FloatVector.zero(F);
+            for (int c = 0; c < BLOCK; c += L) {
+                s = quants(block + 2 + c).fma(FloatVector.fromArray(F, x, xb + c), s);
+            }
+            acc = s.fma(FloatVector.broadcast(F, f16(data, block)), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    void dot4(int row, float[] x, int xOffset, float[] out, int outOffset) {
+        long base = row * rowBytes;
+        int x0 = xOffset, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            float d = f16(data, block);
+            for (int c = 0; c < BLOCK; c += L) {
+                FloatVector w = quants(block + 2 + c).mul(d);
+                int i = b * BLOCK + c;
+                acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
+                acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
+                acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
+                acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
+            }
+        }
+        out[outOffset] = acc0.reduceLanes(VectorOperators.ADD);
+        out[outOffset + rows] = acc1.reduceLanes(VectorOperators.ADD);
+        out[outOffset + 2 * rows] = acc2.reduceLanes(VectorOperators.ADD);
+        out[outOffset + 3 * rows] = acc3.reduceLanes(VectorOperators.ADD);
+    }
+}

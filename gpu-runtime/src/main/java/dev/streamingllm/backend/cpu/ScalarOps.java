@@ -1,0 +1,58 @@
+package dev.streamingllm.backend.cpu;
+
+/** {@link Ops} in plain Java. */
+final class ScalarOps extends Ops {
+
+    @Override
+    public void rmsnorm(float[] out, int outOffset, float[] x, int xOffset, float[] weight, float eps, int size) {
+        float ss = 0f;
+        for (int i = 0; i < size; i++) {
+            ss += x[xOffset + i] * x[xOffset + i];
+        }
+        float inv = (float) (1.0 / Math.sqrt(ss / size + eps));
+        for (int i = 0; i < size; i++) {
+            out[outOffset + i] = weight[i] * (x[xOffset + i] * inv);
+        }
+    }
+
+    @Override
+    public void softmax(float[] x, int offset, int size) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < size; i++) {
+            max = Math.max(max, x[offset + i]);
+        }
+        float sum = 0f;
+        for (int i = 0; i < size; i++) {
+            x[offset + i] = (float) Math.exp(x[offset + i] - max);
+            sum += x[offset + i];
+        }
+        float inv = 1f / sum;
+        for (int i = 0; i < size; i++) {
+            x[offset + i] *= inv;
+        }
+    }
+
+    @Override
+    public void axpy(float a, float[] x, int xOffset, float[] y, int yOffset, int size) {
+        for (int i = 0; i < size; i++) {
+            y[yOffset + i] += a * x[xOffset + i];
+        }
+    }
+
+    @Override
+    public float dot(float[] a, int aOffset, float[] b, int bOffset, int size) {
+        float sum = 0f;
+        for (int i = 0; i < size; i++) {
+            sum += a[aOffset + i] * b[bOffset + i];
+        }
+        return sum;
+    }
+
+    @Override
+    public void siluMul(float[] gate, int gateOffset, float[] up, int upOffset, int size) {
+        for (int i = 0; i < size; i++) {
+            float g = gate[gateOffset + i];
+            gate[gateOffset + i] = g / (1f + (float) Math.exp(-g)) * up[upOffset + i];
+        }
+    }
+}

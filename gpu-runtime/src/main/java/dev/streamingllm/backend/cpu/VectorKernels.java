@@ -1,0 +1,88 @@
+package dev.streamingllm.backend.cpu;
+
+import dev.streamingllm.gguf.GGUFTensor;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * What the Vector API kernels share: the float species ({@code SPECIES_PREFERRED}, 512 bits with
+ * AVX-512, 256 with AVX2; {@code -Dstreamingllm.simd.bits=256} forces the narrower one for tests),
+ * narrower species with the same lane count for reading bytes and halves, and 16-entry lookup
+ * tables. Only loaded when {@link Simd#ENABLED}.
+ */
+final class VectorKernels {
+
+    static final VectorSpecies<Float> F = species();
+    /** Float lanes: 16 or 8. */
+    static final int L = F.length();
+    static final VectorSpecies<Integer> I = F.withLanes(int.class);
+    /** L bytes, to widen into L int lanes. */
+    static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(8 * L));
+    /** L halves, to widen into L int lanes. */
+    static final VectorSpecies<Short> H = VectorSpecies.of(short.class, VectorShape.forBitSize(16 * L));
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    /** 0, 1, .. 15 in one vector (16 lanes) or two (8 lanes): turned into a block's 16 nibble values by one FMA. */
+    static final FloatVector IOTA_LO = FloatVector.fromArray(F, iota(), 0);
+    static final FloatVector IOTA_HI = FloatVector.fromArray(F, iota(), L == 16 ? 0 : 8);
+
+    private VectorKernels() {
+    }
+
+    private static VectorSpecies<Float> species() {
+        int bits = Integer.getInteger("streamingllm.simd.bits", 0);
+        return bits == 0 ? FloatVector.SPECIES_PREFERRED : VectorSpecies.of(float.class, VectorShape.forBitSize(bits));
+    }
+
+    /** Whether the kernels can use this machine's vectors: they need 8 or 16 float lanes. */
+    static boolean supported() {
+        return L == 8 || L == 16;
+    }
+
+    private static float[] iota() {
+        float[] values = new float[16];
+        for (int i = 0; i < 16; i++) {
+            values[i] = i;
+        }
+        return values;
+    }
+
+    static WeightMatrix matrix(GGUFTensor tensor) {
+        return switch (tensor.type()) {
+            case F32 -> new F32VectorMatrix(tensor);
+            case F16 -> new F16VectorMatrix(tensor);
+            case BF16 -> new BF16VectorMatrix(tensor);
+            case Q8_0 -> new Q8_0VectorMatrix(tensor);
+            case Q4_0 -> new Q4_0VectorMatrix(tensor);
+            case Q4_K -> new Q4_KVectorMatrix(tensor);
+            case Q5_K -> new Q5_KVectorMatrix(tensor);
+            case Q6_K -> new Q6_KVectorMatrix(tensor);
+            default -> throw new AssertionError(tensor.type());
+        };
+    }
+
+    /**
+     * The 16-entry table {@code value(q) = scale * q + offset} as the bits of one vector (16 lanes,
+     * {@code part} ignored) or of its lower or upper half (8 lanes, {@code part} 0 or 1).
+     */
+    static IntVector table(float scale, float offset, int part) {
+        return (part == 0 ? IOTA_LO : IOTA_HI).fma(scale, offset).reinterpretAsInts();
+    }
+
+    /** {@code table[index & 15]} per lane, the table in {@code lo} (16 lanes) or {@code lo, hi} (8 lanes). */
+    static FloatVector lookup(IntVector index, IntVector lo, IntVector hi) {
+        // selectFrom wraps indexes into the table, so only the low 4 bits count.
+        return (L == 16 ? index.selectFrom(lo) : index.selectFrom(lo, hi)).reinterpretAsFloats();
+    }
+
+    /** L unsigned bytes at {@code offset} as int lanes. */
+    static IntVector bytes(MemorySegment data, long offset) {
+        return (IntVector) ByteVector.fromMemorySegment(B, data, offset, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
+    }
+}

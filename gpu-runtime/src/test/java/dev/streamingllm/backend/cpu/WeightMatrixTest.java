@@ -1,0 +1,172 @@
+package dev.streamingllm.backend.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.streamingllm.gguf.GGMLType;
+import dev.streamingllm.gguf.GGUFFile;
+import dev.streamingllm.gguf.GGUFTensor;
+import dev.streamingllm.testing.Shared;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Every weight type, both paths, against a double-precision dequantize-then-dot reference. */
+class WeightMatrixTest {
+
+    /** Files and tensors: every type (the K-quant files add Q6_K output heads), rows of 256 and 768, and F32 rows of 172 (vector tails). */
+    static final String[] MODELS = {"tiny-gqa-f32", "tiny-gqa-f16", "tiny-gqa-bf16", "tiny-gqa-q8_0", "tiny-gqa-q4_0",
+        "tiny-gqa-q4_k_m", "tiny-gqa-q5_k_m", "tiny-gqa-q6_k", "stories260K"};
+    static final String[] TENSORS = {"blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.ffn_down.weight", "output.weight"};
+    static final double TOLERANCE = 1e-5;
+
+    @AfterEach
+    void restoreThreads() {
+        Parallel.setThreads(Runtime.getRuntime().availableProcessors());
+    }
+
+    static Stream<Arguments> paths() {
+        List<Arguments> cases = new ArrayList<>();
+        for (String model : MODELS) {
+            cases.add(Arguments.of(model, false));
+            cases.add(Arguments.of(model, true));
+        }
+        return cases.stream();
+    }
+
+    @ParameterizedTest(name = "{0} simd={1}")
+    @MethodSource("paths")
+    void dotMatchesTheReference(String model, boolean simd) {
+        try (GGUFFile gguf = open(model)) {
+            for (String name : TENSORS) {
+                GGUFTensor t = gguf.tensor(name);
+                WeightMatrix m = WeightMatrix.of(t, simd);
+                float[] x = random(t.cols() + 5, 1);
+                float[] got = new float[t.rows()];
+                double[] want = new double[t.rows()];
+                for (int r = 0; r < t.rows(); r++) {
+                    got[r] = m.dot(r, x, 5);
+                    want[r] = Reference.dot(t, r, x, 5);
+                }
+                assertThat(relativeError(got, want)).as("%s %s", model, t).isLessThanOrEqualTo(TOLERANCE);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} simd={1}")
+    @MethodSource("paths")
+    void matmulMatchesTheReferenceForEveryBatchAndThreadCount(String model, boolean simd) {
+        try (GGUFFile gguf = open(model)) {
+            for (String name : TENSORS) {
+                GGUFTensor t = gguf.tensor(name);
+                WeightMatrix m = WeightMatrix.of(t, simd);
+                double[][] w = new double[t.rows()][];
+                for (int r = 0; r < t.rows(); r++) {
+                    w[r] = Reference.row(t, r);
+                }
+                for (int batch : new int[] {1, 3, 17, 64}) {
+                    float[] x = random(batch * t.cols(), batch);
+                    double[] want = new double[batch * t.rows()];
+                    for (int b = 0; b < batch; b++) {
+                        for (int r = 0; r < t.rows(); r++) {
+                            double s = 0;
+                            for (int i = 0; i < t.cols(); i++) {
+                                s += w[r][i] * x[b * t.cols() + i];
+                            }
+                            want[b * t.rows() + r] = s;
+                        }
+                    }
+                    for (int threads : new int[] {1, 3}) {
+                        Parallel.setThreads(threads);
+                        float[] got = new float[batch * t.rows() + 1];
+                        got[got.length - 1] = 42f;
+                        m.matmul(x, got, batch);
+                        assertThat(got[got.length - 1]).as("written past the batch").isEqualTo(42f);
+                        assertThat(relativeError(java.util.Arrays.copyOf(got, want.length), want))
+                                .as("%s %s batch %d threads %d", model, t, batch, threads).isLessThanOrEqualTo(TOLERANCE);
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} simd={1}")
+    @MethodSource("paths")
+    void dequantizedRowsMatchTheReference(String model, boolean simd) {
+        try (GGUFFile gguf = open(model)) {
+            GGUFTensor t = gguf.tensor("token_embd.weight");
+            WeightMatrix m = WeightMatrix.of(t, simd);
+            float[] out = new float[t.cols() + 3];
+            for (int r = 0; r < t.rows(); r += 7) {
+                m.dequantizeRow(r, out, 3);
+                double[] want = Reference.row(t, r);
+                for (int i = 0; i < t.cols(); i++) {
+                    assertThat((double) out[3 + i]).as("%s row %d [%d]", t, r, i).isCloseTo(want[i], org.assertj.core.data.Offset.offset(1e-6 * Math.abs(want[i]) + 1e-12));
+                }
+            }
+        }
+    }
+
+    @Test
+    void theVectorPathUsesTheVectorClasses() {
+        try (GGUFFile gguf = open("tiny-gqa-q4_k_m")) {
+            assertThat(WeightMatrix.of(gguf.tensor("blk.0.attn_q.weight"), true)).isInstanceOf(Q4_KVectorMatrix.class);
+            assertThat(WeightMatrix.of(gguf.tensor("output.weight"), true)).isInstanceOf(Q6_KVectorMatrix.class);
+            assertThat(WeightMatrix.of(gguf.tensor("output.weight"), false)).isExactlyInstanceOf(Q6_KMatrix.class);
+        }
+    }
+
+    @Test
+    void aTypeWithoutKernelsIsRejectedByName() {
+        GGUFTensor t = new GGUFTensor("blk.7.ffn_up.weight", new long[] {64, 2}, GGMLType.Q4_1, MemorySegment.ofArray(new byte[2 * 40]));
+        assertThatThrownBy(() -> WeightMatrix.of(t)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("blk.7.ffn_up.weight").hasMessageContaining("Q4_1");
+    }
+
+    @Test
+    void aShortOrMisalignedTensorIsRejected() {
+        GGUFTensor shortData = new GGUFTensor("w", new long[] {32, 4}, GGMLType.Q8_0, MemorySegment.ofArray(new byte[3 * 34]));
+        assertThatThrownBy(() -> WeightMatrix.of(shortData)).hasMessageContaining("'w' needs 136 bytes");
+        GGUFTensor ragged = new GGUFTensor("v", new long[] {48, 1}, GGMLType.Q4_0, MemorySegment.ofArray(new byte[64]));
+        assertThatThrownBy(() -> WeightMatrix.of(ragged)).hasMessageContaining("not a multiple of the block size 32");
+    }
+
+    @Test
+    void matmulChecksItsArrays() {
+        try (GGUFFile gguf = open("tiny-gqa-q8_0")) {
+            WeightMatrix m = WeightMatrix.of(gguf.tensor("blk.0.attn_k.weight"));
+            assertThatThrownBy(() -> m.matmul(new float[256], new float[64], 2)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    static GGUFFile open(String model) {
+        return GGUFFile.open(Shared.model(model + ".gguf"));
+    }
+
+    static float[] random(int n, long seed) {
+        Random random = new Random(seed);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) random.nextGaussian();
+        }
+        return x;
+    }
+
+    /** The largest error relative to the largest reference value. */
+    static double relativeError(float[] got, double[] want) {
+        double maxError = 0;
+        double maxValue = 0;
+        for (int i = 0; i < want.length; i++) {
+            maxError = Math.max(maxError, Math.abs(got[i] - want[i]));
+            maxValue = Math.max(maxValue, Math.abs(want[i]));
+        }
+        return maxError / maxValue;
+    }
+}
