@@ -1,8 +1,8 @@
 package dev.streamingllm.model;
 
-import dev.streamingllm.backend.cpu.WeightMatrix;
+import dev.streamingllm.backend.cpu.Ops;
+import dev.streamingllm.backend.cpu.Parallel;
 import dev.streamingllm.cache.SinkCache;
-import java.util.stream.IntStream;
 
 /**
  * The Llama-family decoder (llama, qwen2) on the CPU: RMSNorm, attention with RoPE over a sink cache,
@@ -14,6 +14,7 @@ public final class Transformer {
     private final ModelConfig config;
     private final Weights weights;
     private final Rope rope;
+    private final Ops ops = Ops.get();
 
     public Transformer(ModelConfig config, Weights weights) {
         this.config = config;
@@ -99,7 +100,7 @@ public final class Transformer {
             rmsnorm(xb, x, layer.ffnNorm(), count);
             layer.ffnGate().matmul(xb, gate, count);
             layer.ffnUp().matmul(xb, up, count);
-            swiglu(gate, up);
+            ops.siluMul(gate, 0, up, 0, count * ffnDim);
             layer.ffnDown().matmul(gate, projected, count);
             accumulate(x, projected);
         }
@@ -128,28 +129,20 @@ public final class Transformer {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         int visible = step.sinkCount() + step.ringCount();
 
-        IntStream.range(0, config.heads()).parallel().forEach(h -> {
-            int kvOffset = (h / group) * headDim;
-            int qOffset = h * headDim;
-            float[] scores = scoreRows[h];
-            for (int j = 0; j < visible; j++) {
-                int slot = slot(cache, step, j);
-                float[] query = j < step.sinkCount() ? qSink : qWindow;
-                float s = 0f;
-                int keyBase = slot * kvDim + kvOffset;
-                for (int d = 0; d < headDim; d++) {
-                    s += query[qOffset + d] * keyCache[keyBase + d];
+        Parallel.forRange(config.heads(), 1, (first, last) -> {
+            for (int h = first; h < last; h++) {
+                int kvOffset = (h / group) * headDim;
+                int qOffset = h * headDim;
+                float[] scores = scoreRows[h];
+                for (int j = 0; j < visible; j++) {
+                    float[] query = j < step.sinkCount() ? qSink : qWindow;
+                    scores[j] = ops.dot(query, qOffset, keyCache, slot(cache, step, j) * kvDim + kvOffset, headDim) * scale;
                 }
-                scores[j] = s * scale;
-            }
-            softmax(scores, visible);
-            int outBase = outOffset + qOffset;
-            java.util.Arrays.fill(out, outBase, outBase + headDim, 0f);
-            for (int j = 0; j < visible; j++) {
-                int valueBase = slot(cache, step, j) * kvDim + kvOffset;
-                float a = scores[j];
-                for (int d = 0; d < headDim; d++) {
-                    out[outBase + d] += a * valueCache[valueBase + d];
+                ops.softmax(scores, 0, visible);
+                int outBase = outOffset + qOffset;
+                java.util.Arrays.fill(out, outBase, outBase + headDim, 0f);
+                for (int j = 0; j < visible; j++) {
+                    ops.axpy(scores[j], valueCache, slot(cache, step, j) * kvDim + kvOffset, out, outBase, headDim);
                 }
             }
         });
@@ -160,17 +153,8 @@ public final class Transformer {
     }
 
     private void rmsnorm(float[] out, float[] x, float[] weight, int rows) {
-        int dim = config.dim();
         for (int r = 0; r < rows; r++) {
-            int base = r * dim;
-            double ss = 0;
-            for (int i = 0; i < dim; i++) {
-                ss += x[base + i] * x[base + i];
-            }
-            float inv = (float) (1.0 / Math.sqrt(ss / dim + config.rmsEps()));
-            for (int i = 0; i < dim; i++) {
-                out[base + i] = weight[i] * (x[base + i] * inv);
-            }
+            ops.rmsnorm(out, r * config.dim(), x, r * config.dim(), weight, config.rmsEps(), config.dim());
         }
     }
 
@@ -185,31 +169,7 @@ public final class Transformer {
         }
     }
 
-    private static void accumulate(float[] x, float[] delta) {
-        for (int i = 0; i < x.length; i++) {
-            x[i] += delta[i];
-        }
-    }
-
-    private static void swiglu(float[] gate, float[] up) {
-        for (int i = 0; i < gate.length; i++) {
-            float g = gate[i];
-            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
-        }
-    }
-
-    private static void softmax(float[] x, int size) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < size; i++) {
-            max = Math.max(max, x[i]);
-        }
-        float sum = 0f;
-        for (int i = 0; i < size; i++) {
-            x[i] = (float) Math.exp(x[i] - max);
-            sum += x[i];
-        }
-        for (int i = 0; i < size; i++) {
-            x[i] /= sum;
-        }
+    private void accumulate(float[] x, float[] delta) {
+        ops.axpy(1f, delta, 0, x, 0, x.length);
     }
 }
