@@ -91,7 +91,11 @@ public final class CudaDecoder implements Decoder, AutoCloseable {
     private final int poolSlots;
     private final int slotStride;
     private final Deque<Integer> freeSlots = new ArrayDeque<>();
-    private final Map<SinkCache, Integer> slotOf = Collections.synchronizedMap(new WeakHashMap<>());
+    private final Map<SinkCache, Lease> leases = Collections.synchronizedMap(new WeakHashMap<>());
+
+    /** A session's hold on a slot; cleaning it (explicitly or once the cache is unreachable) returns the slot exactly once. */
+    private record Lease(int slot, Cleaner.Cleanable cleanable) {
+    }
 
     private record DeviceLayer(Cuda.DevicePtr attnNorm, DeviceMatrix q, Cuda.DevicePtr qBias, DeviceMatrix k, Cuda.DevicePtr kBias,
                                DeviceMatrix v, Cuda.DevicePtr vBias, DeviceMatrix o, Cuda.DevicePtr ffnNorm,
@@ -234,24 +238,21 @@ public final class CudaDecoder implements Decoder, AutoCloseable {
             slot = s;
         }
         SinkCache cache = SinkCache.withoutHostStorage(cacheConfig, config.layers(), config.kvDim());
-        slotOf.put(cache, slot);
-        CLEANER.register(cache, () -> returnSlot(slot));
+        leases.put(cache, new Lease(slot, CLEANER.register(cache, () -> returnSlot(slot))));
         return cache;
     }
 
     /** Returns {@code cache}'s slot to the pool now; the cache must not be used afterwards. */
     public void release(SinkCache cache) {
-        Integer slot = slotOf.remove(cache);
-        if (slot != null) {
-            returnSlot(slot);
+        Lease lease = leases.remove(cache);
+        if (lease != null) {
+            lease.cleanable().clean();
         }
     }
 
     private void returnSlot(int slot) {
         synchronized (freeSlots) {
-            if (!freeSlots.contains(slot)) {
-                freeSlots.add(slot);
-            }
+            freeSlots.add(slot);
         }
     }
 
@@ -319,11 +320,11 @@ public final class CudaDecoder implements Decoder, AutoCloseable {
     }
 
     private int slotOf(SinkCache cache) {
-        Integer slot = slotOf.get(cache);
-        if (slot == null) {
+        Lease lease = leases.get(cache);
+        if (lease == null) {
             throw new IllegalArgumentException("this cache was not made by this CUDA decoder (or was released)");
         }
-        return slot;
+        return lease.slot();
     }
 
     private void checkToken(int token) {

@@ -73,7 +73,7 @@ class CudaDecoderGpuTest {
 
     @Test
     void aBatchedStepEqualsEachSessionDecodingAlone() {
-        try (Model model = Model.load(Shared.model("tiny-gqa-f16.gguf"), Backend.CUDA, new CudaOptions(32, 8, 16, 9))) {
+        try (Model model = Model.load(Shared.model("tiny-gqa-f16.gguf"), Backend.CUDA, new CudaOptions(32, 12, 16, 9))) {
             CudaDecoder decoder = (CudaDecoder) model.decoder();
             CacheConfig config = CacheConfig.streaming(4, 20);
             int sessions = 5;
