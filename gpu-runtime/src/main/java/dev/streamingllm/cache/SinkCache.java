@@ -33,6 +33,18 @@ public final class SinkCache {
     private long evicted;
 
     public SinkCache(CacheConfig config, int layers, int kvDim) {
+        this(config, layers, kvDim, true);
+    }
+
+    /**
+     * The bookkeeping of a cache whose keys and values live elsewhere (a GPU backend's device slot):
+     * {@link #admit()} plans exactly as for a host cache, and {@link #keys}/{@link #values} refuse.
+     */
+    public static SinkCache withoutHostStorage(CacheConfig config, int layers, int kvDim) {
+        return new SinkCache(config, layers, kvDim, false);
+    }
+
+    private SinkCache(CacheConfig config, int layers, int kvDim, boolean hostStorage) {
         this.config = config;
         this.layers = layers;
         this.kvDim = kvDim;
@@ -42,8 +54,8 @@ public final class SinkCache {
         if (floats > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("cache of " + config.capacity() + " tokens x " + kvDim + " values per layer is too large");
         }
-        this.keys = new float[layers][(int) floats];
-        this.values = new float[layers][(int) floats];
+        this.keys = hostStorage ? new float[layers][(int) floats] : null;
+        this.values = hostStorage ? new float[layers][(int) floats] : null;
     }
 
     /** Where the next token goes and what it may attend to; see {@link #admit()}. */
@@ -148,11 +160,19 @@ public final class SinkCache {
     }
 
     public float[] keys(int layer) {
+        requireHostStorage();
         return keys[layer];
     }
 
     public float[] values(int layer) {
+        requireHostStorage();
         return values[layer];
+    }
+
+    private void requireHostStorage() {
+        if (keys == null) {
+            throw new IllegalStateException("this cache's keys and values live on a device, not on the heap");
+        }
     }
 
     public CacheConfig config() {

@@ -1,5 +1,7 @@
 package dev.streamingllm.cli;
 
+import dev.streamingllm.backend.Backend;
+import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.sampling.SamplingParams;
@@ -54,11 +56,15 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--chat", description = "wrap PROMPT as a user message in the model's chat template")
     boolean chat;
 
+    @Option(names = "--backend", defaultValue = "cpu", converter = BackendConverter.class,
+            description = "auto, cpu or cuda (default: ${DEFAULT-VALUE})")
+    Backend backend;
+
     @Override
     public Integer call() {
         SamplingParams params = SamplingParams.builder().temperature(temperature).topK(topK).topP(topP).minP(minP)
                 .repeatPenalty(repeatPenalty).seed(seed).maxTokens(maxTokens).stop(stop).build();
-        try (Model m = Model.load(model)) {
+        try (Model m = Model.load(model, backend, CudaOptions.of(sinks + window))) {
             Session session = m.newSession(CacheConfig.streaming(sinks, window));
             String text = chat ? m.chatTemplate().render(List.of(dev.streamingllm.template.ChatMessage.user(prompt)), true) : prompt;
             int[] tokens = m.tokenizer().encode(text, true, chat);

@@ -1,5 +1,7 @@
 package dev.streamingllm.cli;
 
+import dev.streamingllm.backend.Backend;
+import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Session;
@@ -28,13 +30,17 @@ final class LogitsCommand implements Callable<Integer> {
     @Option(names = "--window", description = "rolling window size (with --sinks)")
     Integer window;
 
+    @Option(names = "--backend", defaultValue = "cpu", converter = BackendConverter.class,
+            description = "auto, cpu or cuda (default: ${DEFAULT-VALUE})")
+    Backend backend;
+
     @Override
     public Integer call() {
         if ((sinks == null) != (window == null)) {
             throw new IllegalArgumentException("--sinks and --window go together");
         }
-        try (Model m = Model.load(model)) {
-            CacheConfig cache = sinks == null ? CacheConfig.dense(tokens.length) : CacheConfig.streaming(sinks, window);
+        CacheConfig cache = sinks == null ? CacheConfig.dense(tokens.length) : CacheConfig.streaming(sinks, window);
+        try (Model m = Model.load(model, backend, CudaOptions.of(cache.capacity()))) {
             Session session = m.newSession(cache);
             float[] logits = session.prefillAll(tokens);
             int vocab = m.config().vocabularySize();

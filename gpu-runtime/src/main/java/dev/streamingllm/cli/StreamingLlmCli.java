@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
             LogitsCommand.class,
             PerplexityCommand.class,
             BenchCommand.class,
+            GpuBenchCommand.class,
         })
 public final class StreamingLlmCli {
 

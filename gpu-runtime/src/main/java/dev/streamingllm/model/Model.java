@@ -1,5 +1,9 @@
 package dev.streamingllm.model;
 
+import dev.streamingllm.backend.Backend;
+import dev.streamingllm.backend.Backends;
+import dev.streamingllm.backend.cuda.CudaDecoder;
+import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
@@ -17,16 +21,27 @@ import java.util.TreeMap;
  */
 public final class Model implements AutoCloseable {
 
+    /** Tokens per CUDA cache slot unless the caller sizes them. */
+    public static final int DEFAULT_SLOT_TOKENS = 2048;
+
     private final GGUFFile gguf;
     private final ModelConfig config;
     private final Transformer transformer;
+    private final Backends.Choice backend;
+    private final Decoder decoder;
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
 
-    private Model(GGUFFile gguf) {
+    private Model(GGUFFile gguf, Backend requested, CudaOptions cudaOptions) {
         this.gguf = gguf;
         this.config = ModelConfig.from(gguf);
-        this.transformer = new Transformer(config, Weights.load(gguf, config));
+        Weights weights = Weights.load(gguf, config);
+        this.transformer = new Transformer(config, weights);
+        this.backend = Backends.select(requested);
+        this.decoder = backend.backend() == Backend.CUDA
+                ? new CudaDecoder(gguf, config, weights, backend.device().orElseThrow(),
+                        cudaOptions != null ? cudaOptions : CudaOptions.of(Math.min(config.contextLength(), DEFAULT_SLOT_TOKENS)))
+                : transformer;
         this.tokenizer = Tokenizer.fromGGUF(gguf);
         this.chatTemplate = gguf.findString("tokenizer.chat_template")
                 .map(source -> ChatTemplate.of("tokenizer.chat_template of " + gguf.path().getFileName(), source, bosText(), eosText()))
@@ -69,11 +84,19 @@ public final class Model implements AutoCloseable {
         return tokenizer.eos() >= 0 ? tokenizer.piece(tokenizer.eos()) : "";
     }
 
-    /** Opens and validates {@code file}; a bad file raises one {@code GGUFException} naming it and the problem. */
+    /** Opens and validates {@code file} for the CPU; a bad file raises one {@code GGUFException} naming it and the problem. */
     public static Model load(Path file) {
+        return load(file, Backend.CPU, null);
+    }
+
+    /**
+     * Opens {@code file} on {@code backend} ({@link Backends#select}); {@code cudaOptions} sizes the CUDA
+     * backend's cache slots (null: {@value #DEFAULT_SLOT_TOKENS} tokens or the context length if smaller).
+     */
+    public static Model load(Path file, Backend backend, CudaOptions cudaOptions) {
         GGUFFile gguf = GGUFFile.open(file);
         try {
-            return new Model(gguf);
+            return new Model(gguf, backend, cudaOptions);
         } catch (RuntimeException e) {
             gguf.close();
             throw e;
@@ -81,7 +104,17 @@ public final class Model implements AutoCloseable {
     }
 
     public Session newSession(CacheConfig cache) {
-        return new Session(transformer, cache);
+        return new Session(decoder, cache);
+    }
+
+    /** The backend sessions run on, and why it was chosen. */
+    public Backends.Choice backend() {
+        return backend;
+    }
+
+    /** What sessions run through: the CPU transformer or the CUDA decoder. */
+    public Decoder decoder() {
+        return decoder;
     }
 
     public ModelConfig config() {
@@ -97,6 +130,7 @@ public final class Model implements AutoCloseable {
         return chatTemplate;
     }
 
+    /** The CPU decoder, whatever the backend (perplexity and CPU benchmarks run on it). */
     public Transformer transformer() {
         return transformer;
     }
@@ -122,6 +156,9 @@ public final class Model implements AutoCloseable {
 
     @Override
     public void close() {
+        if (decoder instanceof CudaDecoder cuda) {
+            cuda.close();
+        }
         gguf.close();
     }
 }

@@ -4,7 +4,7 @@ package dev.streamingllm.model;
  * Rotary position embedding. Angles are computed in double from the position so that the window's
  * ever-growing positions (see {@code SinkCache}) stay exact over millions of tokens.
  */
-final class Rope {
+public final class Rope {
 
     private final int headDim;
     private final int ropeDim;
@@ -15,12 +15,19 @@ final class Rope {
         this.headDim = config.headDim();
         this.ropeDim = config.ropeDim();
         this.neox = config.ropeNeox();
-        this.inverseFrequency = new double[ropeDim / 2];
+        this.inverseFrequency = inverseFrequencies(config, frequencyFactors);
+    }
+
+    /** The angle per position of each rotated pair; GPU backends compute their angles from the same values. */
+    public static double[] inverseFrequencies(ModelConfig config, float[] frequencyFactors) {
+        int ropeDim = config.ropeDim();
+        double[] inverse = new double[ropeDim / 2];
         for (int i = 0; i < ropeDim / 2; i++) {
             double frequency = 1.0 / Math.pow(config.ropeBase(), (2.0 * i) / ropeDim) / config.ropeScale();
             // Llama 3.1 style per-dimension factors (rope_freqs.weight) divide the frequency.
-            inverseFrequency[i] = frequencyFactors == null ? frequency : frequency / frequencyFactors[i];
+            inverse[i] = frequencyFactors == null ? frequency : frequency / frequencyFactors[i];
         }
+        return inverse;
     }
 
     /** cos and sin for one position, interleaved: table[2i] = cos, table[2i + 1] = sin. */

@@ -9,7 +9,7 @@ import dev.streamingllm.cache.SinkCache;
  * SwiGLU feed-forward. A call runs a chunk of tokens through every layer at once (batched prefill);
  * decoding is a chunk of one.
  */
-public final class Transformer {
+public final class Transformer implements Decoder {
 
     private final ModelConfig config;
     private final Weights weights;
@@ -22,19 +22,17 @@ public final class Transformer {
         this.rope = new Rope(config, weights.ropeFrequencyFactors());
     }
 
+    @Override
     public ModelConfig config() {
         return config;
     }
 
+    @Override
     public SinkCache newCache(dev.streamingllm.cache.CacheConfig cacheConfig) {
         return new SinkCache(cacheConfig, config.layers(), config.kvDim());
     }
 
-    /**
-     * Runs {@code count} tokens from {@code tokens[offset]} through the model, appending them to
-     * {@code cache}. Returns the logits of every position ({@code count x vocab}) when
-     * {@code allLogits}, else only those of the last position.
-     */
+    @Override
     public float[] forward(SinkCache cache, int[] tokens, int offset, int count, boolean allLogits) {
         int dim = config.dim();
         int qDim = config.qDim();

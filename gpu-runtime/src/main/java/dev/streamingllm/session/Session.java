@@ -2,7 +2,7 @@ package dev.streamingllm.session;
 
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
-import dev.streamingllm.model.Transformer;
+import dev.streamingllm.model.Decoder;
 
 /**
  * One endless token stream over one sink cache: prefill any number of tokens (in chunks, evicting as
@@ -14,30 +14,30 @@ public final class Session {
     /** Tokens per forward pass during prefill: enough to amortize reading the weights, small enough for the cache of activations. */
     public static final int DEFAULT_PREFILL_CHUNK = 64;
 
-    private final Transformer transformer;
+    private final Decoder decoder;
     private final SinkCache cache;
     private final int prefillChunk;
     private long prefilled;
     private long decoded;
 
-    public Session(Transformer transformer, CacheConfig config) {
-        this(transformer, config, DEFAULT_PREFILL_CHUNK);
+    public Session(Decoder decoder, CacheConfig config) {
+        this(decoder, config, DEFAULT_PREFILL_CHUNK);
     }
 
-    public Session(Transformer transformer, CacheConfig config, int prefillChunk) {
-        this(transformer, transformer.newCache(config), prefillChunk);
+    public Session(Decoder decoder, CacheConfig config, int prefillChunk) {
+        this(decoder, decoder.newCache(config), prefillChunk);
     }
 
     /** Continues the stream held by {@code cache}, e.g. one restored from a {@code SinkCacheSnapshot}. */
-    public Session(Transformer transformer, SinkCache cache, int prefillChunk) {
+    public Session(Decoder decoder, SinkCache cache, int prefillChunk) {
         if (prefillChunk < 1) {
             throw new IllegalArgumentException("prefillChunk must be >= 1, was " + prefillChunk);
         }
-        if (cache.layers() != transformer.config().layers() || cache.kvDim() != transformer.config().kvDim()) {
+        if (cache.layers() != decoder.config().layers() || cache.kvDim() != decoder.config().kvDim()) {
             throw new IllegalArgumentException("cache of " + cache.layers() + " layers x " + cache.kvDim()
-                    + " does not fit the model's " + transformer.config().layers() + " x " + transformer.config().kvDim());
+                    + " does not fit the model's " + decoder.config().layers() + " x " + decoder.config().kvDim());
         }
-        this.transformer = transformer;
+        this.decoder = decoder;
         this.cache = cache;
         this.prefillChunk = prefillChunk;
     }
@@ -50,7 +50,7 @@ public final class Session {
         float[] logits = null;
         for (int i = 0; i < tokens.length; i += prefillChunk) {
             int count = Math.min(prefillChunk, tokens.length - i);
-            logits = transformer.forward(cache, tokens, i, count, false);
+            logits = decoder.forward(cache, tokens, i, count, false);
         }
         prefilled += tokens.length;
         return logits;
@@ -58,11 +58,11 @@ public final class Session {
 
     /** Feeds {@code tokens} and returns the logits after every one of them ({@code tokens.length x vocab}). */
     public float[] prefillAll(int[] tokens) {
-        int vocab = transformer.config().vocabularySize();
+        int vocab = decoder.config().vocabularySize();
         float[] all = new float[tokens.length * vocab];
         for (int i = 0; i < tokens.length; i += prefillChunk) {
             int count = Math.min(prefillChunk, tokens.length - i);
-            float[] logits = transformer.forward(cache, tokens, i, count, true);
+            float[] logits = decoder.forward(cache, tokens, i, count, true);
             System.arraycopy(logits, 0, all, i * vocab, logits.length);
         }
         prefilled += tokens.length;
@@ -71,7 +71,7 @@ public final class Session {
 
     /** Feeds one generated token and returns the logits after it. */
     public float[] decode(int token) {
-        float[] logits = transformer.forward(cache, new int[] {token}, 0, 1, false);
+        float[] logits = decoder.forward(cache, new int[] {token}, 0, 1, false);
         decoded++;
         return logits;
     }

@@ -1,0 +1,37 @@
+package dev.streamingllm.backend.cuda;
+
+/**
+ * Sizing of the CUDA decoder.
+ *
+ * @param slotCapacity tokens one session's device cache holds (sinks + window, the largest a session may ask for);
+ *                     every slot of the pool has this size
+ * @param maxSessions  slots to allocate; 0 allocates as many as fit in the device memory left after the weights
+ * @param maxRows      rows (tokens) per forward pass: the largest prefill group or decode batch run at once
+ * @param gemmMinRows  from this many rows on, matrix products go through cuBLAS GEMMs instead of the
+ *                     matrix-vector kernels
+ */
+public record CudaOptions(int slotCapacity, int maxSessions, int maxRows, int gemmMinRows) {
+
+    public static final int DEFAULT_MAX_ROWS = 128;
+    public static final int DEFAULT_GEMM_MIN_ROWS = 9;
+
+    public CudaOptions {
+        if (slotCapacity < 2) {
+            throw new IllegalArgumentException("slotCapacity must be >= 2 (sinks + window), was " + slotCapacity);
+        }
+        if (maxSessions < 0) {
+            throw new IllegalArgumentException("maxSessions must be >= 0 (0 = as many as fit), was " + maxSessions);
+        }
+        if (maxRows < 1) {
+            throw new IllegalArgumentException("maxRows must be >= 1, was " + maxRows);
+        }
+        if (gemmMinRows < 2) {
+            throw new IllegalArgumentException("gemmMinRows must be >= 2, was " + gemmMinRows);
+        }
+    }
+
+    /** Slots of {@code slotCapacity} tokens, as many as fit, default batch sizes. */
+    public static CudaOptions of(int slotCapacity) {
+        return new CudaOptions(slotCapacity, 0, DEFAULT_MAX_ROWS, DEFAULT_GEMM_MIN_ROWS);
+    }
+}

@@ -1,0 +1,93 @@
+package dev.streamingllm.backend.cuda;
+
+import static org.bytedeco.cuda.global.cudart.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
+import static org.bytedeco.cuda.global.cudart.CUDA_SUCCESS;
+import static org.bytedeco.cuda.global.cudart.cuLaunchKernel;
+import static org.bytedeco.cuda.global.cudart.cuModuleGetFunction;
+import static org.bytedeco.cuda.global.cudart.cuModuleLoadData;
+import static org.bytedeco.cuda.global.cudart.cuModuleUnload;
+import static org.bytedeco.cuda.global.cudart.cuFuncSetAttribute;
+
+import java.util.HashMap;
+import java.util.Map;
+import org.bytedeco.cuda.cudart.CUfunc_st;
+import org.bytedeco.cuda.cudart.CUmod_st;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
+import org.bytedeco.javacpp.PointerScope;
+
+/** The compiled kernel module on the device and typed launches of its entry points. */
+final class Kernels implements AutoCloseable {
+
+    private final CUmod_st module = new CUmod_st();
+    private final Map<String, CUfunc_st> functions = new HashMap<>();
+
+    Kernels(CudaDevice device) {
+        byte[] cubin = Nvrtc.compileCubin(KernelSource.RESOURCE, KernelSource.source(), device.architecture());
+        try (BytePointer image = new BytePointer(cubin)) {
+            checkDriver(cuModuleLoadData(module, image), "cuModuleLoadData");
+        }
+        for (String name : KernelSource.kernelNames()) {
+            CUfunc_st function = new CUfunc_st();
+            checkDriver(cuModuleGetFunction(function, module, name), "cuModuleGetFunction(" + name + ")");
+            functions.put(name, function);
+        }
+    }
+
+    /** Lets {@code name} use more than the default 48 KB of dynamic shared memory. */
+    void allowSharedMemory(String name, int bytes) {
+        checkDriver(cuFuncSetAttribute(function(name), CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+                "cuFuncSetAttribute(" + name + ")");
+    }
+
+    /**
+     * Launches {@code name} on the default stream. Arguments: {@link Cuda.DevicePtr} (device pointers),
+     * Integer, Long, Float, Double, in the kernel's parameter order.
+     */
+    void launch(String name, int gridX, int gridY, int block, int sharedBytes, Object... args) {
+        try (PointerScope scope = new PointerScope()) {
+            PointerPointer<Pointer> params = new PointerPointer<>(args.length);
+            for (int i = 0; i < args.length; i++) {
+                params.put(i, holder(args[i], name, i));
+            }
+            checkDriver(cuLaunchKernel(function(name), gridX, gridY, 1, block, 1, 1, sharedBytes, null, params, null),
+                    "launch of " + name);
+        }
+    }
+
+    private static Pointer holder(Object arg, String kernel, int index) {
+        return switch (arg) {
+            case Cuda.DevicePtr p -> new LongPointer(1).put(p.address());
+            case Integer v -> new IntPointer(1).put(v);
+            case Long v -> new LongPointer(1).put(v);
+            case Float v -> new FloatPointer(1).put(v);
+            case Double v -> new DoublePointer(1).put(v);
+            default -> throw new IllegalArgumentException("argument " + index + " of " + kernel + " has unsupported type "
+                    + arg.getClass().getName());
+        };
+    }
+
+    private CUfunc_st function(String name) {
+        CUfunc_st f = functions.get(name);
+        if (f == null) {
+            throw new IllegalArgumentException("no kernel '" + name + "' in " + KernelSource.RESOURCE);
+        }
+        return f;
+    }
+
+    static void checkDriver(int status, String what) {
+        if (status != CUDA_SUCCESS) {
+            throw new CudaException(what + " failed: CUresult " + status);
+        }
+    }
+
+    @Override
+    public void close() {
+        cuModuleUnload(module);
+    }
+}

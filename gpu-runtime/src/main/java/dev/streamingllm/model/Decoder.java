@@ -1,0 +1,23 @@
+package dev.streamingllm.model;
+
+import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.SinkCache;
+
+/**
+ * What a session runs tokens through: the CPU {@link Transformer} or a GPU backend. Both keep the
+ * cache's bookkeeping in a {@link SinkCache}, so positions and eviction are the same on every backend.
+ */
+public interface Decoder {
+
+    ModelConfig config();
+
+    /** A new cache for one session (on a GPU backend its keys and values live on the device). */
+    SinkCache newCache(CacheConfig cacheConfig);
+
+    /**
+     * Runs {@code count} tokens from {@code tokens[offset]} through the model, appending them to
+     * {@code cache}. Returns the logits of every position ({@code count x vocab}) when
+     * {@code allLogits}, else only those of the last position.
+     */
+    float[] forward(SinkCache cache, int[] tokens, int offset, int count, boolean allLogits);
+}

@@ -1,0 +1,420 @@
+// Kernels of the CUDA decoder, compiled at run time with NVRTC (tests also build them with nvcc).
+// No #include: NVRTC then needs no toolkit headers on the machine, and f16/bf16 are converted by hand.
+// Every kernel mirrors one step of dev.streamingllm.model.Transformer on the CPU; comments say where they differ.
+
+typedef unsigned short u16;
+typedef unsigned char u8;
+typedef long long i64;
+
+#define WARP 32
+
+__device__ __forceinline__ float f16_to_f32(u16 h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+__device__ __forceinline__ u16 f32_to_f16(float f) {
+    u16 h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+
+__device__ __forceinline__ float bf16_to_f32(u16 b) {
+    return __int_as_float(((unsigned int) b) << 16);
+}
+
+__device__ __forceinline__ u16 f32_to_bf16(float f) {
+    // Round to nearest even, as the CPU's BF16 quantizer does; NaN stays NaN.
+    unsigned int bits = __float_as_uint(f);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) {
+        return (u16) ((bits >> 16) | 0x40);
+    }
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+    return (u16) (bits >> 16);
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = WARP / 2; o > 0; o >>= 1) {
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    }
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = WARP / 2; o > 0; o >>= 1) {
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    }
+    return v;
+}
+
+// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
+__device__ float block_sum(float v, float *shared32) {
+    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) shared32[warp] = v;
+    __syncthreads();
+    int warps = blockDim.x / WARP;
+    v = lane < warps ? shared32[lane] : 0.f;
+    return warp_sum(v);
+}
+
+__device__ float block_max(float v, float *shared32) {
+    int lane = threadIdx.x % WARP, warp = threadIdx.x / WARP;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) shared32[warp] = v;
+    __syncthreads();
+    int warps = blockDim.x / WARP;
+    v = lane < warps ? shared32[lane] : __int_as_float(0xff800000);
+    return warp_max(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise steps. One block per row for the norms.
+
+// out[r] = w * (x[r] / sqrt(mean(x[r]^2) + eps)), like ScalarOps.rmsnorm.
+extern "C" __global__ void rmsnorm(float *out, const float *x, const float *w, int dim, float eps) {
+    __shared__ float red[32];
+    const float *xr = x + (size_t) blockIdx.x * dim;
+    float *outr = out + (size_t) blockIdx.x * dim;
+    float ss = 0.f;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+    ss = block_sum(ss, red);
+    float inv = (float) (1.0 / sqrt((double) (ss / dim + eps)));
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) outr[i] = w[i] * (xr[i] * inv);
+}
+
+// x[r][i] += bias[i] for rows x n values (qwen2's QKV biases).
+extern "C" __global__ void add_bias(float *x, const float *bias, int n, int total) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < total) x[i] += bias[i % n];
+}
+
+// x += y (the residual connections).
+extern "C" __global__ void add_in_place(float *x, const float *y, int total) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < total) x[i] += y[i];
+}
+
+// gate = silu(gate) * up, like ScalarOps.siluMul.
+extern "C" __global__ void silu_mul(float *gate, const float *up, int total) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < total) {
+        float g = gate[i];
+        gate[i] = g / (1.f + expf(-g)) * up[i];
+    }
+}
+
+// Activations for the cuBLAS GEMMs, whose operands must share a type with the weights.
+extern "C" __global__ void f32_to_f16_rows(u16 *out, const float *x, int total) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < total) out[i] = f32_to_f16(x[i]);
+}
+
+extern "C" __global__ void f32_to_bf16_rows(u16 *out, const float *x, int total) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < total) out[i] = f32_to_bf16(x[i]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RoPE and the sink cache. Positions follow dev.streamingllm.cache.SinkCache: a token's key is
+// rotated by its key position (its place if it is a sink, its window position otherwise) and stored;
+// its query is rotated twice, by the window position (against window keys) and by its place
+// (against sink keys). Angles are computed in double from the 64-bit position, as Rope does.
+
+// Rotates one head in place. neox: pairs (i, i + ropeDim/2) (qwen2), else (2i, 2i + 1) (llama).
+__device__ void rope_head(float *v, const double *inv_freq, int rope_dim, int neox, i64 position, int lane, int lanes) {
+    int half = rope_dim / 2;
+    for (int i = lane; i < half; i += lanes) {
+        double angle = (double) position * inv_freq[i];
+        float c = (float) cos(angle), s = (float) sin(angle);
+        int a = neox ? i : 2 * i;
+        int b = neox ? i + half : 2 * i + 1;
+        float x0 = v[a], x1 = v[b];
+        v[a] = x0 * c - x1 * s;
+        v[b] = x0 * s + x1 * c;
+    }
+}
+
+// Per row (token): rotate k by its key position into the cache slot, copy v beside it, and write the
+// two rotations of q. Row metadata: pool slot (which session), cache slot, window and sink positions,
+// sink flag. cache layout: [pool slot][layer][cache slot][kvDim], pool stride per session given.
+// One block per row; block dim a multiple of 32.
+extern "C" __global__ void rope_store(
+        const float *q, const float *k, const float *v,
+        float *q_window, float *q_sink,
+        float *key_cache, float *value_cache,
+        const int *pool_slot, const int *cache_slot, const i64 *window_pos, const i64 *sink_pos, const int *is_sink,
+        const double *inv_freq, int rope_dim, int neox,
+        int heads, int kv_heads, int head_dim,
+        int layer, int layers, int slots_per_session) {
+    int r = blockIdx.x;
+    int q_dim = heads * head_dim, kv_dim = kv_heads * head_dim;
+    size_t base = (((size_t) pool_slot[r] * layers + layer) * slots_per_session + cache_slot[r]) * kv_dim;
+    float *kc = key_cache + base;
+    float *vc = value_cache + base;
+    const float *qr = q + (size_t) r * q_dim;
+    const float *kr = k + (size_t) r * kv_dim;
+    const float *vr = v + (size_t) r * kv_dim;
+    float *qw = q_window + (size_t) r * q_dim;
+    float *qs = q_sink + (size_t) r * q_dim;
+    for (int i = threadIdx.x; i < kv_dim; i += blockDim.x) { kc[i] = kr[i]; vc[i] = vr[i]; }
+    for (int i = threadIdx.x; i < q_dim; i += blockDim.x) { qw[i] = qr[i]; qs[i] = qr[i]; }
+    __syncthreads();
+    i64 key_pos = is_sink[r] ? sink_pos[r] : window_pos[r];
+    int warp = threadIdx.x / WARP, lane = threadIdx.x % WARP, warps = blockDim.x / WARP;
+    for (int h = warp; h < kv_heads; h += warps) rope_head(kc + h * head_dim, inv_freq, rope_dim, neox, key_pos, lane, WARP);
+    for (int h = warp; h < heads; h += warps) {
+        rope_head(qw + h * head_dim, inv_freq, rope_dim, neox, window_pos[r], lane, WARP);
+        rope_head(qs + h * head_dim, inv_freq, rope_dim, neox, sink_pos[r], lane, WARP);
+    }
+}
+
+// Attention of one row and one head over its visible keys: the sinks (slots 0..sinkCount-1, scored
+// with q_sink), then ringCount ring entries from ringStart (scored with q_window), exactly the
+// order of Transformer.attend. A ring entry's slot is sinkCapacity + floorMod(index - sinkCapacity,
+// ringSize), as in SinkCache.ringSlot. Grid (heads, rows); dynamic shared memory holds
+// (2 * head_dim + visible) floats.
+extern "C" __global__ void attention(
+        float *out, const float *q_window, const float *q_sink,
+        const float *key_cache, const float *value_cache,
+        const int *pool_slot, const int *sink_count, const int *ring_start, const int *ring_count,
+        const int *sink_capacity, const int *ring_size,
+        int heads, int kv_heads, int head_dim, int layer, int layers, int slots_per_session) {
+    extern __shared__ float smem[];
+    __shared__ float red[32];
+    int h = blockIdx.x, r = blockIdx.y;
+    int q_dim = heads * head_dim, kv_dim = kv_heads * head_dim;
+    int kv_off = (h / (heads / kv_heads)) * head_dim;
+    float *qs = smem, *qw = smem + head_dim, *scores = smem + 2 * head_dim;
+    for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
+        qs[i] = q_sink[(size_t) r * q_dim + h * head_dim + i];
+        qw[i] = q_window[(size_t) r * q_dim + h * head_dim + i];
+    }
+    __syncthreads();
+    int sinks = sink_count[r], ring0 = ring_start[r], cap = sink_capacity[r], rsize = ring_size[r];
+    int visible = sinks + ring_count[r];
+    size_t layer_base = ((size_t) pool_slot[r] * layers + layer) * slots_per_session;
+    float scale = (float) (1.0 / sqrt((double) head_dim));
+    int warp = threadIdx.x / WARP, lane = threadIdx.x % WARP, warps = blockDim.x / WARP;
+    for (int j = warp; j < visible; j += warps) {
+        int slot = j < sinks ? j : cap + (((ring0 + j - sinks - cap) % rsize) + rsize) % rsize;
+        const float *key = key_cache + (layer_base + slot) * kv_dim + kv_off;
+        const float *query = j < sinks ? qs : qw;
+        float d = 0.f;
+        for (int i = lane; i < head_dim; i += WARP) d += query[i] * key[i];
+        d = warp_sum(d);
+        if (lane == 0) scores[j] = d * scale;
+    }
+    __syncthreads();
+    float m = __int_as_float(0xff800000);
+    for (int j = threadIdx.x; j < visible; j += blockDim.x) m = fmaxf(m, scores[j]);
+    m = block_max(m, red);
+    float sum = 0.f;
+    for (int j = threadIdx.x; j < visible; j += blockDim.x) {
+        float e = expf(scores[j] - m);
+        scores[j] = e;
+        sum += e;
+    }
+    sum = block_sum(sum, red);
+    float inv = 1.f / sum;
+    __syncthreads();
+    for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
+        float acc = 0.f;
+        for (int j = 0; j < visible; j++) {
+            int slot = j < sinks ? j : cap + (((ring0 + j - sinks - cap) % rsize) + rsize) % rsize;
+            acc += scores[j] * inv * value_cache[(layer_base + slot) * kv_dim + kv_off + i];
+        }
+        out[(size_t) r * q_dim + h * head_dim + i] = acc;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matrix-vector products y[c][row] = W[row] . x[c] for up to MV_COLS input vectors at once (a small
+// decode batch reuses each weight load). One warp per output row, four rows per 128-thread block.
+// Weights are GGML rows, blocks as in the CPU's WeightMatrix classes.
+
+#define MV_COLS 8
+
+#define MV_PROLOGUE                                                                 \
+    int row = blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;               \
+    int lane = threadIdx.x % WARP;                                                  \
+    if (row >= rows) return;                                                        \
+    float acc[MV_COLS];                                                             \
+    _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) acc[c] = 0.f;
+
+#define MV_EPILOGUE                                                                 \
+    _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) {                          \
+        if (c < ncols) {                                                            \
+            float s = warp_sum(acc[c]);                                             \
+            if (lane == 0) y[(size_t) c * rows + row] = s;                          \
+        }                                                                           \
+    }
+
+extern "C" __global__ void matvec_f32(float *y, const float *w, const float *x, int rows, int cols, int ncols) {
+    MV_PROLOGUE
+    const float *wr = w + (size_t) row * cols;
+    for (int i = lane; i < cols; i += WARP) {
+        float wv = wr[i];
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) acc[c] += wv * x[(size_t) c * cols + i];
+    }
+    MV_EPILOGUE
+}
+
+extern "C" __global__ void matvec_f16(float *y, const u16 *w, const float *x, int rows, int cols, int ncols) {
+    MV_PROLOGUE
+    const u16 *wr = w + (size_t) row * cols;
+    for (int i = lane; i < cols; i += WARP) {
+        float wv = f16_to_f32(wr[i]);
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) acc[c] += wv * x[(size_t) c * cols + i];
+    }
+    MV_EPILOGUE
+}
+
+extern "C" __global__ void matvec_bf16(float *y, const u16 *w, const float *x, int rows, int cols, int ncols) {
+    MV_PROLOGUE
+    const u16 *wr = w + (size_t) row * cols;
+    for (int i = lane; i < cols; i += WARP) {
+        float wv = bf16_to_f32(wr[i]);
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) acc[c] += wv * x[(size_t) c * cols + i];
+    }
+    MV_EPILOGUE
+}
+
+__device__ __forceinline__ u16 load_u16(const u8 *p) {
+    return (u16) (p[0] | (p[1] << 8));
+}
+
+// Q8_0: blocks of 32 as f16 d + 32 int8; value = d * q. Lane per block.
+extern "C" __global__ void matvec_q8_0(float *y, const u8 *w, const float *x, int rows, int cols, int ncols) {
+    MV_PROLOGUE
+    int blocks = cols / 32;
+    const u8 *wr = w + (size_t) row * blocks * 34;
+    for (int b = lane; b < blocks; b += WARP) {
+        const u8 *blk = wr + (size_t) b * 34;
+        float d = f16_to_f32(load_u16(blk));
+        const signed char *qs = (const signed char *) (blk + 2);
+        float part[MV_COLS];
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) part[c] = 0.f;
+        for (int l = 0; l < 32; l++) {
+            float q = (float) qs[l];
+            _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) part[c] += q * x[(size_t) c * cols + b * 32 + l];
+        }
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) acc[c] += d * part[c];
+    }
+    MV_EPILOGUE
+}
+
+// Q4_0: blocks of 32 as f16 d + 16 bytes; element l = (low nibble of byte l) - 8, element l + 16 =
+// (high nibble) - 8; value = d * q.
+extern "C" __global__ void matvec_q4_0(float *y, const u8 *w, const float *x, int rows, int cols, int ncols) {
+    MV_PROLOGUE
+    int blocks = cols / 32;
+    const u8 *wr = w + (size_t) row * blocks * 18;
+    for (int b = lane; b < blocks; b += WARP) {
+        const u8 *blk = wr + (size_t) b * 18;
+        float d = f16_to_f32(load_u16(blk));
+        float part[MV_COLS];
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) part[c] = 0.f;
+        for (int l = 0; l < 16; l++) {
+            u8 q = blk[2 + l];
+            float lo = (float) ((q & 0xF) - 8), hi = (float) ((q >> 4) - 8);
+            _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
+                const float *xc = x + (size_t) c * cols + b * 32;
+                part[c] += lo * xc[l] + hi * xc[l + 16];
+            }
+        }
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) acc[c] += d * part[c];
+    }
+    MV_EPILOGUE
+}
+
+// Q4_K's 6-bit scale and min of sub-block j from its 12 packed bytes (ggml's get_scale_min_k4).
+__device__ __forceinline__ void q4k_scale_min(const u8 *s, int j, int *scale, int *min) {
+    if (j < 4) {
+        *scale = s[j] & 63;
+        *min = s[j + 4] & 63;
+    } else {
+        *scale = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+        *min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+// Q4_K: super-blocks of 256 (f16 d, f16 dmin, 12 scale bytes, 128 quant bytes) in four groups of 64;
+// group g's 32 bytes hold sub-block 2g in low nibbles and 2g + 1 in high nibbles; value =
+// d * scale * q - dmin * min. Lane per (super-block, group).
+extern "C" __global__ void matvec_q4_k(float *y, const u8 *w, const float *x, int rows, int cols, int ncols) {
+    MV_PROLOGUE
+    int blocks = cols / 256;
+    const u8 *wr = w + (size_t) row * blocks * 144;
+    for (int u = lane; u < blocks * 4; u += WARP) {
+        int b = u / 4, g = u % 4;
+        const u8 *blk = wr + (size_t) b * 144;
+        float d = f16_to_f32(load_u16(blk)), dmin = f16_to_f32(load_u16(blk + 2));
+        int s1, m1, s2, m2;
+        q4k_scale_min(blk + 4, 2 * g, &s1, &m1);
+        q4k_scale_min(blk + 4, 2 * g + 1, &s2, &m2);
+        const u8 *qs = blk + 16 + 32 * g;
+        float lo[MV_COLS], hi[MV_COLS], xlo[MV_COLS], xhi[MV_COLS];
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) { lo[c] = 0.f; hi[c] = 0.f; xlo[c] = 0.f; xhi[c] = 0.f; }
+        for (int l = 0; l < 32; l++) {
+            u8 q = qs[l];
+            float ql = (float) (q & 0xF), qh = (float) (q >> 4);
+            _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
+                const float *xc = x + (size_t) c * cols + b * 256 + 64 * g;
+                lo[c] += ql * xc[l];
+                hi[c] += qh * xc[32 + l];
+                xlo[c] += xc[l];
+                xhi[c] += xc[32 + l];
+            }
+        }
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++)
+            acc[c] += d * (s1 * lo[c] + s2 * hi[c]) - dmin * (m1 * xlo[c] + m2 * xhi[c]);
+    }
+    MV_EPILOGUE
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dequantization to f16 for the cuBLAS GEMM path (prefill and large decode batches). One thread
+// per 32 output elements (one quant block, or one eighth of a Q4_K super-block).
+
+extern "C" __global__ void dequant_q8_0_f16(u16 *out, const u8 *w, long long blocks) {
+    long long b = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= blocks) return;
+    const u8 *blk = w + b * 34;
+    float d = f16_to_f32(load_u16(blk));
+    const signed char *qs = (const signed char *) (blk + 2);
+    for (int l = 0; l < 32; l++) out[b * 32 + l] = f32_to_f16(d * (float) qs[l]);
+}
+
+extern "C" __global__ void dequant_q4_0_f16(u16 *out, const u8 *w, long long blocks) {
+    long long b = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= blocks) return;
+    const u8 *blk = w + b * 18;
+    float d = f16_to_f32(load_u16(blk));
+    for (int l = 0; l < 16; l++) {
+        u8 q = blk[2 + l];
+        out[b * 32 + l] = f32_to_f16(d * (float) ((q & 0xF) - 8));
+        out[b * 32 + l + 16] = f32_to_f16(d * (float) ((q >> 4) - 8));
+    }
+}
+
+// units = super-blocks * 8; unit (b, j) writes sub-block j of super-block b.
+extern "C" __global__ void dequant_q4_k_f16(u16 *out, const u8 *w, long long units) {
+    long long u = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+    if (u >= units) return;
+    long long b = u / 8;
+    int j = (int) (u % 8), g = j / 2;
+    const u8 *blk = w + b * 144;
+    float d = f16_to_f32(load_u16(blk)), dmin = f16_to_f32(load_u16(blk + 2));
+    int sc, mn;
+    q4k_scale_min(blk + 4, j, &sc, &mn);
+    float dd = d * sc, mm = dmin * mn;
+    const u8 *qs = blk + 16 + 32 * g;
+    for (int l = 0; l < 32; l++) {
+        int q = (j % 2 == 0) ? (qs[l] & 0xF) : (qs[l] >> 4);
+        out[b * 256 + 32 * j + l] = f32_to_f16(dd * q - mm);
+    }
+}

@@ -1,0 +1,152 @@
+package dev.streamingllm.backend.cuda;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.streamingllm.backend.Backend;
+import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.SinkCache;
+import dev.streamingllm.model.Model;
+import dev.streamingllm.testing.ReferenceLogits;
+import dev.streamingllm.testing.Shared;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The CUDA decoder against the CPU backend and the float64 reference files. Needs a CUDA 13 device;
+ * elsewhere every test is skipped with the probe's reason (skips are not passes).
+ */
+@Tag("gpu")
+class CudaDecoderGpuTest {
+
+    @BeforeEach
+    void requireDevice() {
+        CudaDevice.Probe probe = CudaDevice.probe();
+        assumeTrue(probe.device().isPresent(), "no usable CUDA device: " + probe.reason());
+    }
+
+    static List<Path> references() throws IOException {
+        return ReferenceLogits.all();
+    }
+
+    /** Token by token: the matrix-vector kernels, the path of every decode step. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("references")
+    void decodeMatchesTheReference(Path file) {
+        ReferenceLogits reference = ReferenceLogits.read(file);
+        float[] logits = run(reference, 1);
+        assertThat(reference.relativeError(logits)).isLessThanOrEqualTo(floatWeights(reference) ? 1e-3 : 1e-2);
+    }
+
+    /** Whole-prompt prefill: cuBLAS GEMMs on f16/bf16 activations, so a looser bound than decode. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("references")
+    void prefillMatchesTheReference(Path file) {
+        ReferenceLogits reference = ReferenceLogits.read(file);
+        float[] logits = run(reference, reference.tokens().length);
+        assertThat(reference.relativeError(logits)).isLessThanOrEqualTo(1e-2);
+    }
+
+    @Test
+    void f16LogitsEqualTheCpuBackendsWithinOneInAThousand() {
+        Path file = Shared.model("tiny-gqa-f16.gguf");
+        int[] tokens = new int[200];
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = (i * 7919 + 13) % 200 + 3;
+        }
+        CacheConfig cache = CacheConfig.streaming(4, 60);
+        float[] cpu;
+        try (Model model = Model.load(file, Backend.CPU, null)) {
+            cpu = decodeAll(model.newSession(cache)::decode, tokens);
+        }
+        try (Model model = Model.load(file, Backend.CUDA, CudaOptions.of(64))) {
+            float[] gpu = decodeAll(model.newSession(cache)::decode, tokens);
+            assertThat(relativeL2(gpu, cpu)).isLessThanOrEqualTo(1e-3);
+        }
+    }
+
+    @Test
+    void aBatchedStepEqualsEachSessionDecodingAlone() {
+        try (Model model = Model.load(Shared.model("tiny-gqa-f16.gguf"), Backend.CUDA, new CudaOptions(32, 12, 16, 9))) {
+            CudaDecoder decoder = (CudaDecoder) model.decoder();
+            CacheConfig config = CacheConfig.streaming(4, 20);
+            int sessions = 5;
+            SinkCache[] batched = new SinkCache[sessions];
+            SinkCache[] alone = new SinkCache[sessions];
+            for (int s = 0; s < sessions; s++) {
+                batched[s] = decoder.newCache(config);
+                alone[s] = decoder.newCache(config);
+            }
+            assertThat(decoder.freeSlots()).isEqualTo(decoder.poolSlots() - 2 * sessions);
+            for (int step = 0; step < 40; step++) {
+                int[] tokens = new int[sessions];
+                for (int s = 0; s < sessions; s++) {
+                    tokens[s] = 3 + (step * 31 + s * 17) % 250;
+                }
+                float[][] together = decoder.decodeBatch(List.of(batched), tokens);
+                for (int s = 0; s < sessions; s++) {
+                    float[] single = decoder.forward(alone[s], tokens, s, 1, false);
+                    assertThat(relativeL2(together[s], single)).as("session %d step %d", s, step).isLessThanOrEqualTo(1e-5);
+                }
+            }
+            for (SinkCache c : batched) {
+                decoder.release(c);
+            }
+            assertThat(decoder.freeSlots()).isEqualTo(decoder.poolSlots() - sessions);
+        }
+    }
+
+    private interface Step {
+        float[] decode(int token);
+    }
+
+    private static float[] decodeAll(Step step, int[] tokens) {
+        float[] last = null;
+        float[] all = new float[0];
+        for (int token : tokens) {
+            last = step.decode(token);
+            float[] grown = java.util.Arrays.copyOf(all, all.length + last.length);
+            System.arraycopy(last, 0, grown, all.length, last.length);
+            all = grown;
+        }
+        return all;
+    }
+
+    private static float[] run(ReferenceLogits reference, int chunk) {
+        int n = reference.tokens().length;
+        CacheConfig cacheConfig = reference.dense() ? CacheConfig.dense(n) : CacheConfig.streaming(reference.sinks(), reference.window());
+        try (Model model = Model.load(Shared.model(reference.model()), Backend.CUDA, CudaOptions.of(cacheConfig.capacity()))) {
+            SinkCache cache = model.decoder().newCache(cacheConfig);
+            int vocab = model.config().vocabularySize();
+            float[] all = new float[n * vocab];
+            for (int i = 0; i < n; i += chunk) {
+                int count = Math.min(chunk, n - i);
+                float[] logits = model.decoder().forward(cache, reference.tokens(), i, count, true);
+                System.arraycopy(logits, 0, all, i * vocab, logits.length);
+            }
+            return all;
+        }
+    }
+
+    private static boolean floatWeights(ReferenceLogits reference) {
+        String model = reference.model();
+        return model.startsWith("stories260K") || model.contains("f32") || model.contains("f16") || model.contains("bf16");
+    }
+
+    static double relativeL2(float[] actual, float[] expected) {
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < expected.length; i++) {
+            double d = actual[i] - expected[i];
+            diff += d * d;
+            norm += (double) expected[i] * expected[i];
+        }
+        return Math.sqrt(diff / norm);
+    }
+}
