@@ -76,6 +76,15 @@ class StarterApplicationTest {
         // every token went into the cache once: a reply cut by the budget hands its last token to the next prompt
         long cut = responses.stream().filter(StarterApplicationTest::isLength).count();
         assertThat(info.tokensSeen()).isEqualTo(usage.stream().mapToLong(u -> u.getPromptTokens() + u.getCompletionTokens()).sum() - cut);
+
+        // a streamed fourth turn continues the same session through the same advisors
+        List<ChatResponse> chunks = chat.prompt().user("The end").advisors(a -> a.param(ChatMemory.CONVERSATION_ID, "story"))
+                .stream().chatResponse().collectList().block();
+        ChatResponse last = chunks.getLast();
+        assertThat((Boolean) last.getMetadata().get("reset")).isFalse();
+        assertThat(sessions.info("story").orElseThrow().prefilled()).isEqualTo(info.prefilled() + last.getMetadata().getUsage().getPromptTokens());
+        assertThat(chatMemory.get("story")).hasSize(8).last().extracting(m -> m.getText())
+                .isEqualTo(String.join("", chunks.stream().map(c -> c.getResult().getOutput().getText()).toList()));
     }
 
     private static boolean isLength(ChatResponse response) {
