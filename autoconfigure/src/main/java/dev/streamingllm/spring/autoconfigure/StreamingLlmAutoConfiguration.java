@@ -1,5 +1,6 @@
 package dev.streamingllm.spring.autoconfigure;
 
+import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.gguf.GGUFException;
 import dev.streamingllm.model.Model;
@@ -10,6 +11,7 @@ import dev.streamingllm.spring.session.SessionListener;
 import io.micrometer.observation.ObservationRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.ai.chat.observation.ChatModelObservationConvention;
@@ -37,7 +39,7 @@ public class StreamingLlmAutoConfiguration {
     public static final String MODEL_NAME = "streamingllm";
 
     /** The longest default cache: sessions of long-context models would otherwise take gigabytes each. */
-    static final int MAX_DEFAULT_CAPACITY = 2048;
+    static final int MAX_DEFAULT_CAPACITY = Model.DEFAULT_SLOT_TOKENS;
 
     private static final Logger log = LoggerFactory.getLogger(StreamingLlmAutoConfiguration.class);
 
@@ -52,12 +54,17 @@ public class StreamingLlmAutoConfiguration {
             throw new InvalidModelException(path, "the file does not exist or is not a regular file");
         }
         try {
-            return Model.load(path);
+            return Model.load(path, properties.getBackend(), cudaOptions(properties.getCache()));
         } catch (GGUFException e) {
             // the runtime's message names the file first; ours already does
             String reason = e.getMessage().startsWith(path + ": ") ? e.getMessage().substring(path.toString().length() + 2) : e.getMessage();
             throw new InvalidModelException(path, reason);
         }
+    }
+
+    /** CUDA slots as large as the configured cache; unset, the runtime's default equals the default geometry below. */
+    private static @Nullable CudaOptions cudaOptions(StreamingLlmProperties.Cache cache) {
+        return cache.getWindow() != null ? CudaOptions.of(cache.getSinks() + cache.getWindow()) : null;
     }
 
     @Bean
@@ -72,7 +79,7 @@ public class StreamingLlmAutoConfiguration {
         ChatSessions sessions = new ChatSessions(model, settings, listeners.orderedStream().toList());
         long perSession = sessions.bytesPerSession();
         log.info("StreamingLLM: {} on the {} backend; cache {} sinks + {} window = {} tokens; memory budget {} sessions x {} = {}",
-                model.path().getFileName(), properties.getBackend().name().toLowerCase(), geometry.sinks(), geometry.window(),
+                model.path().getFileName(), model.backend().backend().name().toLowerCase(), geometry.sinks(), geometry.window(),
                 geometry.capacity(), settings.maxSessions(), bytes(perSession), bytes(perSession * settings.maxSessions()));
         return sessions;
     }

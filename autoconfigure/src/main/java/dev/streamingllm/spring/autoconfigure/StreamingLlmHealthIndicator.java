@@ -1,5 +1,6 @@
 package dev.streamingllm.spring.autoconfigure;
 
+import dev.streamingllm.backend.Backend;
 import dev.streamingllm.spring.session.ChatSessions;
 import org.springframework.boot.health.contributor.AbstractHealthIndicator;
 import org.springframework.boot.health.contributor.Health;
@@ -8,9 +9,9 @@ import org.springframework.boot.health.contributor.Health;
 public class StreamingLlmHealthIndicator extends AbstractHealthIndicator {
 
     private final ChatSessions sessions;
-    private final StreamingLlmProperties.Backend backend;
+    private final Backend backend;
 
-    public StreamingLlmHealthIndicator(ChatSessions sessions, StreamingLlmProperties.Backend backend) {
+    public StreamingLlmHealthIndicator(ChatSessions sessions, Backend backend) {
         super("StreamingLLM health check failed");
         this.sessions = sessions;
         this.backend = backend;
@@ -22,9 +23,9 @@ public class StreamingLlmHealthIndicator extends AbstractHealthIndicator {
         builder.up()
                 .withDetail("model", sessions.model().path().getFileName().toString())
                 .withDetail("architecture", sessions.model().config().architecture())
-                // the configured choice; the coordinator wires the CUDA backend later, so the CPU backend runs now
                 .withDetail("backend", backend.name().toLowerCase())
-                .withDetail("activeBackend", "cpu")
+                .withDetail("activeBackend", sessions.model().backend().backend().name().toLowerCase())
+                .withDetail("backendReason", sessions.model().backend().reason())
                 .withDetail("sessions", sessions.count())
                 .withDetail("maxSessions", settings.maxSessions())
                 .withDetail("cache", settings.cache().sinks() + " sinks + " + settings.cache().window() + " window")

@@ -1,5 +1,6 @@
 package dev.streamingllm.spring.autoconfigure;
 
+import dev.streamingllm.backend.Backend;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -15,7 +16,7 @@ public class StreamingLlmProperties {
     /** Path of the GGUF model file. Required. */
     private @Nullable Path model;
 
-    /** Compute backend: auto, cpu or cuda. Recorded in health and info; the CPU backend runs for now. */
+    /** Compute backend: auto (CUDA when a usable device is present, else the CPU), cpu or cuda. */
     private Backend backend = Backend.AUTO;
 
     private final Chat chat = new Chat();
@@ -23,10 +24,6 @@ public class StreamingLlmProperties {
     private final Cache cache = new Cache();
 
     private final Sessions sessions = new Sessions();
-
-    public enum Backend {
-        AUTO, CPU, CUDA
-    }
 
     public @Nullable Path getModel() {
         return model;

@@ -1,7 +1,10 @@
 package dev.streamingllm.spring.autoconfigure;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.streamingllm.backend.Backend;
+import dev.streamingllm.backend.cuda.CudaDevice;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.spring.TestModels;
@@ -74,7 +77,7 @@ class StreamingLlmAutoConfigurationTest {
 
     @Test
     void propertiesShapeTheSessionsAndTheDefaultOptions() {
-        runner.withPropertyValues("streamingllm.backend=cuda", "streamingllm.cache.sinks=2", "streamingllm.cache.window=60",
+        runner.withPropertyValues("streamingllm.backend=cpu", "streamingllm.cache.sinks=2", "streamingllm.cache.window=60",
                 "streamingllm.cache.evict-batch=4", "streamingllm.cache.pin-system-prompt=false", "streamingllm.sessions.max=3",
                 "streamingllm.sessions.ttl=90s", "streamingllm.chat.temperature=0.2", "streamingllm.chat.top-k=5",
                 "streamingllm.chat.top-p=0.9", "streamingllm.chat.min-p=0.1", "streamingllm.chat.repeat-penalty=1.1",
@@ -92,9 +95,9 @@ class StreamingLlmAutoConfigurationTest {
                     assertThat(options.getSeed()).isEqualTo(42L);
                     assertThat(options.getStopSequences()).containsExactly("x", "y");
                     assertThat(options.getModel()).isEqualTo("stories260K");
-                    assertThat(context.getBean(StreamingLlmProperties.class).getBackend()).isEqualTo(StreamingLlmProperties.Backend.CUDA);
+                    assertThat(context.getBean(StreamingLlmProperties.class).getBackend()).isEqualTo(Backend.CPU);
                     assertThat(context.getBean(StreamingLlmHealthIndicator.class).health(true).getDetails())
-                            .containsEntry("backend", "cuda").containsEntry("maxSessions", 3);
+                            .containsEntry("backend", "cpu").containsEntry("activeBackend", "cpu").containsEntry("maxSessions", 3);
                 });
     }
 
@@ -198,6 +201,17 @@ class StreamingLlmAutoConfigurationTest {
                     + " is not usable: not a GGUF file (magic 0x73696874, expected 0x46554747 \"GGUF\")");
             assertThat(new InvalidModelFailureAnalyzer().analyze(context.getStartupFailure()).getDescription())
                     .startsWith("StreamingLLM cannot use the model file " + garbage.toAbsolutePath());
+        });
+    }
+
+    @Test
+    void backendCudaWithoutAUsableDeviceFailsStartUpSayingWhy() {
+        CudaDevice.Probe probe = CudaDevice.probe();
+        assumeTrue(probe.device().isEmpty(), "this machine has a usable CUDA device, so backend=cuda starts");
+        runner.withPropertyValues("streamingllm.backend=cuda").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure()).rootCause()
+                    .hasMessage("backend 'cuda' was requested but CUDA is not usable: " + probe.reason());
         });
     }
 
