@@ -134,7 +134,7 @@ public class ApiRequestFilter implements WebFilter, Ordered {
     }
 
     private ApiException tooLarge() {
-        return new ApiException(HttpStatus.PAYLOAD_TOO_LARGE, "invalid_request_error", "request_too_large",
+        return new ApiException(HttpStatus.CONTENT_TOO_LARGE, "invalid_request_error", "request_too_large",
                 "The request body is larger than this server's limit of " + maxRequestBytes
                         + " bytes (streamingllm.web.limits.max-request-size). The server keeps the conversation:"
                         + " send only the new message.");

@@ -3,8 +3,6 @@ package dev.streamingllm.samples.copywriter;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import org.springframework.ai.chat.memory.ChatMemory;
-import org.springframework.ai.chat.memory.MessageWindowChatMemory;
 import org.springframework.boot.CommandLineRunner;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
@@ -21,15 +19,6 @@ public class CopywriterApplication {
 
     public static void main(String[] args) {
         SpringApplication.run(CopywriterApplication.class, args);
-    }
-
-    /**
-     * What the chat-memory advisor resends each turn: a window of recent messages. The model's session keeps
-     * the conversation itself, so this only has to be long enough to recognise where the session stands.
-     */
-    @Bean
-    ChatMemory chatMemory() {
-        return MessageWindowChatMemory.builder().maxMessages(20).build();
     }
 
     @Bean
