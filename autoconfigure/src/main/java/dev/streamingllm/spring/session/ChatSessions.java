@@ -103,9 +103,10 @@ public final class ChatSessions implements AutoCloseable {
         return bytes(settings.cache());
     }
 
-    /** Bytes of keys and values a cache of {@code cache}'s geometry holds for this model. */
+    /** Bytes of keys and values a cache of {@code cache}'s geometry holds for this model (as {@code SinkCache.bytes()}). */
     public long bytes(CacheConfig cache) {
-        return 2L * model.config().layers() * cache.capacity() * model.config().kvDim() * Float.BYTES;
+        // the cache has one slot more than its capacity, for the token in flight
+        return 2L * model.config().layers() * (cache.capacity() + 1) * model.config().kvDim() * Float.BYTES;
     }
 
     public void addListener(SessionListener listener) {
