@@ -54,7 +54,9 @@ public class StreamingLlmAutoConfiguration {
         try {
             return Model.load(path);
         } catch (GGUFException e) {
-            throw new InvalidModelException(path, e.getMessage());
+            // the runtime's message names the file first; ours already does
+            String reason = e.getMessage().startsWith(path + ": ") ? e.getMessage().substring(path.toString().length() + 2) : e.getMessage();
+            throw new InvalidModelException(path, reason);
         }
     }
 
