@@ -1,0 +1,107 @@
+package dev.streamingllm.spring.autoconfigure;
+
+import dev.streamingllm.spring.chat.StreamingLlmChatModel;
+import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.spring.web.ApiExceptionHandler;
+import dev.streamingllm.spring.web.ApiRequestFilter;
+import dev.streamingllm.spring.web.ChatCompletionsController;
+import dev.streamingllm.spring.web.ConversationHistory;
+import dev.streamingllm.spring.web.ConversationKeys;
+import dev.streamingllm.spring.web.GenerationLimiter;
+import dev.streamingllm.spring.web.SessionOwner;
+import dev.streamingllm.spring.web.SessionsController;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.annotation.Bean;
+import org.springframework.core.env.Environment;
+import org.springframework.web.reactive.DispatcherHandler;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The HTTP API under {@code /v1}: OpenAI's Chat Completions and Models, and the session API. Off unless
+ * {@code streamingllm.web.enabled=true}, and only in a reactive web application.
+ */
+@AutoConfiguration(after = StreamingLlmAutoConfiguration.class)
+@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
+@ConditionalOnClass(DispatcherHandler.class)
+@ConditionalOnBooleanProperty(prefix = StreamingLlmWebProperties.PREFIX, name = "enabled")
+@ConditionalOnBean(StreamingLlmChatModel.class)
+@EnableConfigurationProperties(StreamingLlmWebProperties.class)
+public class StreamingLlmWebAutoConfiguration {
+
+    @Bean
+    @ConditionalOnMissingBean
+    GenerationLimiter streamingLlmGenerationLimiter(StreamingLlmWebProperties properties) {
+        return new GenerationLimiter(properties.getLimits().getConcurrentGenerationsPerKey());
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    ConversationKeys streamingLlmConversationKeys() {
+        return new ConversationKeys();
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    ConversationHistory streamingLlmConversationHistory() {
+        return new ConversationHistory();
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    SessionOwner streamingLlmSessionOwner(Environment environment) {
+        String owner = environment.getProperty("spring.application.name", "streamingllm") + "@" + hostName();
+        return conversationId -> owner;
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    ApiRequestFilter streamingLlmApiRequestFilter(StreamingLlmWebProperties properties, ObjectProvider<JsonMapper> json) {
+        long max = properties.getLimits().getMaxRequestSize().toBytes();
+        if (max < 1 || max > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("streamingllm.web.limits.max-request-size must be between 1 byte and 2 GB, was "
+                    + properties.getLimits().getMaxRequestSize());
+        }
+        return new ApiRequestFilter(properties.getApiKeys(), (int) max, json.getIfAvailable(JsonMapper::new));
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    ChatCompletionsController streamingLlmChatCompletionsController(StreamingLlmChatModel chatModel, ConversationKeys keys,
+            ConversationHistory history, GenerationLimiter limiter, ObjectProvider<JsonMapper> json,
+            StreamingLlmWebProperties properties) {
+        int maxTokens = properties.getLimits().getMaxTokens();
+        if (maxTokens < 1) {
+            throw new IllegalArgumentException("streamingllm.web.limits.max-tokens must be >= 1, was " + maxTokens);
+        }
+        return new ChatCompletionsController(chatModel, keys, history, limiter, json.getIfAvailable(JsonMapper::new), maxTokens);
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    SessionsController streamingLlmSessionsController(ChatSessions sessions, ConversationKeys keys, SessionOwner owner) {
+        return new SessionsController(sessions, keys, owner);
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    ApiExceptionHandler streamingLlmApiExceptionHandler() {
+        return new ApiExceptionHandler();
+    }
+
+    private static String hostName() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            return "localhost";
+        }
+    }
+}

@@ -1,0 +1,182 @@
+package dev.streamingllm.spring.web;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
+import org.springframework.core.Ordered;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferLimitException;
+import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.core.io.buffer.DefaultDataBufferFactory;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.server.reactive.ServerHttpRequest;
+import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
+import org.springframework.web.server.ServerWebExchange;
+import org.springframework.web.server.WebFilter;
+import org.springframework.web.server.WebFilterChain;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The one place a request under {@code /v1} is resolved, before any handler (or routing filter) sees it: the
+ * API key is checked (401), a chat request's body is read under the size limit (413) and kept for replay, and
+ * the conversation id is taken from {@code X-Conversation-Id}, the body's {@code user} field or the session
+ * path, and validated (400). The results are exchange attributes, see {@link ChatExchange}.
+ */
+public class ApiRequestFilter implements WebFilter, Ordered {
+
+    private static final String PREFIX = "/v1/";
+    private static final String COMPLETIONS = "/v1/chat/completions";
+    private static final String SESSIONS = "/v1/sessions/";
+
+    private final Set<String> keyFingerprints;
+    private final int maxRequestBytes;
+    private final JsonMapper json;
+
+    public ApiRequestFilter(List<String> apiKeys, int maxRequestBytes, JsonMapper json) {
+        this.keyFingerprints = apiKeys.stream().filter(k -> !k.isBlank()).map(ApiRequestFilter::fingerprint)
+                .collect(Collectors.toUnmodifiableSet());
+        this.maxRequestBytes = maxRequestBytes;
+        this.json = json;
+    }
+
+    @Override
+    public int getOrder() {
+        return ChatExchange.FILTER_ORDER;
+    }
+
+    @Override
+    public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
+        ServerHttpRequest request = exchange.getRequest();
+        String path = request.getPath().pathWithinApplication().value();
+        if (!path.startsWith(PREFIX) || request.getMethod() == HttpMethod.OPTIONS) {
+            return chain.filter(exchange);
+        }
+        try {
+            exchange.getAttributes().put(ChatExchange.CLIENT, authenticate(request.getHeaders()));
+            if (path.startsWith(SESSIONS)) {
+                putConversationId(exchange, path.substring(SESSIONS.length()));
+                return chain.filter(exchange);
+            }
+            if (!path.equals(COMPLETIONS) || request.getMethod() != HttpMethod.POST) {
+                return chain.filter(exchange);
+            }
+            if (request.getHeaders().getContentLength() > maxRequestBytes) {
+                throw tooLarge();
+            }
+        } catch (ApiException e) {
+            return write(exchange, e);
+        }
+        return DataBufferUtils.join(request.getBody(), maxRequestBytes)
+                .map(ApiRequestFilter::bytes)
+                .defaultIfEmpty(new byte[0])
+                .map(Optional::of)
+                .onErrorResume(DataBufferLimitException.class, e -> Mono.just(Optional.empty()))
+                .flatMap(body -> {
+                    try {
+                        byte[] bytes = body.orElseThrow(this::tooLarge);
+                        String header = request.getHeaders().getFirst(ChatExchange.CONVERSATION_HEADER);
+                        putConversationId(exchange, header != null ? header : userField(bytes));
+                        return chain.filter(exchange.mutate().request(replaying(request, bytes)).build());
+                    } catch (ApiException e) {
+                        return write(exchange, e);
+                    }
+                });
+    }
+
+    private String authenticate(HttpHeaders headers) {
+        if (keyFingerprints.isEmpty()) {
+            return ChatExchange.ANONYMOUS;
+        }
+        String authorization = headers.getFirst(HttpHeaders.AUTHORIZATION);
+        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            throw new ApiException(HttpStatus.UNAUTHORIZED, "invalid_request_error", "missing_api_key",
+                    "This server requires an API key: send the header 'Authorization: Bearer YOUR_KEY'.");
+        }
+        String key = fingerprint(authorization.substring(7).strip());
+        if (!keyFingerprints.contains(key)) {
+            throw new ApiException(HttpStatus.UNAUTHORIZED, "invalid_request_error", "invalid_api_key",
+                    "The API key in the Authorization header is not one this server accepts.");
+        }
+        return "key:" + key;
+    }
+
+    private void putConversationId(ServerWebExchange exchange, @Nullable String id) {
+        if (id == null) {
+            return;
+        }
+        if (!ChatExchange.VALID_ID.matcher(id).matches()) {
+            throw ApiException.invalidRequest("invalid_conversation_id", "The conversation id '" + abbreviate(id)
+                    + "' is not valid: use 1 to 128 characters from letters, digits and . _ : @ + = -");
+        }
+        exchange.getAttributes().put(ChatExchange.CONVERSATION_ID, id);
+    }
+
+    /** The request's {@code user} field, if the body is a JSON object with one; bad JSON is reported by the handler. */
+    private @Nullable String userField(byte[] body) {
+        try {
+            JsonNode user = json.readTree(body).get("user");
+            return user != null && user.isString() && !user.asString().isEmpty() ? user.asString() : null;
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    private ApiException tooLarge() {
+        return new ApiException(HttpStatus.CONTENT_TOO_LARGE, "invalid_request_error", "request_too_large",
+                "The request body is larger than this server's limit of " + maxRequestBytes
+                        + " bytes (streamingllm.web.limits.max-request-size). The server keeps the conversation:"
+                        + " send only the new message.");
+    }
+
+    private static ServerHttpRequest replaying(ServerHttpRequest request, byte[] body) {
+        return new ServerHttpRequestDecorator(request) {
+            @Override
+            public Flux<DataBuffer> getBody() {
+                return Flux.defer(() -> Flux.just(DefaultDataBufferFactory.sharedInstance.wrap(body)));
+            }
+        };
+    }
+
+    private Mono<Void> write(ServerWebExchange exchange, ApiException error) {
+        var response = exchange.getResponse();
+        response.setStatusCode(error.status());
+        response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
+        byte[] body = json.writeValueAsBytes(error.body());
+        return response.writeWith(Mono.just(response.bufferFactory().wrap(body)));
+    }
+
+    private static byte[] bytes(DataBuffer buffer) {
+        try {
+            byte[] bytes = new byte[buffer.readableByteCount()];
+            buffer.read(bytes);
+            return bytes;
+        } finally {
+            DataBufferUtils.release(buffer);
+        }
+    }
+
+    static String fingerprint(String key) {
+        try {
+            byte[] digest = MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(digest, 0, 8);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    }
+
+    private static String abbreviate(String id) {
+        return id.length() <= 40 ? id : id.substring(0, 40) + "…";
+    }
+}

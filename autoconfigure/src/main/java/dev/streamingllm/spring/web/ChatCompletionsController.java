@@ -1,0 +1,287 @@
+package dev.streamingllm.spring.web;
+
+import dev.streamingllm.spring.chat.StreamingLlmChatModel;
+import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
+import org.springframework.ai.chat.messages.AssistantMessage;
+import org.springframework.ai.chat.messages.Message;
+import org.springframework.ai.chat.messages.SystemMessage;
+import org.springframework.ai.chat.messages.UserMessage;
+import org.springframework.ai.chat.metadata.Usage;
+import org.springframework.ai.chat.model.ChatResponse;
+import org.springframework.ai.chat.model.Generation;
+import org.springframework.ai.chat.prompt.Prompt;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.http.codec.ServerSentEvent;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.server.ServerWebExchange;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * OpenAI's Chat Completions and Models endpoints over {@link StreamingLlmChatModel}. The conversation id
+ * ({@link ChatExchange}) names the session that holds the conversation, so a client may send only its new
+ * message each turn; without one, a request is a one-shot conversation.
+ */
+@RestController
+public class ChatCompletionsController {
+
+    private static final int MAX_STOP_SEQUENCES = 4;
+
+    private final StreamingLlmChatModel chatModel;
+    private final ConversationKeys keys;
+    private final ConversationHistory history;
+    private final GenerationLimiter limiter;
+    private final JsonMapper json;
+    private final int maxTokens;
+    private final String modelId;
+    private final long started = Instant.now().getEpochSecond();
+
+    public ChatCompletionsController(StreamingLlmChatModel chatModel, ConversationKeys keys, ConversationHistory history,
+            GenerationLimiter limiter, JsonMapper json, int maxTokens) {
+        this.chatModel = chatModel;
+        this.keys = keys;
+        this.history = history;
+        this.limiter = limiter;
+        this.json = json;
+        this.maxTokens = maxTokens;
+        this.modelId = chatModel.getOptions().getModel();
+    }
+
+    @GetMapping("/v1/models")
+    public ModelList models() {
+        return new ModelList(List.of(new ModelList.ModelCard(modelId, started)));
+    }
+
+    @PostMapping("/v1/chat/completions")
+    public Mono<ResponseEntity<?>> complete(@RequestBody ChatCompletionRequest request, ServerWebExchange exchange) {
+        List<Message> incoming = validate(request);
+        String client = ChatExchange.client(exchange);
+        String conversationId = ChatExchange.conversationId(exchange);
+        if (!limiter.tryAcquire(client)) {
+            throw new ApiException(HttpStatus.TOO_MANY_REQUESTS, "rate_limit_error", "too_many_concurrent_generations",
+                    "This API key already runs " + limiter.limit() + " generations at once, the server's limit"
+                            + " (streamingllm.web.limits.concurrent-generations-per-key); wait for one to finish.");
+        }
+        try {
+            if (conversationId != null && !keys.claim(conversationId, client)) {
+                throw ApiException.notFound("conversation_not_found", "No conversation '" + conversationId + "' here.");
+            }
+            List<Message> messages = conversationId == null ? incoming : history.complete(conversationId, incoming);
+            Prompt prompt = new Prompt(messages, options(request, conversationId));
+            Turn turn = new Turn("chatcmpl-" + UUID.randomUUID().toString().replace("-", ""),
+                    Instant.now().getEpochSecond(), conversationId, messages);
+            Flux<ChatResponse> responses = chatModel.stream(prompt).doFinally(signal -> limiter.release(client));
+            if (request.streaming()) {
+                return Mono.just(ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM)
+                        .body(events(turn, responses, request.includeUsage())));
+            }
+            return whole(turn, responses).map(ResponseEntity::ok);
+        } catch (RuntimeException e) {
+            limiter.release(client);
+            throw e;
+        }
+    }
+
+    /** One request's identity and what it sent, for the response and the history. */
+    private record Turn(String id, long created, @Nullable String conversationId, List<Message> messages) {
+    }
+
+    private Mono<ChatCompletion> whole(Turn turn, Flux<ChatResponse> responses) {
+        StringBuilder text = new StringBuilder();
+        AtomicReference<ChatResponse> last = new AtomicReference<>();
+        return responses.doOnNext(response -> {
+            text.append(text(response));
+            last.set(response);
+        }).then(Mono.fromSupplier(() -> {
+            ChatResponse end = last.get();
+            remember(turn, text.toString());
+            return new ChatCompletion(turn.id(), turn.created(), modelId, text.toString(), finishReason(end), usage(end));
+        }));
+    }
+
+    private Flux<ServerSentEvent<String>> events(Turn turn, Flux<ChatResponse> responses, boolean includeUsage) {
+        StringBuilder text = new StringBuilder();
+        Flux<ChatCompletionChunk> chunks = responses.concatMapIterable(response -> {
+            List<ChatCompletionChunk> out = new ArrayList<>(2);
+            String piece = text(response);
+            if (!piece.isEmpty()) {
+                text.append(piece);
+                out.add(ChatCompletionChunk.delta(turn.id(), turn.created(), modelId,
+                        new ChatCompletionChunk.Delta(null, piece), null));
+            }
+            String finish = generation(response).getMetadata().getFinishReason();
+            if (finish != null) {
+                remember(turn, text.toString());
+                out.add(ChatCompletionChunk.delta(turn.id(), turn.created(), modelId,
+                        new ChatCompletionChunk.Delta(null, null), finishReason(response)));
+                if (includeUsage) {
+                    out.add(ChatCompletionChunk.usage(turn.id(), turn.created(), modelId, usage(response)));
+                }
+            }
+            return out;
+        });
+        ChatCompletionChunk role = ChatCompletionChunk.delta(turn.id(), turn.created(), modelId,
+                new ChatCompletionChunk.Delta("assistant", ""), null);
+        return Flux.concat(Mono.just(role), chunks)
+                .map(chunk -> ServerSentEvent.builder(json.writeValueAsString(chunk)).build())
+                // after the first event the status is sent: an error can only be reported as an event
+                .onErrorResume(e -> Mono.just(ServerSentEvent.builder(json.writeValueAsString(ApiExceptionHandler.toApiError(e).body())).build()))
+                .concatWith(Mono.just(ServerSentEvent.builder("[DONE]").build()));
+    }
+
+    private void remember(Turn turn, String reply) {
+        if (turn.conversationId() != null) {
+            history.turnFinished(turn.conversationId(), turn.messages(), reply);
+        }
+    }
+
+    private List<Message> validate(ChatCompletionRequest request) {
+        if (request.model() != null && !request.model().isBlank() && !request.model().equals(modelId)) {
+            throw ApiException.notFound("model_not_found",
+                    "The model '" + request.model() + "' is not served here; this server runs '" + modelId + "'.");
+        }
+        if (request.n() != null && request.n() != 1) {
+            throw ApiException.invalidRequest("unsupported_parameter", "n=" + request.n() + " is not supported: this server returns one choice.");
+        }
+        if (request.tools() != null && !request.tools().isNull() && !request.tools().isEmpty()) {
+            throw ApiException.invalidRequest("unsupported_parameter", "tools are not supported: the local model does not call tools.");
+        }
+        Integer budget = request.tokenBudget();
+        if (budget != null && (budget < 1 || budget > maxTokens)) {
+            throw ApiException.invalidRequest("invalid_max_tokens", "max_tokens must be between 1 and " + maxTokens
+                    + " (streamingllm.web.limits.max-tokens), was " + budget + ".");
+        }
+        if (request.temperature() != null && (request.temperature() < 0 || request.temperature() > 2)) {
+            throw ApiException.invalidRequest("invalid_temperature", "temperature must be between 0 and 2, was " + request.temperature() + ".");
+        }
+        if (request.topP() != null && (request.topP() <= 0 || request.topP() > 1)) {
+            throw ApiException.invalidRequest("invalid_top_p", "top_p must be in (0, 1], was " + request.topP() + ".");
+        }
+        if (request.messages() == null || request.messages().isEmpty()) {
+            throw ApiException.invalidRequest("missing_messages", "messages must hold at least one message.");
+        }
+        List<Message> messages = new ArrayList<>();
+        for (int i = 0; i < request.messages().size(); i++) {
+            messages.add(message(i, request.messages().get(i)));
+        }
+        if (messages.stream().noneMatch(UserMessage.class::isInstance)) {
+            throw ApiException.invalidRequest("missing_user_message", "messages must hold at least one user message.");
+        }
+        return messages;
+    }
+
+    private static Message message(int index, ChatCompletionRequest.@Nullable Message message) {
+        String where = "messages[" + index + "]";
+        if (message == null || message.role() == null) {
+            throw ApiException.invalidRequest("invalid_message", where + " has no role.");
+        }
+        String text = content(where, message.content());
+        return switch (message.role()) {
+            case "system", "developer" -> new SystemMessage(text);
+            case "user" -> new UserMessage(text);
+            case "assistant" -> new AssistantMessage(text);
+            case "tool", "function" -> throw ApiException.invalidRequest("unsupported_message",
+                    where + " is a " + message.role() + " message: the local model does not call tools.");
+            default -> throw ApiException.invalidRequest("invalid_message", where + " has the unknown role '" + message.role()
+                    + "'; use system, developer, user or assistant.");
+        };
+    }
+
+    /** A message's text: a string, or the text parts of a content array. */
+    private static String content(String where, @Nullable JsonNode content) {
+        if (content == null || content.isNull()) {
+            return "";
+        }
+        if (content.isString()) {
+            return content.asString();
+        }
+        if (content.isArray()) {
+            StringBuilder text = new StringBuilder();
+            for (JsonNode part : content) {
+                JsonNode type = part.get("type");
+                JsonNode partText = part.get("text");
+                if (type == null || !"text".equals(type.asString()) || partText == null || !partText.isString()) {
+                    throw ApiException.invalidRequest("unsupported_content", where + " has a content part of type '"
+                            + (type == null ? "?" : type.asString()) + "': only text parts are supported.");
+                }
+                text.append(partText.asString());
+            }
+            return text.toString();
+        }
+        throw ApiException.invalidRequest("invalid_message", where + ".content must be a string or an array of text parts.");
+    }
+
+    private StreamingLlmChatOptions options(ChatCompletionRequest request, @Nullable String conversationId) {
+        Integer defaultBudget = chatModel.getOptions().getMaxTokens();
+        int budget = request.tokenBudget() != null ? request.tokenBudget()
+                : defaultBudget != null ? Math.min(defaultBudget, maxTokens) : maxTokens;
+        return StreamingLlmChatOptions.builder()
+                .conversationId(conversationId)
+                .maxTokens(budget)
+                .temperature(request.temperature())
+                .topP(request.topP())
+                .frequencyPenalty(request.frequencyPenalty())
+                .presencePenalty(request.presencePenalty())
+                .seed(request.seed())
+                .stopSequences(stop(request.stop()))
+                .build();
+    }
+
+    private static @Nullable List<String> stop(@Nullable JsonNode stop) {
+        if (stop == null || stop.isNull()) {
+            return null;
+        }
+        if (stop.isString()) {
+            return List.of(stop.asString());
+        }
+        if (stop.isArray() && stop.size() <= MAX_STOP_SEQUENCES) {
+            List<String> out = new ArrayList<>();
+            for (JsonNode s : stop) {
+                if (!s.isString() || s.asString().isEmpty()) {
+                    throw ApiException.invalidRequest("invalid_stop", "stop must hold non-empty strings.");
+                }
+                out.add(s.asString());
+            }
+            return out;
+        }
+        throw ApiException.invalidRequest("invalid_stop", "stop must be a string or an array of up to " + MAX_STOP_SEQUENCES + " strings.");
+    }
+
+    private static Generation generation(ChatResponse response) {
+        return response.getResult();
+    }
+
+    private static String text(ChatResponse response) {
+        String text = generation(response).getOutput().getText();
+        return text == null ? "" : text;
+    }
+
+    /** The runtime's finish reason in OpenAI's words. */
+    private static String finishReason(@Nullable ChatResponse response) {
+        String reason = response == null ? null : generation(response).getMetadata().getFinishReason();
+        return reason != null && reason.toUpperCase(Locale.ROOT).equals("LENGTH") ? "length" : "stop";
+    }
+
+    private static ChatCompletion.Usage usage(@Nullable ChatResponse response) {
+        Usage usage = response == null ? null : response.getMetadata().getUsage();
+        if (usage == null) {
+            return new ChatCompletion.Usage(0, 0);
+        }
+        return new ChatCompletion.Usage(usage.getPromptTokens() == null ? 0 : usage.getPromptTokens(),
+                usage.getCompletionTokens() == null ? 0 : usage.getCompletionTokens());
+    }
+}

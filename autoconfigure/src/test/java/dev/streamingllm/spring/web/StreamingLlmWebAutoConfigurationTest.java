@@ -1,0 +1,76 @@
+package dev.streamingllm.spring.web;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.streamingllm.spring.autoconfigure.StreamingLlmAutoConfiguration;
+import dev.streamingllm.spring.autoconfigure.StreamingLlmWebAutoConfiguration;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/** The web auto-configuration's switch, its condition on a reactive application, and back-off to user beans. */
+class StreamingLlmWebAutoConfigurationTest {
+
+    private final ReactiveWebApplicationContextRunner runner = new ReactiveWebApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(StreamingLlmAutoConfiguration.class, StreamingLlmWebAutoConfiguration.class))
+            .withPropertyValues("streamingllm.model=" + System.getProperty("streamingllm.shared") + "/models/stories260K.gguf");
+
+    @Test
+    void offUnlessEnabled() {
+        runner.run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(ChatCompletionsController.class)
+                .doesNotHaveBean(ApiRequestFilter.class));
+    }
+
+    @Test
+    void enabledServesTheApi() {
+        runner.withPropertyValues("streamingllm.web.enabled=true", "streamingllm.web.limits.concurrent-generations-per-key=3")
+                .run(context -> {
+                    assertThat(context).hasSingleBean(ChatCompletionsController.class).hasSingleBean(SessionsController.class)
+                            .hasSingleBean(ApiRequestFilter.class).hasSingleBean(ApiExceptionHandler.class)
+                            .hasSingleBean(ConversationKeys.class).hasSingleBean(ConversationHistory.class);
+                    assertThat(context.getBean(GenerationLimiter.class).limit()).isEqualTo(3);
+                    assertThat(context.getBean(SessionOwner.class).owner("x")).startsWith("streamingllm@");
+                });
+    }
+
+    @Test
+    void notInAServletOrPlainApplication() {
+        new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(StreamingLlmAutoConfiguration.class, StreamingLlmWebAutoConfiguration.class))
+                .withPropertyValues("streamingllm.model=" + System.getProperty("streamingllm.shared") + "/models/stories260K.gguf",
+                        "streamingllm.web.enabled=true")
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(ChatCompletionsController.class));
+    }
+
+    @Test
+    void backsOffToUserBeans() {
+        runner.withPropertyValues("streamingllm.web.enabled=true").withUserConfiguration(UserBeans.class).run(context -> {
+            assertThat(context.getBean(SessionOwner.class).owner("x")).isEqualTo("routing-says-b");
+            assertThat(context.getBean(GenerationLimiter.class).limit()).isEqualTo(99);
+        });
+    }
+
+    @Test
+    void badLimitsFailWithAClearMessage() {
+        runner.withPropertyValues("streamingllm.web.enabled=true", "streamingllm.web.limits.max-tokens=0")
+                .run(context -> assertThat(context).getFailure().rootCause()
+                        .hasMessageContaining("streamingllm.web.limits.max-tokens must be >= 1, was 0"));
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class UserBeans {
+
+        @Bean
+        SessionOwner owner() {
+            return id -> "routing-says-b";
+        }
+
+        @Bean
+        GenerationLimiter limiter() {
+            return new GenerationLimiter(99);
+        }
+    }
+}

@@ -1,0 +1,396 @@
+package dev.streamingllm.spring.web;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.streamingllm.spring.session.ChatSessions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.SpringBootConfiguration;
+import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.core.ParameterizedTypeReference;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DefaultDataBufferFactory;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.codec.ServerSentEvent;
+import org.springframework.test.web.reactive.server.WebTestClient;
+import org.springframework.web.reactive.function.BodyInserters;
+import reactor.core.publisher.Flux;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/** Every endpoint, error and limit of the HTTP API, over a real server on stories260K. */
+@SpringBootTest(classes = WebApiTest.App.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
+        "streamingllm.model=${streamingllm.shared}/models/stories260K.gguf",
+        "streamingllm.cache.window=60",
+        "streamingllm.web.enabled=true",
+        "streamingllm.web.api-keys=key-a,key-b",
+        "streamingllm.web.limits.max-request-size=4KB",
+        "streamingllm.web.limits.max-tokens=48",
+        "streamingllm.web.limits.concurrent-generations-per-key=2",
+        "spring.application.name=web-api-test"})
+class WebApiTest {
+
+    @SpringBootConfiguration
+    @EnableAutoConfiguration
+    static class App {
+    }
+
+    private static final ParameterizedTypeReference<ServerSentEvent<String>> SSE = new ParameterizedTypeReference<>() {
+    };
+
+    @LocalServerPort
+    int port;
+
+    @Autowired
+    GenerationLimiter limiter;
+
+    @Autowired
+    ChatSessions sessions;
+
+    private final JsonMapper json = new JsonMapper();
+    private WebTestClient a;
+    private WebTestClient b;
+    private WebTestClient anonymous;
+
+    @BeforeEach
+    void clients() {
+        anonymous = WebTestClient.bindToServer().baseUrl("http://localhost:" + port).responseTimeout(Duration.ofSeconds(60)).build();
+        a = anonymous.mutate().defaultHeader("Authorization", "Bearer key-a").build();
+        b = anonymous.mutate().defaultHeader("Authorization", "Bearer key-b").build();
+    }
+
+    // ---- models
+
+    @Test
+    void listsTheModel() {
+        JsonNode models = json(a.get().uri("/v1/models").exchange().expectStatus().isOk());
+        assertThat(models.get("object").asString()).isEqualTo("list");
+        assertThat(models.get("data")).hasSize(1);
+        assertThat(models.get("data").get(0).get("id").asString()).isEqualTo("stories260K");
+        assertThat(models.get("data").get(0).get("object").asString()).isEqualTo("model");
+    }
+
+    // ---- chat completions
+
+    @Test
+    void completesWithUsageAndFinishReason() {
+        JsonNode completion = complete(a, null, request(List.of(user("Tell me a story about a cat.")), false));
+        assertThat(completion.get("object").asString()).isEqualTo("chat.completion");
+        assertThat(completion.get("id").asString()).startsWith("chatcmpl-");
+        assertThat(completion.get("model").asString()).isEqualTo("stories260K");
+        JsonNode choice = completion.get("choices").get(0);
+        assertThat(choice.get("message").get("role").asString()).isEqualTo("assistant");
+        assertThat(choice.get("message").get("content").asString()).isNotBlank();
+        assertThat(choice.get("finish_reason").asString()).isIn("stop", "length");
+        JsonNode usage = completion.get("usage");
+        assertThat(usage.get("prompt_tokens").asInt()).isPositive();
+        assertThat(usage.get("completion_tokens").asInt()).isPositive();
+        assertThat(usage.get("total_tokens").asInt())
+                .isEqualTo(usage.get("prompt_tokens").asInt() + usage.get("completion_tokens").asInt());
+    }
+
+    @Test
+    void maxTokensEndsTheReplyWithLength() {
+        Map<String, Object> request = request(List.of(user("Once upon a time")), false);
+        request.put("max_tokens", 3);
+        JsonNode completion = complete(a, null, request);
+        assertThat(completion.get("choices").get(0).get("finish_reason").asString()).isEqualTo("length");
+        assertThat(completion.get("usage").get("completion_tokens").asInt()).isEqualTo(3);
+    }
+
+    @Test
+    void streamsChunksEndingInDoneWithTheSameTextAsOneResponse() {
+        List<Map<String, String>> messages = List.of(user("Tell me about a dog and a ball."));
+        String whole = complete(a, null, request(messages, false)).get("choices").get(0).get("message").get("content").asString();
+
+        Map<String, Object> request = request(messages, true);
+        request.put("stream_options", Map.of("include_usage", true));
+        List<String> data = stream(a, null, request);
+
+        assertThat(data.getLast()).isEqualTo("[DONE]");
+        List<JsonNode> chunks = data.subList(0, data.size() - 1).stream().map(json::readTree).toList();
+        assertThat(chunks).allSatisfy(c -> assertThat(c.get("object").asString()).isEqualTo("chat.completion.chunk"));
+        assertThat(chunks.stream().map(c -> c.get("id").asString()).distinct()).hasSize(1);
+        assertThat(chunks.getFirst().get("choices").get(0).get("delta").get("role").asString()).isEqualTo("assistant");
+        StringBuilder text = new StringBuilder();
+        int finishes = 0;
+        for (JsonNode chunk : chunks.subList(0, chunks.size() - 1)) {
+            JsonNode choice = chunk.get("choices").get(0);
+            JsonNode content = choice.get("delta").get("content");
+            if (content != null) {
+                text.append(content.asString());
+            }
+            if (!choice.get("finish_reason").isNull()) {
+                finishes++;
+                assertThat(choice.get("finish_reason").asString()).isIn("stop", "length");
+            }
+        }
+        assertThat(finishes).isEqualTo(1);
+        assertThat(chunks.size()).as("role, several pieces, finish, usage").isGreaterThan(4);
+        assertThat(text.toString()).isEqualTo(whole);
+        JsonNode usageChunk = chunks.getLast();
+        assertThat(usageChunk.get("choices")).isEmpty();
+        assertThat(usageChunk.get("usage").get("completion_tokens").asInt()).isPositive();
+    }
+
+    @Test
+    void streamWithoutIncludeUsageHasNoUsageChunk() {
+        List<String> data = stream(a, null, request(List.of(user("Hi")), true));
+        assertThat(data.getLast()).isEqualTo("[DONE]");
+        assertThat(data.subList(0, data.size() - 1)).allSatisfy(d -> assertThat(json.readTree(d).has("usage")).isFalse());
+    }
+
+    @Test
+    void aClientMaySendOnlyItsNewMessageOrTheWholeHistory() {
+        String question1 = "Lily had a red ball.";
+        String question2 = "What did Lily do next?";
+        String question3 = "And then?";
+
+        // only the new message each turn, conversation named by the header
+        JsonNode t1 = complete(a, "only-new", request(List.of(user(question1)), false));
+        JsonNode t2 = complete(a, "only-new", request(List.of(user(question2)), false));
+        JsonNode t3 = complete(a, "only-new", request(List.of(user(question3)), false));
+
+        // the whole history each turn, conversation named by the user field
+        List<Map<String, String>> history = new ArrayList<>(List.of(user(question1)));
+        JsonNode h1 = complete(a, null, withUser(request(history, false), "whole-history"));
+        history.add(assistant(content(h1)));
+        history.add(user(question2));
+        JsonNode h2 = complete(a, null, withUser(request(history, false), "whole-history"));
+        history.add(assistant(content(h2)));
+        history.add(user(question3));
+        JsonNode h3 = complete(a, null, withUser(request(history, false), "whole-history"));
+
+        assertThat(List.of(content(h1), content(h2), content(h3))).isEqualTo(List.of(content(t1), content(t2), content(t3)));
+        // later turns prefill only the new message, however the client sends it
+        for (JsonNode[] pair : new JsonNode[][] {{t2, h2}, {t3, h3}}) {
+            int prompt = pair[0].get("usage").get("prompt_tokens").asInt();
+            assertThat(prompt).isEqualTo(pair[1].get("usage").get("prompt_tokens").asInt());
+            assertThat(prompt).isLessThan(t1.get("usage").get("prompt_tokens").asInt()
+                    + t1.get("usage").get("completion_tokens").asInt() + prompt / 2);
+        }
+        // the session has seen every prompt and reply token exactly once
+        long fed = 0;
+        for (JsonNode t : List.of(t1, t2, t3)) {
+            fed += t.get("usage").get("prompt_tokens").asLong() + t.get("usage").get("completion_tokens").asLong();
+        }
+        JsonNode session = json(a.get().uri("/v1/sessions/only-new").exchange().expectStatus().isOk());
+        assertThat(session.get("tokens_seen").asLong()).isBetween(fed - 3, fed);
+        JsonNode other = json(a.get().uri("/v1/sessions/whole-history").exchange().expectStatus().isOk());
+        assertThat(other.get("tokens_seen").asLong()).isEqualTo(session.get("tokens_seen").asLong());
+    }
+
+    // ---- sessions
+
+    @Test
+    void sessionShowsGeometryCountersAndOwnerThenEnds() {
+        for (String q : List.of("Tom went to the park.", "He saw a big tree.", "Then it rained.")) {
+            complete(a, "geometry", request(List.of(user(q)), false));
+        }
+        JsonNode session = json(a.get().uri("/v1/sessions/geometry").exchange().expectStatus().isOk());
+        assertThat(session.get("id").asString()).isEqualTo("geometry");
+        assertThat(session.get("object").asString()).isEqualTo("session");
+        assertThat(session.get("sinks").asInt()).isEqualTo(4);
+        assertThat(session.get("window").asInt()).isEqualTo(60);
+        assertThat(session.get("capacity").asInt()).isEqualTo(64);
+        assertThat(session.get("tokens_seen").asLong()).isGreaterThan(64);
+        assertThat(session.get("evicted").asLong()).isEqualTo(session.get("tokens_seen").asLong() - 64);
+        assertThat(session.get("prefilled").asLong()).isPositive();
+        assertThat(session.get("cache_bytes").asLong()).isPositive();
+        assertThat(session.get("owner").asString()).startsWith("web-api-test@");
+
+        JsonNode deleted = json(a.delete().uri("/v1/sessions/geometry").exchange().expectStatus().isOk());
+        assertThat(deleted.get("deleted").asBoolean()).isTrue();
+        assertThat(sessions.info("geometry")).isEmpty();
+        error(a.get().uri("/v1/sessions/geometry").exchange(), HttpStatus.NOT_FOUND, "session_not_found");
+        error(a.delete().uri("/v1/sessions/geometry").exchange(), HttpStatus.NOT_FOUND, "session_not_found");
+    }
+
+    @Test
+    void unknownSessionIsNotFound() {
+        error(a.get().uri("/v1/sessions/never-seen").exchange(), HttpStatus.NOT_FOUND, "session_not_found");
+    }
+
+    // ---- keys
+
+    @Test
+    void requestsWithoutAValidKeyAreRefused() {
+        JsonNode missing = error(anonymous.get().uri("/v1/models").exchange(), HttpStatus.UNAUTHORIZED, "missing_api_key");
+        assertThat(missing.get("error").get("message").asString()).contains("Authorization: Bearer");
+        error(anonymous.mutate().defaultHeader("Authorization", "Bearer nope").build().get().uri("/v1/models").exchange(),
+                HttpStatus.UNAUTHORIZED, "invalid_api_key");
+        error(anonymous.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(request(List.of(user("hi")), false)).exchange(), HttpStatus.UNAUTHORIZED, "missing_api_key");
+    }
+
+    @Test
+    void aSessionBelongsToTheKeyThatCreatedIt() {
+        complete(a, "secret-of-a", request(List.of(user("A secret story.")), false));
+        error(b.get().uri("/v1/sessions/secret-of-a").exchange(), HttpStatus.NOT_FOUND, "session_not_found");
+        error(b.delete().uri("/v1/sessions/secret-of-a").exchange(), HttpStatus.NOT_FOUND, "session_not_found");
+        error(b.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, "secret-of-a")
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(request(List.of(user("Tell me.")), false)).exchange(),
+                HttpStatus.NOT_FOUND, "conversation_not_found");
+        // and it is untouched: a still sees it
+        json(a.get().uri("/v1/sessions/secret-of-a").exchange().expectStatus().isOk());
+    }
+
+    // ---- limits
+
+    @Test
+    void aBodyOverTheSizeLimitIs413() {
+        String big = "word ".repeat(1000);
+        JsonNode error = error(a.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(request(List.of(user(big)), false)).exchange(), HttpStatus.CONTENT_TOO_LARGE, "request_too_large");
+        assertThat(error.get("error").get("message").asString()).contains("4096 bytes");
+        // a chunked body, without Content-Length, is cut off while it is read
+        Flux<DataBuffer> chunks = Flux.range(0, 10).map(i -> DefaultDataBufferFactory.sharedInstance
+                .wrap(("{\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(1000) + "\"}],").getBytes()));
+        error(a.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON)
+                .body(BodyInserters.fromDataBuffers(chunks)).exchange(), HttpStatus.CONTENT_TOO_LARGE, "request_too_large");
+    }
+
+    @Test
+    void maxTokensOverTheLimitIs400() {
+        Map<String, Object> request = request(List.of(user("hi")), false);
+        request.put("max_tokens", 49);
+        JsonNode error = error(post(a, request), HttpStatus.BAD_REQUEST, "invalid_max_tokens");
+        assertThat(error.get("error").get("message").asString()).contains("between 1 and 48", "was 49");
+        request.remove("max_tokens");
+        request.put("max_completion_tokens", 0);
+        error(post(a, request), HttpStatus.BAD_REQUEST, "invalid_max_tokens");
+    }
+
+    @Test
+    void generationsOverTheKeysLimitAre429AndSlotsComeBack() {
+        String keyA = "key:" + ApiRequestFilter.fingerprint("key-a");
+        assertThat(limiter.tryAcquire(keyA)).isTrue();
+        assertThat(limiter.tryAcquire(keyA)).isTrue();
+        try {
+            JsonNode error = error(post(a, request(List.of(user("hi")), false)), HttpStatus.TOO_MANY_REQUESTS,
+                    "too_many_concurrent_generations");
+            assertThat(error.get("error").get("type").asString()).isEqualTo("rate_limit_error");
+            // another key has its own slots
+            complete(b, null, request(List.of(user("hi")), false));
+        } finally {
+            limiter.release(keyA);
+            limiter.release(keyA);
+        }
+        complete(a, null, request(List.of(user("hi")), false));
+        stream(a, null, request(List.of(user("hi")), true));
+        assertThat(limiter.running(keyA)).isZero();
+    }
+
+    // ---- bad requests
+
+    @Test
+    void badRequestsGetClearJsonErrorsWithoutStackTraces() {
+        assertBad(a.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON).bodyValue("{\"messages\": [")
+                .exchange(), HttpStatus.BAD_REQUEST, "invalid_request_body", "not a valid chat completion request");
+        assertBad(post(a, Map.of("messages", List.of())), HttpStatus.BAD_REQUEST, "missing_messages", "at least one message");
+        assertBad(post(a, Map.of("messages", List.of(Map.of("role", "system", "content", "Be kind.")))),
+                HttpStatus.BAD_REQUEST, "missing_user_message", "user message");
+        assertBad(post(a, Map.of("messages", List.of(Map.of("role", "tool", "content", "42")))),
+                HttpStatus.BAD_REQUEST, "unsupported_message", "messages[0] is a tool message");
+        assertBad(post(a, Map.of("messages", List.of(Map.of("role", "robot", "content", "hi")))),
+                HttpStatus.BAD_REQUEST, "invalid_message", "unknown role 'robot'");
+        assertBad(post(a, Map.of("messages", List.of(Map.of("role", "user", "content",
+                List.of(Map.of("type", "image_url", "image_url", Map.of("url", "x"))))))),
+                HttpStatus.BAD_REQUEST, "unsupported_content", "only text parts");
+        assertBad(post(a, Map.of("model", "gpt-4o", "messages", List.of(user("hi")))),
+                HttpStatus.NOT_FOUND, "model_not_found", "'gpt-4o' is not served here");
+        assertBad(post(a, Map.of("n", 2, "messages", List.of(user("hi")))), HttpStatus.BAD_REQUEST, "unsupported_parameter", "n=2");
+        assertBad(post(a, Map.of("temperature", 3, "messages", List.of(user("hi")))),
+                HttpStatus.BAD_REQUEST, "invalid_temperature", "between 0 and 2");
+        assertBad(post(a, Map.of("stop", List.of("a", "b", "c", "d", "e"), "messages", List.of(user("hi")))),
+                HttpStatus.BAD_REQUEST, "invalid_stop", "up to 4");
+        assertBad(a.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, "has spaces")
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(request(List.of(user("hi")), false)).exchange(),
+                HttpStatus.BAD_REQUEST, "invalid_conversation_id", "'has spaces' is not valid");
+        assertBad(a.get().uri("/v1/sessions/a%20b").exchange(), HttpStatus.BAD_REQUEST, "invalid_conversation_id", "not valid");
+    }
+
+    @Test
+    void contentPartsAreAcceptedAsText() {
+        JsonNode completion = complete(a, null, Map.of("messages", List.of(Map.of("role", "user", "content",
+                List.of(Map.of("type", "text", "text", "Once upon "), Map.of("type", "text", "text", "a time"))))));
+        assertThat(content(completion)).isNotBlank();
+    }
+
+    // ---- helpers
+
+    private void assertBad(WebTestClient.ResponseSpec response, HttpStatus status, String code, String message) {
+        JsonNode error = error(response, status, code);
+        assertThat(error.get("error").get("message").asString()).contains(message);
+        assertThat(error.get("error").get("type").asString()).isNotBlank();
+        assertThat(error.toString()).doesNotContain("Exception", "\tat ", ".java:");
+    }
+
+    private JsonNode error(WebTestClient.ResponseSpec response, HttpStatus status, String code) {
+        JsonNode body = json(response.expectStatus().isEqualTo(status).expectHeader().contentTypeCompatibleWith(MediaType.APPLICATION_JSON));
+        assertThat(body.get("error").get("code").asString()).isEqualTo(code);
+        return body;
+    }
+
+    private JsonNode json(WebTestClient.ResponseSpec response) {
+        byte[] body = response.expectBody().returnResult().getResponseBodyContent();
+        assertThat(body).isNotNull();
+        return json.readTree(body);
+    }
+
+    private static WebTestClient.ResponseSpec post(WebTestClient client, Map<String, ?> request) {
+        return client.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON).bodyValue(request).exchange();
+    }
+
+    private JsonNode complete(WebTestClient client, String conversationId, Map<String, ?> request) {
+        var spec = client.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON);
+        if (conversationId != null) {
+            spec = spec.header(ChatExchange.CONVERSATION_HEADER, conversationId);
+        }
+        return json(spec.bodyValue(request).exchange().expectStatus().isOk());
+    }
+
+    private List<String> stream(WebTestClient client, String conversationId, Map<String, ?> request) {
+        var spec = client.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON).accept(MediaType.TEXT_EVENT_STREAM);
+        if (conversationId != null) {
+            spec = spec.header(ChatExchange.CONVERSATION_HEADER, conversationId);
+        }
+        return spec.bodyValue(request).exchange().expectStatus().isOk()
+                .expectHeader().contentTypeCompatibleWith(MediaType.TEXT_EVENT_STREAM)
+                .returnResult(SSE).getResponseBody().map(ServerSentEvent::data).collectList().block(Duration.ofSeconds(60));
+    }
+
+    private static Map<String, Object> request(List<Map<String, String>> messages, boolean stream) {
+        Map<String, Object> request = new java.util.HashMap<>();
+        request.put("model", "stories260K");
+        request.put("messages", messages);
+        request.put("temperature", 0);
+        request.put("stream", stream);
+        return request;
+    }
+
+    private static Map<String, Object> withUser(Map<String, Object> request, String user) {
+        request.put("user", user);
+        return request;
+    }
+
+    private static Map<String, String> user(String text) {
+        return Map.of("role", "user", "content", text);
+    }
+
+    private static Map<String, String> assistant(String text) {
+        return Map.of("role", "assistant", "content", text);
+    }
+
+    private static String content(JsonNode completion) {
+        return completion.get("choices").get(0).get("message").get("content").asString();
+    }
+}

@@ -1,0 +1,26 @@
+package dev.streamingllm.samples.assistant;
+
+import org.springframework.boot.SpringApplication;
+import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.web.server.context.WebServerInitializedEvent;
+import org.springframework.context.ApplicationListener;
+import org.springframework.context.annotation.Bean;
+
+/**
+ * The assistant: the starter's OpenAI-compatible API ({@code streamingllm.web.enabled=true}) plus the chat page
+ * in {@code static/}. Everything else is configuration (application.properties).
+ */
+@SpringBootApplication
+public class AssistantApplication {
+
+    public static void main(String[] args) {
+        SpringApplication.run(AssistantApplication.class, args);
+    }
+
+    /** Tells where to point a browser (bin/assistant relies on this line). */
+    @Bean
+    ApplicationListener<WebServerInitializedEvent> announceUrl() {
+        return event -> System.out.println("StreamingLLM assistant ready at http://localhost:"
+                + event.getWebServer().getPort() + "/");
+    }
+}

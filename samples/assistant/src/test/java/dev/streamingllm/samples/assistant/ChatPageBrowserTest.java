@@ -1,0 +1,135 @@
+package dev.streamingllm.samples.assistant;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.spring.session.SessionInfo;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.Dimension;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+
+/**
+ * The chat page in Debian's headless Chromium: send messages, watch the reply stream in and the cache panel
+ * follow the server's session, and keep a screenshot in target/.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
+        "streamingllm.model=${streamingllm.shared}/models/stories260K.gguf",
+        // a small window, so that two turns already slide it
+        "streamingllm.cache.window=124"})
+class ChatPageBrowserTest {
+
+    @LocalServerPort
+    int port;
+
+    @Autowired
+    ChatSessions sessions;
+
+    private WebDriver driver;
+    private Path profile;
+
+    @BeforeEach
+    void startBrowser() throws Exception {
+        profile = Files.createTempDirectory("chromium-profile");
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary("/usr/bin/chromium");
+        options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--user-data-dir=" + profile);
+        ChromeDriverService service = new ChromeDriverService.Builder()
+                .usingDriverExecutable(new File("/usr/bin/chromedriver")).usingAnyFreePort().build();
+        driver = new ChromeDriver(service, options);
+        driver.manage().window().setSize(new Dimension(1280, 800));
+    }
+
+    @AfterEach
+    void stopBrowser() throws Exception {
+        if (driver != null) {
+            driver.quit();
+        }
+        try (var files = Files.walk(profile)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    @Test
+    void chatStreamsTokensAndTheCachePanelFollowsTheSession() throws Exception {
+        driver.get("http://localhost:" + port + "/");
+        WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(60));
+        wait.until(d -> text("model").equals("stories260K"));
+        String conversation = text("conversation-id");
+        assertThat(conversation).startsWith("chat-");
+
+        // count how often the reply's text changes: a streamed reply changes many times
+        js("window.__updates = 0; new MutationObserver(() => window.__updates++)"
+                + ".observe(document.getElementById('messages'), {subtree: true, childList: true, characterData: true});");
+        send("Once upon a time there was a little girl.");
+        String reply = driver.findElements(By.cssSelector(".message.assistant")).getLast().getText();
+        assertThat(reply).isNotBlank();
+        assertThat(((Number) js("return window.__updates;")).intValue()).as("tokens arrived one by one").isGreaterThan(5);
+
+        SessionInfo first = sessions.info(conversation).orElseThrow();
+        wait.until(d -> number("tokens-seen") == first.tokensSeen());
+        assertThat(text("sinks")).isEqualTo("4");
+        assertThat(text("window")).isEqualTo("124");
+        assertThat(text("tps")).matches("[0-9.]+");
+
+        send("What did she find?");
+        assertThat(driver.findElements(By.cssSelector(".message.assistant"))).hasSize(2);
+        SessionInfo second = sessions.info(conversation).orElseThrow();
+        assertThat(second.tokensSeen()).isGreaterThan(first.tokensSeen());
+        wait.until(d -> number("tokens-seen") == second.tokensSeen() && number("evicted") == second.evicted());
+        String fill = driver.findElement(By.id("window-fill")).getCssValue("width");
+        assertThat(Double.parseDouble(fill.replace("px", ""))).isPositive();
+        if (second.evicted() > 0) {
+            assertThat(text("window-range")).contains("sliding");
+        }
+
+        Path shot = Path.of("target", "chat-page.png");
+        Files.createDirectories(shot.getParent());
+        Files.copy(((ChromeDriver) driver).getScreenshotAs(OutputType.FILE).toPath(), shot, StandardCopyOption.REPLACE_EXISTING);
+        assertThat(Files.size(shot)).isGreaterThan(10_000);
+    }
+
+    /** Sends a message and waits for its reply to finish (the reply may finish before a poll sees it start). */
+    private void send(String message) {
+        int before = driver.findElements(By.cssSelector(".message.user")).size();
+        driver.findElement(By.id("prompt")).sendKeys(message);
+        driver.findElement(By.id("send")).click();
+        new WebDriverWait(driver, Duration.ofSeconds(60))
+                .until(d -> d.findElements(By.cssSelector(".message.user")).size() > before && !busy());
+    }
+
+    private boolean busy() {
+        return !driver.findElement(By.id("send")).isEnabled();
+    }
+
+    private String text(String id) {
+        return driver.findElement(By.id(id)).getText();
+    }
+
+    private long number(String id) {
+        String text = text(id).replace(",", "");
+        return text.matches("[0-9]+") ? Long.parseLong(text) : -1;
+    }
+
+    private Object js(String script) {
+        return ((JavascriptExecutor) driver).executeScript(script);
+    }
+}
