@@ -22,6 +22,7 @@ public final class Model implements AutoCloseable {
     private final Transformer transformer;
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
+    private final String fingerprint;
 
     private Model(GGUFFile gguf) {
         this.gguf = gguf;
@@ -31,6 +32,7 @@ public final class Model implements AutoCloseable {
         this.chatTemplate = gguf.findString("tokenizer.chat_template")
                 .map(source -> ChatTemplate.of("tokenizer.chat_template of " + gguf.path().getFileName(), source, bosText(), eosText()))
                 .orElseGet(() -> chatTemplate(defaultTemplateName()));
+        this.fingerprint = ModelFingerprint.of(gguf);
     }
 
     /** A built-in template by name (chatml, llama2, llama3, zephyr), for files without one or to override it. */
@@ -95,6 +97,11 @@ public final class Model implements AutoCloseable {
     /** The model's own chat template, or the built-in one its vocabulary suggests. */
     public ChatTemplate chatTemplate() {
         return chatTemplate;
+    }
+
+    /** Identifies the weights a cache was computed with; see {@link ModelFingerprint}. */
+    public String fingerprint() {
+        return fingerprint;
     }
 
     public Transformer transformer() {
