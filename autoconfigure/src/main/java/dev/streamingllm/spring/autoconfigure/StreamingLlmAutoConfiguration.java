@@ -1,0 +1,112 @@
+package dev.streamingllm.spring.autoconfigure;
+
+import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.gguf.GGUFException;
+import dev.streamingllm.model.Model;
+import dev.streamingllm.spring.chat.StreamingLlmChatModel;
+import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
+import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.spring.session.SessionListener;
+import io.micrometer.observation.ObservationRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.ai.chat.observation.ChatModelObservationConvention;
+import org.springframework.ai.model.SpringAIModelProperties;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.annotation.Bean;
+
+/**
+ * The StreamingLLM chat model: the model file, the sessions over it and the Spring AI {@code ChatModel}.
+ * Active under Spring AI's switch {@code spring.ai.model.chat=streamingllm}, and when the switch is not set.
+ */
+@AutoConfiguration
+@ConditionalOnClass(StreamingLlmChatModel.class)
+@ConditionalOnProperty(name = SpringAIModelProperties.CHAT_MODEL, havingValue = StreamingLlmAutoConfiguration.MODEL_NAME,
+        matchIfMissing = true)
+@EnableConfigurationProperties(StreamingLlmProperties.class)
+public class StreamingLlmAutoConfiguration {
+
+    /** The value of {@code spring.ai.model.chat} that selects this model. */
+    public static final String MODEL_NAME = "streamingllm";
+
+    /** The longest default cache: sessions of long-context models would otherwise take gigabytes each. */
+    static final int MAX_DEFAULT_CAPACITY = 2048;
+
+    private static final Logger log = LoggerFactory.getLogger(StreamingLlmAutoConfiguration.class);
+
+    @Bean
+    @ConditionalOnMissingBean
+    Model streamingLlmModel(StreamingLlmProperties properties) {
+        Path path = properties.getModel();
+        if (path == null) {
+            throw new InvalidModelException(null, "no model file is configured");
+        }
+        if (!Files.isRegularFile(path)) {
+            throw new InvalidModelException(path, "the file does not exist or is not a regular file");
+        }
+        try {
+            return Model.load(path);
+        } catch (GGUFException e) {
+            throw new InvalidModelException(path, e.getMessage());
+        }
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    ChatSessions chatSessions(Model model, StreamingLlmProperties properties, ObjectProvider<SessionListener> listeners) {
+        StreamingLlmProperties.Cache cache = properties.getCache();
+        int window = cache.getWindow() != null ? cache.getWindow()
+                : Math.min(model.config().contextLength(), MAX_DEFAULT_CAPACITY) - cache.getSinks();
+        CacheConfig geometry = new CacheConfig(cache.getSinks(), window, cache.getEvictBatch());
+        ChatSessions.Settings settings = new ChatSessions.Settings(geometry, cache.isPinSystemPrompt(),
+                properties.getSessions().getMax(), properties.getSessions().getTtl());
+        ChatSessions sessions = new ChatSessions(model, settings, listeners.orderedStream().toList());
+        long perSession = sessions.bytesPerSession();
+        log.info("StreamingLLM: {} on the {} backend; cache {} sinks + {} window = {} tokens; memory budget {} sessions x {} = {}",
+                model.path().getFileName(), properties.getBackend().name().toLowerCase(), geometry.sinks(), geometry.window(),
+                geometry.capacity(), settings.maxSessions(), bytes(perSession), bytes(perSession * settings.maxSessions()));
+        return sessions;
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    StreamingLlmChatModel streamingLlmChatModel(ChatSessions sessions, StreamingLlmProperties properties,
+            ObjectProvider<ObservationRegistry> observationRegistry,
+            ObjectProvider<ChatModelObservationConvention> observationConvention) {
+        StreamingLlmChatModel chatModel = new StreamingLlmChatModel(sessions, defaultOptions(properties),
+                observationRegistry.getIfUnique(() -> ObservationRegistry.NOOP));
+        observationConvention.ifAvailable(chatModel::setObservationConvention);
+        return chatModel;
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    StreamingLlmMetrics streamingLlmMetrics(ChatSessions sessions) {
+        return new StreamingLlmMetrics(sessions);
+    }
+
+    static StreamingLlmChatOptions defaultOptions(StreamingLlmProperties properties) {
+        StreamingLlmProperties.Chat chat = properties.getChat();
+        return StreamingLlmChatOptions.builder().temperature(chat.getTemperature()).topK(chat.getTopK()).topP(chat.getTopP())
+                .minP(chat.getMinP()).repeatPenalty(chat.getRepeatPenalty()).frequencyPenalty(chat.getFrequencyPenalty())
+                .presencePenalty(chat.getPresencePenalty()).maxTokens(chat.getMaxTokens()).seed(chat.getSeed())
+                .stopSequences(chat.getStop()).build();
+    }
+
+    static String bytes(long bytes) {
+        if (bytes < 1024 * 1024) {
+            return String.format("%.1f KiB", bytes / 1024.0);
+        }
+        if (bytes < 1024L * 1024 * 1024) {
+            return String.format("%.1f MiB", bytes / (1024.0 * 1024));
+        }
+        return String.format("%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+    }
+}

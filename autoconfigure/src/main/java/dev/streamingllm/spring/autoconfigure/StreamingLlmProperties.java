@@ -1,0 +1,246 @@
+package dev.streamingllm.spring.autoconfigure;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/** StreamingLLM settings, under the project's own prefix {@code streamingllm}. */
+@ConfigurationProperties(prefix = StreamingLlmProperties.PREFIX)
+public class StreamingLlmProperties {
+
+    public static final String PREFIX = "streamingllm";
+
+    /** Path of the GGUF model file. Required. */
+    private @Nullable Path model;
+
+    /** Compute backend: auto, cpu or cuda. Recorded in health and info; the CPU backend runs for now. */
+    private Backend backend = Backend.AUTO;
+
+    private final Chat chat = new Chat();
+
+    private final Cache cache = new Cache();
+
+    private final Sessions sessions = new Sessions();
+
+    public enum Backend {
+        AUTO, CPU, CUDA
+    }
+
+    public @Nullable Path getModel() {
+        return model;
+    }
+
+    public void setModel(@Nullable Path model) {
+        this.model = model;
+    }
+
+    public Backend getBackend() {
+        return backend;
+    }
+
+    public void setBackend(Backend backend) {
+        this.backend = backend;
+    }
+
+    public Chat getChat() {
+        return chat;
+    }
+
+    public Cache getCache() {
+        return cache;
+    }
+
+    public Sessions getSessions() {
+        return sessions;
+    }
+
+    /** Default chat options; a prompt's own options override them. Unset values keep the runtime's defaults. */
+    public static class Chat {
+
+        /** Sampling temperature; 0 picks the most likely token (greedy). */
+        private @Nullable Double temperature;
+
+        /** Keep only the k most likely tokens (0 = off). */
+        private @Nullable Integer topK;
+
+        /** Nucleus sampling: keep the most likely tokens up to this probability mass. */
+        private @Nullable Double topP;
+
+        /** Drop tokens less likely than min-p times the most likely one (0 = off). */
+        private @Nullable Double minP;
+
+        /** llama.cpp's repetition penalty (1 = off). */
+        private @Nullable Double repeatPenalty;
+
+        /** OpenAI's frequency penalty (0 = off). */
+        private @Nullable Double frequencyPenalty;
+
+        /** OpenAI's presence penalty (0 = off). */
+        private @Nullable Double presencePenalty;
+
+        /** Most tokens generated per reply. */
+        private @Nullable Integer maxTokens;
+
+        /** Seed of the sampler's random stream, for repeatable replies. */
+        private @Nullable Long seed;
+
+        /** Strings that end a reply. */
+        private @Nullable List<String> stop;
+
+        public @Nullable Double getTemperature() {
+            return temperature;
+        }
+
+        public void setTemperature(@Nullable Double temperature) {
+            this.temperature = temperature;
+        }
+
+        public @Nullable Integer getTopK() {
+            return topK;
+        }
+
+        public void setTopK(@Nullable Integer topK) {
+            this.topK = topK;
+        }
+
+        public @Nullable Double getTopP() {
+            return topP;
+        }
+
+        public void setTopP(@Nullable Double topP) {
+            this.topP = topP;
+        }
+
+        public @Nullable Double getMinP() {
+            return minP;
+        }
+
+        public void setMinP(@Nullable Double minP) {
+            this.minP = minP;
+        }
+
+        public @Nullable Double getRepeatPenalty() {
+            return repeatPenalty;
+        }
+
+        public void setRepeatPenalty(@Nullable Double repeatPenalty) {
+            this.repeatPenalty = repeatPenalty;
+        }
+
+        public @Nullable Double getFrequencyPenalty() {
+            return frequencyPenalty;
+        }
+
+        public void setFrequencyPenalty(@Nullable Double frequencyPenalty) {
+            this.frequencyPenalty = frequencyPenalty;
+        }
+
+        public @Nullable Double getPresencePenalty() {
+            return presencePenalty;
+        }
+
+        public void setPresencePenalty(@Nullable Double presencePenalty) {
+            this.presencePenalty = presencePenalty;
+        }
+
+        public @Nullable Integer getMaxTokens() {
+            return maxTokens;
+        }
+
+        public void setMaxTokens(@Nullable Integer maxTokens) {
+            this.maxTokens = maxTokens;
+        }
+
+        public @Nullable Long getSeed() {
+            return seed;
+        }
+
+        public void setSeed(@Nullable Long seed) {
+            this.seed = seed;
+        }
+
+        public @Nullable List<String> getStop() {
+            return stop;
+        }
+
+        public void setStop(@Nullable List<String> stop) {
+            this.stop = stop;
+        }
+    }
+
+    /** Geometry of each session's sink cache. */
+    public static class Cache {
+
+        /** First tokens of a conversation that are never evicted (the attention sinks). */
+        private int sinks = 4;
+
+        /** Recent tokens kept after the sinks. Default: the model's context length (at most 2048) minus the sinks. */
+        private @Nullable Integer window;
+
+        /** Tokens evicted at once when the cache is full (1 = the paper's policy). */
+        private int evictBatch = 1;
+
+        /** Keep each conversation's system prompt next to the sinks, never evicted (up to half the cache). */
+        private boolean pinSystemPrompt = true;
+
+        public int getSinks() {
+            return sinks;
+        }
+
+        public void setSinks(int sinks) {
+            this.sinks = sinks;
+        }
+
+        public @Nullable Integer getWindow() {
+            return window;
+        }
+
+        public void setWindow(@Nullable Integer window) {
+            this.window = window;
+        }
+
+        public int getEvictBatch() {
+            return evictBatch;
+        }
+
+        public void setEvictBatch(int evictBatch) {
+            this.evictBatch = evictBatch;
+        }
+
+        public boolean isPinSystemPrompt() {
+            return pinSystemPrompt;
+        }
+
+        public void setPinSystemPrompt(boolean pinSystemPrompt) {
+            this.pinSystemPrompt = pinSystemPrompt;
+        }
+    }
+
+    /** How many conversations are kept, and for how long. */
+    public static class Sessions {
+
+        /** Conversations held at once; the least recently used idle one makes room for a new one. */
+        private int max = 32;
+
+        /** How long an idle conversation keeps its session. */
+        private Duration ttl = Duration.ofMinutes(30);
+
+        public int getMax() {
+            return max;
+        }
+
+        public void setMax(int max) {
+            this.max = max;
+        }
+
+        public Duration getTtl() {
+            return ttl;
+        }
+
+        public void setTtl(Duration ttl) {
+            this.ttl = ttl;
+        }
+    }
+}

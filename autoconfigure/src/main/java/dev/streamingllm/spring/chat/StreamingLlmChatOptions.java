@@ -1,0 +1,245 @@
+package dev.streamingllm.spring.chat;
+
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+import org.springframework.ai.chat.prompt.ChatOptions;
+import org.springframework.ai.chat.prompt.DefaultChatOptionsBuilder;
+
+/**
+ * Options of {@link StreamingLlmChatModel}: the portable {@link ChatOptions} plus the sink cache's geometry,
+ * the sampler's extras and the conversation the prompt belongs to. Null means "use the default".
+ *
+ * <p>{@code sinks}, {@code window} and {@code pinSystemPrompt} shape a conversation's cache when it is created;
+ * later turns of the same conversation keep the geometry it was created with.
+ */
+public final class StreamingLlmChatOptions implements ChatOptions {
+
+    private final @Nullable String model;
+    private final @Nullable Double frequencyPenalty;
+    private final @Nullable Integer maxTokens;
+    private final @Nullable Double presencePenalty;
+    private final @Nullable List<String> stopSequences;
+    private final @Nullable Double temperature;
+    private final @Nullable Integer topK;
+    private final @Nullable Double topP;
+    private final @Nullable Double minP;
+    private final @Nullable Double repeatPenalty;
+    private final @Nullable Long seed;
+    private final @Nullable Integer sinks;
+    private final @Nullable Integer window;
+    private final @Nullable Boolean pinSystemPrompt;
+    private final @Nullable String conversationId;
+
+    private StreamingLlmChatOptions(@Nullable String model, @Nullable Double frequencyPenalty, @Nullable Integer maxTokens,
+            @Nullable Double presencePenalty, @Nullable List<String> stopSequences, @Nullable Double temperature,
+            @Nullable Integer topK, @Nullable Double topP, Builder b) {
+        this.model = model;
+        this.frequencyPenalty = frequencyPenalty;
+        this.maxTokens = maxTokens;
+        this.presencePenalty = presencePenalty;
+        this.stopSequences = stopSequences == null ? null : stopSequences.stream().distinct().toList();
+        this.temperature = temperature;
+        this.topK = topK;
+        this.topP = topP;
+        this.minP = b.minP;
+        this.repeatPenalty = b.repeatPenalty;
+        this.seed = b.seed;
+        this.sinks = b.sinks;
+        this.window = b.window;
+        this.pinSystemPrompt = b.pinSystemPrompt;
+        this.conversationId = b.conversationId;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** These options as a builder, to derive changed copies. */
+    @Override
+    public Builder mutate() {
+        Builder b = builder().model(model).frequencyPenalty(frequencyPenalty).maxTokens(maxTokens)
+                .presencePenalty(presencePenalty).stopSequences(stopSequences).temperature(temperature).topK(topK)
+                .topP(topP);
+        return b.minP(minP).repeatPenalty(repeatPenalty).seed(seed).sinks(sinks).window(window)
+                .pinSystemPrompt(pinSystemPrompt).conversationId(conversationId);
+    }
+
+    /** Any {@link ChatOptions} as these options: the portable fields, plus ours when it is ours. */
+    public static StreamingLlmChatOptions from(ChatOptions options) {
+        return options instanceof StreamingLlmChatOptions ours ? ours : builder().combineWith(options.mutate()).build();
+    }
+
+    @Override
+    public @Nullable String getModel() {
+        return model;
+    }
+
+    @Override
+    public @Nullable Double getFrequencyPenalty() {
+        return frequencyPenalty;
+    }
+
+    @Override
+    public @Nullable Integer getMaxTokens() {
+        return maxTokens;
+    }
+
+    @Override
+    public @Nullable Double getPresencePenalty() {
+        return presencePenalty;
+    }
+
+    @Override
+    public @Nullable List<String> getStopSequences() {
+        return stopSequences;
+    }
+
+    @Override
+    public @Nullable Double getTemperature() {
+        return temperature;
+    }
+
+    @Override
+    public @Nullable Integer getTopK() {
+        return topK;
+    }
+
+    @Override
+    public @Nullable Double getTopP() {
+        return topP;
+    }
+
+    /** Drops tokens less likely than {@code minP} times the most likely one (0 = off). */
+    public @Nullable Double getMinP() {
+        return minP;
+    }
+
+    /** llama.cpp's repetition penalty (1 = off). */
+    public @Nullable Double getRepeatPenalty() {
+        return repeatPenalty;
+    }
+
+    /** The sampler's random stream: the same seed over the same conversation gives the same reply. */
+    public @Nullable Long getSeed() {
+        return seed;
+    }
+
+    /** Attention sinks of a new conversation's cache. */
+    public @Nullable Integer getSinks() {
+        return sinks;
+    }
+
+    /** Rolling window of a new conversation's cache. */
+    public @Nullable Integer getWindow() {
+        return window;
+    }
+
+    /** Keep a new conversation's system prompt next to the sinks, never evicted. */
+    public @Nullable Boolean getPinSystemPrompt() {
+        return pinSystemPrompt;
+    }
+
+    /**
+     * The conversation (session) the prompt continues; null for a one-shot prompt. Spring AI's chat-memory
+     * advisors keep theirs under {@code ChatMemory.CONVERSATION_ID}, which the auto-configured
+     * {@link ConversationIdAdvisor} copies here.
+     */
+    public @Nullable String getConversationId() {
+        return conversationId;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof StreamingLlmChatOptions that && Objects.equals(model, that.model)
+                && Objects.equals(frequencyPenalty, that.frequencyPenalty) && Objects.equals(maxTokens, that.maxTokens)
+                && Objects.equals(presencePenalty, that.presencePenalty)
+                && Objects.equals(stopSequences, that.stopSequences) && Objects.equals(temperature, that.temperature)
+                && Objects.equals(topK, that.topK) && Objects.equals(topP, that.topP) && Objects.equals(minP, that.minP)
+                && Objects.equals(repeatPenalty, that.repeatPenalty) && Objects.equals(seed, that.seed)
+                && Objects.equals(sinks, that.sinks) && Objects.equals(window, that.window)
+                && Objects.equals(pinSystemPrompt, that.pinSystemPrompt)
+                && Objects.equals(conversationId, that.conversationId);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(model, frequencyPenalty, maxTokens, presencePenalty, stopSequences, temperature, topK, topP,
+                minP, repeatPenalty, seed, sinks, window, pinSystemPrompt, conversationId);
+    }
+
+    @Override
+    public String toString() {
+        return "StreamingLlmChatOptions[model=" + model + ", temperature=" + temperature + ", topK=" + topK + ", topP="
+                + topP + ", minP=" + minP + ", maxTokens=" + maxTokens + ", seed=" + seed + ", sinks=" + sinks
+                + ", window=" + window + ", conversationId=" + conversationId + "]";
+    }
+
+    public static final class Builder extends DefaultChatOptionsBuilder<Builder> {
+
+        private @Nullable Double minP;
+        private @Nullable Double repeatPenalty;
+        private @Nullable Long seed;
+        private @Nullable Integer sinks;
+        private @Nullable Integer window;
+        private @Nullable Boolean pinSystemPrompt;
+        private @Nullable String conversationId;
+
+        public Builder minP(@Nullable Double minP) {
+            this.minP = minP;
+            return this;
+        }
+
+        public Builder repeatPenalty(@Nullable Double repeatPenalty) {
+            this.repeatPenalty = repeatPenalty;
+            return this;
+        }
+
+        public Builder seed(@Nullable Long seed) {
+            this.seed = seed;
+            return this;
+        }
+
+        public Builder sinks(@Nullable Integer sinks) {
+            this.sinks = sinks;
+            return this;
+        }
+
+        public Builder window(@Nullable Integer window) {
+            this.window = window;
+            return this;
+        }
+
+        public Builder pinSystemPrompt(@Nullable Boolean pinSystemPrompt) {
+            this.pinSystemPrompt = pinSystemPrompt;
+            return this;
+        }
+
+        public Builder conversationId(@Nullable String conversationId) {
+            this.conversationId = conversationId;
+            return this;
+        }
+
+        /** Takes every field {@code other} sets; stop sequences are added to ours. */
+        @Override
+        public Builder combineWith(ChatOptions.Builder<?> other) {
+            super.combineWith(other);
+            if (other instanceof Builder that) {
+                minP = that.minP != null ? that.minP : minP;
+                repeatPenalty = that.repeatPenalty != null ? that.repeatPenalty : repeatPenalty;
+                seed = that.seed != null ? that.seed : seed;
+                sinks = that.sinks != null ? that.sinks : sinks;
+                window = that.window != null ? that.window : window;
+                pinSystemPrompt = that.pinSystemPrompt != null ? that.pinSystemPrompt : pinSystemPrompt;
+                conversationId = that.conversationId != null ? that.conversationId : conversationId;
+            }
+            return this;
+        }
+
+        @Override
+        public StreamingLlmChatOptions build() {
+            return new StreamingLlmChatOptions(model, frequencyPenalty, maxTokens, presencePenalty, stopSequences,
+                    temperature, topK, topP, this);
+        }
+    }
+}

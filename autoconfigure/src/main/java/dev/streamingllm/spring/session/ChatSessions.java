@@ -1,0 +1,384 @@
+package dev.streamingllm.spring.session;
+
+import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.model.Model;
+import dev.streamingllm.session.Conversation;
+import dev.streamingllm.session.Session;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.FluxSink;
+
+/**
+ * Conversation id → session. Each session keeps one sink cache and is fed only what is new each turn;
+ * turns of one conversation are serialized, different conversations run concurrently. Idle sessions
+ * go after a time-to-live, and the least recently used idle one makes room when the maximum count is reached.
+ * Every session costs the same fixed bytes, so the memory budget is {@code maxSessions × bytesPerSession}.
+ */
+public final class ChatSessions implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(ChatSessions.class);
+
+    /**
+     * @param cache           geometry of a session unless its first turn asks for another
+     * @param pinSystemPrompt keep a session's system prompt next to the sinks unless its first turn says otherwise
+     * @param maxSessions     named sessions held at once
+     * @param ttl             how long a session may stay idle
+     */
+    public record Settings(CacheConfig cache, boolean pinSystemPrompt, int maxSessions, Duration ttl) {
+
+        public Settings {
+            if (maxSessions < 1) {
+                throw new IllegalArgumentException("maxSessions must be >= 1, was " + maxSessions);
+            }
+            if (ttl == null || ttl.isNegative() || ttl.isZero()) {
+                throw new IllegalArgumentException("the session time-to-live must be positive, was " + ttl);
+            }
+        }
+    }
+
+    /** Totals over every turn since start-up, one-shot sessions included (for metrics). */
+    public record Totals(long turns, long prefilled, long generated, long evicted, long seen) {
+    }
+
+    private final Model model;
+    private final Settings settings;
+    private final Clock clock;
+    private final List<SessionListener> listeners = new CopyOnWriteArrayList<>();
+    private final Map<String, ChatSession> sessions = new LinkedHashMap<>();
+    private final AtomicInteger oneShots = new AtomicInteger();
+    private final AtomicLong turns = new AtomicLong();
+    private final AtomicLong prefilled = new AtomicLong();
+    private final AtomicLong generated = new AtomicLong();
+    private final AtomicLong evicted = new AtomicLong();
+    private final AtomicLong seen = new AtomicLong();
+    private final ExecutorService turnThreads = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("streamingllm-turn-", 0).factory());
+    private final ScheduledExecutorService sweeper;
+
+    public ChatSessions(Model model, Settings settings, List<SessionListener> listeners) {
+        this(model, settings, listeners, Clock.systemUTC());
+    }
+
+    public ChatSessions(Model model, Settings settings, List<SessionListener> listeners, Clock clock) {
+        this.model = model;
+        this.settings = settings;
+        this.clock = clock;
+        this.listeners.addAll(listeners);
+        this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("streamingllm-session-sweeper").daemon().factory());
+        long period = Math.clamp(settings.ttl().toMillis() / 4, 1_000, 60_000);
+        sweeper.scheduleWithFixedDelay(this::expireIdle, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    /** Bytes of keys and values one session with the default geometry holds. */
+    public long bytesPerSession() {
+        return bytes(settings.cache());
+    }
+
+    /** Bytes of keys and values a cache of {@code cache}'s geometry holds for this model. */
+    public long bytes(CacheConfig cache) {
+        return 2L * model.config().layers() * cache.capacity() * model.config().kvDim() * Float.BYTES;
+    }
+
+    public void addListener(SessionListener listener) {
+        listeners.add(listener);
+    }
+
+    public Optional<ChatSession> find(String id) {
+        synchronized (this) {
+            return Optional.ofNullable(sessions.get(id));
+        }
+    }
+
+    public Optional<SessionInfo> info(String id) {
+        return find(id).map(ChatSession::info);
+    }
+
+    /** Named sessions, least recently created first. */
+    public List<SessionInfo> list() {
+        List<ChatSession> all;
+        synchronized (this) {
+            all = new ArrayList<>(sessions.values());
+        }
+        return all.stream().map(ChatSession::info).toList();
+    }
+
+    /** Named sessions held. */
+    public synchronized int count() {
+        return sessions.size();
+    }
+
+    /** Sessions holding a cache now: named ones plus one-shot turns in flight. */
+    public int active() {
+        return count() + oneShots.get();
+    }
+
+    /** Bytes of keys and values all sessions hold now. */
+    public long cacheBytes() {
+        List<ChatSession> all;
+        synchronized (this) {
+            all = new ArrayList<>(sessions.values());
+        }
+        return all.stream().mapToLong(s -> s.conversation().session().cache().bytes()).sum()
+                + (long) oneShots.get() * bytesPerSession();
+    }
+
+    public Totals totals() {
+        return new Totals(turns.get(), prefilled.get(), generated.get(), evicted.get(), seen.get());
+    }
+
+    /** Ends the session; a turn running on it finishes first. False when there was none. */
+    public boolean end(String id) {
+        ChatSession removed;
+        synchronized (this) {
+            removed = sessions.remove(id);
+            if (removed != null) {
+                removed.ended = true;
+            }
+        }
+        if (removed != null) {
+            ended(removed, SessionListener.EndReason.ENDED);
+        }
+        return removed != null;
+    }
+
+    /**
+     * Registers a session for {@code id} over an existing conversation, e.g. one restored from a snapshot.
+     * Fails when the id already has a session.
+     */
+    public ChatSession adopt(String id, Conversation conversation) {
+        ChatSession session;
+        List<ChatSession> evictedSessions;
+        synchronized (this) {
+            if (sessions.containsKey(id)) {
+                throw new IllegalStateException("conversation " + id + " already has a session");
+            }
+            evictedSessions = makeRoom();
+            session = new ChatSession(id, false, conversation, clock.instant());
+            sessions.put(id, session);
+        }
+        evictedSessions.forEach(s -> ended(s, SessionListener.EndReason.EVICTED));
+        listeners.forEach(l -> l.sessionCreated(session));
+        return session;
+    }
+
+    /** Runs {@code action} on the session of {@code id} while holding it: no turn runs meanwhile. */
+    public <T> Optional<T> withSession(String id, Function<ChatSession, T> action) {
+        ChatSession session;
+        synchronized (this) {
+            session = sessions.get(id);
+            if (session == null) {
+                return Optional.empty();
+            }
+            session.users++;
+        }
+        session.lock();
+        try {
+            return session.ended ? Optional.empty() : Optional.ofNullable(action.apply(session));
+        } finally {
+            session.unlock();
+            release(session);
+        }
+    }
+
+    /**
+     * Runs one turn on the calling thread, after any turn of the same conversation that came first.
+     * {@code onText} receives the reply as it is decided; {@code cancelled} is polled between tokens.
+     */
+    public TurnResult turn(TurnRequest request, Consumer<String> onText, BooleanSupplier cancelled) {
+        ChatSession session = acquire(request);
+        try {
+            return run(session, request, onText, cancelled);
+        } finally {
+            session.unlock();
+            release(session);
+        }
+    }
+
+    /**
+     * Runs one turn on its own thread, streaming its text and then its result. Cancelling the subscription
+     * stops generation at the next token; the session stays usable.
+     */
+    public Flux<TurnEvent> stream(TurnRequest request) {
+        return Flux.create(sink -> {
+            AtomicBoolean cancelled = new AtomicBoolean();
+            sink.onDispose(() -> cancelled.set(true));
+            turnThreads.execute(() -> {
+                try {
+                    TurnResult result = turn(request, text -> sink.next(new TurnEvent.Text(text)), cancelled::get);
+                    sink.next(new TurnEvent.Done(result));
+                    sink.complete();
+                } catch (Throwable e) {
+                    sink.error(e);
+                }
+            });
+        }, FluxSink.OverflowStrategy.BUFFER);
+    }
+
+    private TurnResult run(ChatSession session, TurnRequest request, Consumer<String> onText, BooleanSupplier cancelled) {
+        Session runtime = session.conversation().session();
+        long evictedBefore = runtime.cache().evicted();
+        long seenBefore = runtime.tokensSeen();
+        Conversation.Turn turn = session.conversation().reply(request.messages(), request.sampling(), onText, cancelled);
+        // a reset replaces the runtime session: count from zero then
+        Session after = session.conversation().session();
+        long evictedNow = after.cache().evicted() - (after == runtime ? evictedBefore : 0);
+        long seenNow = after.tokensSeen() - (after == runtime ? seenBefore : 0);
+        session.touch(clock.instant());
+        turns.incrementAndGet();
+        prefilled.addAndGet(turn.promptTokens());
+        generated.addAndGet(turn.completionTokens());
+        evicted.addAndGet(evictedNow);
+        seen.addAndGet(seenNow);
+        TurnResult result = new TurnResult(session.id(), turn.text(), turn.promptTokens(), turn.completionTokens(),
+                turn.finishReason(), turn.reset(), session.oneShot(), session.info());
+        if (!session.oneShot()) {
+            listeners.forEach(l -> l.turnCompleted(session, result));
+        }
+        return result;
+    }
+
+    /** The session for the request, held (locked) by the caller. */
+    private ChatSession acquire(TurnRequest request) {
+        CacheConfig cache = request.cache() != null ? request.cache() : settings.cache();
+        boolean pin = request.pinSystemPrompt() != null ? request.pinSystemPrompt() : settings.pinSystemPrompt();
+        if (request.conversationId() == null) {
+            ChatSession session = new ChatSession("one-shot-" + UUID.randomUUID(), true,
+                    new Conversation(model, cache, pin), clock.instant());
+            oneShots.incrementAndGet();
+            session.users++;
+            session.lock();
+            return session;
+        }
+        while (true) {
+            ChatSession session;
+            ChatSession created = null;
+            List<ChatSession> evictedSessions = List.of();
+            synchronized (this) {
+                session = sessions.get(request.conversationId());
+                if (session == null) {
+                    evictedSessions = makeRoom();
+                    session = new ChatSession(request.conversationId(), false, new Conversation(model, cache, pin), clock.instant());
+                    sessions.put(session.id(), session);
+                    created = session;
+                }
+                session.users++;
+            }
+            evictedSessions.forEach(s -> ended(s, SessionListener.EndReason.EVICTED));
+            if (created != null) {
+                ChatSession announced = created;
+                listeners.forEach(l -> l.sessionCreated(announced));
+            }
+            session.lock();
+            if (!session.ended) {
+                return session;
+            }
+            // ended while this turn waited: continue on a fresh session
+            session.unlock();
+            release(session);
+        }
+    }
+
+    private void release(ChatSession session) {
+        if (session.oneShot()) {
+            oneShots.decrementAndGet();
+            return;
+        }
+        synchronized (this) {
+            session.users--;
+        }
+    }
+
+    /**
+     * Under the monitor: removes least recently used idle sessions while the map is full, and returns them
+     * for the caller to report once it has left the monitor.
+     */
+    private List<ChatSession> makeRoom() {
+        List<ChatSession> removed = new ArrayList<>();
+        while (sessions.size() >= settings.maxSessions()) {
+            ChatSession lru = sessions.values().stream().filter(s -> s.users == 0)
+                    .min(Comparator.comparing(ChatSession::lastActive)).orElse(null);
+            if (lru == null) {
+                throw new SessionLimitException("all " + settings.maxSessions()
+                        + " sessions are running turns; no room for a new conversation (raise streamingllm.sessions.max)");
+            }
+            sessions.remove(lru.id());
+            lru.ended = true;
+            removed.add(lru);
+        }
+        return removed;
+    }
+
+    /** Ends sessions idle for longer than the time-to-live. */
+    public void expireIdle() {
+        Instant cutoff = clock.instant().minus(settings.ttl());
+        List<ChatSession> expired = new ArrayList<>();
+        synchronized (this) {
+            sessions.values().removeIf(s -> {
+                boolean old = s.users == 0 && s.lastActive().isBefore(cutoff);
+                if (old) {
+                    s.ended = true;
+                    expired.add(s);
+                }
+                return old;
+            });
+        }
+        expired.forEach(s -> ended(s, SessionListener.EndReason.EXPIRED));
+    }
+
+    private void ended(ChatSession session, SessionListener.EndReason reason) {
+        SessionInfo last = session.info();
+        for (SessionListener listener : listeners) {
+            try {
+                listener.sessionEnded(last, reason);
+            } catch (RuntimeException e) {
+                log.warn("session listener {} failed on the end of {}", listener, session.id(), e);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        sweeper.shutdownNow();
+        turnThreads.shutdown();
+        List<ChatSession> all;
+        synchronized (this) {
+            all = new ArrayList<>(sessions.values());
+            sessions.clear();
+        }
+        all.forEach(s -> ended(s, SessionListener.EndReason.SHUTDOWN));
+    }
+
+    @Override
+    public String toString() {
+        return "ChatSessions[" + count() + "/" + settings.maxSessions() + " sessions of " + settings.cache() + "]";
+    }
+}
