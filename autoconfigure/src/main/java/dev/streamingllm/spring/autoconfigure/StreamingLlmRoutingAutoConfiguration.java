@@ -75,7 +75,9 @@ public class StreamingLlmRoutingAutoConfiguration {
         String configuredUrl = properties.getBaseUrl();
         String host = hostAddress();
         RoutingSettings settings = new RoutingSettings(instanceId,
-                () -> configuredUrl != null ? configuredUrl : "http://" + host + ":" + environment.getProperty("local.server.port", "8080"),
+                // resolved late, so that ${local.server.port} works: the port is known once the server runs
+                () -> configuredUrl != null ? environment.resolvePlaceholders(configuredUrl)
+                        : "http://" + host + ":" + environment.getProperty("local.server.port", "8080"),
                 properties.getMode(), properties.getLease(), properties.getHeartbeat(), properties.getRedisTimeout());
         return new SessionOwnership(registry, sessions, settings);
     }
