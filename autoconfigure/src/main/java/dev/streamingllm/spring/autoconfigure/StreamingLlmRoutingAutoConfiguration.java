@@ -11,6 +11,7 @@ import dev.streamingllm.spring.session.ChatSessions;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.AnyNestedCondition;
@@ -75,9 +76,7 @@ public class StreamingLlmRoutingAutoConfiguration {
         String configuredUrl = properties.getBaseUrl();
         String host = hostAddress();
         RoutingSettings settings = new RoutingSettings(instanceId,
-                // resolved late, so that ${local.server.port} works: the port is known once the server runs
-                () -> configuredUrl != null ? environment.resolvePlaceholders(configuredUrl)
-                        : "http://" + host + ":" + environment.getProperty("local.server.port", "8080"),
+                () -> baseUrl(environment, configuredUrl, host),
                 properties.getMode(), properties.getLease(), properties.getHeartbeat(), properties.getRedisTimeout());
         return new SessionOwnership(registry, sessions, settings);
     }
@@ -99,6 +98,19 @@ public class StreamingLlmRoutingAutoConfiguration {
         RoutingHealthIndicator streamingLlmRoutingHealthIndicator(SessionOwnership ownership) {
             return new RoutingHealthIndicator(ownership);
         }
+    }
+
+    /**
+     * Resolved late, so that {@code ${local.server.port}} works: the port is known once the server runs. Null until
+     * then, and the instance announces itself only once it can be reached.
+     */
+    private static @Nullable String baseUrl(Environment environment, @Nullable String configured, String host) {
+        String port = environment.getProperty("local.server.port");
+        if (configured == null) {
+            return port == null ? null : "http://" + host + ":" + port;
+        }
+        String resolved = environment.resolvePlaceholders(configured);
+        return resolved.contains("${") ? null : resolved;
     }
 
     private static String hostAddress() {

@@ -7,7 +7,7 @@ import java.util.function.Supplier;
  * How this instance takes part in routing.
  *
  * @param instanceId    this instance's id in the registry
- * @param baseUrl       how other instances reach this one (resolved late: the port is known once the server runs)
+ * @param baseUrl       how other instances reach this one: resolved late (the port is known once the server runs), null until then
  * @param mode          proxy or redirect requests for sessions owned elsewhere
  * @param lease         how long a lease or heartbeat lives without renewal
  * @param heartbeat     how often heartbeats and leases are renewed and pending snapshots written

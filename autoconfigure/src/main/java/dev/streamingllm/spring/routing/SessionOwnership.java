@@ -177,7 +177,10 @@ public final class SessionOwnership implements AutoCloseable {
                 return;
             }
             try {
-                registry.heartbeat(self(), settings.lease()).block(settings.redisTimeout());
+                Instance self = self();
+                if (self.baseUrl() != null) {
+                    registry.heartbeat(self, settings.lease()).block(settings.redisTimeout());
+                }
                 boolean recovered = downReason != null;
                 for (String id : List.copyOf(local)) {
                     Lease lease = leases.get(id);

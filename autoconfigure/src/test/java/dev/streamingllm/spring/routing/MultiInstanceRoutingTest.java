@@ -204,6 +204,8 @@ class MultiInstanceRoutingTest {
             SessionOwnership ownershipA = a.getBean(SessionOwnership.class);
             SessionOwnership ownershipB = b.getBean(SessionOwnership.class);
             SessionRegistry registry = ownershipA.registry();
+            awaitRegistered(registry, "A", url(a));
+            awaitRegistered(registry, "B", url(b));
             for (int i = 0; i < 10; i++) {
                 String id = "race-" + UUID.randomUUID();
                 // a dead owner's lease, already expired
@@ -245,6 +247,16 @@ class MultiInstanceRoutingTest {
             List<String> reference = uninterrupted(a.getBean(ChatSessions.class), 4);
             assertThat(List.of(history.get(1).content(), history.get(3).content(), history.get(5).content(), history.get(7).content()))
                     .isEqualTo(reference);
+        }
+    }
+
+    private static void awaitRegistered(SessionRegistry registry, String id, String url) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (!new Instance(id, url).equals(registry.instance(id).block(Duration.ofSeconds(2)))) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("instance " + id + " did not announce itself at " + url);
+            }
+            Thread.sleep(50);
         }
     }
 
