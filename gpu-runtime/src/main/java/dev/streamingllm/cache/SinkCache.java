@@ -23,6 +23,8 @@ public final class SinkCache {
     private final int kvDim;
     private final float[][] keys;
     private final float[][] values;
+    /** The token id held in each slot, so the window's token history travels with its keys and values. */
+    private final int[] tokens;
 
     private int sinkCapacity;
     private int sinkCount;
@@ -56,9 +58,10 @@ public final class SinkCache {
         }
         this.keys = hostStorage ? new float[layers][(int) floats] : null;
         this.values = hostStorage ? new float[layers][(int) floats] : null;
+        this.tokens = new int[slots()];
     }
 
-    /** Where the next token goes and what it may attend to; see {@link #admit()}. */
+    /** Where the next token goes and what it may attend to; see {@link #admit(int)}. */
     public record Step(
             int slot,
             boolean sink,
@@ -79,7 +82,7 @@ public final class SinkCache {
      * {@code ringCount} ring entries from {@code ringStart}, including the token itself). Evicts per
      * the policy afterwards, so a chunk of tokens is planned by calling this once per token, in order.
      */
-    public Step admit() {
+    public Step admit(int token) {
         Step step;
         int place = sinkCount + ringCount;
         if (sinkCount < sinkCapacity) {
@@ -93,6 +96,7 @@ public final class SinkCache {
             ringCount++;
             step = new Step(ringSlot, false, nextWindowPosition++, place, sinkCount, ringStart, ringCount);
         }
+        tokens[step.slot()] = token;
         tokensSeen++;
         if (sinkCount + ringCount > config.capacity()) {
             evict(Math.min(config.evictBatch(), ringCount));
@@ -157,6 +161,25 @@ public final class SinkCache {
         nextWindowPosition = state.nextWindowPosition;
         tokensSeen = state.tokensSeen;
         evicted = state.evicted;
+    }
+
+    /** The token ids the cache holds, in cache order: sinks (and pinned tokens), then the window oldest first. */
+    public int[] tokens() {
+        int[] held = new int[size()];
+        for (int j = 0; j < held.length; j++) {
+            held[j] = tokens[occupiedSlot(j)];
+        }
+        return held;
+    }
+
+    /** The slot of the {@code j}-th held token in cache order. */
+    int occupiedSlot(int j) {
+        return j < sinkCount ? j : ringSlot(ringStart + j - sinkCount);
+    }
+
+    /** Sets the token id of a slot (restoring a snapshot). */
+    void token(int slot, int token) {
+        tokens[slot] = token;
     }
 
     public float[] keys(int layer) {

@@ -11,12 +11,12 @@ import java.util.zip.CRC32C;
 
 /**
  * A sink cache as bytes, so that another process can continue the stream exactly: geometry,
- * bookkeeping, and the keys and values of the occupied slots only (sinks and the live window),
- * followed by a CRC-32C of everything before it.
+ * bookkeeping, the token ids and the keys and values of the occupied slots only (sinks and the live
+ * window), followed by a CRC-32C of everything before it.
  */
 public final class SinkCacheSnapshot {
 
-    private static final int MAGIC = 0x534e4b31; // "SNK1"
+    private static final int MAGIC = 0x534e4b32; // "SNK2"
 
     private SinkCacheSnapshot() {
     }
@@ -24,7 +24,7 @@ public final class SinkCacheSnapshot {
     public static byte[] write(SinkCache cache) {
         SinkCache.State state = cache.state();
         int occupied = state.sinkCount() + state.ringCount();
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + 2 * cache.layers() * occupied * cache.kvDim() * Float.BYTES);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + 4 * occupied + 2 * cache.layers() * occupied * cache.kvDim() * Float.BYTES);
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             CacheConfig config = cache.config();
             out.writeInt(MAGIC);
@@ -40,11 +40,14 @@ public final class SinkCacheSnapshot {
             out.writeLong(state.nextWindowPosition());
             out.writeLong(state.tokensSeen());
             out.writeLong(state.evicted());
+            for (int token : cache.tokens()) {
+                out.writeInt(token);
+            }
             ByteBuffer row = ByteBuffer.allocate(cache.kvDim() * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
             for (int layer = 0; layer < cache.layers(); layer++) {
                 for (float[] data : new float[][] {cache.keys(layer), cache.values(layer)}) {
                     for (int j = 0; j < occupied; j++) {
-                        int slot = j < state.sinkCount() ? j : cache.ringSlot(state.ringStart() + j - state.sinkCount());
+                        int slot = cache.occupiedSlot(j);
                         row.clear();
                         row.asFloatBuffer().put(data, slot * cache.kvDim(), cache.kvDim());
                         out.write(row.array());
@@ -85,11 +88,14 @@ public final class SinkCacheSnapshot {
                     in.readLong(), in.readLong(), in.readLong());
             cache.restore(state);
             int occupied = state.sinkCount() + state.ringCount();
+            for (int j = 0; j < occupied; j++) {
+                cache.token(cache.occupiedSlot(j), in.readInt());
+            }
             byte[] row = new byte[kvDim * Float.BYTES];
             for (int layer = 0; layer < layers; layer++) {
                 for (float[] data : new float[][] {cache.keys(layer), cache.values(layer)}) {
                     for (int j = 0; j < occupied; j++) {
-                        int slot = j < state.sinkCount() ? j : cache.ringSlot(state.ringStart() + j - state.sinkCount());
+                        int slot = cache.occupiedSlot(j);
                         in.readFully(row);
                         ByteBuffer.wrap(row).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data, slot * kvDim, kvDim);
                     }

@@ -35,9 +35,11 @@ public final class GGUFFile implements AutoCloseable {
     private final int version;
     private final Map<String, Object> metadata;
     private final Map<String, GGUFTensor> tensors;
+    private final long dataStart;
 
-    private GGUFFile(Path path, Arena arena, int version, Map<String, Object> metadata, Map<String, GGUFTensor> tensors) {
+    private GGUFFile(Path path, Arena arena, int version, Map<String, Object> metadata, Map<String, GGUFTensor> tensors, long dataStart) {
         this.path = path;
+        this.dataStart = dataStart;
         this.arena = arena;
         this.version = version;
         this.metadata = metadata;
@@ -62,6 +64,11 @@ public final class GGUFFile implements AutoCloseable {
 
     public Path path() {
         return path;
+    }
+
+    /** Where the tensor data begins: the bytes before it are the header (metadata and tensor infos). */
+    public long dataStart() {
+        return dataStart;
     }
 
     public int version() {
@@ -287,7 +294,7 @@ public final class GGUFFile implements AutoCloseable {
                     throw error("is defined twice");
                 }
             }
-            return new GGUFFile(path, arena, version, Collections.unmodifiableMap(metadata), Collections.unmodifiableMap(tensors));
+            return new GGUFFile(path, arena, version, Collections.unmodifiableMap(metadata), Collections.unmodifiableMap(tensors), dataStart);
         }
 
         private Object value(int type) {

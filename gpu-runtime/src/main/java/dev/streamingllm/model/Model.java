@@ -31,6 +31,7 @@ public final class Model implements AutoCloseable {
     private final Decoder decoder;
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
+    private final String fingerprint;
 
     private Model(GGUFFile gguf, Backend requested, CudaOptions cudaOptions) {
         this.gguf = gguf;
@@ -46,6 +47,7 @@ public final class Model implements AutoCloseable {
         this.chatTemplate = gguf.findString("tokenizer.chat_template")
                 .map(source -> ChatTemplate.of("tokenizer.chat_template of " + gguf.path().getFileName(), source, bosText(), eosText()))
                 .orElseGet(() -> chatTemplate(defaultTemplateName()));
+        this.fingerprint = ModelFingerprint.of(gguf);
     }
 
     /** A built-in template by name (chatml, llama2, llama3, zephyr), for files without one or to override it. */
@@ -128,6 +130,11 @@ public final class Model implements AutoCloseable {
     /** The model's own chat template, or the built-in one its vocabulary suggests. */
     public ChatTemplate chatTemplate() {
         return chatTemplate;
+    }
+
+    /** Identifies the weights a cache was computed with; see {@link ModelFingerprint}. */
+    public String fingerprint() {
+        return fingerprint;
     }
 
     /** The CPU decoder, whatever the backend (perplexity and CPU benchmarks run on it). */

@@ -52,7 +52,7 @@ public final class Transformer implements Decoder {
         float[][] windowRope = new float[count][];
         float[][] sinkRope = new float[count][];
         for (int i = 0; i < count; i++) {
-            steps[i] = cache.admit();
+            steps[i] = cache.admit(tokens[offset + i]);
             windowRope[i] = rope.table(steps[i].windowPosition());
             sinkRope[i] = steps[i].sinkPosition() == steps[i].windowPosition() ? windowRope[i] : rope.table(steps[i].sinkPosition());
         }

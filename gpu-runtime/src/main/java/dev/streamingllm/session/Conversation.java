@@ -47,12 +47,54 @@ public final class Conversation {
     }
 
     public Conversation(Model model, ChatTemplate template, CacheConfig cacheConfig, boolean pinSystemPrompt) {
+        this(model, template, pinSystemPrompt, model.newSession(cacheConfig));
+    }
+
+    /** Continues {@code session}; {@link ConversationSnapshot} then restores the matching state. */
+    Conversation(Model model, ChatTemplate template, boolean pinSystemPrompt, Session session) {
         this.model = model;
         this.template = template;
-        this.cacheConfig = cacheConfig;
+        this.cacheConfig = session.cache().config();
         this.pinSystemPrompt = pinSystemPrompt;
         this.generator = new Generator(model.tokenizer());
-        this.session = model.newSession(cacheConfig);
+        this.session = session;
+    }
+
+    /**
+     * Rebuilds a conversation from a {@link #transcript()} by prefilling it as if its last reply had
+     * just been generated here: the fallback when no valid snapshot exists. Approximate: the cache
+     * then holds the transcript re-encoded rather than the original token stream (context already
+     * evicted and the replies' original tokenization are gone), so continuations may differ from
+     * those of the original conversation.
+     */
+    public static Conversation replay(Model model, ChatTemplate template, CacheConfig cacheConfig, boolean pinSystemPrompt,
+            List<ChatMessage> transcript) {
+        Conversation conversation = new Conversation(model, template, cacheConfig, pinSystemPrompt);
+        conversation.prime(transcript);
+        return conversation;
+    }
+
+    private void prime(List<ChatMessage> transcript) {
+        int firstNonSystem = 0;
+        while (firstNonSystem < transcript.size() && transcript.get(firstNonSystem).role().equals("system")) {
+            firstNonSystem++;
+        }
+        // a transcript cut from the front resumes at its first user message
+        int firstUser = firstNonSystem;
+        while (firstUser < transcript.size() && !transcript.get(firstUser).role().equals("user")) {
+            firstUser++;
+        }
+        List<ChatMessage> rest = transcript.subList(firstUser, transcript.size());
+        if (rest.isEmpty() || !rest.getLast().role().equals("assistant")) {
+            throw new IllegalArgumentException("a transcript to replay needs a user message and must end with an assistant reply");
+        }
+        List<ChatMessage> messages = concat(transcript.subList(0, firstNonSystem), rest);
+        String text = template.render(messages.subList(0, messages.size() - 1), true) + rest.getLast().content();
+        system.addAll(transcript.subList(0, firstNonSystem));
+        int[] tokens = encodeStart(text);
+        pinSystemPrompt(text, rest.get(0));
+        tail.addAll(rest.subList(Math.max(0, rest.size() - REMEMBERED), rest.size()));
+        session.prefill(tokens);
     }
 
     /** Feeds what is new in {@code messages} and generates the assistant's reply. */
@@ -102,6 +144,38 @@ public final class Conversation {
 
     public Session session() {
         return session;
+    }
+
+    /** The messages this conversation remembers: its system messages and the most recent exchanges (for {@link #replay}). */
+    public List<ChatMessage> transcript() {
+        return List.copyOf(concat(system, tail));
+    }
+
+    Model model() {
+        return model;
+    }
+
+    boolean pinsSystemPrompt() {
+        return pinSystemPrompt;
+    }
+
+    List<ChatMessage> system() {
+        return system;
+    }
+
+    List<ChatMessage> tail() {
+        return tail;
+    }
+
+    /** The token generated last but not fed yet (its turn ran out of budget), else -1. */
+    int unfed() {
+        return unfed;
+    }
+
+    void restore(List<ChatMessage> system, List<ChatMessage> tail, int unfed) {
+        this.system.addAll(system);
+        this.tail.addAll(tail);
+        this.unfed = unfed;
     }
 
     /**

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Session;
 import dev.streamingllm.testing.Shared;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -38,17 +39,23 @@ class SinkCacheSnapshotTest {
     void aRestoredCacheContinuesTheStreamBitForBit() {
         Session original = model.newSession(new CacheConfig(4, 20, 3));
         original.cache().pinFirst(6);
-        original.prefill(tokens(57, 1));
+        int[] stream = tokens(57, 1);
+        original.prefill(stream);
         byte[] snapshot = SinkCacheSnapshot.write(original.cache());
 
         SinkCache restored = SinkCacheSnapshot.read(snapshot, model.config().layers(), model.config().kvDim());
+        // the token history of the cache: the pinned first six, then the last eighteen of the window
+        int[] held = restored.tokens();
+        assertThat(held).containsExactly(original.cache().tokens());
+        assertThat(Arrays.copyOfRange(held, 0, 6)).containsExactly(Arrays.copyOfRange(stream, 0, 6));
+        assertThat(Arrays.copyOfRange(held, 6, 24)).containsExactly(Arrays.copyOfRange(stream, 57 - 18, 57));
         Session continued = new Session(model.transformer(), restored, Session.DEFAULT_PREFILL_CHUNK);
         int[] next = tokens(30, 2);
         assertThat(continued.prefillAll(next)).containsExactly(original.prefillAll(next));
         assertThat(continued.cache().tokensSeen()).isEqualTo(87);
         assertThat(continued.cache().evicted()).isEqualTo(original.cache().evicted());
-        // geometry + bookkeeping + the occupied slots only + checksum
-        assertThat(snapshot.length).isEqualTo(4 * 10 + 8 * 3 + 2 * 5 * 24 * 32 * 4 + 4);
+        // geometry + bookkeeping + token ids and keys/values of the occupied slots only + checksum
+        assertThat(snapshot.length).isEqualTo(4 * 10 + 8 * 3 + 4 * 24 + 2 * 5 * 24 * 32 * 4 + 4);
     }
 
     @Test

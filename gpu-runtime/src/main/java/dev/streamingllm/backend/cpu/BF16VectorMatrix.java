@@ -4,6 +4,7 @@ import static dev.streamingllm.backend.cpu.VectorKernels.F;
 import static dev.streamingllm.backend.cpu.VectorKernels.H;
 import static dev.streamingllm.backend.cpu.VectorKernels.I;
 import static dev.streamingllm.backend.cpu.VectorKernels.L;
+import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 import static dev.streamingllm.backend.cpu.VectorKernels.LE;
 
 import dev.streamingllm.gguf.GGUFTensor;
@@ -37,7 +38,7 @@ final class BF16VectorMatrix extends BF16Matrix {
         for (; i + L <= cols; i += L) {
             acc0 = weights(base + 2L * i).fma(FloatVector.fromArray(F, x, xOffset + i), acc0);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = sum(acc0.add(acc1));
         for (; i < cols; i++) {
             sum += Ops.bf16ToFloat(data.get(HALF, base + 2L * i)) * x[xOffset + i];
         }
@@ -57,8 +58,8 @@ final class BF16VectorMatrix extends BF16Matrix {
             acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
             acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
         }
-        float s0 = acc0.reduceLanes(VectorOperators.ADD), s1 = acc1.reduceLanes(VectorOperators.ADD);
-        float s2 = acc2.reduceLanes(VectorOperators.ADD), s3 = acc3.reduceLanes(VectorOperators.ADD);
+        float s0 = sum(acc0), s1 = sum(acc1);
+        float s2 = sum(acc2), s3 = sum(acc3);
         for (; i < cols; i++) {
             float w = Ops.bf16ToFloat(data.get(HALF, base + 2L * i));
             s0 += w * x[x0 + i];

@@ -2,11 +2,11 @@ package dev.streamingllm.backend.cpu;
 
 import static dev.streamingllm.backend.cpu.VectorKernels.F;
 import static dev.streamingllm.backend.cpu.VectorKernels.L;
+import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 import static dev.streamingllm.backend.cpu.VectorKernels.LE;
 
 import dev.streamingllm.gguf.GGUFTensor;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /** F32 with the Vector API: bound by memory bandwidth, so two accumulators are plenty. */
 final class F32VectorMatrix extends F32Matrix {
@@ -28,7 +28,7 @@ final class F32VectorMatrix extends F32Matrix {
         for (; i + L <= cols; i += L) {
             acc0 = FloatVector.fromMemorySegment(F, data, base + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOffset + i), acc0);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = sum(acc0.add(acc1));
         for (; i < cols; i++) {
             sum += data.get(F32, base + 4L * i) * x[xOffset + i];
         }
@@ -48,8 +48,8 @@ final class F32VectorMatrix extends F32Matrix {
             acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
             acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
         }
-        float s0 = acc0.reduceLanes(VectorOperators.ADD), s1 = acc1.reduceLanes(VectorOperators.ADD);
-        float s2 = acc2.reduceLanes(VectorOperators.ADD), s3 = acc3.reduceLanes(VectorOperators.ADD);
+        float s0 = sum(acc0), s1 = sum(acc1);
+        float s2 = sum(acc2), s3 = sum(acc3);
         for (; i < cols; i++) {
             float w = data.get(F32, base + 4L * i);
             s0 += w * x[x0 + i];

@@ -2,6 +2,7 @@ package dev.streamingllm.backend.cpu;
 
 import static dev.streamingllm.backend.cpu.VectorKernels.F;
 import static dev.streamingllm.backend.cpu.VectorKernels.L;
+import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 
 import dev.streamingllm.gguf.GGUFTensor;
 import jdk.incubator.vector.FloatVector;
@@ -37,7 +38,7 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
                 acc1 = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo, hi).fma(FloatVector.fromArray(F, x, xb + 16 + c), acc1);
             }
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return sum(acc0.add(acc1));
     }
 
     @Override
@@ -66,9 +67,9 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
                 acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
             }
         }
-        out[outOffset] = acc0.reduceLanes(VectorOperators.ADD);
-        out[outOffset + rows] = acc1.reduceLanes(VectorOperators.ADD);
-        out[outOffset + 2 * rows] = acc2.reduceLanes(VectorOperators.ADD);
-        out[outOffset + 3 * rows] = acc3.reduceLanes(VectorOperators.ADD);
+        out[outOffset] = sum(acc0);
+        out[outOffset + rows] = sum(acc1);
+        out[outOffset + 2 * rows] = sum(acc2);
+        out[outOffset + 3 * rows] = sum(acc3);
     }
 }

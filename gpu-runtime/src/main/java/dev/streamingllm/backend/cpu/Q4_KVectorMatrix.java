@@ -2,6 +2,7 @@ package dev.streamingllm.backend.cpu;
 
 import static dev.streamingllm.backend.cpu.VectorKernels.F;
 import static dev.streamingllm.backend.cpu.VectorKernels.L;
+import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 
 import dev.streamingllm.gguf.GGUFTensor;
 import jdk.incubator.vector.FloatVector;
@@ -42,7 +43,7 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
                 }
             }
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return sum(acc0.add(acc1));
     }
 
     @Override
@@ -77,9 +78,9 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
                 }
             }
         }
-        out[outOffset] = acc0.reduceLanes(VectorOperators.ADD);
-        out[outOffset + rows] = acc1.reduceLanes(VectorOperators.ADD);
-        out[outOffset + 2 * rows] = acc2.reduceLanes(VectorOperators.ADD);
-        out[outOffset + 3 * rows] = acc3.reduceLanes(VectorOperators.ADD);
+        out[outOffset] = sum(acc0);
+        out[outOffset + rows] = sum(acc1);
+        out[outOffset + 2 * rows] = sum(acc2);
+        out[outOffset + 3 * rows] = sum(acc3);
     }
 }

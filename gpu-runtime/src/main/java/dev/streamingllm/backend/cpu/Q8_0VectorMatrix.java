@@ -3,12 +3,12 @@ package dev.streamingllm.backend.cpu;
 import static dev.streamingllm.backend.cpu.VectorKernels.B;
 import static dev.streamingllm.backend.cpu.VectorKernels.F;
 import static dev.streamingllm.backend.cpu.VectorKernels.L;
+import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 import static dev.streamingllm.backend.cpu.VectorKernels.LE;
 
 import dev.streamingllm.gguf.GGUFTensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /** Q8_0 with the Vector API: int8 quants widen to floats; one multiply by the block scale per block. */
 final class Q8_0VectorMatrix extends Q8_0Matrix {
@@ -34,7 +34,7 @@ final class Q8_0VectorMatrix extends Q8_0Matrix {
             }
             acc = s.fma(FloatVector.broadcast(F, f16(data, block)), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return sum(acc);
     }
 
     @Override
@@ -54,9 +54,9 @@ final class Q8_0VectorMatrix extends Q8_0Matrix {
                 acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
             }
         }
-        out[outOffset] = acc0.reduceLanes(VectorOperators.ADD);
-        out[outOffset + rows] = acc1.reduceLanes(VectorOperators.ADD);
-        out[outOffset + 2 * rows] = acc2.reduceLanes(VectorOperators.ADD);
-        out[outOffset + 3 * rows] = acc3.reduceLanes(VectorOperators.ADD);
+        out[outOffset] = sum(acc0);
+        out[outOffset + rows] = sum(acc1);
+        out[outOffset + 2 * rows] = sum(acc2);
+        out[outOffset + 3 * rows] = sum(acc3);
     }
 }

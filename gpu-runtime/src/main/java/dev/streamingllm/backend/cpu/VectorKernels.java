@@ -35,6 +35,19 @@ final class VectorKernels {
     private VectorKernels() {
     }
 
+    /**
+     * The sum of the lanes, added in lane order. {@code reduceLanes(ADD)} leaves the order open and C2
+     * reorders it, so the same input gave other bits before and after JIT compilation, and a session
+     * restored in a fresh process did not continue bit for bit.
+     */
+    static float sum(FloatVector v) {
+        float sum = v.lane(0);
+        for (int i = 1; i < L; i++) {
+            sum += v.lane(i);
+        }
+        return sum;
+    }
+
     private static VectorSpecies<Float> species() {
         int bits = Integer.getInteger("streamingllm.simd.bits", 0);
         return bits == 0 ? FloatVector.SPECIES_PREFERRED : VectorSpecies.of(float.class, VectorShape.forBitSize(bits));

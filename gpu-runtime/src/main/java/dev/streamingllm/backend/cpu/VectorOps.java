@@ -2,6 +2,7 @@ package dev.streamingllm.backend.cpu;
 
 import static dev.streamingllm.backend.cpu.VectorKernels.F;
 import static dev.streamingllm.backend.cpu.VectorKernels.L;
+import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -17,7 +18,7 @@ final class VectorOps extends Ops {
             FloatVector v = FloatVector.fromArray(F, x, xOffset + i);
             acc = v.fma(v, acc);
         }
-        float ss = acc.reduceLanes(VectorOperators.ADD);
+        float ss = sum(acc);
         for (; i < size; i++) {
             ss += x[xOffset + i] * x[xOffset + i];
         }
@@ -49,7 +50,7 @@ final class VectorOps extends Ops {
             e.intoArray(x, offset + i);
             sums = sums.add(e);
         }
-        float sum = sums.reduceLanes(VectorOperators.ADD);
+        float sum = sum(sums);
         for (; i < size; i++) {
             x[offset + i] = (float) Math.exp(x[offset + i] - max);
             sum += x[offset + i];
@@ -87,7 +88,7 @@ final class VectorOps extends Ops {
         for (; i + L <= size; i += L) {
             acc0 = FloatVector.fromArray(F, a, aOffset + i).fma(FloatVector.fromArray(F, b, bOffset + i), acc0);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = sum(acc0.add(acc1));
         for (; i < size; i++) {
             sum += a[aOffset + i] * b[bOffset + i];
         }

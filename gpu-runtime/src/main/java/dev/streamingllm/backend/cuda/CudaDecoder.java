@@ -262,7 +262,7 @@ public final class CudaDecoder implements Decoder, AutoCloseable {
         List<SinkCache.Step> steps = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             checkToken(tokens[offset + i]);
-            steps.add(cache.admit());
+            steps.add(cache.admit(tokens[offset + i]));
         }
         int vocab = config.vocabularySize();
         float[] out = new float[(allLogits ? count : 1) * vocab];
@@ -308,7 +308,7 @@ public final class CudaDecoder implements Decoder, AutoCloseable {
             for (int i = from; i < to; i++) {
                 checkToken(tokens[i]);
                 SinkCache cache = caches.get(i);
-                rows.add(new Row(slotOf(cache), cache, cache.admit()));
+                rows.add(new Row(slotOf(cache), cache, cache.admit(tokens[i])));
             }
             float[] out = new float[rows.size() * vocab];
             run(rows, java.util.Arrays.copyOfRange(tokens, from, to), 0, rows.size(), out, 0);

@@ -39,7 +39,7 @@ class RowGroupsTest {
         for (int c = 0; c < 12; c++) {
             List<SinkCache.Step> steps = new ArrayList<>();
             for (int i = 0; i < chunk; i++) {
-                steps.add(cache.admit());
+                steps.add(cache.admit(i));
             }
             int ringSize = cache.slots() - cache.sinkCapacity();
             int[] ends = RowGroups.split(steps, cache.sinkCapacity(), ringSize);
@@ -80,12 +80,12 @@ class RowGroupsTest {
         SinkCache cache = SinkCache.withoutHostStorage(new CacheConfig(4, 16, evictBatch), 1, 1);
         List<SinkCache.Step> filling = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
-            filling.add(cache.admit());
+            filling.add(cache.admit(i));
         }
         assertThat(RowGroups.split(filling, cache.sinkCapacity(), cache.slots() - cache.sinkCapacity())).containsExactly(20);
         List<SinkCache.Step> steady = new ArrayList<>();
         for (int i = 0; i < 16; i++) {
-            steady.add(cache.admit());
+            steady.add(cache.admit(i));
         }
         int[] ends = RowGroups.split(steady, cache.sinkCapacity(), cache.slots() - cache.sinkCapacity());
         assertThat(ends[0]).isLessThanOrEqualTo(expectedAtSteadyState);

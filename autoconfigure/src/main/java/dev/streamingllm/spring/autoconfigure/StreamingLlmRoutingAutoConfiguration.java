@@ -1,0 +1,139 @@
+package dev.streamingllm.spring.autoconfigure;
+
+import dev.streamingllm.spring.routing.InMemorySessionRegistry;
+import dev.streamingllm.spring.routing.RedisSessionRegistry;
+import dev.streamingllm.spring.routing.RoutingHealthIndicator;
+import dev.streamingllm.spring.routing.RoutingSettings;
+import dev.streamingllm.spring.routing.RoutingWebFilter;
+import dev.streamingllm.spring.routing.SessionOwnership;
+import dev.streamingllm.spring.routing.SessionRegistry;
+import dev.streamingllm.spring.session.ChatSessions;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.UUID;
+import org.jspecify.annotations.Nullable;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.AnyNestedCondition;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.core.env.Environment;
+import org.springframework.data.redis.connection.ReactiveRedisConnectionFactory;
+import org.springframework.data.redis.core.ReactiveRedisTemplate;
+import org.springframework.data.redis.serializer.RedisSerializationContext;
+import org.springframework.data.redis.serializer.RedisSerializer;
+import org.springframework.web.reactive.function.client.WebClient;
+
+/**
+ * Session routing: a registry in Redis when Redis is configured ({@code spring.data.redis.host} or {@code .url}),
+ * else in memory; this instance's ownership of sessions; the routing filter in reactive web applications; and a
+ * routing health indicator when Actuator is present.
+ */
+@AutoConfiguration(after = StreamingLlmAutoConfiguration.class,
+        afterName = "org.springframework.boot.data.redis.autoconfigure.DataRedisReactiveAutoConfiguration")
+@ConditionalOnBean(ChatSessions.class)
+@ConditionalOnProperty(prefix = "streamingllm.routing", name = "enabled", havingValue = "true", matchIfMissing = true)
+@EnableConfigurationProperties(StreamingLlmRoutingProperties.class)
+public class StreamingLlmRoutingAutoConfiguration {
+
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(ReactiveRedisTemplate.class)
+    @Conditional(RedisConfigured.class)
+    static class RedisRegistryConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean
+        @ConditionalOnBean(ReactiveRedisConnectionFactory.class)
+        SessionRegistry streamingLlmSessionRegistry(ReactiveRedisConnectionFactory connections, StreamingLlmRoutingProperties properties) {
+            RedisSerializationContext<String, byte[]> serialization = RedisSerializationContext
+                    .<String, byte[]>newSerializationContext(RedisSerializer.byteArray())
+                    .key(RedisSerializer.string()).hashKey(RedisSerializer.string())
+                    .build();
+            return new RedisSessionRegistry(new ReactiveRedisTemplate<>(connections, serialization), properties.getKeyPrefix());
+        }
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    SessionRegistry streamingLlmInMemorySessionRegistry() {
+        return new InMemorySessionRegistry();
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    SessionOwnership streamingLlmSessionOwnership(SessionRegistry registry, ChatSessions sessions, StreamingLlmRoutingProperties properties,
+            Environment environment) {
+        String instanceId = properties.getInstanceId() != null ? properties.getInstanceId()
+                : "instance-" + UUID.randomUUID().toString().substring(0, 8);
+        String configuredUrl = properties.getBaseUrl();
+        String host = hostAddress();
+        RoutingSettings settings = new RoutingSettings(instanceId,
+                () -> baseUrl(environment, configuredUrl, host),
+                properties.getMode(), properties.getLease(), properties.getHeartbeat(), properties.getRedisTimeout());
+        return new SessionOwnership(registry, sessions, settings);
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
+    @ConditionalOnClass(WebClient.class)
+    RoutingWebFilter streamingLlmRoutingWebFilter(SessionOwnership ownership, ObjectProvider<WebClient.Builder> builder) {
+        return new RoutingWebFilter(ownership, builder.getIfAvailable(WebClient::builder));
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(HealthIndicator.class)
+    static class RoutingHealthConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean(name = "streamingLlmRoutingHealthIndicator")
+        RoutingHealthIndicator streamingLlmRoutingHealthIndicator(SessionOwnership ownership) {
+            return new RoutingHealthIndicator(ownership);
+        }
+    }
+
+    /**
+     * Resolved late, so that {@code ${local.server.port}} works: the port is known once the server runs. Null until
+     * then, and the instance announces itself only once it can be reached.
+     */
+    private static @Nullable String baseUrl(Environment environment, @Nullable String configured, String host) {
+        String port = environment.getProperty("local.server.port");
+        if (configured == null) {
+            return port == null ? null : "http://" + host + ":" + port;
+        }
+        String resolved = environment.resolvePlaceholders(configured);
+        return resolved.contains("${") ? null : resolved;
+    }
+
+    private static String hostAddress() {
+        try {
+            return InetAddress.getLocalHost().getHostAddress();
+        } catch (UnknownHostException e) {
+            return "localhost";
+        }
+    }
+
+    /** Redis counts as configured when a host or URL is set: Boot would otherwise connect to localhost:6379 by default. */
+    static class RedisConfigured extends AnyNestedCondition {
+
+        RedisConfigured() {
+            super(ConfigurationPhase.REGISTER_BEAN);
+        }
+
+        @ConditionalOnProperty(prefix = "spring.data.redis", name = "host")
+        static class Host {
+        }
+
+        @ConditionalOnProperty(prefix = "spring.data.redis", name = "url")
+        static class Url {
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package dev.streamingllm.spring.routing;
+
+import java.time.Duration;
+import java.util.function.Supplier;
+
+/**
+ * How this instance takes part in routing.
+ *
+ * @param instanceId    this instance's id in the registry
+ * @param baseUrl       how other instances reach this one: resolved late (the port is known once the server runs), null until then
+ * @param mode          proxy or redirect requests for sessions owned elsewhere
+ * @param lease         how long a lease or heartbeat lives without renewal
+ * @param heartbeat     how often heartbeats and leases are renewed and pending snapshots written
+ * @param redisTimeout  how long one registry call may take before the registry counts as unreachable
+ */
+public record RoutingSettings(String instanceId, Supplier<String> baseUrl, RoutingMode mode, Duration lease, Duration heartbeat,
+        Duration redisTimeout) {
+
+    public RoutingSettings {
+        if (instanceId == null || instanceId.isBlank() || instanceId.contains(" ")) {
+            throw new IllegalArgumentException("streamingllm.routing.instance-id must be non-blank without spaces, was '" + instanceId + "'");
+        }
+        if (heartbeat.isZero() || heartbeat.isNegative() || lease.compareTo(heartbeat.multipliedBy(2)) < 0) {
+            throw new IllegalArgumentException("streamingllm.routing.lease (" + lease + ") must be at least twice the heartbeat ("
+                    + heartbeat + "), so that a live owner renews before its lease expires");
+        }
+    }
+}

@@ -1,0 +1,343 @@
+package dev.streamingllm.spring.routing;
+
+import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.model.Model;
+import dev.streamingllm.session.Conversation;
+import dev.streamingllm.session.ConversationSnapshot;
+import dev.streamingllm.spring.session.ChatSession;
+import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.spring.session.SessionInfo;
+import dev.streamingllm.spring.session.SessionListener;
+import dev.streamingllm.spring.session.TurnResult;
+import dev.streamingllm.template.ChatMessage;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+import tools.jackson.core.type.TypeReference;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * This instance's side of session routing: holds the leases of the sessions it serves, renews them with its
+ * heartbeat, stores each session's snapshot after every turn, decides where a request goes, and takes sessions
+ * over from owners whose leases expired.
+ *
+ * <p>When the registry is unreachable, sessions served here keep working: their snapshots wait in memory (the
+ * latest per session) and health reports DOWN with the reason. When it answers again, leases are re-acquired and
+ * every local session is written anew, so a registry that restarted empty is whole again. Requests for sessions
+ * not served here are refused meanwhile (503): without the registry nobody can tell whether another instance owns
+ * them, and serving them here could fork a conversation.
+ */
+public final class SessionOwnership implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(SessionOwnership.class);
+    private static final TypeReference<List<ChatMessage>> MESSAGES = new TypeReference<>() { };
+
+    /** A session's state after a turn, waiting to be written. */
+    private record Pending(SessionInfo info, byte[] snapshot, byte[] transcript) {
+    }
+
+    /** The registry's reachability, for health. */
+    public record Status(boolean up, String reason, Instant since, int localSessions, int pendingSnapshots, String registry) {
+    }
+
+    private final SessionRegistry registry;
+    private final ChatSessions sessions;
+    private final RoutingSettings settings;
+    private final JsonMapper json = JsonMapper.builder().build();
+    /** Sessions served here, with their leases; a session without an entry has no lease yet. */
+    private final Map<String, Lease> leases = new ConcurrentHashMap<>();
+    private final Set<String> local = ConcurrentHashMap.newKeySet();
+    private final Map<String, Pending> pending = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService ticker;
+    private volatile String downReason;
+    private volatile Instant downSince;
+    private volatile boolean closed;
+
+    public SessionOwnership(SessionRegistry registry, ChatSessions sessions, RoutingSettings settings) {
+        this.registry = registry;
+        this.sessions = sessions;
+        this.settings = settings;
+        sessions.addListener(new Listener());
+        this.ticker = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("streamingllm-routing").daemon().factory());
+        ticker.scheduleWithFixedDelay(this::tick, 0, settings.heartbeat().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    public Instance self() {
+        return new Instance(settings.instanceId(), settings.baseUrl().get());
+    }
+
+    public RoutingSettings settings() {
+        return settings;
+    }
+
+    public SessionRegistry registry() {
+        return registry;
+    }
+
+    public Status status() {
+        String reason = downReason;
+        return new Status(reason == null, reason, downSince, local.size(), pending.size(), registry.kind());
+    }
+
+    /** The lease this instance holds for the session, if any. */
+    public Optional<Lease> lease(String sessionId) {
+        return Optional.ofNullable(leases.get(sessionId));
+    }
+
+    /**
+     * Where a request for {@code sessionId} goes. A session nobody holds is taken over here: restored from its
+     * snapshot (exact), else replayed from its transcript (approximate), else started empty.
+     */
+    public Mono<Route> route(String sessionId) {
+        if (local.contains(sessionId)) {
+            return Mono.just(new Route.Local());
+        }
+        return registry.lease(sessionId).timeout(settings.redisTimeout())
+                .map(Optional::of).defaultIfEmpty(Optional.empty())
+                .flatMap(lease -> lease.isEmpty() ? takeOver(sessionId)
+                        : lease.get().instanceId().equals(settings.instanceId()) ? restore(lease.get()).thenReturn(new Route.Local())
+                        : remote(lease.get()))
+                .onErrorResume(e -> {
+                    down(e);
+                    return Mono.just(new Route.Unavailable("the session registry (" + registry.kind() + ") is unreachable: "
+                            + message(e) + "; only sessions served by this instance can continue until it is back"));
+                });
+    }
+
+    private Mono<Route> remote(Lease lease) {
+        return registry.instance(lease.instanceId()).timeout(settings.redisTimeout())
+                .<Route>map(Route.Remote::new)
+                .defaultIfEmpty(new Route.Unavailable("instance " + lease.instanceId() + " owns session " + lease.sessionId()
+                        + " but has stopped sending heartbeats; the session is taken over when its lease expires (at most "
+                        + settings.lease().toSeconds() + " s)"));
+    }
+
+    private Mono<Route> takeOver(String sessionId) {
+        return registry.acquire(sessionId, settings.instanceId(), settings.lease()).timeout(settings.redisTimeout())
+                .flatMap(lease -> restore(lease).thenReturn((Route) new Route.Local()))
+                // another instance won the race: go where it is
+                .switchIfEmpty(Mono.defer(() -> registry.lease(sessionId).timeout(settings.redisTimeout()).flatMap(this::remote)))
+                .defaultIfEmpty(new Route.Unavailable("session " + sessionId + " changed hands while routing; retry"));
+    }
+
+    /** Holds {@code lease} and loads the session's latest state into {@link ChatSessions} (blocking work, off the event loop). */
+    private Mono<Void> restore(Lease lease) {
+        return registry.find(lease.sessionId()).timeout(settings.redisTimeout())
+                .map(Optional::of).defaultIfEmpty(Optional.empty())
+                .publishOn(Schedulers.boundedElastic())
+                .doOnNext(publication -> {
+                    leases.put(lease.sessionId(), lease);
+                    if (sessions.find(lease.sessionId()).isPresent()) {
+                        local.add(lease.sessionId());
+                        return;
+                    }
+                    local.add(lease.sessionId());
+                    publication.flatMap(p -> conversation(lease.sessionId(), p))
+                            .ifPresent(conversation -> sessions.adopt(lease.sessionId(), conversation));
+                })
+                .then();
+    }
+
+    /** The stored conversation: exact from the snapshot, else approximate from the transcript, else none. */
+    private Optional<Conversation> conversation(String sessionId, Publication publication) {
+        Model model = sessions.model();
+        try {
+            Conversation restored = ConversationSnapshot.read(publication.snapshot(), model, model.chatTemplate());
+            log.info("Session {}: restored from its snapshot ({} bytes, {} tokens seen), exact", sessionId,
+                    publication.snapshot().length, restored.session().tokensSeen());
+            return Optional.of(restored);
+        } catch (IllegalArgumentException e) {
+            log.warn("Session {}: snapshot unusable ({}); replaying its transcript instead, approximate", sessionId, e.getMessage());
+        }
+        try {
+            List<ChatMessage> transcript = json.readValue(publication.transcript(), MESSAGES);
+            SessionRecord record = publication.record();
+            CacheConfig cache = new CacheConfig(record.sinks(), record.window(), sessions.settings().cache().evictBatch());
+            return Optional.of(Conversation.replay(model, model.chatTemplate(), cache, sessions.settings().pinSystemPrompt(), transcript));
+        } catch (RuntimeException e) {
+            log.warn("Session {}: transcript unusable ({}); the conversation starts over here", sessionId, e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /** Renews the heartbeat and leases, acquires missing leases and writes pending snapshots; notices outages and recoveries. */
+    void tick() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            try {
+                Instance self = self();
+                if (self.baseUrl() != null) {
+                    registry.heartbeat(self, settings.lease()).block(settings.redisTimeout());
+                }
+                boolean recovered = downReason != null;
+                for (String id : List.copyOf(local)) {
+                    Lease lease = leases.get(id);
+                    boolean held = lease != null && Boolean.TRUE.equals(registry.renew(lease, settings.lease()).block(settings.redisTimeout()));
+                    if (!held) {
+                        reacquire(id);
+                    } else if (recovered) {
+                        republish(id);
+                    }
+                }
+                for (Map.Entry<String, Pending> entry : List.copyOf(pending.entrySet())) {
+                    Lease lease = leases.get(entry.getKey());
+                    if (lease != null && Boolean.TRUE.equals(registry.publish(lease, publication(entry.getValue(), lease))
+                            .block(settings.redisTimeout()))) {
+                        pending.remove(entry.getKey(), entry.getValue());
+                    }
+                }
+                if (recovered) {
+                    log.info("Session registry ({}) reachable again after {}; leases and snapshots of {} local sessions re-written",
+                            registry.kind(), downSince, local.size());
+                    downReason = null;
+                    downSince = null;
+                }
+            } catch (RuntimeException e) {
+                down(e);
+            }
+        }
+    }
+
+    /** The lease is gone (expired, or the registry lost it): take it again, or give the session up if another instance holds it. */
+    private void reacquire(String id) {
+        Lease lease = registry.acquire(id, settings.instanceId(), settings.lease()).block(settings.redisTimeout());
+        if (lease != null) {
+            leases.put(id, lease);
+            republish(id);
+            return;
+        }
+        Lease other = registry.lease(id).block(settings.redisTimeout());
+        if (other != null && !other.instanceId().equals(settings.instanceId())) {
+            log.warn("Session {}: instance {} holds its lease now (fence {}); this instance stops serving it", id, other.instanceId(),
+                    other.fence());
+            leases.remove(id);
+            local.remove(id);
+            pending.remove(id);
+            sessions.end(id);
+        }
+    }
+
+    /** Queues the session's current state, so that the registry holds it even if it lost what was written before. */
+    private void republish(String id) {
+        sessions.withSession(id, this::pending).ifPresent(p -> pending.putIfAbsent(id, p));
+    }
+
+    private Pending pending(ChatSession session) {
+        Conversation conversation = session.conversation();
+        return new Pending(session.info(), ConversationSnapshot.write(conversation), json.writeValueAsBytes(conversation.transcript()));
+    }
+
+    private Publication publication(Pending pending, Lease lease) {
+        SessionInfo info = pending.info();
+        Instance self = self();
+        SessionRecord record = new SessionRecord(info.id(), self.id(), self.baseUrl(), sessions.model().fingerprint(), info.sinks(),
+                info.window(), info.tokensSeen(), info.lastActive(), lease.fence());
+        return new Publication(record, pending.snapshot(), pending.transcript());
+    }
+
+    private void down(Throwable e) {
+        if (downReason == null) {
+            downSince = Instant.now();
+            log.warn("Session registry ({}) unreachable: {}; {} local sessions keep working, their snapshots wait", registry.kind(),
+                    message(e), local.size());
+        }
+        downReason = "session registry (" + registry.kind() + ") unreachable since " + downSince + ": " + message(e) + "; "
+                + local.size() + " local sessions keep working, " + pending.size() + " snapshots wait to be written";
+    }
+
+    private static String message(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getMessage() != null ? root.getMessage() : root.getClass().getSimpleName();
+    }
+
+    private void requestTick() {
+        if (!closed) {
+            ticker.execute(this::tick);
+        }
+    }
+
+    /** Writes what is pending and gives every lease up, so that other instances take the sessions over at once. */
+    @Override
+    public void close() {
+        ticker.shutdownNow();
+        synchronized (this) {
+            try {
+                for (Map.Entry<String, Pending> entry : pending.entrySet()) {
+                    Lease lease = leases.get(entry.getKey());
+                    if (lease != null) {
+                        registry.publish(lease, publication(entry.getValue(), lease)).block(settings.redisTimeout());
+                    }
+                }
+                for (Lease lease : leases.values()) {
+                    registry.release(lease).block(settings.redisTimeout());
+                }
+            } catch (RuntimeException e) {
+                log.warn("Session registry ({}) unreachable at shutdown ({}); leases of {} sessions expire on their own", registry.kind(),
+                        message(e), leases.size());
+            }
+            closed = true;
+        }
+    }
+
+    private final class Listener implements SessionListener {
+
+        @Override
+        public void sessionCreated(ChatSession session) {
+            if (local.add(session.id())) {
+                requestTick();
+            }
+        }
+
+        @Override
+        public void turnCompleted(ChatSession session, TurnResult result) {
+            if (closed) {
+                return;
+            }
+            local.add(session.id());
+            pending.put(session.id(), pending(session));
+            requestTick();
+        }
+
+        @Override
+        public void sessionEnded(SessionInfo last, EndReason reason) {
+            if (closed) {
+                return;
+            }
+            String id = last.id();
+            local.remove(id);
+            Lease lease = leases.remove(id);
+            Pending state = pending.remove(id);
+            if (lease == null) {
+                return;
+            }
+            try {
+                if (reason == EndReason.ENDED) {
+                    registry.remove(lease).block(settings.redisTimeout());
+                    return;
+                }
+                // evicted or expired here: keep the latest state for whichever instance serves the conversation next
+                if (state != null) {
+                    registry.publish(lease, publication(state, lease)).block(settings.redisTimeout());
+                }
+                registry.release(lease).block(settings.redisTimeout());
+            } catch (RuntimeException e) {
+                down(e);
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+package dev.streamingllm.spring.routing;
+
+import java.time.Duration;
+import reactor.core.publisher.Mono;
+
+/**
+ * Session id → owner, model, geometry and progress, with ownership as expiring leases and the latest
+ * snapshot of each session. Every write that concerns a session is fenced by its lease: it only happens while
+ * the writer still holds that exact lease.
+ */
+public interface SessionRegistry {
+
+    /** Announces {@code self} as live for {@code ttl}; repeated before it expires. */
+    Mono<Void> heartbeat(Instance self, Duration ttl);
+
+    /** The live instance of that id; empty when its heartbeat has expired. */
+    Mono<Instance> instance(String instanceId);
+
+    /** Grants the session's lease to {@code instanceId} for {@code ttl} with a new fencing token; empty when someone holds it. */
+    Mono<Lease> acquire(String sessionId, String instanceId, Duration ttl);
+
+    /** The session's current lease; empty when nobody holds it. */
+    Mono<Lease> lease(String sessionId);
+
+    /** Extends the lease if it is still exactly this one. */
+    Mono<Boolean> renew(Lease lease, Duration ttl);
+
+    /** Gives the lease up if it is still exactly this one; record and snapshot stay for the next owner. */
+    Mono<Boolean> release(Lease lease);
+
+    /** Stores the session's state after a turn if {@code lease} is still its lease. */
+    Mono<Boolean> publish(Lease lease, Publication publication);
+
+    /** The latest publication of the session; empty when there is none. */
+    Mono<Publication> find(String sessionId);
+
+    /** Deletes the session's lease, record and snapshot if {@code lease} is still its lease (the conversation ended). */
+    Mono<Boolean> remove(Lease lease);
+
+    /** What it is, for health details: "redis" or "in-memory". */
+    String kind();
+}
