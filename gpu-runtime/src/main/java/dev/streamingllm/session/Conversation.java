@@ -14,12 +14,18 @@ import java.util.function.Consumer;
  * One endless chat over one session. Chat APIs resend the whole history every turn; re-prefilling it
  * would throw the cache's advantage away, so a conversation feeds only what is new since its last turn.
  *
- * <p>The matching rule: the incoming messages extend the conversation when their system messages are
- * the ones it began with and the rest starts with the tail of what it has seen (old messages may be
- * cut from the front, as a memory advisor's window does) followed by at least one new message. Then
- * only the new messages are rendered and prefilled. Otherwise — an edited or foreign history, or a
- * reply the client never received (a cancelled turn) — the conversation starts over and prefills the
- * whole incoming history, which the cache then keeps the end of.
+ * <p>The matching rule, once the conversation has turns. Incoming messages with no assistant message are
+ * only the new messages: their non-system messages continue the conversation, and system messages left
+ * out mean unchanged (so a client may send only its new message each turn). Otherwise they are a resent
+ * history, which extends the conversation when the rest starts with the tail of what it has seen (old
+ * messages may be cut from the front, as a memory advisor's window does) followed by at least one new
+ * message. Either way, system messages that are present must be the ones the conversation began with.
+ * Then only the new messages are rendered and prefilled. Otherwise — an edited or foreign history, a
+ * changed system prompt, or a reply the client never received (a cancelled turn) — the conversation
+ * starts over and prefills the whole incoming history, which the cache then keeps the end of.
+ *
+ * <p>The matching state (system messages, recent messages) travels with a {@link ConversationSnapshot},
+ * so the rule holds on whichever instance restores the conversation.
  *
  * <p>Not thread-safe: callers serialize turns.
  */
@@ -110,7 +116,8 @@ public final class Conversation {
         }
 
         boolean fresh = tail.isEmpty();
-        String text = fresh ? null : increment(incomingSystem, rest);
+        List<ChatMessage> added = fresh ? null : newMessages(incomingSystem, rest);
+        String text = added == null ? null : increment(added);
         boolean reset = !fresh && text == null;
         int[] tokens;
         if (text == null) {
@@ -130,7 +137,7 @@ public final class Conversation {
             if (unfed >= 0) {
                 tokens = prepend(unfed, tokens);
             }
-            tail.addAll(rest.subList(matchedPrefix(rest), rest.size()));
+            tail.addAll(added);
         }
 
         Generator.Result result = generator.generate(session, tokens, params, onText, cancelled);
@@ -179,16 +186,24 @@ public final class Conversation {
     }
 
     /**
+     * The messages of {@code rest} that are new to this conversation, or null when the incoming messages
+     * do not continue it (see the class comment for the rule).
+     */
+    private List<ChatMessage> newMessages(List<ChatMessage> incomingSystem, List<ChatMessage> rest) {
+        if (rest.stream().noneMatch(m -> m.role().equals("assistant"))) {
+            return incomingSystem.isEmpty() || incomingSystem.equals(system) ? rest : null;
+        }
+        int matched = matchedPrefix(rest);
+        return incomingSystem.equals(system) && matched > 0 && matched < rest.size() ? rest.subList(matched, rest.size()) : null;
+    }
+
+    /**
      * The text to feed for the new messages: what closes the last assistant turn (the template's
      * end-of-turn marker, which generation stopped before) plus the new messages and the generation
      * prompt. Rendered from the system messages and the last exchange only, so a turn costs the same
-     * however long the conversation. Null when the history does not extend this conversation.
+     * however long the conversation. Null when the template does not render the conversation incrementally.
      */
-    private String increment(List<ChatMessage> incomingSystem, List<ChatMessage> rest) {
-        int matched = matchedPrefix(rest);
-        if (!incomingSystem.equals(system) || matched <= 0 || matched >= rest.size()) {
-            return null;
-        }
+    private String increment(List<ChatMessage> added) {
         int lastUser = tail.size() - 1;
         while (lastUser > 0 && !tail.get(lastUser).role().equals("user")) {
             lastUser--;
@@ -199,7 +214,7 @@ public final class Conversation {
         String core = reply.strip();
         String prompted = template.render(beforeReply, true);
         String replied = template.render(exchange, false);
-        String next = template.render(concat(exchange, rest.subList(matched, rest.size())), true);
+        String next = template.render(concat(exchange, added), true);
         if (!replied.startsWith(prompted) || !next.startsWith(replied)) {
             return null;
         }

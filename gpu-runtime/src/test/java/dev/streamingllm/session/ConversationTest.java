@@ -68,6 +68,49 @@ class ConversationTest {
     }
 
     @Test
+    void onlyTheNewMessageContinuesAsTheWholeHistoryWould() {
+        Conversation whole = new Conversation(model, CacheConfig.streaming(4, 200), false);
+        Conversation onlyNew = new Conversation(model, CacheConfig.streaming(4, 200), false);
+        ChatMessage system = ChatMessage.system("Tell stories.");
+        List<ChatMessage> history = new ArrayList<>(List.of(system));
+        // the system messages may be left out (unchanged) or sent again each turn
+        List<List<ChatMessage>> sent = List.of(List.of(system, ChatMessage.user("Once upon a time")),
+                List.of(ChatMessage.user("The cat")), List.of(system, ChatMessage.user("The dog")));
+        for (List<ChatMessage> message : sent) {
+            history.add(message.getLast());
+            Conversation.Turn expected = turn(whole, history);
+            Conversation.Turn turn = turn(onlyNew, message);
+            assertThat(turn.reset()).isFalse();
+            assertThat(turn).isEqualTo(expected);
+            history.add(ChatMessage.assistant(expected.text()));
+        }
+        assertThat(onlyNew.transcript()).isEqualTo(whole.transcript());
+        assertThat(onlyNew.session().tokensSeen()).isEqualTo(whole.session().tokensSeen());
+    }
+
+    @Test
+    void onlyTheNewMessageWithAChangedSystemPromptStartsOver() {
+        Conversation conversation = new Conversation(model, CacheConfig.streaming(4, 200), false);
+        turn(conversation, List.of(ChatMessage.system("Tell stories."), ChatMessage.user("Once upon a time")));
+        List<ChatMessage> changed = List.of(ChatMessage.system("Tell jokes."), ChatMessage.user("The cat"));
+        Conversation.Turn turn = turn(conversation, changed);
+        assertThat(turn.reset()).isTrue();
+        assertThat(turn.promptTokens()).isEqualTo(model.tokenizer().encode(model.chatTemplate().render(changed, true), true, true).length);
+        assertThat(conversation.transcript().getFirst()).isEqualTo(ChatMessage.system("Tell jokes."));
+    }
+
+    @Test
+    void onlyTheNewMessageContinuesAConversationRestoredFromASnapshot() {
+        Conversation original = new Conversation(model, CacheConfig.streaming(4, 200), false);
+        turn(original, List.of(ChatMessage.system("Tell stories."), ChatMessage.user("Once upon a time")));
+        Conversation restored = ConversationSnapshot.read(ConversationSnapshot.write(original), model, model.chatTemplate());
+        Conversation.Turn expected = turn(original, List.of(ChatMessage.user("The cat")));
+        Conversation.Turn turn = turn(restored, List.of(ChatMessage.user("The cat")));
+        assertThat(turn.reset()).isFalse();
+        assertThat(turn).isEqualTo(expected);
+    }
+
+    @Test
     void aHistoryCutFromTheFrontStillContinues() {
         Conversation conversation = new Conversation(model, CacheConfig.streaming(4, 200), false);
         List<ChatMessage> history = new ArrayList<>(List.of(ChatMessage.user("Once upon a time")));

@@ -5,7 +5,6 @@ import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.web.ApiExceptionHandler;
 import dev.streamingllm.spring.web.ApiRequestFilter;
 import dev.streamingllm.spring.web.ChatCompletionsController;
-import dev.streamingllm.spring.web.ConversationHistory;
 import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.GenerationLimiter;
 import dev.streamingllm.spring.web.SessionOwner;
@@ -51,12 +50,6 @@ public class StreamingLlmWebAutoConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
-    ConversationHistory streamingLlmConversationHistory() {
-        return new ConversationHistory();
-    }
-
-    @Bean
-    @ConditionalOnMissingBean
     SessionOwner streamingLlmSessionOwner(Environment environment) {
         String owner = environment.getProperty("spring.application.name", "streamingllm") + "@" + hostName();
         return conversationId -> owner;
@@ -76,13 +69,13 @@ public class StreamingLlmWebAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     ChatCompletionsController streamingLlmChatCompletionsController(StreamingLlmChatModel chatModel, ConversationKeys keys,
-            ConversationHistory history, GenerationLimiter limiter, ObjectProvider<JsonMapper> json,
+            GenerationLimiter limiter, ObjectProvider<JsonMapper> json,
             StreamingLlmWebProperties properties) {
         int maxTokens = properties.getLimits().getMaxTokens();
         if (maxTokens < 1) {
             throw new IllegalArgumentException("streamingllm.web.limits.max-tokens must be >= 1, was " + maxTokens);
         }
-        return new ChatCompletionsController(chatModel, keys, history, limiter, json.getIfAvailable(JsonMapper::new), maxTokens);
+        return new ChatCompletionsController(chatModel, keys, limiter, json.getIfAvailable(JsonMapper::new), maxTokens);
     }
 
     @Bean

@@ -43,18 +43,16 @@ public class ChatCompletionsController {
 
     private final StreamingLlmChatModel chatModel;
     private final ConversationKeys keys;
-    private final ConversationHistory history;
     private final GenerationLimiter limiter;
     private final JsonMapper json;
     private final int maxTokens;
     private final String modelId;
     private final long started = Instant.now().getEpochSecond();
 
-    public ChatCompletionsController(StreamingLlmChatModel chatModel, ConversationKeys keys, ConversationHistory history,
+    public ChatCompletionsController(StreamingLlmChatModel chatModel, ConversationKeys keys,
             GenerationLimiter limiter, JsonMapper json, int maxTokens) {
         this.chatModel = chatModel;
         this.keys = keys;
-        this.history = history;
         this.limiter = limiter;
         this.json = json;
         this.maxTokens = maxTokens;
@@ -80,10 +78,8 @@ public class ChatCompletionsController {
             if (conversationId != null && !keys.claim(conversationId, client)) {
                 throw ApiException.notFound("conversation_not_found", "No conversation '" + conversationId + "' here.");
             }
-            List<Message> messages = conversationId == null ? incoming : history.complete(conversationId, incoming);
-            Prompt prompt = new Prompt(messages, options(request, conversationId));
-            Turn turn = new Turn("chatcmpl-" + UUID.randomUUID().toString().replace("-", ""),
-                    Instant.now().getEpochSecond(), conversationId, messages);
+            Prompt prompt = new Prompt(incoming, options(request, conversationId));
+            Turn turn = new Turn("chatcmpl-" + UUID.randomUUID().toString().replace("-", ""), Instant.now().getEpochSecond());
             Flux<ChatResponse> responses = chatModel.stream(prompt).doFinally(signal -> limiter.release(client));
             if (request.streaming()) {
                 return Mono.just(ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM)
@@ -96,8 +92,8 @@ public class ChatCompletionsController {
         }
     }
 
-    /** One request's identity and what it sent, for the response and the history. */
-    private record Turn(String id, long created, @Nullable String conversationId, List<Message> messages) {
+    /** One response's identity. */
+    private record Turn(String id, long created) {
     }
 
     private Mono<ChatCompletion> whole(Turn turn, Flux<ChatResponse> responses) {
@@ -108,24 +104,20 @@ public class ChatCompletionsController {
             last.set(response);
         }).then(Mono.fromSupplier(() -> {
             ChatResponse end = last.get();
-            remember(turn, text.toString());
             return new ChatCompletion(turn.id(), turn.created(), modelId, text.toString(), finishReason(end), usage(end));
         }));
     }
 
     private Flux<ServerSentEvent<String>> events(Turn turn, Flux<ChatResponse> responses, boolean includeUsage) {
-        StringBuilder text = new StringBuilder();
         Flux<ChatCompletionChunk> chunks = responses.concatMapIterable(response -> {
             List<ChatCompletionChunk> out = new ArrayList<>(2);
             String piece = text(response);
             if (!piece.isEmpty()) {
-                text.append(piece);
                 out.add(ChatCompletionChunk.delta(turn.id(), turn.created(), modelId,
                         new ChatCompletionChunk.Delta(null, piece), null));
             }
             String finish = generation(response).getMetadata().getFinishReason();
             if (finish != null) {
-                remember(turn, text.toString());
                 out.add(ChatCompletionChunk.delta(turn.id(), turn.created(), modelId,
                         new ChatCompletionChunk.Delta(null, null), finishReason(response)));
                 if (includeUsage) {
@@ -141,12 +133,6 @@ public class ChatCompletionsController {
                 // after the first event the status is sent: an error can only be reported as an event
                 .onErrorResume(e -> Mono.just(ServerSentEvent.builder(json.writeValueAsString(ApiExceptionHandler.toApiError(e).body())).build()))
                 .concatWith(Mono.just(ServerSentEvent.builder("[DONE]").build()));
-    }
-
-    private void remember(Turn turn, String reply) {
-        if (turn.conversationId() != null) {
-            history.turnFinished(turn.conversationId(), turn.messages(), reply);
-        }
     }
 
     private List<Message> validate(ChatCompletionRequest request) {

@@ -30,7 +30,7 @@ class StreamingLlmWebAutoConfigurationTest {
                 .run(context -> {
                     assertThat(context).hasSingleBean(ChatCompletionsController.class).hasSingleBean(SessionsController.class)
                             .hasSingleBean(ApiRequestFilter.class).hasSingleBean(ApiExceptionHandler.class)
-                            .hasSingleBean(ConversationKeys.class).hasSingleBean(ConversationHistory.class);
+                            .hasSingleBean(ConversationKeys.class);
                     assertThat(context.getBean(GenerationLimiter.class).limit()).isEqualTo(3);
                     assertThat(context.getBean(SessionOwner.class).owner("x")).startsWith("streamingllm@");
                 });
