@@ -8,6 +8,7 @@ import dev.streamingllm.spring.routing.RoutingWebFilter;
 import dev.streamingllm.spring.routing.SessionOwnership;
 import dev.streamingllm.spring.routing.SessionRegistry;
 import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.spring.web.SessionOwner;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.UUID;
@@ -31,13 +32,15 @@ import org.springframework.data.redis.core.ReactiveRedisTemplate;
 import org.springframework.data.redis.serializer.RedisSerializationContext;
 import org.springframework.data.redis.serializer.RedisSerializer;
 import org.springframework.web.reactive.function.client.WebClient;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Session routing: a registry in Redis when Redis is configured ({@code spring.data.redis.host} or {@code .url}),
- * else in memory; this instance's ownership of sessions; the routing filter in reactive web applications; and a
- * routing health indicator when Actuator is present.
+ * else in memory; this instance's ownership of sessions; the routing filter in reactive web applications; the session
+ * API's owner (before the web auto-configuration, whose single-instance owner backs off); and a routing health
+ * indicator when Actuator is present.
  */
-@AutoConfiguration(after = StreamingLlmAutoConfiguration.class,
+@AutoConfiguration(after = StreamingLlmAutoConfiguration.class, before = StreamingLlmWebAutoConfiguration.class,
         afterName = "org.springframework.boot.data.redis.autoconfigure.DataRedisReactiveAutoConfiguration")
 @ConditionalOnBean(ChatSessions.class)
 @ConditionalOnProperty(prefix = "streamingllm.routing", name = "enabled", havingValue = "true", matchIfMissing = true)
@@ -85,8 +88,15 @@ public class StreamingLlmRoutingAutoConfiguration {
     @ConditionalOnMissingBean
     @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
     @ConditionalOnClass(WebClient.class)
-    RoutingWebFilter streamingLlmRoutingWebFilter(SessionOwnership ownership, ObjectProvider<WebClient.Builder> builder) {
-        return new RoutingWebFilter(ownership, builder.getIfAvailable(WebClient::builder));
+    RoutingWebFilter streamingLlmRoutingWebFilter(SessionOwnership ownership, ObjectProvider<WebClient.Builder> builder,
+            ObjectProvider<JsonMapper> json) {
+        return new RoutingWebFilter(ownership, builder.getIfAvailable(WebClient::builder), json.getIfAvailable(JsonMapper::new));
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    SessionOwner streamingLlmRoutingSessionOwner(SessionOwnership ownership) {
+        return ownership::owner;
     }
 
     @Configuration(proxyBeanMethods = false)

@@ -1,13 +1,12 @@
 package dev.streamingllm.spring.routing;
 
+import dev.streamingllm.spring.web.ApiException;
+import dev.streamingllm.spring.web.ChatExchange;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.util.Map;
 import org.springframework.core.Ordered;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
-import org.springframework.http.MediaType;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.web.reactive.function.BodyInserters;
@@ -20,38 +19,45 @@ import reactor.core.publisher.Mono;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * Sends each request that names a conversation (header {@code X-Conversation-Id}, or the path
- * {@code /v1/sessions/{id}}) to the instance that owns it: served here, proxied with a streaming passthrough
- * (server-sent events included), or redirected with 307 — per {@link RoutingMode}.
+ * Sends each request that names a conversation to the instance that owns it: served here, proxied with a
+ * streaming passthrough (server-sent events included), or redirected with 307 — per {@link RoutingMode}.
+ *
+ * <p>Runs after the HTTP API's {@code ApiRequestFilter}, so a request is authenticated and size-checked here
+ * before it is forwarded, and its conversation id is the one that filter resolved (the {@code user} field
+ * included; the body it read is replayed to the owner). Without the HTTP API the id comes from the header or
+ * the session path, by the same rule ({@link ChatExchange#resolveConversationId}).
  */
 public final class RoutingWebFilter implements WebFilter, Ordered {
 
-    public static final String CONVERSATION_ID = "X-Conversation-Id";
     /** Set on proxied requests: the receiver serves them or refuses, it never forwards them again. */
     public static final String FORWARDED_BY = "X-StreamingLLM-Forwarded-By";
     /** Set on every routed response: the instance that served it. */
     public static final String SERVED_BY = "X-StreamingLLM-Instance";
 
-    private static final String SESSIONS_PATH = "/v1/sessions/";
-
     private final SessionOwnership ownership;
     private final WebClient webClient;
-    private final JsonMapper json = JsonMapper.builder().build();
+    private final JsonMapper json;
 
-    public RoutingWebFilter(SessionOwnership ownership, WebClient.Builder webClient) {
+    public RoutingWebFilter(SessionOwnership ownership, WebClient.Builder webClient, JsonMapper json) {
         this.ownership = ownership;
         this.webClient = webClient.build();
+        this.json = json;
     }
 
     @Override
     public int getOrder() {
-        // before security and the endpoints: a proxied request is the owner's to authenticate and limit
-        return Ordered.HIGHEST_PRECEDENCE + 10;
+        // after the API filter (key, size limit, conversation id), before the endpoints
+        return ChatExchange.FILTER_ORDER + 1;
     }
 
     @Override
     public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
-        String id = conversationId(exchange.getRequest());
+        String id;
+        try {
+            id = ChatExchange.resolveConversationId(exchange);
+        } catch (ApiException e) {
+            return e.writeTo(exchange.getResponse(), json);
+        }
         if (id == null) {
             return chain.filter(exchange);
         }
@@ -68,19 +74,6 @@ public final class RoutingWebFilter implements WebFilter, Ordered {
                     : proxy(exchange, remote.owner());
             case Route.Unavailable unavailable -> refuse(exchange, unavailable.reason());
         });
-    }
-
-    private static String conversationId(ServerHttpRequest request) {
-        String header = request.getHeaders().getFirst(CONVERSATION_ID);
-        if (header != null && !header.isBlank()) {
-            return header;
-        }
-        String path = request.getPath().pathWithinApplication().value();
-        if (path.startsWith(SESSIONS_PATH) && path.length() > SESSIONS_PATH.length()) {
-            String id = path.substring(SESSIONS_PATH.length());
-            return id.contains("/") ? id.substring(0, id.indexOf('/')) : id;
-        }
-        return null;
     }
 
     private static URI target(ServerHttpRequest request, Instance owner) {
@@ -119,11 +112,7 @@ public final class RoutingWebFilter implements WebFilter, Ordered {
 
     private Mono<Void> refuse(ServerWebExchange exchange, String reason) {
         ServerHttpResponse response = exchange.getResponse();
-        response.setStatusCode(HttpStatus.SERVICE_UNAVAILABLE);
-        response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
         response.getHeaders().set(HttpHeaders.RETRY_AFTER, Long.toString(Math.max(1, ownership.settings().heartbeat().toSeconds())));
-        byte[] body = json.writeValueAsString(Map.of("error", Map.of("type", "session_unavailable",
-                "message", reason))).getBytes(StandardCharsets.UTF_8);
-        return response.writeWith(Mono.just(response.bufferFactory().wrap(body)));
+        return new ApiException(HttpStatus.SERVICE_UNAVAILABLE, "server_error", "session_unavailable", reason).writeTo(response, json);
     }
 }

@@ -76,6 +76,16 @@ public final class SessionOwnership implements AutoCloseable {
         return new Instance(settings.instanceId(), settings.baseUrl().get());
     }
 
+    /**
+     * The instance that serves {@code sessionId}, as {@code instance-id@base-url}, for the session API's owner.
+     * The holder of its lease: the session API answers only where the session is served, and routing sends
+     * every request naming a session to its lease holder first, so this is the lease holder's own answer.
+     */
+    public String owner(String sessionId) {
+        Instance self = self();
+        return self.id() + "@" + self.baseUrl();
+    }
+
     public RoutingSettings settings() {
         return settings;
     }

@@ -1,6 +1,10 @@
 package dev.streamingllm.spring.web;
 
 import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.server.reactive.ServerHttpResponse;
+import reactor.core.publisher.Mono;
+import tools.jackson.databind.json.JsonMapper;
 
 /** A request refused with an OpenAI-style error: the status, a message saying what was wrong, the type and a code. */
 public class ApiException extends RuntimeException {
@@ -30,5 +34,12 @@ public class ApiException extends RuntimeException {
 
     public ApiError body() {
         return new ApiError(getMessage(), type, code);
+    }
+
+    /** Answers with this error, for filters that refuse a request before any handler runs. */
+    public Mono<Void> writeTo(ServerHttpResponse response, JsonMapper json) {
+        response.setStatusCode(status);
+        response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
+        return response.writeWith(Mono.just(response.bufferFactory().wrap(json.writeValueAsBytes(body()))));
     }
 }

@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
-import org.jspecify.annotations.Nullable;
 import org.springframework.core.Ordered;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferLimitException;
@@ -17,7 +16,6 @@ import org.springframework.core.io.buffer.DefaultDataBufferFactory;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
-import org.springframework.http.MediaType;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
 import org.springframework.web.server.ServerWebExchange;
@@ -25,20 +23,18 @@ import org.springframework.web.server.WebFilter;
 import org.springframework.web.server.WebFilterChain;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The one place a request under {@code /v1} is resolved, before any handler (or routing filter) sees it: the
- * API key is checked (401), a chat request's body is read under the size limit (413) and kept for replay, and
- * the conversation id is taken from {@code X-Conversation-Id}, the body's {@code user} field or the session
- * path, and validated (400). The results are exchange attributes, see {@link ChatExchange}.
+ * API key is checked (401), a chat request's body is read under the size limit (413) and kept for replay (a
+ * proxying filter after this one forwards it), and the conversation id is resolved and validated (400). The
+ * results are exchange attributes, see {@link ChatExchange}.
  */
 public class ApiRequestFilter implements WebFilter, Ordered {
 
     private static final String PREFIX = "/v1/";
     private static final String COMPLETIONS = "/v1/chat/completions";
-    private static final String SESSIONS = "/v1/sessions/";
 
     private final Set<String> keyFingerprints;
     private final int maxRequestBytes;
@@ -65,8 +61,8 @@ public class ApiRequestFilter implements WebFilter, Ordered {
         }
         try {
             exchange.getAttributes().put(ChatExchange.CLIENT, authenticate(request.getHeaders()));
-            if (path.startsWith(SESSIONS)) {
-                putConversationId(exchange, path.substring(SESSIONS.length()));
+            if (path.startsWith(ChatExchange.SESSIONS_PATH)) {
+                ChatExchange.resolveConversationId(exchange);
                 return chain.filter(exchange);
             }
             if (!path.equals(COMPLETIONS) || request.getMethod() != HttpMethod.POST) {
@@ -76,7 +72,7 @@ public class ApiRequestFilter implements WebFilter, Ordered {
                 throw tooLarge();
             }
         } catch (ApiException e) {
-            return write(exchange, e);
+            return e.writeTo(exchange.getResponse(), json);
         }
         return DataBufferUtils.join(request.getBody(), maxRequestBytes)
                 .map(ApiRequestFilter::bytes)
@@ -86,11 +82,10 @@ public class ApiRequestFilter implements WebFilter, Ordered {
                 .flatMap(body -> {
                     try {
                         byte[] bytes = body.orElseThrow(this::tooLarge);
-                        String header = request.getHeaders().getFirst(ChatExchange.CONVERSATION_HEADER);
-                        putConversationId(exchange, header != null ? header : userField(bytes));
+                        ChatExchange.resolveConversationId(exchange, bytes, json);
                         return chain.filter(exchange.mutate().request(replaying(request, bytes)).build());
                     } catch (ApiException e) {
-                        return write(exchange, e);
+                        return e.writeTo(exchange.getResponse(), json);
                     }
                 });
     }
@@ -112,27 +107,6 @@ public class ApiRequestFilter implements WebFilter, Ordered {
         return "key:" + key;
     }
 
-    private void putConversationId(ServerWebExchange exchange, @Nullable String id) {
-        if (id == null) {
-            return;
-        }
-        if (!ChatExchange.VALID_ID.matcher(id).matches()) {
-            throw ApiException.invalidRequest("invalid_conversation_id", "The conversation id '" + abbreviate(id)
-                    + "' is not valid: use 1 to 128 characters from letters, digits and . _ : @ + = -");
-        }
-        exchange.getAttributes().put(ChatExchange.CONVERSATION_ID, id);
-    }
-
-    /** The request's {@code user} field, if the body is a JSON object with one; bad JSON is reported by the handler. */
-    private @Nullable String userField(byte[] body) {
-        try {
-            JsonNode user = json.readTree(body).get("user");
-            return user != null && user.isString() && !user.asString().isEmpty() ? user.asString() : null;
-        } catch (RuntimeException e) {
-            return null;
-        }
-    }
-
     private ApiException tooLarge() {
         return new ApiException(HttpStatus.CONTENT_TOO_LARGE, "invalid_request_error", "request_too_large",
                 "The request body is larger than this server's limit of " + maxRequestBytes
@@ -147,14 +121,6 @@ public class ApiRequestFilter implements WebFilter, Ordered {
                 return Flux.defer(() -> Flux.just(DefaultDataBufferFactory.sharedInstance.wrap(body)));
             }
         };
-    }
-
-    private Mono<Void> write(ServerWebExchange exchange, ApiException error) {
-        var response = exchange.getResponse();
-        response.setStatusCode(error.status());
-        response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
-        byte[] body = json.writeValueAsBytes(error.body());
-        return response.writeWith(Mono.just(response.bufferFactory().wrap(body)));
     }
 
     private static byte[] bytes(DataBuffer buffer) {
@@ -174,9 +140,5 @@ public class ApiRequestFilter implements WebFilter, Ordered {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is missing from this JVM", e);
         }
-    }
-
-    private static String abbreviate(String id) {
-        return id.length() <= 40 ? id : id.substring(0, 40) + "…";
     }
 }

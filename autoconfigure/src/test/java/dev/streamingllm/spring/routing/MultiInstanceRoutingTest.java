@@ -4,7 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Conversation;
+import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.spring.web.ChatExchange;
 import dev.streamingllm.template.ChatMessage;
 import java.io.File;
 import java.net.URI;
@@ -14,9 +16,11 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import org.assertj.core.api.InstanceOfAssertFactories;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -24,10 +28,10 @@ import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.health.contributor.Status;
 import org.springframework.context.ConfigurableApplicationContext;
 import reactor.core.publisher.Mono;
-import tools.jackson.core.type.TypeReference;
+import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
-/** Two or three application instances sharing one real Redis. */
+/** Two or three application instances sharing one real Redis, driven through the HTTP API as a client would. */
 class MultiInstanceRoutingTest {
 
     private static final Path MODEL = Path.of(System.getProperty("streamingllm.shared", "../../shared"), "models", "stories260K.gguf")
@@ -35,11 +39,14 @@ class MultiInstanceRoutingTest {
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final HttpClient HTTP = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).build();
     private static final String[] USERS = {"Once upon a time", "The cat", "The dog", "A bird"};
+    private static final int MAX_TOKENS = 16;
+    private static final SamplingParams GREEDY = SamplingParams.builder().temperature(0).maxTokens(MAX_TOKENS).build();
 
     private static RealRedis redis;
     private static Model model;
 
-    record Reply(int status, String text, boolean reset, String servedBy, String location, String body) {
+    /** One answer of {@code POST /v1/chat/completions}: the reply's text, and which instance served it. */
+    record Reply(int status, String text, String servedBy, String location, String body) {
     }
 
     @BeforeAll
@@ -60,6 +67,7 @@ class MultiInstanceRoutingTest {
                 "--server.port=" + port,
                 "--streamingllm.model=" + MODEL,
                 "--streamingllm.cache.window=60",
+                "--streamingllm.web.enabled=true",
                 "--spring.data.redis.host=localhost",
                 "--spring.data.redis.port=" + redis.port(),
                 "--streamingllm.routing.instance-id=" + instance,
@@ -80,41 +88,83 @@ class MultiInstanceRoutingTest {
         return "http://localhost:" + context.getEnvironment().getProperty("local.server.port");
     }
 
-    private static Reply turn(String baseUrl, String id, List<ChatMessage> history) throws Exception {
-        HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl + "/turn"))
-                .header("Content-Type", "application/json").header(RoutingWebFilter.CONVERSATION_ID, id)
-                .timeout(Duration.ofSeconds(60))
-                .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(history))).build();
-        HttpResponse<String> response = HTTP.send(request, HttpResponse.BodyHandlers.ofString());
+    /**
+     * Sends only the new user message, greedy, to {@code POST /v1/chat/completions}. The conversation is named by the
+     * {@code X-Conversation-Id} header, or with {@code byUser} by the request's {@code user} field alone.
+     */
+    private static Reply chat(String baseUrl, String id, boolean byUser, String user, boolean stream) throws Exception {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("messages", List.of(Map.of("role", "user", "content", user)));
+        body.put("temperature", 0);
+        body.put("max_tokens", MAX_TOKENS);
+        body.put("stream", stream);
+        if (byUser) {
+            body.put("user", id);
+        }
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(baseUrl + "/v1/chat/completions"))
+                .header("Content-Type", "application/json").timeout(Duration.ofSeconds(60))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)));
+        if (!byUser) {
+            request.header(ChatExchange.CONVERSATION_HEADER, id);
+        }
+        HttpResponse<String> response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
         String servedBy = response.headers().firstValue(RoutingWebFilter.SERVED_BY).orElse(null);
         String location = response.headers().firstValue("Location").orElse(null);
         if (response.statusCode() != 200) {
-            return new Reply(response.statusCode(), null, false, servedBy, location, response.body());
+            return new Reply(response.statusCode(), null, servedBy, location, response.body());
         }
-        Map<String, Object> body = JSON.readValue(response.body(), new TypeReference<>() { });
-        return new Reply(200, (String) body.get("text"), (Boolean) body.get("reset"), servedBy, location, response.body());
+        String text = stream ? streamedText(response) : JSON.readTree(response.body()).get("choices").get(0).get("message").get("content").asString();
+        return new Reply(200, text, servedBy, location, response.body());
     }
 
-    /** Sends the next user message and records the reply in {@code history}. */
-    private static Reply say(String baseUrl, String id, List<ChatMessage> history, String user) throws Exception {
-        history.add(ChatMessage.user(user));
-        Reply reply = turn(baseUrl, id, history);
+    /** The text of a server-sent event stream of chunks, checking it is one and that it ends in {@code [DONE]}. */
+    private static String streamedText(HttpResponse<String> response) {
+        assertThat(response.headers().firstValue("Content-Type")).get(InstanceOfAssertFactories.STRING).startsWith("text/event-stream");
+        List<String> data = response.body().lines().filter(line -> line.startsWith("data:")).map(line -> line.substring(5).strip()).toList();
+        assertThat(data).last().isEqualTo("[DONE]");
+        StringBuilder text = new StringBuilder();
+        for (String event : data.subList(0, data.size() - 1)) {
+            JsonNode delta = JSON.readTree(event).get("choices").get(0).get("delta");
+            if (delta.hasNonNull("content")) {
+                text.append(delta.get("content").asString());
+            }
+        }
+        return text.toString();
+    }
+
+    private static Reply say(String baseUrl, String id, String user) throws Exception {
+        return say(baseUrl, id, false, user, false);
+    }
+
+    private static Reply say(String baseUrl, String id, boolean byUser, String user, boolean stream) throws Exception {
+        Reply reply = chat(baseUrl, id, byUser, user, stream);
         assertThat(reply.status()).as(reply.body()).isEqualTo(200);
-        history.add(ChatMessage.assistant(reply.text()));
         return reply;
     }
 
-    /** The same conversation run without interruption in this process, greedy: the reference texts. */
-    private static List<String> uninterrupted(ChatSessions settingsFrom, int turns) {
+    private static JsonNode session(String baseUrl, String id) throws Exception {
+        HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/v1/sessions/" + id)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        return JSON.readTree(response.body());
+    }
+
+    /** The same conversation run without interruption in this process, greedy, the whole history each turn. */
+    private static Conversation uninterrupted(ChatSessions settingsFrom, int turns, List<String> texts) {
         Conversation conversation = new Conversation(model, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
         List<ChatMessage> history = new ArrayList<>();
-        List<String> texts = new ArrayList<>();
         for (int i = 0; i < turns; i++) {
             history.add(ChatMessage.user(USERS[i]));
-            String text = conversation.reply(history, RoutingTestApplication.GREEDY, piece -> { }, () -> false).text();
+            String text = conversation.reply(history, GREEDY, piece -> { }, () -> false).text();
             history.add(ChatMessage.assistant(text));
             texts.add(text);
         }
+        return conversation;
+    }
+
+    private static List<String> uninterrupted(ChatSessions settingsFrom, int turns) {
+        List<String> texts = new ArrayList<>();
+        uninterrupted(settingsFrom, turns, texts);
         return texts;
     }
 
@@ -135,21 +185,30 @@ class MultiInstanceRoutingTest {
         try (ConfigurableApplicationContext a = start("A"); ConfigurableApplicationContext b = start("B");
              ConfigurableApplicationContext c = start("C", "--streamingllm.routing.mode=redirect")) {
             String id = "conv-" + UUID.randomUUID();
-            List<ChatMessage> history = new ArrayList<>();
-            assertThat(say(url(a), id, history, USERS[0]).servedBy()).isEqualTo("A");
-            Reply throughB = say(url(b), id, history, USERS[1]);
+            Reply first = say(url(a), id, USERS[0]);
+            assertThat(first.servedBy()).isEqualTo("A");
+            // streamed through B's proxy, server-sent events passed through
+            Reply throughB = say(url(b), id, false, USERS[1], true);
             assertThat(throughB.servedBy()).isEqualTo("A");
-            assertThat(throughB.reset()).isFalse();
             assertThat(b.getBean(ChatSessions.class).find(id)).isEmpty();
+            // the session API through B answers from A, which names itself as the owner
+            assertThat(session(url(b), id).get("owner").asString()).isEqualTo("A@" + url(a));
 
-            history.add(ChatMessage.user(USERS[2]));
-            Reply redirected = turn(url(c), id, history);
+            Reply redirected = chat(url(c), id, false, USERS[2], false);
             assertThat(redirected.status()).isEqualTo(307);
-            assertThat(redirected.location()).isEqualTo(url(a) + "/turn");
+            assertThat(redirected.location()).isEqualTo(url(a) + "/v1/chat/completions");
             assertThat(c.getBean(ChatSessions.class).find(id)).isEmpty();
 
             List<String> reference = uninterrupted(a.getBean(ChatSessions.class), 2);
-            assertThat(List.of(history.get(1).content(), history.get(3).content())).isEqualTo(reference);
+            assertThat(List.of(first.text(), throughB.text())).isEqualTo(reference);
+
+            // a conversation named only by the request's user field is routed the same way
+            String byUser = "user-" + UUID.randomUUID();
+            Reply userFirst = say(url(a), byUser, true, USERS[0], false);
+            Reply userSecond = say(url(b), byUser, true, USERS[1], false);
+            assertThat(userSecond.servedBy()).isEqualTo("A");
+            assertThat(b.getBean(ChatSessions.class).find(byUser)).isEmpty();
+            assertThat(List.of(userFirst.text(), userSecond.text())).isEqualTo(reference);
         }
     }
 
@@ -166,32 +225,32 @@ class MultiInstanceRoutingTest {
             String urlA = "http://localhost:" + portA;
             awaitUp(urlA);
             String id = "conv-" + UUID.randomUUID();
-            List<ChatMessage> history = new ArrayList<>();
-            say(urlA, id, history, USERS[0]);
-            Reply second = say(urlA, id, history, USERS[1]);
+            Reply first = say(urlA, id, USERS[0]);
+            Reply second = say(urlA, id, USERS[1]);
             assertThat(second.servedBy()).isEqualTo("A");
             SessionOwnership ownershipB = b.getBean(SessionOwnership.class);
-            long seen = ((Number) JSON.readValue(second.body(), Map.class).get("tokensSeen")).longValue();
-            awaitPublished(ownershipB.registry(), id, seen);
+            awaitPublished(ownershipB.registry(), id, session(urlA, id).get("tokens_seen").asLong());
 
             a.destroyForcibly().waitFor();
 
-            // B refuses until A's lease expires, then takes the session over
-            history.add(ChatMessage.user(USERS[2]));
-            Reply third = turn(url(b), id, history);
+            // B refuses until A's lease expires, then takes the session over; the client still sends only its new message
+            Reply third = chat(url(b), id, false, USERS[2], false);
             long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
             while (third.status() == 503 && System.nanoTime() < deadline) {
+                assertThat(JSON.readTree(third.body()).get("error").get("code").asString()).isEqualTo("session_unavailable");
                 Thread.sleep(250);
-                third = turn(url(b), id, history);
+                third = chat(url(b), id, false, USERS[2], false);
             }
             assertThat(third.status()).as(third.body()).isEqualTo(200);
             assertThat(third.servedBy()).isEqualTo("B");
-            assertThat(third.reset()).isFalse();
-            history.add(ChatMessage.assistant(third.text()));
-            Reply fourth = say(url(b), id, history, USERS[3]);
+            Reply fourth = say(url(b), id, false, USERS[3], true);
+            assertThat(fourth.servedBy()).isEqualTo("B");
 
-            List<String> reference = uninterrupted(b.getBean(ChatSessions.class), 4);
-            assertThat(List.of(history.get(1).content(), history.get(3).content(), third.text(), fourth.text())).isEqualTo(reference);
+            List<String> reference = new ArrayList<>();
+            Conversation uninterrupted = uninterrupted(b.getBean(ChatSessions.class), 4, reference);
+            assertThat(List.of(first.text(), second.text(), third.text(), fourth.text())).isEqualTo(reference);
+            // the cache saw every token once, as the uninterrupted run's did
+            assertThat(session(url(b), id).get("tokens_seen").asLong()).isEqualTo(uninterrupted.session().tokensSeen());
             assertThat(ownershipB.lease(id)).get().extracting(Lease::fence).isEqualTo(2L);
         } finally {
             a.destroyForcibly();
@@ -227,26 +286,25 @@ class MultiInstanceRoutingTest {
     void aConversationContinuesWhenRedisRestarts() throws Exception {
         try (ConfigurableApplicationContext a = start("A"); ConfigurableApplicationContext b = start("B")) {
             String id = "conv-" + UUID.randomUUID();
-            List<ChatMessage> history = new ArrayList<>();
-            say(url(a), id, history, USERS[0]);
-            assertThat(say(url(b), id, history, USERS[1]).servedBy()).isEqualTo("A");
+            List<String> texts = new ArrayList<>();
+            texts.add(say(url(a), id, USERS[0]).text());
+            Reply second = say(url(b), id, USERS[1]);
+            assertThat(second.servedBy()).isEqualTo("A");
+            texts.add(second.text());
 
             redis.stop();
             RoutingHealthIndicator healthA = a.getBean(RoutingHealthIndicator.class);
             awaitStatus(healthA, Status.DOWN);
             assertThat((String) healthA.health().getDetails().get("reason")).contains("unreachable");
             // served locally meanwhile
-            Reply third = say(url(a), id, history, USERS[2]);
-            assertThat(third.reset()).isFalse();
+            texts.add(say(url(a), id, USERS[2]).text());
 
             redis.restart();
             awaitStatus(healthA, Status.UP);
-            Reply fourth = say(url(b), id, history, USERS[3]);
+            Reply fourth = say(url(b), id, USERS[3]);
             assertThat(fourth.servedBy()).isEqualTo("A");
-            assertThat(fourth.reset()).isFalse();
-            List<String> reference = uninterrupted(a.getBean(ChatSessions.class), 4);
-            assertThat(List.of(history.get(1).content(), history.get(3).content(), history.get(5).content(), history.get(7).content()))
-                    .isEqualTo(reference);
+            texts.add(fourth.text());
+            assertThat(texts).isEqualTo(uninterrupted(a.getBean(ChatSessions.class), 4));
         }
     }
 
