@@ -1,0 +1,141 @@
+package dev.streamingllm.spring.routing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.streamingllm.spring.autoconfigure.StreamingLlmAutoConfiguration;
+import dev.streamingllm.spring.autoconfigure.StreamingLlmRoutingAutoConfiguration;
+import dev.streamingllm.spring.autoconfigure.StreamingLlmWebAutoConfiguration;
+import dev.streamingllm.spring.web.ChatExchange;
+import dev.streamingllm.spring.web.SessionOwner;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.data.redis.autoconfigure.DataRedisAutoConfiguration;
+import org.springframework.boot.data.redis.autoconfigure.DataRedisReactiveAutoConfiguration;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.http.HttpStatus;
+import org.springframework.mock.http.server.reactive.MockServerHttpRequest;
+import org.springframework.mock.web.server.MockServerWebExchange;
+import reactor.core.publisher.Mono;
+
+/** The routing auto-configuration: which registry, the switch, back-off to user beans, and the owner it gives the session API. */
+class StreamingLlmRoutingAutoConfigurationTest {
+
+    private static RealRedis redis;
+
+    private final ReactiveWebApplicationContextRunner runner = new ReactiveWebApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(StreamingLlmAutoConfiguration.class, DataRedisAutoConfiguration.class,
+                    DataRedisReactiveAutoConfiguration.class, StreamingLlmRoutingAutoConfiguration.class,
+                    StreamingLlmWebAutoConfiguration.class))
+            .withPropertyValues("streamingllm.model=" + System.getProperty("streamingllm.shared") + "/models/stories260K.gguf",
+                    "streamingllm.routing.instance-id=here", "streamingllm.routing.base-url=http://here.example:8080");
+
+    @BeforeAll
+    static void startRedis() {
+        redis = RealRedis.start();
+    }
+
+    @AfterAll
+    static void stopRedis() throws Exception {
+        redis.close();
+    }
+
+    @Test
+    void withoutRedisPropertiesTheRegistryIsInMemory() {
+        runner.withPropertyValues("streamingllm.web.enabled=true").run(context -> {
+            assertThat(context).hasNotFailed().hasSingleBean(SessionOwnership.class).hasSingleBean(RoutingWebFilter.class)
+                    .hasSingleBean(RoutingHealthIndicator.class);
+            assertThat(context.getBean(SessionRegistry.class)).isInstanceOf(InMemorySessionRegistry.class);
+            // the session API names the lease holder, not the single-instance default
+            assertThat(context.getBean(SessionOwner.class).owner("any")).isEqualTo("here@http://here.example:8080");
+        });
+    }
+
+    @Test
+    void withRedisPropertiesTheRegistryIsInRedis() {
+        runner.withPropertyValues("spring.data.redis.host=localhost", "spring.data.redis.port=" + redis.port(),
+                "streamingllm.routing.key-prefix=acr-test").run(context -> {
+            assertThat(context).hasNotFailed();
+            SessionRegistry registry = context.getBean(SessionRegistry.class);
+            assertThat(registry).isInstanceOf(RedisSessionRegistry.class);
+            // it talks to the real server: a lease taken through it is read back
+            Lease lease = registry.acquire("acr-session", "here", Duration.ofSeconds(5)).block(Duration.ofSeconds(5));
+            assertThat(lease).isNotNull();
+            assertThat(registry.lease("acr-session").block(Duration.ofSeconds(5))).isEqualTo(lease);
+        });
+    }
+
+    @Test
+    void offWhenDisabled() {
+        runner.withPropertyValues("streamingllm.routing.enabled=false", "streamingllm.web.enabled=true").run(context -> {
+            assertThat(context).hasNotFailed().doesNotHaveBean(SessionOwnership.class).doesNotHaveBean(SessionRegistry.class)
+                    .doesNotHaveBean(RoutingWebFilter.class).doesNotHaveBean(RoutingHealthIndicator.class);
+            // the web layer's single-instance owner instead
+            assertThat(context.getBean(SessionOwner.class).owner("any")).startsWith("streamingllm@");
+        });
+    }
+
+    @Test
+    void backsOffToUserBeans() {
+        runner.withUserConfiguration(UserBeans.class).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context.getBean(SessionRegistry.class)).isSameAs(context.getBean(UserBeans.class).registry);
+            assertThat(context.getBean(SessionOwnership.class).registry()).isSameAs(context.getBean(UserBeans.class).registry);
+            assertThat(context.getBean(SessionOwner.class).owner("x")).isEqualTo("mine");
+        });
+    }
+
+    @Test
+    void noFilterOutsideAReactiveWebApplication() {
+        new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(StreamingLlmAutoConfiguration.class, StreamingLlmRoutingAutoConfiguration.class))
+                .withPropertyValues("streamingllm.model=" + System.getProperty("streamingllm.shared") + "/models/stories260K.gguf")
+                .run(context -> assertThat(context).hasNotFailed().hasSingleBean(SessionOwnership.class)
+                        .doesNotHaveBean(RoutingWebFilter.class));
+    }
+
+    @Test
+    void withoutTheHttpApiTheFilterRoutesByTheHeader() {
+        runner.run(context -> {
+            assertThat(context).doesNotHaveBean(StreamingLlmWebAutoConfiguration.class);
+            RoutingWebFilter filter = context.getBean(RoutingWebFilter.class);
+
+            MockServerWebExchange named = MockServerWebExchange.from(MockServerHttpRequest.post("/ask")
+                    .header(ChatExchange.CONVERSATION_HEADER, "plain-app-1"));
+            AtomicBoolean served = new AtomicBoolean();
+            filter.filter(named, exchange -> Mono.fromRunnable(() -> served.set(true))).block(Duration.ofSeconds(10));
+            assertThat(served).isTrue();
+            assertThat(named.getResponse().getHeaders().getFirst(RoutingWebFilter.SERVED_BY)).isEqualTo("here");
+            assertThat(ChatExchange.conversationId(named)).isEqualTo("plain-app-1");
+            assertThat(context.getBean(SessionOwnership.class).lease("plain-app-1")).isPresent();
+
+            MockServerWebExchange invalid = MockServerWebExchange.from(MockServerHttpRequest.post("/ask")
+                    .header(ChatExchange.CONVERSATION_HEADER, "has spaces"));
+            filter.filter(invalid, exchange -> Mono.error(new AssertionError("an invalid id must not be served"))).block(Duration.ofSeconds(10));
+            assertThat(invalid.getResponse().getStatusCode()).isEqualTo(HttpStatus.BAD_REQUEST);
+            assertThat(invalid.getResponse().getBodyAsString().block()).contains("invalid_conversation_id");
+        });
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class UserBeans {
+
+        final SessionRegistry registry = new InMemorySessionRegistry();
+
+        @Bean
+        SessionRegistry mySessionRegistry() {
+            return registry;
+        }
+
+        @Bean
+        SessionOwner mySessionOwner() {
+            return conversationId -> "mine";
+        }
+    }
+}
