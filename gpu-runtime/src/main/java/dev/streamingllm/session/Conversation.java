@@ -22,7 +22,8 @@ import java.util.function.Consumer;
  * message. Either way, system messages that are present must be the ones the conversation began with.
  * Then only the new messages are rendered and prefilled. Otherwise — an edited or foreign history, a
  * changed system prompt, or a reply the client never received (a cancelled turn) — the conversation
- * starts over and prefills the whole incoming history, which the cache then keeps the end of.
+ * starts over and prefills the whole incoming history, which the cache then keeps the end of. (Only new
+ * messages after a cancelled turn continue after the part of the reply that was generated.)
  *
  * <p>The matching state (system messages, recent messages) travels with a {@link ConversationSnapshot},
  * so the rule holds on whichever instance restores the conversation.

@@ -149,13 +149,18 @@ class StreamingLlmChatModelTest {
             assertThat(cancelled.finishReason()).isEqualTo(FinishReason.CANCELLED);
             assertThat(cancelled.completionTokens()).isLessThan(1_000);
 
-            // the client never saw a whole reply: the next turn starts the conversation over, on the same session
-            ChatResponse next = chatModel.call(prompt("c", List.of(new UserMessage("Once upon a time"), new UserMessage("The cat"))));
+            // a resent history with another reply than the cancelled one starts the conversation over, on the same session
+            ChatResponse next = chatModel.call(prompt("c", List.of(new UserMessage("Once upon a time"),
+                    new AssistantMessage("A reply from elsewhere."), new UserMessage("The cat"))));
             assertThat(text(next)).isNotBlank();
             assertThat((Boolean) next.getMetadata().get("reset")).isTrue();
             assertThat(sessions.find("c")).isPresent();
-            StepVerifier.create(chatModel.stream(prompt("c", List.of(new UserMessage("A dog")))))
-                    .thenConsumeWhile(r -> true).verifyComplete();
+            // only the new message continues it
+            List<ChatResponse> continued = chatModel.stream(prompt("c", List.of(new UserMessage("A dog")))).collectList()
+                    .block(Duration.ofSeconds(30));
+            assertThat(continued).isNotEmpty();
+            // the last chunk carries the turn's result
+            assertThat((Boolean) continued.getLast().getMetadata().get("reset")).isFalse();
         }
     }
 
