@@ -81,12 +81,17 @@ public class StreamingLlmRoutingAutoConfiguration {
         return new SessionOwnership(registry, sessions, settings);
     }
 
-    @Bean
-    @ConditionalOnMissingBean
+    // nested, so that applications without WebFlux never load the filter's classes
+    @Configuration(proxyBeanMethods = false)
     @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
     @ConditionalOnClass(WebClient.class)
-    RoutingWebFilter streamingLlmRoutingWebFilter(SessionOwnership ownership, ObjectProvider<WebClient.Builder> builder) {
-        return new RoutingWebFilter(ownership, builder.getIfAvailable(WebClient::builder));
+    static class RoutingWebConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean
+        RoutingWebFilter streamingLlmRoutingWebFilter(SessionOwnership ownership, ObjectProvider<WebClient.Builder> builder) {
+            return new RoutingWebFilter(ownership, builder.getIfAvailable(WebClient::builder));
+        }
     }
 
     @Configuration(proxyBeanMethods = false)
