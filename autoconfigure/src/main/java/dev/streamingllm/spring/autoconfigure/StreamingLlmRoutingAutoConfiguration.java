@@ -84,13 +84,18 @@ public class StreamingLlmRoutingAutoConfiguration {
         return new SessionOwnership(registry, sessions, settings);
     }
 
-    @Bean
-    @ConditionalOnMissingBean
+    // nested, so that applications without WebFlux never load the filter's classes
+    @Configuration(proxyBeanMethods = false)
     @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
     @ConditionalOnClass(WebClient.class)
-    RoutingWebFilter streamingLlmRoutingWebFilter(SessionOwnership ownership, ObjectProvider<WebClient.Builder> builder,
-            ObjectProvider<JsonMapper> json) {
-        return new RoutingWebFilter(ownership, builder.getIfAvailable(WebClient::builder), json.getIfAvailable(JsonMapper::new));
+    static class RoutingWebConfiguration {
+
+        @Bean
+        @ConditionalOnMissingBean
+        RoutingWebFilter streamingLlmRoutingWebFilter(SessionOwnership ownership, ObjectProvider<WebClient.Builder> builder,
+                ObjectProvider<JsonMapper> json) {
+            return new RoutingWebFilter(ownership, builder.getIfAvailable(WebClient::builder), json.getIfAvailable(JsonMapper::new));
+        }
     }
 
     @Bean
