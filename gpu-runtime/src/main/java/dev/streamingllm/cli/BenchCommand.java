@@ -6,6 +6,7 @@ import dev.streamingllm.eval.Benchmarks;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.model.SyntheticModel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -121,10 +122,18 @@ final class BenchCommand implements Callable<Integer> {
             out.put("generated_tokens", result.generatedTokens());
             out.put("prefill_tokens_per_s", result.prefillTokensPerSecond());
             out.put("decode_tokens_per_s", result.decodeTokensPerSecond());
+            // Mapped, not copied: the weights show up as file-backed pages, the heap as anonymous ones.
+            out.put("file_bytes", Files.size(model));
+            out.put("rss_bytes", Benchmarks.residentBytes("VmRSS"));
+            out.put("rss_file_bytes", Benchmarks.residentBytes("RssFile"));
+            out.put("rss_anon_bytes", Benchmarks.residentBytes("RssAnon"));
             System.out.println(JsonMapper.builder().build().writeValueAsString(out));
         } else {
-            System.out.printf("prefill %d tokens: %.1f tokens/s%ndecode %d tokens: %.1f tokens/s%n",
-                    result.promptTokens(), result.prefillTokensPerSecond(), result.generatedTokens(), result.decodeTokensPerSecond());
+            System.out.printf("prefill %d tokens: %.1f tokens/s%ndecode %d tokens: %.1f tokens/s%n"
+                            + "resident %.1f MiB: %.1f MiB mapped from the file, %.1f MiB heap and other memory%n",
+                    result.promptTokens(), result.prefillTokensPerSecond(), result.generatedTokens(), result.decodeTokensPerSecond(),
+                    Benchmarks.residentBytes("VmRSS") / 1048576.0, Benchmarks.residentBytes("RssFile") / 1048576.0,
+                    Benchmarks.residentBytes("RssAnon") / 1048576.0);
         }
     }
 

@@ -140,9 +140,18 @@ public final class Benchmarks {
 
     /** Resident set size of this process (Linux), or -1 where /proc is absent. */
     public static long residentBytes() {
+        return residentBytes("VmRSS");
+    }
+
+    /**
+     * One resident-memory figure of this process from {@code /proc/self/status} (Linux), or -1 where
+     * it is absent: {@code VmRSS} in all, {@code RssFile} for mapped files such as the model's
+     * weights, {@code RssAnon} for the heap and everything else the process allocated.
+     */
+    public static long residentBytes(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
+                if (line.startsWith(field + ":")) {
                     return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
                 }
             }

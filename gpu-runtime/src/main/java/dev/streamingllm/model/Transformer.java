@@ -2,6 +2,7 @@ package dev.streamingllm.model;
 
 import dev.streamingllm.backend.cpu.Ops;
 import dev.streamingllm.backend.cpu.Parallel;
+import dev.streamingllm.backend.cpu.WeightMatrix;
 import dev.streamingllm.cache.SinkCache;
 
 /**
@@ -10,6 +11,9 @@ import dev.streamingllm.cache.SinkCache;
  * decoding is a chunk of one.
  */
 public final class Transformer implements Decoder {
+
+    /** Multiply-adds of attention per parallel slice, as {@code WeightMatrix.MIN_SLICE_WORK} for matmuls. */
+    static final int MIN_HEAD_WORK = 32 * 1024;
 
     private final ModelConfig config;
     private final Weights weights;
@@ -73,9 +77,7 @@ public final class Transformer implements Decoder {
             Weights.Layer layer = weights.layers()[l];
 
             rmsnorm(xb, x, layer.attnNorm(), count);
-            layer.attnQ().matmul(xb, q, count);
-            layer.attnK().matmul(xb, k, count);
-            layer.attnV().matmul(xb, v, count);
+            WeightMatrix.matmul(xb, count, new WeightMatrix[] {layer.attnQ(), layer.attnK(), layer.attnV()}, new float[][] {q, k, v});
             addBias(q, layer.attnQBias(), count);
             addBias(k, layer.attnKBias(), count);
             addBias(v, layer.attnVBias(), count);
@@ -96,8 +98,7 @@ public final class Transformer implements Decoder {
             accumulate(x, projected);
 
             rmsnorm(xb, x, layer.ffnNorm(), count);
-            layer.ffnGate().matmul(xb, gate, count);
-            layer.ffnUp().matmul(xb, up, count);
+            WeightMatrix.matmul(xb, count, new WeightMatrix[] {layer.ffnGate(), layer.ffnUp()}, new float[][] {gate, up});
             ops.siluMul(gate, 0, up, 0, count * ffnDim);
             layer.ffnDown().matmul(gate, projected, count);
             accumulate(x, projected);
@@ -127,7 +128,10 @@ public final class Transformer implements Decoder {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         int visible = step.sinkCount() + step.ringCount();
 
-        Parallel.forRange(config.heads(), 1, (first, last) -> {
+        // Small models attend over a few floats per head: below MIN_HEAD_WORK a hand-off to another
+        // thread costs more than the head itself (and much more when that thread is descheduled).
+        int grain = Math.max(1, MIN_HEAD_WORK / Math.max(1, 2 * visible * headDim));
+        Parallel.forRange(config.heads(), grain, (first, last) -> {
             for (int h = first; h < last; h++) {
                 int kvOffset = (h / group) * headDim;
                 int qOffset = h * headDim;

@@ -117,15 +117,52 @@ public abstract sealed class WeightMatrix
      * from memory once per tile rather than once per token.
      */
     public final void matmul(float[] x, float[] out, int batch) {
-        if (batch < 0 || (long) batch * cols > x.length || (long) batch * rows > out.length) {
-            throw new IllegalArgumentException("matmul of " + name + " [" + rows + " x " + cols + "] with batch " + batch
-                    + ": x has " + x.length + " floats, out has " + out.length);
-        }
+        checkShapes(x, out, batch);
         if (batch == 0) {
             return;
         }
         int grain = (int) Math.max(1, MIN_SLICE_WORK / ((long) cols * batch));
         Parallel.forRange(rows, grain, (start, end) -> matmulRows(x, out, batch, start, end));
+    }
+
+    /**
+     * {@code matrices[i].matmul(x, outs[i], batch)} for matrices of the same width (Q, K and V; gate
+     * and up) as one parallel loop over all their rows: decoding a token hands work to the other
+     * threads once instead of once per matrix.
+     */
+    public static void matmul(float[] x, int batch, WeightMatrix[] matrices, float[][] outs) {
+        if (matrices.length != outs.length) {
+            throw new IllegalArgumentException(matrices.length + " matrices but " + outs.length + " outputs");
+        }
+        int totalRows = 0;
+        for (int i = 0; i < matrices.length; i++) {
+            if (matrices[i].cols != matrices[0].cols) {
+                throw new IllegalArgumentException("fused matmul needs one width: " + matrices[0] + " and " + matrices[i]);
+            }
+            matrices[i].checkShapes(x, outs[i], batch);
+            totalRows += matrices[i].rows;
+        }
+        if (batch == 0 || totalRows == 0) {
+            return;
+        }
+        int grain = (int) Math.max(1, MIN_SLICE_WORK / ((long) matrices[0].cols * batch));
+        Parallel.forRange(totalRows, grain, (start, end) -> {
+            int first = 0;
+            for (int i = 0; i < matrices.length && first < end; first += matrices[i].rows, i++) {
+                int from = Math.max(start, first) - first;
+                int to = Math.min(end, first + matrices[i].rows) - first;
+                if (from < to) {
+                    matrices[i].matmulRows(x, outs[i], batch, from, to);
+                }
+            }
+        });
+    }
+
+    private void checkShapes(float[] x, float[] out, int batch) {
+        if (batch < 0 || (long) batch * cols > x.length || (long) batch * rows > out.length) {
+            throw new IllegalArgumentException("matmul of " + name + " [" + rows + " x " + cols + "] with batch " + batch
+                    + ": x has " + x.length + " floats, out has " + out.length);
+        }
     }
 
     private void matmulRows(float[] x, float[] out, int batch, int start, int end) {

@@ -138,6 +138,41 @@ class WeightMatrixTest {
         assertThatThrownBy(() -> WeightMatrix.of(ragged)).hasMessageContaining("not a multiple of the block size 32");
     }
 
+    @ParameterizedTest(name = "{0} simd={1}")
+    @MethodSource("paths")
+    void fusedMatmulEqualsOneMatmulPerMatrix(String model, boolean simd) {
+        try (GGUFFile gguf = open(model)) {
+            WeightMatrix[] qkv = Stream.of("blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight")
+                    .map(name -> WeightMatrix.of(gguf.tensor(name), simd)).toArray(WeightMatrix[]::new);
+            for (int batch : new int[] {1, 5}) {
+                float[] x = random(batch * qkv[0].cols(), batch);
+                for (int threads : new int[] {1, 3}) {
+                    Parallel.setThreads(threads);
+                    float[][] fused = new float[qkv.length][];
+                    for (int i = 0; i < qkv.length; i++) {
+                        fused[i] = new float[batch * qkv[i].rows()];
+                    }
+                    WeightMatrix.matmul(x, batch, qkv, fused);
+                    for (int i = 0; i < qkv.length; i++) {
+                        float[] alone = new float[batch * qkv[i].rows()];
+                        qkv[i].matmul(x, alone, batch);
+                        assertThat(fused[i]).as("%s %s batch %d threads %d", model, qkv[i], batch, threads).containsExactly(alone);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void fusedMatmulNeedsOneWidth() {
+        try (GGUFFile gguf = open("tiny-gqa-q8_0")) {
+            WeightMatrix k = WeightMatrix.of(gguf.tensor("blk.0.attn_k.weight"));
+            WeightMatrix down = WeightMatrix.of(gguf.tensor("blk.0.ffn_down.weight"));
+            assertThatThrownBy(() -> WeightMatrix.matmul(new float[4096], 1, new WeightMatrix[] {k, down}, new float[][] {new float[4096], new float[4096]}))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("one width");
+        }
+    }
+
     @Test
     void matmulChecksItsArrays() {
         try (GGUFFile gguf = open("tiny-gqa-q8_0")) {
