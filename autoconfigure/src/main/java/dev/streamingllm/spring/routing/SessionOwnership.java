@@ -107,14 +107,18 @@ public final class SessionOwnership implements AutoCloseable {
     /**
      * Where a request for {@code sessionId} goes. A session nobody holds is taken over here: restored from its
      * snapshot (exact), else replayed from its transcript (approximate), else started empty.
+     *
+     * @param inspect the request only looks at the session or ends it (the session API): a session nobody holds is
+     *                taken over only when the registry has stored state for it, so looking up an unknown
+     *                conversation creates no lease (it is answered here, as not found)
      */
-    public Mono<Route> route(String sessionId) {
+    public Mono<Route> route(String sessionId, boolean inspect) {
         if (local.contains(sessionId)) {
             return Mono.just(new Route.Local());
         }
         return registry.lease(sessionId).timeout(settings.redisTimeout())
                 .map(Optional::of).defaultIfEmpty(Optional.empty())
-                .flatMap(lease -> lease.isEmpty() ? takeOver(sessionId)
+                .flatMap(lease -> lease.isEmpty() ? (inspect ? takeOverIfStored(sessionId) : takeOver(sessionId))
                         : lease.get().instanceId().equals(settings.instanceId()) ? restore(lease.get()).thenReturn(new Route.Local())
                         : remote(lease.get()))
                 .onErrorResume(e -> {
@@ -130,6 +134,11 @@ public final class SessionOwnership implements AutoCloseable {
                 .defaultIfEmpty(new Route.Unavailable("instance " + lease.instanceId() + " owns session " + lease.sessionId()
                         + " but has stopped sending heartbeats; the session is taken over when its lease expires (at most "
                         + settings.lease().toSeconds() + " s)"));
+    }
+
+    private Mono<Route> takeOverIfStored(String sessionId) {
+        return registry.find(sessionId).timeout(settings.redisTimeout()).hasElement()
+                .flatMap(stored -> stored ? takeOver(sessionId) : Mono.just(new Route.Local()));
     }
 
     private Mono<Route> takeOver(String sessionId) {

@@ -33,7 +33,8 @@ public final class ChatExchange {
     /** The API filter's order; filters that need the attributes (session routing) order themselves after it. */
     public static final int FILTER_ORDER = -100;
 
-    static final String SESSIONS_PATH = "/v1/sessions/";
+    /** The session API's path prefix; the conversation id follows it. */
+    public static final String SESSIONS_PATH = "/v1/sessions/";
 
     private static final Pattern VALID_ID = Pattern.compile("[A-Za-z0-9._:@+=-]{1,128}");
 

@@ -27,6 +27,8 @@ import org.junit.jupiter.api.Test;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.health.contributor.Status;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.data.redis.connection.ReactiveRedisConnectionFactory;
+import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 import reactor.core.publisher.Mono;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -258,6 +260,30 @@ class MultiInstanceRoutingTest {
     }
 
     @Test
+    void lookingAtOrDeletingAnUnknownSessionTakesNoLease() throws Exception {
+        try (ConfigurableApplicationContext a = start("A")) {
+            String id = "unknown-" + UUID.randomUUID();
+            HttpResponse<String> get = HTTP.send(HttpRequest.newBuilder(URI.create(url(a) + "/v1/sessions/" + id)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> delete = HTTP.send(HttpRequest.newBuilder(URI.create(url(a) + "/v1/sessions/" + id)).DELETE().build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(get.statusCode()).as(get.body()).isEqualTo(404);
+            assertThat(delete.statusCode()).as(delete.body()).isEqualTo(404);
+            // past a few heartbeats: nothing was leased, so nothing is renewed either
+            Thread.sleep(1_500);
+            assertThat(redisKeys(a, "streamingllm:*:" + id)).isEmpty();
+            assertThat(a.getBean(SessionOwnership.class).lease(id)).isEmpty();
+            assertThat(a.getBean(SessionOwnership.class).status().localSessions()).isZero();
+        }
+    }
+
+    /** Keys in the shared Redis matching {@code pattern}, read with the instance's own connection. */
+    private static List<String> redisKeys(ConfigurableApplicationContext context, String pattern) {
+        return new ReactiveStringRedisTemplate(context.getBean(ReactiveRedisConnectionFactory.class))
+                .keys(pattern).collectList().block(Duration.ofSeconds(5));
+    }
+
+    @Test
     void twoInstancesRacingForAnExpiredLeaseExactlyOneWins() throws Exception {
         try (ConfigurableApplicationContext a = start("A"); ConfigurableApplicationContext b = start("B")) {
             SessionOwnership ownershipA = a.getBean(SessionOwnership.class);
@@ -270,7 +296,7 @@ class MultiInstanceRoutingTest {
                 // a dead owner's lease, already expired
                 assertThat(registry.acquire(id, "dead", Duration.ofMillis(50)).block()).isNotNull();
                 Thread.sleep(80);
-                List<Route> routes = Mono.zip(ownershipA.route(id), ownershipB.route(id), List::<Route>of).block(Duration.ofSeconds(30));
+                List<Route> routes = Mono.zip(ownershipA.route(id, false), ownershipB.route(id, false), List::<Route>of).block(Duration.ofSeconds(30));
                 assertThat(routes).filteredOn(r -> r instanceof Route.Local).hasSize(1);
                 Lease lease = registry.lease(id).block();
                 assertThat(lease.instanceId()).isIn("A", "B");
