@@ -8,6 +8,7 @@ import dev.streamingllm.spring.routing.RoutingWebFilter;
 import dev.streamingllm.spring.routing.SessionOwnership;
 import dev.streamingllm.spring.routing.SessionRegistry;
 import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.SessionOwner;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -73,7 +74,7 @@ public class StreamingLlmRoutingAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     SessionOwnership streamingLlmSessionOwnership(SessionRegistry registry, ChatSessions sessions, StreamingLlmRoutingProperties properties,
-            Environment environment) {
+            Environment environment, ObjectProvider<ConversationKeys> keys) {
         String instanceId = properties.getInstanceId() != null ? properties.getInstanceId()
                 : "instance-" + UUID.randomUUID().toString().substring(0, 8);
         String configuredUrl = properties.getBaseUrl();
@@ -81,7 +82,7 @@ public class StreamingLlmRoutingAutoConfiguration {
         RoutingSettings settings = new RoutingSettings(instanceId,
                 () -> baseUrl(environment, configuredUrl, host),
                 properties.getMode(), properties.getLease(), properties.getHeartbeat(), properties.getRedisTimeout());
-        return new SessionOwnership(registry, sessions, settings);
+        return new SessionOwnership(registry, sessions, settings, keys::getIfAvailable);
     }
 
     // nested, so that applications without WebFlux never load the filter's classes
