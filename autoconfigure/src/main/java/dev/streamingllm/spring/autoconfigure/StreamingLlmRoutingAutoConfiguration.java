@@ -10,8 +10,6 @@ import dev.streamingllm.spring.routing.SessionRegistry;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.SessionOwner;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
@@ -78,7 +76,7 @@ public class StreamingLlmRoutingAutoConfiguration {
         String instanceId = properties.getInstanceId() != null ? properties.getInstanceId()
                 : "instance-" + UUID.randomUUID().toString().substring(0, 8);
         String configuredUrl = properties.getBaseUrl();
-        String host = hostAddress();
+        String host = LocalHost.address();
         RoutingSettings settings = new RoutingSettings(instanceId,
                 () -> baseUrl(environment, configuredUrl, host),
                 properties.getMode(), properties.getLease(), properties.getHeartbeat(), properties.getRedisTimeout());
@@ -127,14 +125,6 @@ public class StreamingLlmRoutingAutoConfiguration {
         }
         String resolved = environment.resolvePlaceholders(configured);
         return resolved.contains("${") ? null : resolved;
-    }
-
-    private static String hostAddress() {
-        try {
-            return InetAddress.getLocalHost().getHostAddress();
-        } catch (UnknownHostException e) {
-            return "localhost";
-        }
     }
 
     /** Redis counts as configured when a host or URL is set: Boot would otherwise connect to localhost:6379 by default. */
