@@ -8,9 +8,8 @@ import dev.streamingllm.spring.routing.RoutingWebFilter;
 import dev.streamingllm.spring.routing.SessionOwnership;
 import dev.streamingllm.spring.routing.SessionRegistry;
 import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.SessionOwner;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
@@ -73,15 +72,15 @@ public class StreamingLlmRoutingAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     SessionOwnership streamingLlmSessionOwnership(SessionRegistry registry, ChatSessions sessions, StreamingLlmRoutingProperties properties,
-            Environment environment) {
+            Environment environment, ObjectProvider<ConversationKeys> keys) {
         String instanceId = properties.getInstanceId() != null ? properties.getInstanceId()
                 : "instance-" + UUID.randomUUID().toString().substring(0, 8);
         String configuredUrl = properties.getBaseUrl();
-        String host = hostAddress();
+        String host = LocalHost.address();
         RoutingSettings settings = new RoutingSettings(instanceId,
                 () -> baseUrl(environment, configuredUrl, host),
                 properties.getMode(), properties.getLease(), properties.getHeartbeat(), properties.getRedisTimeout());
-        return new SessionOwnership(registry, sessions, settings);
+        return new SessionOwnership(registry, sessions, settings, keys::getIfAvailable);
     }
 
     // nested, so that applications without WebFlux never load the filter's classes
@@ -126,14 +125,6 @@ public class StreamingLlmRoutingAutoConfiguration {
         }
         String resolved = environment.resolvePlaceholders(configured);
         return resolved.contains("${") ? null : resolved;
-    }
-
-    private static String hostAddress() {
-        try {
-            return InetAddress.getLocalHost().getHostAddress();
-        } catch (UnknownHostException e) {
-            return "localhost";
-        }
     }
 
     /** Redis counts as configured when a host or URL is set: Boot would otherwise connect to localhost:6379 by default. */

@@ -9,8 +9,6 @@ import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.GenerationLimiter;
 import dev.streamingllm.spring.web.SessionOwner;
 import dev.streamingllm.spring.web.SessionsController;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
@@ -51,7 +49,7 @@ public class StreamingLlmWebAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     SessionOwner streamingLlmSessionOwner(Environment environment) {
-        String owner = environment.getProperty("spring.application.name", "streamingllm") + "@" + hostName();
+        String owner = environment.getProperty("spring.application.name", "streamingllm") + "@" + LocalHost.address();
         return conversationId -> owner;
     }
 
@@ -88,13 +86,5 @@ public class StreamingLlmWebAutoConfiguration {
     @ConditionalOnMissingBean
     ApiExceptionHandler streamingLlmApiExceptionHandler() {
         return new ApiExceptionHandler();
-    }
-
-    private static String hostName() {
-        try {
-            return InetAddress.getLocalHost().getHostName();
-        } catch (UnknownHostException e) {
-            return "localhost";
-        }
     }
 }

@@ -9,6 +9,7 @@ import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionInfo;
 import dev.streamingllm.spring.session.SessionListener;
 import dev.streamingllm.spring.session.TurnResult;
+import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.template.ChatMessage;
 import java.time.Instant;
 import java.util.List;
@@ -19,6 +20,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Mono;
@@ -53,6 +56,7 @@ public final class SessionOwnership implements AutoCloseable {
     private final SessionRegistry registry;
     private final ChatSessions sessions;
     private final RoutingSettings settings;
+    private final Supplier<@Nullable ConversationKeys> keys;
     private final JsonMapper json = JsonMapper.builder().build();
     /** Sessions served here, with their leases; a session without an entry has no lease yet. */
     private final Map<String, Lease> leases = new ConcurrentHashMap<>();
@@ -63,10 +67,16 @@ public final class SessionOwnership implements AutoCloseable {
     private volatile Instant downSince;
     private volatile boolean closed;
 
-    public SessionOwnership(SessionRegistry registry, ChatSessions sessions, RoutingSettings settings) {
+    /**
+     * @param keys the HTTP API's conversation bindings, stored with each session's record and restored on takeover;
+     *             supplies null without the HTTP API
+     */
+    public SessionOwnership(SessionRegistry registry, ChatSessions sessions, RoutingSettings settings,
+            Supplier<@Nullable ConversationKeys> keys) {
         this.registry = registry;
         this.sessions = sessions;
         this.settings = settings;
+        this.keys = keys;
         sessions.addListener(new Listener());
         this.ticker = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("streamingllm-routing").daemon().factory());
         ticker.scheduleWithFixedDelay(this::tick, 0, settings.heartbeat().toMillis(), TimeUnit.MILLISECONDS);
@@ -107,14 +117,18 @@ public final class SessionOwnership implements AutoCloseable {
     /**
      * Where a request for {@code sessionId} goes. A session nobody holds is taken over here: restored from its
      * snapshot (exact), else replayed from its transcript (approximate), else started empty.
+     *
+     * @param inspect the request only looks at the session or ends it (the session API): a session nobody holds is
+     *                taken over only when the registry has stored state for it, so looking up an unknown
+     *                conversation creates no lease (it is answered here, as not found)
      */
-    public Mono<Route> route(String sessionId) {
+    public Mono<Route> route(String sessionId, boolean inspect) {
         if (local.contains(sessionId)) {
             return Mono.just(new Route.Local());
         }
         return registry.lease(sessionId).timeout(settings.redisTimeout())
                 .map(Optional::of).defaultIfEmpty(Optional.empty())
-                .flatMap(lease -> lease.isEmpty() ? takeOver(sessionId)
+                .flatMap(lease -> lease.isEmpty() ? (inspect ? takeOverIfStored(sessionId) : takeOver(sessionId))
                         : lease.get().instanceId().equals(settings.instanceId()) ? restore(lease.get()).thenReturn(new Route.Local())
                         : remote(lease.get()))
                 .onErrorResume(e -> {
@@ -132,6 +146,11 @@ public final class SessionOwnership implements AutoCloseable {
                         + settings.lease().toSeconds() + " s)"));
     }
 
+    private Mono<Route> takeOverIfStored(String sessionId) {
+        return registry.find(sessionId).timeout(settings.redisTimeout()).hasElement()
+                .flatMap(stored -> stored ? takeOver(sessionId) : Mono.just(new Route.Local()));
+    }
+
     private Mono<Route> takeOver(String sessionId) {
         return registry.acquire(sessionId, settings.instanceId(), settings.lease()).timeout(settings.redisTimeout())
                 .flatMap(lease -> restore(lease).thenReturn((Route) new Route.Local()))
@@ -147,6 +166,7 @@ public final class SessionOwnership implements AutoCloseable {
                 .publishOn(Schedulers.boundedElastic())
                 .doOnNext(publication -> {
                     leases.put(lease.sessionId(), lease);
+                    publication.map(p -> p.record().client()).ifPresent(client -> bind(lease.sessionId(), client));
                     if (sessions.find(lease.sessionId()).isPresent()) {
                         local.add(lease.sessionId());
                         return;
@@ -252,9 +272,19 @@ public final class SessionOwnership implements AutoCloseable {
     private Publication publication(Pending pending, Lease lease) {
         SessionInfo info = pending.info();
         Instance self = self();
+        ConversationKeys bindings = keys.get();
+        String client = bindings == null ? null : bindings.owner(info.id()).orElse(null);
         SessionRecord record = new SessionRecord(info.id(), self.id(), self.baseUrl(), sessions.model().fingerprint(), info.sinks(),
-                info.window(), info.tokensSeen(), info.lastActive(), lease.fence());
+                info.window(), info.tokensSeen(), info.lastActive(), lease.fence(), client);
         return new Publication(record, pending.snapshot(), pending.transcript());
+    }
+
+    /** Restores the conversation's binding to the client that created it, as its previous owner stored it. */
+    private void bind(String sessionId, String client) {
+        ConversationKeys bindings = keys.get();
+        if (bindings != null) {
+            bindings.bind(sessionId, client);
+        }
     }
 
     private void down(Throwable e) {

@@ -1,10 +1,13 @@
 package dev.streamingllm.spring.routing;
 
 import java.time.Instant;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the registry knows about a session besides its lease: who served it last, on which model and cache
- * geometry, how far it has come, and under which fencing token that was written.
+ * geometry, how far it has come, under which fencing token that was written, and which client the conversation
+ * belongs to ({@code client}: the HTTP API's {@code "key:" + SHA-256 hex of the API key}, never the key; null when
+ * not bound), so that a new owner after a takeover keeps the binding.
  */
 public record SessionRecord(
         String sessionId,
@@ -15,5 +18,6 @@ public record SessionRecord(
         int window,
         long tokensSeen,
         Instant lastActive,
-        long fence) {
+        long fence,
+        @Nullable String client) {
 }

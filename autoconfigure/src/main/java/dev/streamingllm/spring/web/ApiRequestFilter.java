@@ -136,7 +136,8 @@ public class ApiRequestFilter implements WebFilter, Ordered {
     static String fingerprint(String key) {
         try {
             byte[] digest = MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(digest, 0, 8);
+            // the whole digest: it is what a conversation's binding stores in the session registry
+            return HexFormat.of().formatHex(digest);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is missing from this JVM", e);
         }

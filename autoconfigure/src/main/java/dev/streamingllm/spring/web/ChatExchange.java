@@ -30,10 +30,16 @@ public final class ChatExchange {
     /** The client when the server requires no API key. */
     public static final String ANONYMOUS = "anonymous";
 
-    /** The API filter's order; filters that need the attributes (session routing) order themselves after it. */
-    public static final int FILTER_ORDER = -100;
+    /**
+     * The API filter's order; filters that need the attributes (session routing) order themselves after it.
+     * Spring Security's WebFlux filter chain runs at -100 ({@code WebFluxSecurityConfiguration.WEB_FILTER_CHAIN_FILTER_ORDER}):
+     * this comes after it, so that an application's security decides first and no body is read or request routed
+     * for a caller it refuses (an equal order would leave the two in no defined order).
+     */
+    public static final int FILTER_ORDER = -100 + 10;
 
-    static final String SESSIONS_PATH = "/v1/sessions/";
+    /** The session API's path prefix; the conversation id follows it. */
+    public static final String SESSIONS_PATH = "/v1/sessions/";
 
     private static final Pattern VALID_ID = Pattern.compile("[A-Za-z0-9._:@+=-]{1,128}");
 

@@ -27,6 +27,8 @@ import org.junit.jupiter.api.Test;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.health.contributor.Status;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.data.redis.connection.ReactiveRedisConnectionFactory;
+import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 import reactor.core.publisher.Mono;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -82,6 +84,16 @@ class MultiInstanceRoutingTest {
 
     private static ConfigurableApplicationContext start(String instance, String... extra) {
         return new SpringApplicationBuilder(RoutingTestApplication.class).run(args(instance, 0, extra));
+    }
+
+    /** An instance in a process of its own, so that a test can kill it abruptly. */
+    private static Process startProcess(String instance, int port, String... extra) throws java.io.IOException {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "-Xmx512m", "-cp", System.getProperty("java.class.path"),
+                RoutingTestApplication.class.getName()));
+        command.addAll(List.of(args(instance, port, extra)));
+        return new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(new File("target/instance-" + instance + "-" + port + ".log")).start();
     }
 
     private static String url(ConfigurableApplicationContext context) {
@@ -169,10 +181,15 @@ class MultiInstanceRoutingTest {
     }
 
     private static void awaitPublished(SessionRegistry registry, String id, long tokensSeen) throws InterruptedException {
+        awaitPublished(registry, id, tokensSeen, false);
+    }
+
+    /** Waits until the session is stored with {@code tokensSeen} tokens seen, or with any number when {@code any}. */
+    private static void awaitPublished(SessionRegistry registry, String id, long tokensSeen, boolean any) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (System.nanoTime() < deadline) {
             Publication publication = registry.find(id).block(Duration.ofSeconds(2));
-            if (publication != null && publication.record().tokensSeen() == tokensSeen) {
+            if (publication != null && (any || publication.record().tokensSeen() == tokensSeen)) {
                 return;
             }
             Thread.sleep(100);
@@ -215,12 +232,7 @@ class MultiInstanceRoutingTest {
     @Test
     void whenAIsKilledBTakesOverFromTheSnapshotAndContinuesTokenForToken() throws Exception {
         int portA = RealRedis.freePort();
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                RoutingTestApplication.class.getName()));
-        command.addAll(List.of(args("A", portA)));
-        Process a = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(new File("target/instance-A-" + portA + ".log")).start();
+        Process a = startProcess("A", portA);
         try (ConfigurableApplicationContext b = start("B")) {
             String urlA = "http://localhost:" + portA;
             awaitUp(urlA);
@@ -258,6 +270,79 @@ class MultiInstanceRoutingTest {
     }
 
     @Test
+    void lookingAtOrDeletingAnUnknownSessionTakesNoLease() throws Exception {
+        try (ConfigurableApplicationContext a = start("A")) {
+            String id = "unknown-" + UUID.randomUUID();
+            HttpResponse<String> get = HTTP.send(HttpRequest.newBuilder(URI.create(url(a) + "/v1/sessions/" + id)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> delete = HTTP.send(HttpRequest.newBuilder(URI.create(url(a) + "/v1/sessions/" + id)).DELETE().build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(get.statusCode()).as(get.body()).isEqualTo(404);
+            assertThat(delete.statusCode()).as(delete.body()).isEqualTo(404);
+            // past a few heartbeats: nothing was leased, so nothing is renewed either
+            Thread.sleep(1_500);
+            assertThat(redisKeys(a, "streamingllm:*:" + id)).isEmpty();
+            assertThat(a.getBean(SessionOwnership.class).lease(id)).isEmpty();
+            assertThat(a.getBean(SessionOwnership.class).status().localSessions()).isZero();
+        }
+    }
+
+    /** Keys in the shared Redis matching {@code pattern}, read with the instance's own connection. */
+    private static List<String> redisKeys(ConfigurableApplicationContext context, String pattern) {
+        return new ReactiveStringRedisTemplate(context.getBean(ReactiveRedisConnectionFactory.class))
+                .keys(pattern).collectList().block(Duration.ofSeconds(5));
+    }
+
+    @Test
+    void afterATakeoverTheConversationStillBelongsToTheKeyThatCreatedIt() throws Exception {
+        String keys = "--streamingllm.web.api-keys=key-one,key-two";
+        int portA = RealRedis.freePort();
+        Process a = startProcess("A", portA, keys);
+        try (ConfigurableApplicationContext b = start("B", keys)) {
+            String urlA = "http://localhost:" + portA;
+            awaitUp(urlA);
+            String id = "keyed-" + UUID.randomUUID();
+            assertThat(keyed(urlA, "key-one", id, USERS[0]).statusCode()).isEqualTo(200);
+            assertThat(keyed(urlA, "key-two", id, USERS[1]).statusCode()).isEqualTo(404);
+            awaitPublished(b.getBean(SessionOwnership.class).registry(), id, 0, true);
+            // the registry holds a digest of the key, never the key
+            Publication stored = b.getBean(SessionOwnership.class).registry().find(id).block(Duration.ofSeconds(2));
+            assertThat(stored.record().client()).startsWith("key:").hasSize(4 + 64).doesNotContain("key-one");
+
+            a.destroyForcibly().waitFor();
+
+            // once A's lease expires B takes the session over, and with it the binding: the other key still gets 404
+            HttpResponse<String> other = keyed(url(b), "key-two", id, USERS[1]);
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (other.statusCode() == 503 && System.nanoTime() < deadline) {
+                Thread.sleep(250);
+                other = keyed(url(b), "key-two", id, USERS[1]);
+            }
+            assertThat(other.statusCode()).as(other.body()).isEqualTo(404);
+            assertThat(b.getBean(SessionOwnership.class).lease(id)).isPresent();
+            HttpResponse<String> look = HTTP.send(HttpRequest.newBuilder(URI.create(url(b) + "/v1/sessions/" + id))
+                    .header("Authorization", "Bearer key-two").build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(look.statusCode()).as(look.body()).isEqualTo(404);
+
+            HttpResponse<String> owner = keyed(url(b), "key-one", id, USERS[1]);
+            assertThat(owner.statusCode()).as(owner.body()).isEqualTo(200);
+            assertThat(owner.headers().firstValue(RoutingWebFilter.SERVED_BY)).contains("B");
+        } finally {
+            a.destroyForcibly();
+        }
+    }
+
+    /** Sends a new user message to {@code POST /v1/chat/completions} with an API key. */
+    private static HttpResponse<String> keyed(String baseUrl, String key, String id, String user) throws Exception {
+        byte[] body = JSON.writeValueAsBytes(Map.of("messages", List.of(Map.of("role", "user", "content", user)),
+                "temperature", 0, "max_tokens", MAX_TOKENS));
+        return HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/v1/chat/completions"))
+                .header("Content-Type", "application/json").header("Authorization", "Bearer " + key)
+                .header(ChatExchange.CONVERSATION_HEADER, id).timeout(Duration.ofSeconds(60))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
     void twoInstancesRacingForAnExpiredLeaseExactlyOneWins() throws Exception {
         try (ConfigurableApplicationContext a = start("A"); ConfigurableApplicationContext b = start("B")) {
             SessionOwnership ownershipA = a.getBean(SessionOwnership.class);
@@ -270,7 +355,7 @@ class MultiInstanceRoutingTest {
                 // a dead owner's lease, already expired
                 assertThat(registry.acquire(id, "dead", Duration.ofMillis(50)).block()).isNotNull();
                 Thread.sleep(80);
-                List<Route> routes = Mono.zip(ownershipA.route(id), ownershipB.route(id), List::<Route>of).block(Duration.ofSeconds(30));
+                List<Route> routes = Mono.zip(ownershipA.route(id, false), ownershipB.route(id, false), List::<Route>of).block(Duration.ofSeconds(30));
                 assertThat(routes).filteredOn(r -> r instanceof Route.Local).hasSize(1);
                 Lease lease = registry.lease(id).block();
                 assertThat(lease.instanceId()).isIn("A", "B");

@@ -4,12 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.streamingllm.spring.autoconfigure.StreamingLlmAutoConfiguration;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmWebAutoConfiguration;
+import dev.streamingllm.spring.routing.RoutingWebFilter;
+import java.net.InetAddress;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.web.reactive.function.client.WebClient;
 
 /** The web auto-configuration's switch, its condition on a reactive application, and back-off to user beans. */
 class StreamingLlmWebAutoConfigurationTest {
@@ -32,8 +35,21 @@ class StreamingLlmWebAutoConfigurationTest {
                             .hasSingleBean(ApiRequestFilter.class).hasSingleBean(ApiExceptionHandler.class)
                             .hasSingleBean(ConversationKeys.class);
                     assertThat(context.getBean(GenerationLimiter.class).limit()).isEqualTo(3);
-                    assertThat(context.getBean(SessionOwner.class).owner("x")).startsWith("streamingllm@");
+                    // the same host address routing announces in its default base URL
+                    assertThat(context.getBean(SessionOwner.class).owner("x"))
+                            .isEqualTo("streamingllm@" + InetAddress.getLocalHost().getHostAddress());
                 });
+    }
+
+    @Test
+    void theApiFilterRunsAfterSpringSecurityAndBeforeRouting() {
+        // WebFluxSecurityConfiguration.WEB_FILTER_CHAIN_FILTER_ORDER (Spring Security is not on this module's classpath)
+        int securityWebFilterChainOrder = -100;
+        runner.withPropertyValues("streamingllm.web.enabled=true").run(context -> {
+            int order = context.getBean(ApiRequestFilter.class).getOrder();
+            assertThat(order).isGreaterThan(securityWebFilterChainOrder).isLessThan(0);
+            assertThat(new RoutingWebFilter(null, WebClient.builder(), null).getOrder()).isGreaterThan(order);
+        });
     }
 
     @Test
