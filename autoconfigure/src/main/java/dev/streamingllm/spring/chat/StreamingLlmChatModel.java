@@ -98,11 +98,13 @@ public class StreamingLlmChatModel implements ChatModel {
             Flux<ChatResponse> responses = sessions.stream(turn).map(event -> switch (event) {
                 case TurnEvent.Text text -> response(text.text(), null, model);
                 case TurnEvent.Done done -> response("", done.result(), model);
-            })
+            });
+            return new MessageAggregator().aggregate(responses, context::setResponse)
                     .doOnError(observation::error)
-                    .doFinally(signal -> observation.stop())
+                    // stopped before the subscriber sees the end (doFinally runs after), with the aggregated response set
+                    .doOnTerminate(observation::stop)
+                    .doOnCancel(observation::stop)
                     .contextWrite(ctx -> ctx.put(ObservationThreadLocalAccessor.KEY, observation));
-            return new MessageAggregator().aggregate(responses, context::setResponse);
         });
     }
 
