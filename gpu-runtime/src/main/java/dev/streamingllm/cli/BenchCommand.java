@@ -3,6 +3,7 @@ package dev.streamingllm.cli;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.eval.AttentionMode;
 import dev.streamingllm.eval.Benchmarks;
+import dev.streamingllm.eval.SnapshotBenchmark;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.model.SyntheticModel;
@@ -23,6 +24,7 @@ import tools.jackson.databind.json.JsonMapper;
         "Prefill and decode tokens/s of MODEL;",
         "--latency: per-token decode latency per cache size and mode (the paper's Figure 10);",
         "--stream N: N tokens through one session with latency percentiles and resident memory;",
+        "--snapshot: bytes, save and restore time of one conversation's snapshot with a full cache;",
         "--synthetic SHAPE --type TYPE --write FILE: write a random-weight model to time elsewhere too."})
 final class BenchCommand implements Callable<Integer> {
 
@@ -59,11 +61,14 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--stream", description = "stream this many tokens through one session")
     Long stream;
 
-    @Option(names = "--sinks", defaultValue = "4", description = "sinks for --stream (default: ${DEFAULT-VALUE})")
+    @Option(names = "--snapshot", description = "measure a conversation snapshot (session routing's takeover) with a full cache")
+    boolean snapshot;
+
+    @Option(names = "--sinks", defaultValue = "4", description = "sinks for --stream and --snapshot (default: ${DEFAULT-VALUE})")
     int sinks;
 
-    @Option(names = "--window", defaultValue = "1020", description = "window for --stream (default: ${DEFAULT-VALUE})")
-    int window;
+    @Option(names = "--window", description = "window for --stream (default: 1020) and --snapshot (default: min(context, 2048) - sinks, as the starter)")
+    Integer window;
 
     @Option(names = "--synthetic", paramLabel = "SHAPE", description = "write a random-weight model of this shape: ${COMPLETION-CANDIDATES}",
             completionCandidates = Shapes.class)
@@ -103,6 +108,8 @@ final class BenchCommand implements Callable<Integer> {
             Benchmarks bench = new Benchmarks(m.transformer());
             if (latency) {
                 latency(bench);
+            } else if (snapshot) {
+                snapshot(m);
             } else if (stream != null) {
                 stream(bench);
             } else {
@@ -163,8 +170,28 @@ final class BenchCommand implements Callable<Integer> {
 
     private void stream(Benchmarks bench) {
         System.out.printf("%-10s %9s %9s %9s %9s %12s%n", "tokens", "p50 ms", "p90 ms", "p99 ms", "max ms", "RSS MiB");
-        bench.stream(CacheConfig.streaming(sinks, window), stream, 100_000, block ->
+        bench.stream(CacheConfig.streaming(sinks, window != null ? window : 1020), stream, 100_000, block ->
                 System.out.printf("%-10d %9.3f %9.3f %9.3f %9.3f %12.1f%n", block.tokens(), block.p50Ms(), block.p90Ms(),
                         block.p99Ms(), block.maxMs(), block.residentBytes() / 1048576.0));
+    }
+
+    private void snapshot(Model m) throws Exception {
+        int w = window != null ? window : Math.min(m.config().contextLength(), Model.DEFAULT_SLOT_TOKENS) - sinks;
+        SnapshotBenchmark.Result result = SnapshotBenchmark.measure(m, CacheConfig.streaming(sinks, w), repetitions);
+        if (json) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("model", model.toString());
+            out.put("sinks", sinks);
+            out.put("window", w);
+            out.put("tokens_held", result.tokensHeld());
+            out.put("cache_bytes", result.cacheBytes());
+            out.put("snapshot_bytes", result.snapshotBytes());
+            out.put("save_ms", result.saveMs());
+            out.put("restore_ms", result.restoreMs());
+            System.out.println(JsonMapper.builder().build().writeValueAsString(out));
+        } else {
+            System.out.printf("cache %d sinks + %d window, %d tokens held, %d cache bytes%nsnapshot %d bytes: save %.1f ms, restore %.1f ms (median of %d)%n",
+                    sinks, w, result.tokensHeld(), result.cacheBytes(), result.snapshotBytes(), result.saveMs(), result.restoreMs(), repetitions);
+        }
     }
 }

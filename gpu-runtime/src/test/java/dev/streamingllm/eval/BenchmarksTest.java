@@ -66,4 +66,17 @@ class BenchmarksTest {
         assertThat(Benchmarks.residentBytes("VmRSS")).isGreaterThanOrEqualTo(Math.max(file, anon));
         assertThat(Benchmarks.residentBytes("NoSuchField")).isEqualTo(-1);
     }
+
+    @Test
+    void snapshotBenchmarkFillsTheCacheAndRestoresWhatItSaved() {
+        CacheConfig cache = CacheConfig.streaming(4, 60);
+        SnapshotBenchmark.Result result = SnapshotBenchmark.measure(model, cache, 3);
+        long kvBytes = 2L * model.config().layers() * cache.capacity() * model.config().kvDim() * Float.BYTES;
+        assertThat(result.tokensHeld()).isEqualTo(cache.capacity());
+        assertThat(result.cacheBytes()).isGreaterThanOrEqualTo(kvBytes);
+        // keys and values of every held token, plus the bookkeeping, token ids and checksum
+        assertThat((long) result.snapshotBytes()).isGreaterThan(kvBytes).isLessThan(kvBytes + 4096 + 4L * cache.capacity());
+        assertThat(result.saveMs()).isPositive();
+        assertThat(result.restoreMs()).isPositive();
+    }
 }
