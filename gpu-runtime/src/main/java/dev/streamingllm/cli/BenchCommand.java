@@ -61,6 +61,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--stream", description = "stream this many tokens through one session")
     Long stream;
 
+    @Option(names = "--warmup", defaultValue = "10000", description = "untimed tokens before --stream's first block (default: ${DEFAULT-VALUE})")
+    long warmup;
+
     @Option(names = "--snapshot", description = "measure a conversation snapshot (session routing's takeover) with a full cache")
     boolean snapshot;
 
@@ -170,7 +173,7 @@ final class BenchCommand implements Callable<Integer> {
 
     private void stream(Benchmarks bench) {
         System.out.printf("%-10s %9s %9s %9s %9s %12s%n", "tokens", "p50 ms", "p90 ms", "p99 ms", "max ms", "RSS MiB");
-        bench.stream(CacheConfig.streaming(sinks, window != null ? window : 1020), stream, 100_000, block ->
+        bench.stream(CacheConfig.streaming(sinks, window != null ? window : 1020), warmup, stream, 100_000, block ->
                 System.out.printf("%-10d %9.3f %9.3f %9.3f %9.3f %12.1f%n", block.tokens(), block.p50Ms(), block.p90Ms(),
                         block.p99Ms(), block.maxMs(), block.residentBytes() / 1048576.0));
     }

@@ -87,10 +87,16 @@ public final class Benchmarks {
     public record StreamBlock(long tokens, double p50Ms, double p90Ms, double p99Ms, double maxMs, long residentBytes) {
     }
 
-    /** Streams {@code total} greedy tokens through one session, reporting every {@code block} tokens. */
-    public List<StreamBlock> stream(CacheConfig config, long total, int block, Consumer<StreamBlock> progress) {
+    /**
+     * Streams {@code total} greedy tokens through one session, reporting every {@code block} tokens, after
+     * {@code warmup} untimed tokens through the same session (the JIT's warm-up is not the steady state).
+     */
+    public List<StreamBlock> stream(CacheConfig config, long warmup, long total, int block, Consumer<StreamBlock> progress) {
         Session session = new Session(transformer, config);
         float[] logits = session.prefill(new int[] {1});
+        for (long i = 0; i < warmup; i++) {
+            logits = session.decode(argmax(logits));
+        }
         long[] latencies = new long[block];
         List<StreamBlock> blocks = new ArrayList<>();
         for (long done = 0; done < total; ) {

@@ -50,7 +50,7 @@ class BenchmarksTest {
     @Test
     void streamReportsEveryBlock() {
         List<Benchmarks.StreamBlock> seen = new ArrayList<>();
-        List<Benchmarks.StreamBlock> blocks = bench.stream(CacheConfig.streaming(4, 28), 250, 100, seen::add);
+        List<Benchmarks.StreamBlock> blocks = bench.stream(CacheConfig.streaming(4, 28), 50, 250, 100, seen::add);
         assertThat(blocks).extracting(Benchmarks.StreamBlock::tokens).containsExactly(100L, 200L, 250L);
         assertThat(seen).isEqualTo(blocks);
         assertThat(blocks).allSatisfy(b -> assertThat(b.p50Ms()).isPositive().isLessThanOrEqualTo(b.p99Ms()));
