@@ -8,7 +8,9 @@ import dev.streamingllm.spring.chat.StreamingLlmChatModel;
 import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionListener;
+import dev.streamingllm.spring.session.SessionLoader;
 import io.micrometer.observation.ObservationRegistry;
+import java.time.Clock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.jspecify.annotations.Nullable;
@@ -69,14 +71,17 @@ public class StreamingLlmAutoConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
-    ChatSessions chatSessions(Model model, StreamingLlmProperties properties, ObjectProvider<SessionListener> listeners) {
+    ChatSessions chatSessions(Model model, StreamingLlmProperties properties, ObjectProvider<SessionListener> listeners,
+            ObjectProvider<SessionLoader> loader) {
         StreamingLlmProperties.Cache cache = properties.getCache();
         int window = cache.getWindow() != null ? cache.getWindow()
                 : Math.min(model.config().contextLength(), MAX_DEFAULT_CAPACITY) - cache.getSinks();
         CacheConfig geometry = new CacheConfig(cache.getSinks(), window, cache.getEvictBatch());
         ChatSessions.Settings settings = new ChatSessions.Settings(geometry, cache.isPinSystemPrompt(),
                 properties.getSessions().getMax(), properties.getSessions().getTtl());
-        ChatSessions sessions = new ChatSessions(model, settings, listeners.orderedStream().toList());
+        // the loader (session routing) is looked up when a turn names an unknown conversation: it needs these sessions itself
+        ChatSessions sessions = new ChatSessions(model, settings, listeners.orderedStream().toList(), loader::getIfAvailable,
+                Clock.systemUTC());
         long perSession = sessions.bytesPerSession();
         log.info("StreamingLLM: {} on the {} backend; cache {} sinks + {} window = {} tokens; memory budget {} sessions x {} = {}",
                 model.path().getFileName(), model.backend().backend().name().toLowerCase(), geometry.sinks(), geometry.window(),

@@ -8,6 +8,7 @@ import dev.streamingllm.spring.session.ChatSession;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionInfo;
 import dev.streamingllm.spring.session.SessionListener;
+import dev.streamingllm.spring.session.SessionLoader;
 import dev.streamingllm.spring.session.TurnResult;
 import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.template.ChatMessage;
@@ -40,7 +41,7 @@ import tools.jackson.databind.json.JsonMapper;
  * not served here are refused meanwhile (503): without the registry nobody can tell whether another instance owns
  * them, and serving them here could fork a conversation.
  */
-public final class SessionOwnership implements AutoCloseable {
+public final class SessionOwnership implements SessionLoader, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(SessionOwnership.class);
     private static final TypeReference<List<ChatMessage>> MESSAGES = new TypeReference<>() { };
@@ -115,8 +116,8 @@ public final class SessionOwnership implements AutoCloseable {
     }
 
     /**
-     * Where a request for {@code sessionId} goes. A session nobody holds is taken over here: restored from its
-     * snapshot (exact), else replayed from its transcript (approximate), else started empty.
+     * Where a request for {@code sessionId} goes. A session nobody holds is taken over here, by {@link ChatSessions#open}
+     * and so by {@link #load}, the one takeover path.
      *
      * @param inspect the request only looks at the session or ends it (the session API): a session nobody holds is
      *                taken over only when the registry has stored state for it, so looking up an unknown
@@ -129,21 +130,29 @@ public final class SessionOwnership implements AutoCloseable {
         return registry.lease(sessionId).timeout(settings.redisTimeout())
                 .map(Optional::of).defaultIfEmpty(Optional.empty())
                 .flatMap(lease -> lease.isEmpty() ? (inspect ? takeOverIfStored(sessionId) : takeOver(sessionId))
-                        : lease.get().instanceId().equals(settings.instanceId()) ? restore(lease.get()).thenReturn(new Route.Local())
-                        : remote(lease.get()))
+                        : lease.get().instanceId().equals(settings.instanceId()) ? takeOver(sessionId)
+                        : remote(sessionId, lease.get().instanceId()))
                 .onErrorResume(e -> {
                     down(e);
-                    return Mono.just(new Route.Unavailable("the session registry (" + registry.kind() + ") is unreachable: "
-                            + message(e) + "; only sessions served by this instance can continue until it is back"));
+                    return Mono.just(unreachable(e));
                 });
     }
 
-    private Mono<Route> remote(Lease lease) {
-        return registry.instance(lease.instanceId()).timeout(settings.redisTimeout())
+    private Route.Unavailable unreachable(Throwable e) {
+        return new Route.Unavailable("the session registry (" + registry.kind() + ") is unreachable: "
+                + message(e) + "; only sessions served by this instance can continue until it is back");
+    }
+
+    private Mono<Route> remote(String sessionId, String ownerId) {
+        return registry.instance(ownerId).timeout(settings.redisTimeout())
                 .<Route>map(Route.Remote::new)
-                .defaultIfEmpty(new Route.Unavailable("instance " + lease.instanceId() + " owns session " + lease.sessionId()
-                        + " but has stopped sending heartbeats; the session is taken over when its lease expires (at most "
-                        + settings.lease().toSeconds() + " s)"));
+                .defaultIfEmpty(new Route.Unavailable(silent(sessionId, ownerId)));
+    }
+
+    private String silent(String sessionId, String ownerId) {
+        return "instance " + ownerId + " owns session " + sessionId
+                + " but has stopped sending heartbeats; the session is taken over when its lease expires (at most "
+                + settings.lease().toSeconds() + " s)";
     }
 
     private Mono<Route> takeOverIfStored(String sessionId) {
@@ -151,31 +160,65 @@ public final class SessionOwnership implements AutoCloseable {
                 .flatMap(stored -> stored ? takeOver(sessionId) : Mono.just(new Route.Local()));
     }
 
+    /** Loads the session into {@link ChatSessions} through {@link #load} (blocking work, off the event loop). */
     private Mono<Route> takeOver(String sessionId) {
-        return registry.acquire(sessionId, settings.instanceId(), settings.lease()).timeout(settings.redisTimeout())
-                .flatMap(lease -> restore(lease).thenReturn((Route) new Route.Local()))
-                // another instance won the race: go where it is
-                .switchIfEmpty(Mono.defer(() -> registry.lease(sessionId).timeout(settings.redisTimeout()).flatMap(this::remote)))
-                .defaultIfEmpty(new Route.Unavailable("session " + sessionId + " changed hands while routing; retry"));
+        return Mono.fromCallable(() -> {
+                    sessions.open(sessionId);
+                    return (Route) new Route.Local();
+                })
+                .subscribeOn(Schedulers.boundedElastic())
+                .onErrorResume(SessionUnavailableException.class, e -> e.ownerId() == null ? Mono.just(new Route.Unavailable(e.getMessage()))
+                        // another instance won the race: go where it is
+                        : remote(sessionId, e.ownerId()));
     }
 
-    /** Holds {@code lease} and loads the session's latest state into {@link ChatSessions} (blocking work, off the event loop). */
-    private Mono<Void> restore(Lease lease) {
-        return registry.find(lease.sessionId()).timeout(settings.redisTimeout())
-                .map(Optional::of).defaultIfEmpty(Optional.empty())
-                .publishOn(Schedulers.boundedElastic())
-                .doOnNext(publication -> {
-                    leases.put(lease.sessionId(), lease);
-                    publication.map(p -> p.record().client()).ifPresent(client -> bind(lease.sessionId(), client));
-                    if (sessions.find(lease.sessionId()).isPresent()) {
-                        local.add(lease.sessionId());
-                        return;
-                    }
-                    local.add(lease.sessionId());
-                    publication.flatMap(p -> conversation(lease.sessionId(), p))
-                            .ifPresent(conversation -> sessions.adopt(lease.sessionId(), conversation));
-                })
-                .then();
+    /**
+     * Takes the conversation over for a turn that reached this instance: with the lease this instance holds, else a
+     * newly acquired one; then the stored state, exact from the snapshot, else approximate from the transcript, and
+     * the binding to the API key that created it. Empty when nothing is stored (a new conversation).
+     *
+     * @throws SessionUnavailableException another live instance holds the conversation (naming it), or the registry
+     *                                     is unreachable
+     */
+    @Override
+    public Optional<Conversation> load(String sessionId) {
+        Publication publication;
+        try {
+            Lease lease = leases.get(sessionId);
+            if (lease == null) {
+                lease = registry.acquire(sessionId, settings.instanceId(), settings.lease()).block(settings.redisTimeout());
+            }
+            if (lease == null) {
+                Lease other = registry.lease(sessionId).block(settings.redisTimeout());
+                if (other == null) {
+                    throw new SessionUnavailableException("session " + sessionId + " changed hands while it was taken over; retry",
+                            null, null);
+                }
+                if (!other.instanceId().equals(settings.instanceId())) {
+                    boolean live = registry.instance(other.instanceId()).blockOptional(settings.redisTimeout()).isPresent();
+                    throw new SessionUnavailableException(live
+                            ? "session " + sessionId + " is served by instance " + other.instanceId() + " (lease fence " + other.fence()
+                                    + "); send its turns there"
+                            : silent(sessionId, other.instanceId()), other.instanceId(), null);
+                }
+                lease = other;
+            }
+            publication = registry.find(sessionId).block(settings.redisTimeout());
+            leases.put(sessionId, lease);
+            local.add(sessionId);
+        } catch (SessionUnavailableException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            down(e);
+            throw new SessionUnavailableException(unreachable(e).reason(), null, e);
+        }
+        if (publication == null) {
+            return Optional.empty();
+        }
+        if (publication.record().client() != null) {
+            bind(sessionId, publication.record().client());
+        }
+        return conversation(sessionId, publication);
     }
 
     /** The stored conversation: exact from the snapshot, else approximate from the transcript, else none. */

@@ -25,6 +25,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
@@ -65,6 +67,7 @@ public final class ChatSessions implements AutoCloseable {
     private final Model model;
     private final Settings settings;
     private final Clock clock;
+    private final Supplier<? extends @Nullable SessionLoader> loader;
     private final List<SessionListener> listeners = new CopyOnWriteArrayList<>();
     private final Map<String, ChatSession> sessions = new LinkedHashMap<>();
     private final AtomicInteger oneShots = new AtomicInteger();
@@ -77,13 +80,23 @@ public final class ChatSessions implements AutoCloseable {
     private final ScheduledExecutorService sweeper;
 
     public ChatSessions(Model model, Settings settings, List<SessionListener> listeners) {
-        this(model, settings, listeners, Clock.systemUTC());
+        this(model, settings, listeners, () -> null, Clock.systemUTC());
     }
 
     public ChatSessions(Model model, Settings settings, List<SessionListener> listeners, Clock clock) {
+        this(model, settings, listeners, () -> null, clock);
+    }
+
+    /**
+     * @param loader consulted for a conversation id this instance does not hold; supplies null when there is none.
+     *               A supplier, so that a loader that itself needs these sessions (routing) can be found late.
+     */
+    public ChatSessions(Model model, Settings settings, List<SessionListener> listeners,
+            Supplier<? extends @Nullable SessionLoader> loader, Clock clock) {
         this.model = model;
         this.settings = settings;
         this.clock = clock;
+        this.loader = loader;
         this.listeners.addAll(listeners);
         this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("streamingllm-session-sweeper").daemon().factory());
         long period = Math.clamp(settings.ttl().toMillis() / 4, 1_000, 60_000);
@@ -172,22 +185,12 @@ public final class ChatSessions implements AutoCloseable {
     }
 
     /**
-     * Registers a session for {@code id} over an existing conversation, e.g. one restored from a snapshot.
-     * Fails when the id already has a session.
+     * The session of {@code id}, registered first when there is none: with the conversation the loader has for it
+     * (a takeover), else a new one. Fails as the loader does (e.g. another instance serves the conversation).
      */
-    public ChatSession adopt(String id, Conversation conversation) {
-        ChatSession session;
-        List<ChatSession> evictedSessions;
-        synchronized (this) {
-            if (sessions.containsKey(id)) {
-                throw new IllegalStateException("conversation " + id + " already has a session");
-            }
-            evictedSessions = makeRoom();
-            session = new ChatSession(id, false, conversation, clock.instant());
-            sessions.put(id, session);
-        }
-        evictedSessions.forEach(s -> ended(s, SessionListener.EndReason.EVICTED));
-        listeners.forEach(l -> l.sessionCreated(session));
+    public ChatSession open(String id) {
+        ChatSession session = hold(id, settings.cache(), settings.pinSystemPrompt());
+        release(session);
         return session;
     }
 
@@ -280,24 +283,7 @@ public final class ChatSessions implements AutoCloseable {
             return session;
         }
         while (true) {
-            ChatSession session;
-            ChatSession created = null;
-            List<ChatSession> evictedSessions = List.of();
-            synchronized (this) {
-                session = sessions.get(request.conversationId());
-                if (session == null) {
-                    evictedSessions = makeRoom();
-                    session = new ChatSession(request.conversationId(), false, new Conversation(model, cache, pin), clock.instant());
-                    sessions.put(session.id(), session);
-                    created = session;
-                }
-                session.users++;
-            }
-            evictedSessions.forEach(s -> ended(s, SessionListener.EndReason.EVICTED));
-            if (created != null) {
-                ChatSession announced = created;
-                listeners.forEach(l -> l.sessionCreated(announced));
-            }
+            ChatSession session = hold(request.conversationId(), cache, pin);
             session.lock();
             if (!session.ended) {
                 return session;
@@ -305,6 +291,44 @@ public final class ChatSessions implements AutoCloseable {
             // ended while this turn waited: continue on a fresh session
             session.unlock();
             release(session);
+        }
+    }
+
+    /**
+     * The session of {@code id}, counted as in use (not locked). An unknown id is loaded outside the monitor, so
+     * other conversations go on meanwhile; when two turns load the same id at once, the first to register wins.
+     */
+    private ChatSession hold(String id, CacheConfig cache, boolean pin) {
+        boolean looked = false;
+        Optional<Conversation> loaded = Optional.empty();
+        while (true) {
+            ChatSession session;
+            ChatSession created = null;
+            List<ChatSession> evictedSessions = List.of();
+            synchronized (this) {
+                session = sessions.get(id);
+                if (session == null && looked) {
+                    evictedSessions = makeRoom();
+                    session = new ChatSession(id, false, loaded.orElseGet(() -> new Conversation(model, cache, pin)), clock.instant());
+                    sessions.put(id, session);
+                    created = session;
+                }
+                if (session != null) {
+                    session.users++;
+                }
+            }
+            if (session == null) {
+                SessionLoader sessionLoader = loader.get();
+                loaded = sessionLoader != null ? sessionLoader.load(id) : Optional.empty();
+                looked = true;
+                continue;
+            }
+            evictedSessions.forEach(s -> ended(s, SessionListener.EndReason.EVICTED));
+            if (created != null) {
+                ChatSession announced = created;
+                listeners.forEach(l -> l.sessionCreated(announced));
+            }
+            return session;
         }
     }
 

@@ -18,7 +18,7 @@ public interface SessionListener {
         SHUTDOWN
     }
 
-    /** A session was created for a new conversation id (or adopted). */
+    /** A session was created for a new conversation id (or loaded by the {@link SessionLoader}). */
     default void sessionCreated(ChatSession session) {
     }
 

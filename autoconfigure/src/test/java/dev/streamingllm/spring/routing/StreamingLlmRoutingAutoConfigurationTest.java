@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmAutoConfiguration;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmRoutingAutoConfiguration;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmWebAutoConfiguration;
+import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.web.ChatExchange;
 import dev.streamingllm.spring.web.SessionOwner;
 import java.time.Duration;
@@ -54,6 +55,9 @@ class StreamingLlmRoutingAutoConfigurationTest {
             assertThat(context.getBean(SessionRegistry.class)).isInstanceOf(InMemorySessionRegistry.class);
             // the session API names the lease holder, not the single-instance default
             assertThat(context.getBean(SessionOwner.class).owner("any")).isEqualTo("here@http://here.example:8080");
+            // routing is the sessions' loader: a conversation they do not hold is taken over, with a lease
+            context.getBean(ChatSessions.class).open("loaded");
+            assertThat(context.getBean(SessionOwnership.class).lease("loaded")).get().extracting(Lease::instanceId).isEqualTo("here");
         });
     }
 
@@ -78,6 +82,8 @@ class StreamingLlmRoutingAutoConfigurationTest {
                     .doesNotHaveBean(RoutingWebFilter.class).doesNotHaveBean(RoutingHealthIndicator.class);
             // the web layer's single-instance owner instead
             assertThat(context.getBean(SessionOwner.class).owner("any")).startsWith("streamingllm@");
+            // no loader: an unknown conversation simply starts here
+            assertThat(context.getBean(ChatSessions.class).open("fresh").info().tokensSeen()).isZero();
         });
     }
 

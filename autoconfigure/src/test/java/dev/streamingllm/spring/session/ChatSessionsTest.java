@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.sampling.SamplingParams;
+import dev.streamingllm.session.Conversation;
 import dev.streamingllm.session.FinishReason;
 import dev.streamingllm.spring.TestModels;
 import dev.streamingllm.template.ChatMessage;
@@ -15,6 +16,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -191,18 +193,60 @@ class ChatSessionsTest {
     }
 
     @Test
-    void adoptedConversationsAreServedAndExclusiveAccessSeesAConsistentSession() {
+    void exclusiveAccessSeesAConsistentSession() {
         try (ChatSessions sessions = sessions(4, Duration.ofMinutes(5), Clock.systemUTC())) {
             say(sessions, "a", "Once upon a time");
             long seen = sessions.withSession("a", s -> s.conversation().session().tokensSeen()).orElseThrow();
             assertThat(seen).isEqualTo(sessions.info("a").orElseThrow().tokensSeen()).isPositive();
             assertThat(sessions.withSession("missing", s -> 1)).isEmpty();
+        }
+    }
 
-            ChatSession adopted = sessions.adopt("b", new dev.streamingllm.session.Conversation(model, CACHE, true));
-            assertThat(sessions.find("b")).containsSame(adopted);
-            assertThatThrownBy(() -> sessions.adopt("b", new dev.streamingllm.session.Conversation(model, CACHE, true)))
-                    .hasMessageContaining("conversation b already has a session");
-            assertThat(say(sessions, "b", "Once").completionTokens()).isEqualTo(8);
+    @Test
+    void anUnknownIdIsLoadedOutsideTheLockAndOneOfTwoConcurrentLoadsWins() throws Exception {
+        Conversation stored = new Conversation(model, CACHE, true);
+        stored.reply(List.of(ChatMessage.user("Once upon a time")), GREEDY, piece -> { }, () -> false);
+        long storedSeen = stored.session().tokensSeen();
+        CountDownLatch bothLoading = new CountDownLatch(2);
+        List<Conversation> handedOut = new CopyOnWriteArrayList<>();
+        SessionLoader loader = id -> switch (id) {
+            case "stored" -> Optional.of(stored);
+            case "raced" -> {
+                bothLoading.countDown();
+                try {
+                    // both turns load at once: the lock is not held while loading
+                    assertThat(bothLoading.await(30, TimeUnit.SECONDS)).isTrue();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+                Conversation conversation = new Conversation(model, CACHE, true);
+                handedOut.add(conversation);
+                yield Optional.of(conversation);
+            }
+            case "refused" -> throw new IllegalStateException("conversation refused is served by instance other");
+            default -> Optional.empty();
+        };
+        try (ChatSessions sessions = new ChatSessions(model, new ChatSessions.Settings(CACHE, true, 4, Duration.ofMinutes(5)), List.of(),
+                () -> loader, Clock.systemUTC())) {
+            TurnResult continued = say(sessions, "stored", "Then");
+            assertThat(sessions.find("stored").orElseThrow().conversation()).isSameAs(stored);
+            assertThat(continued.session().tokensSeen()).isGreaterThan(storedSeen);
+
+            // nothing stored: a new conversation, as without a loader
+            assertThat(say(sessions, "fresh", "Once").session().tokensSeen()).isEqualTo(say(sessions, null, "Once").session().tokensSeen());
+
+            Thread first = Thread.ofVirtual().start(() -> say(sessions, "raced", "Once upon a time"));
+            Thread second = Thread.ofVirtual().start(() -> say(sessions, "raced", "Once upon a time"));
+            first.join(60_000);
+            second.join(60_000);
+            assertThat(handedOut).hasSize(2);
+            ChatSession raced = sessions.find("raced").orElseThrow();
+            assertThat(handedOut).contains(raced.conversation());
+            assertThat(sessions.info("raced").orElseThrow().tokensSeen())
+                    .as("both turns ran on the one session that won").isGreaterThan(say(sessions, null, "Once upon a time").session().tokensSeen());
+
+            assertThatThrownBy(() -> say(sessions, "refused", "Once")).hasMessage("conversation refused is served by instance other");
+            assertThat(sessions.find("refused")).isEmpty();
         }
     }
 

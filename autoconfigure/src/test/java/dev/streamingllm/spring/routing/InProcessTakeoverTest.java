@@ -1,0 +1,157 @@
+package dev.streamingllm.spring.routing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.streamingllm.model.Model;
+import dev.streamingllm.sampling.SamplingParams;
+import dev.streamingllm.session.Conversation;
+import dev.streamingllm.spring.chat.ConversationIdAdvisor;
+import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
+import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.template.ChatMessage;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.ai.chat.client.ChatClient;
+import org.springframework.ai.chat.client.advisor.MessageChatMemoryAdvisor;
+import org.springframework.ai.chat.memory.ChatMemory;
+import org.springframework.ai.chat.memory.MessageWindowChatMemory;
+import org.springframework.ai.chat.model.ChatModel;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
+
+/**
+ * Two application instances without a web server sharing one real Redis, used only in-process through
+ * {@code ChatClient} with a chat-memory advisor: a conversation whose owner is gone continues on the other instance
+ * through the {@code SessionLoader}, restored from its snapshot.
+ */
+class InProcessTakeoverTest {
+
+    private static final Path MODEL = Path.of(System.getProperty("streamingllm.shared", "../../shared"), "models", "stories260K.gguf")
+            .toAbsolutePath().normalize();
+    private static final String[] USERS = {"Once upon a time", "The cat", "The dog"};
+    private static final int MAX_TOKENS = 16;
+
+    private static RealRedis redis;
+    private static Model model;
+
+    @BeforeAll
+    static void startRedis() {
+        redis = RealRedis.start();
+        model = Model.load(MODEL);
+    }
+
+    @AfterAll
+    static void stopRedis() throws Exception {
+        model.close();
+        redis.close();
+    }
+
+    private static ConfigurableApplicationContext start(String instance) {
+        return new SpringApplicationBuilder(RoutingTestApplication.class).web(WebApplicationType.NONE).run(
+                "--streamingllm.model=" + MODEL,
+                "--streamingllm.cache.window=60",
+                "--spring.data.redis.host=localhost",
+                "--spring.data.redis.port=" + redis.port(),
+                "--streamingllm.routing.instance-id=" + instance,
+                // announced, so that the other instance sees it live; nobody calls it here
+                "--streamingllm.routing.base-url=http://localhost:1",
+                "--streamingllm.routing.lease=3s",
+                "--streamingllm.routing.heartbeat=500ms",
+                "--streamingllm.routing.redis-timeout=1s");
+    }
+
+    /** What an application builds: a ChatClient over the instance's model, remembering conversations in its own memory. */
+    private static ChatClient chatClient(ConfigurableApplicationContext context) {
+        ChatMemory memory = MessageWindowChatMemory.builder().build();
+        return ChatClient.builder(context.getBean(ChatModel.class))
+                .defaultAdvisors(context.getBean(ConversationIdAdvisor.class), MessageChatMemoryAdvisor.builder(memory).build())
+                .defaultOptions(StreamingLlmChatOptions.builder().temperature(0.0).maxTokens(MAX_TOKENS))
+                .build();
+    }
+
+    private static String say(ChatClient client, String id, String user) {
+        return client.prompt().user(user).advisors(a -> a.param(ChatMemory.CONVERSATION_ID, id)).call().content();
+    }
+
+    @Test
+    void aConversationWhoseOwnerIsGoneContinuesOnAnotherInstanceExactly() throws Exception {
+        String id = "in-process-" + UUID.randomUUID();
+        String instanceA = "a-" + UUID.randomUUID().toString().substring(0, 8);
+        try (ConfigurableApplicationContext a = start(instanceA); ConfigurableApplicationContext b = start("b-" + UUID.randomUUID())) {
+            ChatClient onA = chatClient(a);
+            ChatClient onB = chatClient(b);
+            ChatSessions sessionsA = a.getBean(ChatSessions.class);
+            ChatSessions sessionsB = b.getBean(ChatSessions.class);
+            List<String> expected = uninterrupted(sessionsA);
+
+            assertThat(say(onA, id, USERS[0])).isEqualTo(expected.get(0));
+            assertThat(say(onA, id, USERS[1])).isEqualTo(expected.get(1));
+            SessionRegistry registry = b.getBean(SessionOwnership.class).registry();
+            awaitPublished(registry, id, sessionsA.info(id).orElseThrow().tokensSeen());
+
+            // A is alive and holds the conversation: B refuses, naming A, and starts nothing
+            assertThatThrownBy(() -> say(onB, id, USERS[2]))
+                    .isInstanceOf(SessionUnavailableException.class)
+                    .hasMessageContaining("is served by instance " + instanceA);
+            assertThat(sessionsB.find(id)).isEmpty();
+
+            // A dies without a word: it stops talking to Redis, so its lease and heartbeat expire
+            a.getBean(LettuceConnectionFactory.class).stop();
+            awaitLeaseExpired(registry, id);
+
+            assertThat(say(onB, id, USERS[2])).as("greedy continuation after the takeover").isEqualTo(expected.get(2));
+            assertThat(b.getBean(SessionOwnership.class).lease(id)).isPresent();
+            assertThat(registry.lease(id).block(Duration.ofSeconds(2))).extracting(Lease::instanceId)
+                    .isEqualTo(b.getBean(SessionOwnership.class).settings().instanceId());
+        }
+    }
+
+    /** The same conversation run without interruption in this process, greedy, the whole history each turn. */
+    private static List<String> uninterrupted(ChatSessions settingsFrom) {
+        Conversation conversation = new Conversation(model, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
+        SamplingParams greedy = SamplingParams.builder().temperature(0).maxTokens(MAX_TOKENS).build();
+        List<ChatMessage> history = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
+        for (String user : USERS) {
+            history.add(ChatMessage.user(user));
+            String text = conversation.reply(history, greedy, piece -> { }, () -> false).text();
+            history.add(ChatMessage.assistant(text));
+            texts.add(text);
+        }
+        // the window overflows: a replayed transcript may not reproduce the last reply, the snapshot must
+        assertThat(conversation.session().cache().evicted()).isPositive();
+        return texts;
+    }
+
+    private static void awaitPublished(SessionRegistry registry, String id, long tokensSeen) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (System.nanoTime() < deadline) {
+            Publication publication = registry.find(id).block(Duration.ofSeconds(2));
+            if (publication != null && publication.record().tokensSeen() == tokensSeen) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("session " + id + " was not published with " + tokensSeen + " tokens seen");
+    }
+
+    private static void awaitLeaseExpired(SessionRegistry registry, String id) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (registry.lease(id).block(Duration.ofSeconds(2)) == null) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("the lease of session " + id + " did not expire");
+    }
+}
