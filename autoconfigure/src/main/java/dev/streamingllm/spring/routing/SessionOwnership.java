@@ -25,6 +25,7 @@ import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 import tools.jackson.core.type.TypeReference;
@@ -41,7 +42,7 @@ import tools.jackson.databind.json.JsonMapper;
  * not served here are refused meanwhile (503): without the registry nobody can tell whether another instance owns
  * them, and serving them here could fork a conversation.
  */
-public final class SessionOwnership implements SessionLoader, AutoCloseable {
+public final class SessionOwnership implements SessionLoader, SmartLifecycle, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(SessionOwnership.class);
     private static final TypeReference<List<ChatMessage>> MESSAGES = new TypeReference<>() { };
@@ -354,11 +355,38 @@ public final class SessionOwnership implements SessionLoader, AutoCloseable {
         }
     }
 
+    /**
+     * Stopped after the web server (no more turns arrive) and before the Redis connection factory (phase 0), so
+     * that the leases are still given up over a live connection; closing at bean destruction would come too late.
+     */
+    @Override
+    public int getPhase() {
+        return SmartLifecycle.DEFAULT_PHASE - 4096;
+    }
+
+    @Override
+    public void start() {
+        // the heartbeat starts with the instance; the lifecycle only matters for an orderly stop
+    }
+
+    @Override
+    public void stop() {
+        close();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return !closed;
+    }
+
     /** Writes what is pending and gives every lease up, so that other instances take the sessions over at once. */
     @Override
     public void close() {
         ticker.shutdownNow();
         synchronized (this) {
+            if (closed) {
+                return;
+            }
             try {
                 for (Map.Entry<String, Pending> entry : pending.entrySet()) {
                     Lease lease = leases.get(entry.getKey());

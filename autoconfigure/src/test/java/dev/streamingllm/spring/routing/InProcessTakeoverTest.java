@@ -115,6 +115,25 @@ class InProcessTakeoverTest {
         }
     }
 
+    @Test
+    void anOrderlyShutdownGivesItsLeasesUpSoAnotherInstanceContinuesAtOnce() throws Exception {
+        String id = "orderly-" + UUID.randomUUID();
+        try (ConfigurableApplicationContext b = start("b-" + UUID.randomUUID())) {
+            ChatSessions sessionsB = b.getBean(ChatSessions.class);
+            List<String> expected = uninterrupted(sessionsB);
+            SessionRegistry registry = b.getBean(SessionOwnership.class).registry();
+            try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID())) {
+                ChatClient onA = chatClient(a);
+                assertThat(say(onA, id, USERS[0])).isEqualTo(expected.get(0));
+                assertThat(say(onA, id, USERS[1])).isEqualTo(expected.get(1));
+                assertThat(registry.lease(id).block(Duration.ofSeconds(2))).isNotNull();
+            }
+            // released while the Redis connection was still up, not left to expire
+            assertThat(registry.lease(id).block(Duration.ofSeconds(2))).as("lease after A's orderly shutdown").isNull();
+            assertThat(say(chatClient(b), id, USERS[2])).as("greedy continuation on B").isEqualTo(expected.get(2));
+        }
+    }
+
     /** The same conversation run without interruption in this process, greedy, the whole history each turn. */
     private static List<String> uninterrupted(ChatSessions settingsFrom) {
         Conversation conversation = new Conversation(model, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
