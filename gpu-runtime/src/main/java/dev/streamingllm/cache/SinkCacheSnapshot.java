@@ -1,5 +1,6 @@
 package dev.streamingllm.cache;
 
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -7,7 +8,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.zip.CRC32C;
 
 /**
  * A sink cache as bytes, so that another process can continue the stream exactly: geometry,
@@ -57,23 +57,13 @@ public final class SinkCacheSnapshot {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        byte[] body = bytes.toByteArray();
-        CRC32C crc = new CRC32C();
-        crc.update(body);
-        return ByteBuffer.allocate(body.length + 4).put(body).putInt((int) crc.getValue()).array();
+        return SnapshotFrame.seal(bytes.toByteArray());
     }
 
     /** Rebuilds a cache of the given model dimensions; any mismatch or corruption is an {@link IllegalArgumentException}. */
     public static SinkCache read(byte[] snapshot, int layers, int kvDim) {
-        if (snapshot.length < 4) {
-            throw new IllegalArgumentException("snapshot of " + snapshot.length + " bytes is truncated");
-        }
-        CRC32C crc = new CRC32C();
-        crc.update(snapshot, 0, snapshot.length - 4);
-        if ((int) crc.getValue() != ByteBuffer.wrap(snapshot, snapshot.length - 4, 4).getInt()) {
-            throw new IllegalArgumentException("snapshot checksum mismatch: the snapshot is corrupt");
-        }
-        try (DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(snapshot, 0, snapshot.length - 4))) {
+        int body = SnapshotFrame.open(snapshot, 0, "snapshot");
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(snapshot, 0, body))) {
             if (in.readInt() != MAGIC) {
                 throw new IllegalArgumentException("not a sink cache snapshot");
             }

@@ -2,6 +2,7 @@ package dev.streamingllm.session;
 
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.cache.SinkCacheSnapshot;
+import dev.streamingllm.cache.SnapshotFrame;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.template.ChatMessage;
 import dev.streamingllm.template.ChatTemplate;
@@ -11,11 +12,9 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.zip.CRC32C;
 
 /**
  * A whole conversation as bytes, so that another process continues it exactly: the fingerprint of
@@ -49,10 +48,7 @@ public final class ConversationSnapshot {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        byte[] body = bytes.toByteArray();
-        CRC32C crc = new CRC32C();
-        crc.update(body);
-        return ByteBuffer.allocate(body.length + 4).put(body).putInt((int) crc.getValue()).array();
+        return SnapshotFrame.seal(bytes.toByteArray());
     }
 
     /**
@@ -60,15 +56,8 @@ public final class ConversationSnapshot {
      * model, a corrupt or a truncated one is an {@link IllegalArgumentException} saying which.
      */
     public static Conversation read(byte[] snapshot, Model model, ChatTemplate template) {
-        if (snapshot.length < 8) {
-            throw new IllegalArgumentException("conversation snapshot of " + snapshot.length + " bytes is truncated");
-        }
-        CRC32C crc = new CRC32C();
-        crc.update(snapshot, 0, snapshot.length - 4);
-        if ((int) crc.getValue() != ByteBuffer.wrap(snapshot, snapshot.length - 4, 4).getInt()) {
-            throw new IllegalArgumentException("conversation snapshot checksum mismatch: the snapshot is corrupt");
-        }
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(snapshot, 0, snapshot.length - 4))) {
+        int body = SnapshotFrame.open(snapshot, Integer.BYTES, "conversation snapshot");
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(snapshot, 0, body))) {
             if (in.readInt() != MAGIC) {
                 throw new IllegalArgumentException("not a conversation snapshot");
             }
