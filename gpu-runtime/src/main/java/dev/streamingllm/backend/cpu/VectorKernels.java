@@ -8,6 +8,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -35,17 +36,30 @@ final class VectorKernels {
     private VectorKernels() {
     }
 
+    /** Lane i takes lane i + k (mod L): folding a vector onto itself halves the lanes left to add. */
+    private static final VectorShuffle<Float> FOLD_8 = fold(8);
+    private static final VectorShuffle<Float> FOLD_4 = fold(4);
+    private static final VectorShuffle<Float> FOLD_2 = fold(2);
+    private static final VectorShuffle<Float> FOLD_1 = fold(1);
+
     /**
-     * The sum of the lanes, added in lane order. {@code reduceLanes(ADD)} leaves the order open and C2
+     * The sum of the lanes, added in a fixed tree: {@code reduceLanes(ADD)} leaves the order open and C2
      * reorders it, so the same input gave other bits before and after JIT compilation, and a session
-     * restored in a fresh process did not continue bit for bit.
+     * restored in a fresh process did not continue bit for bit. Lanewise adds of folded vectors are the
+     * same arithmetic in every JIT tier, and cost log2(L) steps instead of L lane extractions.
      */
     static float sum(FloatVector v) {
-        float sum = v.lane(0);
-        for (int i = 1; i < L; i++) {
-            sum += v.lane(i);
+        if (L == 16) {
+            v = v.add(v.rearrange(FOLD_8));
         }
-        return sum;
+        v = v.add(v.rearrange(FOLD_4));
+        v = v.add(v.rearrange(FOLD_2));
+        v = v.add(v.rearrange(FOLD_1));
+        return v.lane(0);
+    }
+
+    private static VectorShuffle<Float> fold(int k) {
+        return VectorShuffle.fromOp(F, i -> (i + k) % L);
     }
 
     private static VectorSpecies<Float> species() {
