@@ -179,7 +179,7 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private void snapshot(Model m) throws Exception {
-        int w = window != null ? window : Math.min(m.config().contextLength(), Model.DEFAULT_SLOT_TOKENS) - sinks;
+        int w = window != null ? window : m.defaultCacheCapacity() - sinks;
         SnapshotBenchmark.Result result = SnapshotBenchmark.measure(m, CacheConfig.streaming(sinks, w), repetitions);
         if (json) {
             Map<String, Object> out = new LinkedHashMap<>();

@@ -21,7 +21,7 @@ import java.util.TreeMap;
  */
 public final class Model implements AutoCloseable {
 
-    /** Tokens per CUDA cache slot unless the caller sizes them. */
+    /** The longest default cache: sessions of long-context models would otherwise take gigabytes each. */
     public static final int DEFAULT_SLOT_TOKENS = 2048;
 
     private final GGUFFile gguf;
@@ -41,7 +41,7 @@ public final class Model implements AutoCloseable {
         this.backend = Backends.select(requested);
         this.decoder = backend.backend() == Backend.CUDA
                 ? new CudaDecoder(gguf, config, weights, backend.device().orElseThrow(),
-                        cudaOptions != null ? cudaOptions : CudaOptions.of(Math.min(config.contextLength(), DEFAULT_SLOT_TOKENS)))
+                        cudaOptions != null ? cudaOptions : CudaOptions.of(defaultCacheCapacity()))
                 : transformer;
         this.tokenizer = Tokenizer.fromGGUF(gguf);
         this.chatTemplate = gguf.findString("tokenizer.chat_template")
@@ -103,6 +103,14 @@ public final class Model implements AutoCloseable {
             gguf.close();
             throw e;
         }
+    }
+
+    /**
+     * The cache capacity (sinks + window) used when none is configured: the context length, at most
+     * {@value #DEFAULT_SLOT_TOKENS} tokens. CUDA slots, the starter's sessions and the snapshot benchmark share it.
+     */
+    public int defaultCacheCapacity() {
+        return Math.min(config.contextLength(), DEFAULT_SLOT_TOKENS);
     }
 
     public Session newSession(CacheConfig cache) {

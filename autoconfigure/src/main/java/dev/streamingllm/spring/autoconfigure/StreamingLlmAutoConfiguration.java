@@ -40,9 +40,6 @@ public class StreamingLlmAutoConfiguration {
     /** The value of {@code spring.ai.model.chat} that selects this model. */
     public static final String MODEL_NAME = "streamingllm";
 
-    /** The longest default cache: sessions of long-context models would otherwise take gigabytes each. */
-    static final int MAX_DEFAULT_CAPACITY = Model.DEFAULT_SLOT_TOKENS;
-
     private static final Logger log = LoggerFactory.getLogger(StreamingLlmAutoConfiguration.class);
 
     @Bean
@@ -64,7 +61,7 @@ public class StreamingLlmAutoConfiguration {
         }
     }
 
-    /** CUDA slots as large as the configured cache; unset, the runtime's default equals the default geometry below. */
+    /** CUDA slots as large as the configured cache; unset, both take {@link Model#defaultCacheCapacity()}. */
     private static @Nullable CudaOptions cudaOptions(StreamingLlmProperties.Cache cache) {
         return cache.getWindow() != null ? CudaOptions.of(cache.getSinks() + cache.getWindow()) : null;
     }
@@ -75,7 +72,7 @@ public class StreamingLlmAutoConfiguration {
             ObjectProvider<SessionLoader> loader) {
         StreamingLlmProperties.Cache cache = properties.getCache();
         int window = cache.getWindow() != null ? cache.getWindow()
-                : Math.min(model.config().contextLength(), MAX_DEFAULT_CAPACITY) - cache.getSinks();
+                : model.defaultCacheCapacity() - cache.getSinks();
         CacheConfig geometry = new CacheConfig(cache.getSinks(), window, cache.getEvictBatch());
         ChatSessions.Settings settings = new ChatSessions.Settings(geometry, cache.isPinSystemPrompt(),
                 properties.getSessions().getMax(), properties.getSessions().getTtl());
