@@ -131,21 +131,19 @@ public final class Transformer implements Decoder {
         // Small models attend over a few floats per head: below MIN_HEAD_WORK a hand-off to another
         // thread costs more than the head itself (and much more when that thread is descheduled).
         int grain = Math.max(1, MIN_HEAD_WORK / Math.max(1, 2 * visible * headDim));
+        int[] rows = new int[visible];
+        for (int j = 0; j < visible; j++) {
+            rows[j] = slot(cache, step, j) * kvDim;
+        }
         Parallel.forRange(config.heads(), grain, (first, last) -> {
             for (int h = first; h < last; h++) {
                 int kvOffset = (h / group) * headDim;
                 int qOffset = h * headDim;
                 float[] scores = scoreRows[h];
-                for (int j = 0; j < visible; j++) {
-                    float[] query = j < step.sinkCount() ? qSink : qWindow;
-                    scores[j] = ops.dot(query, qOffset, keyCache, slot(cache, step, j) * kvDim + kvOffset, headDim) * scale;
-                }
+                ops.scores(qSink, qOffset, keyCache, rows, kvOffset, 0, step.sinkCount(), scale, scores, headDim);
+                ops.scores(qWindow, qOffset, keyCache, rows, kvOffset, step.sinkCount(), visible, scale, scores, headDim);
                 ops.softmax(scores, 0, visible);
-                int outBase = outOffset + qOffset;
-                java.util.Arrays.fill(out, outBase, outBase + headDim, 0f);
-                for (int j = 0; j < visible; j++) {
-                    ops.axpy(scores[j], valueCache, slot(cache, step, j) * kvDim + kvOffset, out, outBase, headDim);
-                }
+                ops.weightedSum(scores, valueCache, rows, kvOffset, visible, out, outOffset + qOffset, headDim);
             }
         });
     }

@@ -34,8 +34,20 @@ public abstract sealed class Ops permits ScalarOps, VectorOps {
     /** {@code y += a * x} over {@code size} elements. */
     public abstract void axpy(float a, float[] x, int xOffset, float[] y, int yOffset, int size);
 
-    /** The dot product of {@code a} and {@code b} over {@code size} elements (attention scores). */
-    public abstract float dot(float[] a, int aOffset, float[] b, int bOffset, int size);
+    /**
+     * Attention scores: {@code scores[j] = scale * dot(q[qOffset ..], keys[rows[j] + keyOffset ..])} over
+     * {@code size} elements for {@code j} in {@code [from, to)}, where {@code rows[j]} is the start of
+     * key {@code j}'s row in the cache.
+     */
+    public abstract void scores(float[] q, int qOffset, float[] keys, int[] rows, int keyOffset, int from, int to,
+                                float scale, float[] scores, int size);
+
+    /**
+     * Attention output: {@code out[outOffset ..] = sum over j < count of weights[j] * values[rows[j] + valueOffset ..]}
+     * over {@code size} elements, added in order of {@code j}.
+     */
+    public abstract void weightedSum(float[] weights, float[] values, int[] rows, int valueOffset, int count,
+                                     float[] out, int outOffset, int size);
 
     /** SwiGLU: {@code gate = silu(gate) * up = gate / (1 + exp(-gate)) * up} over {@code size} elements. */
     public abstract void siluMul(float[] gate, int gateOffset, float[] up, int upOffset, int size);

@@ -17,6 +17,10 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class Q4_0VectorMatrix extends Q4_0Matrix {
 
+    /** The table {@code q - 8}: a nibble becomes its signed value with one permute, the scale comes once per block. */
+    private static final IntVector Q_LO = VectorKernels.table(1, -8, 0);
+    private static final IntVector Q_HI = VectorKernels.table(1, -8, 1);
+
     Q4_0VectorMatrix(GGUFTensor tensor) {
         super(tensor);
     }
@@ -34,29 +38,26 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
         int blocks = cols / BLOCK;
         int b = 0;
         for (; b + 1 < blocks; b += 2) {
-            acc0 = acc0.add(block(base, b, x, xOffset));
-            acc1 = acc1.add(block(base, b + 1, x, xOffset));
+            acc0 = block(base, b, x, xOffset, acc0);
+            acc1 = block(base, b + 1, x, xOffset, acc1);
         }
         if (b < blocks) {
-            acc0 = acc0.add(block(base, b, x, xOffset));
+            acc0 = block(base, b, x, xOffset, acc0);
         }
         return sum(acc0.add(acc1));
     }
 
-    /** Block {@code b} of the row at {@code base} times the matching floats of {@code x}, lane by lane. */
-    private FloatVector block(long base, int b, float[] x, int xOffset) {
+    /** {@code acc} plus block {@code b} of the row at {@code base} times the matching floats of {@code x}. */
+    private FloatVector block(long base, int b, float[] x, int xOffset, FloatVector acc) {
         long block = base + (long) b * BLOCK_BYTES;
         int xb = xOffset + b * BLOCK;
-        float d = f16(data, block);
-        IntVector lo = VectorKernels.table(d, -8 * d, 0);
-        IntVector hi = VectorKernels.table(d, -8 * d, 1);
         FloatVector s = FloatVector.zero(F);
         for (int c = 0; c < 16; c += L) {
             IntVector q = VectorKernels.bytes(data, block + 2 + c);
-            s = VectorKernels.lookup(q, lo, hi).fma(FloatVector.fromArray(F, x, xb + c), s);
-            s = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo, hi).fma(FloatVector.fromArray(F, x, xb + 16 + c), s);
+            s = VectorKernels.lookup(q, Q_LO, Q_HI).fma(FloatVector.fromArray(F, x, xb + c), s);
+            s = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), Q_LO, Q_HI).fma(FloatVector.fromArray(F, x, xb + 16 + c), s);
         }
-        return s;
+        return s.fma(FloatVector.broadcast(F, f16(data, block)), acc);
     }
 
     @Override

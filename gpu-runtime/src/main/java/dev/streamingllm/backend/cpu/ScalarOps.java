@@ -40,12 +40,28 @@ final class ScalarOps extends Ops {
     }
 
     @Override
-    public float dot(float[] a, int aOffset, float[] b, int bOffset, int size) {
-        float sum = 0f;
-        for (int i = 0; i < size; i++) {
-            sum += a[aOffset + i] * b[bOffset + i];
+    public void scores(float[] q, int qOffset, float[] keys, int[] rows, int keyOffset, int from, int to,
+                       float scale, float[] scores, int size) {
+        for (int j = from; j < to; j++) {
+            int k = rows[j] + keyOffset;
+            float sum = 0f;
+            for (int i = 0; i < size; i++) {
+                sum += q[qOffset + i] * keys[k + i];
+            }
+            scores[j] = sum * scale;
         }
-        return sum;
+    }
+
+    @Override
+    public void weightedSum(float[] weights, float[] values, int[] rows, int valueOffset, int count,
+                            float[] out, int outOffset, int size) {
+        for (int i = 0; i < size; i++) {
+            float sum = 0f;
+            for (int j = 0; j < count; j++) {
+                sum += weights[j] * values[rows[j] + valueOffset + i];
+            }
+            out[outOffset + i] = sum;
+        }
     }
 
     @Override

@@ -10,6 +10,9 @@ import jdk.incubator.vector.VectorOperators;
 /** {@link Ops} with the Vector API; tails shorter than a vector run in plain Java. */
 final class VectorOps extends Ops {
 
+    /** For heads narrower than a vector, and the tail of a row. */
+    private static final Ops SCALAR = Ops.scalar();
+
     @Override
     public void rmsnorm(float[] out, int outOffset, float[] x, int xOffset, float[] weight, float eps, int size) {
         FloatVector acc = FloatVector.zero(F);
@@ -77,22 +80,52 @@ final class VectorOps extends Ops {
     }
 
     @Override
-    public float dot(float[] a, int aOffset, float[] b, int bOffset, int size) {
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
+    public void scores(float[] q, int qOffset, float[] keys, int[] rows, int keyOffset, int from, int to,
+                       float scale, float[] scores, int size) {
+        if (size % L != 0) {
+            SCALAR.scores(q, qOffset, keys, rows, keyOffset, from, to, scale, scores, size);
+            return;
+        }
+        for (int j = from; j < to; j++) {
+            int k = rows[j] + keyOffset;
+            FloatVector acc = FloatVector.fromArray(F, q, qOffset).mul(FloatVector.fromArray(F, keys, k));
+            for (int i = L; i < size; i += L) {
+                acc = FloatVector.fromArray(F, q, qOffset + i).fma(FloatVector.fromArray(F, keys, k + i), acc);
+            }
+            scores[j] = sum(acc) * scale;
+        }
+    }
+
+    /** Up to four vectors of the output at a time stay in registers across every key. */
+    @Override
+    public void weightedSum(float[] weights, float[] values, int[] rows, int valueOffset, int count,
+                            float[] out, int outOffset, int size) {
         int i = 0;
-        for (; i + 2 * L <= size; i += 2 * L) {
-            acc0 = FloatVector.fromArray(F, a, aOffset + i).fma(FloatVector.fromArray(F, b, bOffset + i), acc0);
-            acc1 = FloatVector.fromArray(F, a, aOffset + i + L).fma(FloatVector.fromArray(F, b, bOffset + i + L), acc1);
+        for (; i + 4 * L <= size; i += 4 * L) {
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+            for (int j = 0; j < count; j++) {
+                FloatVector w = FloatVector.broadcast(F, weights[j]);
+                int v = rows[j] + valueOffset + i;
+                acc0 = FloatVector.fromArray(F, values, v).fma(w, acc0);
+                acc1 = FloatVector.fromArray(F, values, v + L).fma(w, acc1);
+                acc2 = FloatVector.fromArray(F, values, v + 2 * L).fma(w, acc2);
+                acc3 = FloatVector.fromArray(F, values, v + 3 * L).fma(w, acc3);
+            }
+            acc0.intoArray(out, outOffset + i);
+            acc1.intoArray(out, outOffset + i + L);
+            acc2.intoArray(out, outOffset + i + 2 * L);
+            acc3.intoArray(out, outOffset + i + 3 * L);
         }
         for (; i + L <= size; i += L) {
-            acc0 = FloatVector.fromArray(F, a, aOffset + i).fma(FloatVector.fromArray(F, b, bOffset + i), acc0);
+            FloatVector acc = FloatVector.zero(F);
+            for (int j = 0; j < count; j++) {
+                acc = FloatVector.fromArray(F, values, rows[j] + valueOffset + i).fma(FloatVector.broadcast(F, weights[j]), acc);
+            }
+            acc.intoArray(out, outOffset + i);
         }
-        float sum = sum(acc0.add(acc1));
-        for (; i < size; i++) {
-            sum += a[aOffset + i] * b[bOffset + i];
+        if (i < size) {
+            SCALAR.weightedSum(weights, values, rows, valueOffset + i, count, out, outOffset + i, size - i);
         }
-        return sum;
     }
 
     @Override

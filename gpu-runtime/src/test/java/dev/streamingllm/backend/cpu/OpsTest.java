@@ -1,0 +1,107 @@
+package dev.streamingllm.backend.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The attention kernels, both paths, against double-precision sums: head widths narrower than a
+ * vector, one vector, several and with a tail; key counts around the groups of four the vector path
+ * folds together; keys in scattered rows, as the ring buffer leaves them.
+ */
+class OpsTest {
+
+    static final int[] HEAD_SIZES = {5, 8, 16, 24, 64, 80, 128};
+    static final int[] KEY_COUNTS = {0, 1, 3, 4, 5, 8, 13, 37};
+
+    static Stream<Ops> paths() {
+        return Simd.ENABLED ? Stream.of(Ops.scalar(), Ops.vector()) : Stream.of(Ops.scalar());
+    }
+
+    @ParameterizedTest
+    @MethodSource("paths")
+    void scoresAreScaledDotProductsWithTheKeysRows(Ops ops) {
+        Random random = new Random(7);
+        for (int size : HEAD_SIZES) {
+            for (int count : KEY_COUNTS) {
+                int stride = 2 * size + 3;
+                float[] keys = randoms(random, (count + 2) * stride + size);
+                int[] rows = scatteredRows(random, count + 2, stride);
+                float[] q = randoms(random, size + 7);
+                int from = Math.min(1, count);
+                int to = count + (count > 0 ? 1 : 0);
+                float[] scores = new float[count + 2];
+                scores[0] = -1f;
+                ops.scores(q, 3, keys, rows, 2, from, to, 0.125f, scores, size);
+                for (int j = 0; j < scores.length; j++) {
+                    if (j < from || j >= to) {
+                        assertThat(scores[j]).as("score %d outside [%d, %d) is untouched", j, from, to).isEqualTo(j == 0 ? -1f : 0f);
+                        continue;
+                    }
+                    double want = 0;
+                    for (int i = 0; i < size; i++) {
+                        want += (double) q[3 + i] * keys[rows[j] + 2 + i];
+                    }
+                    assertThat((double) scores[j]).as("%s size %d, %d keys, key %d", ops.getClass().getSimpleName(), size, count, j)
+                            .isCloseTo(want * 0.125, within(1e-5 * (1 + Math.abs(want))));
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("paths")
+    void weightedSumAddsTheValueRowsInOrder(Ops ops) {
+        Random random = new Random(11);
+        for (int size : HEAD_SIZES) {
+            for (int count : KEY_COUNTS) {
+                int stride = size + 5;
+                float[] values = randoms(random, count * stride + size + 1);
+                int[] rows = scatteredRows(random, count, stride);
+                float[] weights = randoms(random, count);
+                float[] out = new float[size + 4];
+                java.util.Arrays.fill(out, 9f);
+                ops.weightedSum(weights, values, rows, 1, count, out, 2, size);
+                for (int i = 0; i < out.length; i++) {
+                    if (i < 2 || i >= 2 + size) {
+                        assertThat(out[i]).as("out[%d] outside the head is untouched", i).isEqualTo(9f);
+                        continue;
+                    }
+                    double want = 0;
+                    for (int j = 0; j < count; j++) {
+                        want += (double) weights[j] * values[rows[j] + 1 + i - 2];
+                    }
+                    assertThat((double) out[i]).as("%s size %d, %d keys, element %d", ops.getClass().getSimpleName(), size, count, i)
+                            .isCloseTo(want, within(1e-5 * (1 + Math.abs(want))));
+                }
+            }
+        }
+    }
+
+    /** Row starts {@code 0, stride, 2 * stride ..} in shuffled order, as ring slots after wrapping. */
+    private static int[] scatteredRows(Random random, int count, int stride) {
+        int[] rows = new int[count];
+        for (int j = 0; j < count; j++) {
+            rows[j] = j * stride;
+        }
+        for (int j = count - 1; j > 0; j--) {
+            int k = random.nextInt(j + 1);
+            int t = rows[j];
+            rows[j] = rows[k];
+            rows[k] = t;
+        }
+        return rows;
+    }
+
+    private static float[] randoms(Random random, int n) {
+        float[] values = new float[n];
+        for (int i = 0; i < n; i++) {
+            values[i] = (float) random.nextGaussian();
+        }
+        return values;
+    }
+}
