@@ -10,7 +10,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * tens of microseconds of waking pooled threads: between calls the workers spin for a short while
  * ({@value #SPIN_NANOS} ns) before they park, and the caller spins the same way for their results.
  * Work is handed out in chunks from an atomic counter, so a thread slowed by another process on a
- * shared machine takes fewer chunks instead of holding everybody up.
+ * shared machine takes fewer chunks instead of holding everybody up. Chunks are guided: each takes a
+ * share of what is left, so they shrink as the loop drains and the last one to finish is short.
  */
 public final class Parallel {
 
@@ -21,9 +22,6 @@ public final class Parallel {
     }
 
     static final long SPIN_NANOS = 50_000;
-
-    /** Chunks per thread: enough to balance a busy machine, few enough to keep the counter cold. */
-    private static final int CHUNKS_PER_THREAD = 4;
 
     private static int threads = Runtime.getRuntime().availableProcessors();
     private static Pool pool;
@@ -86,7 +84,7 @@ public final class Parallel {
         volatile Throwable failure;
         Range body;
         int n;
-        int chunks;
+        int grain;
 
         Pool(int threads) {
             workers = new Worker[threads - 1];
@@ -109,7 +107,7 @@ public final class Parallel {
                 }
                 this.body = body;
                 this.n = n;
-                this.chunks = (int) Math.min((n + (long) grain - 1) / grain, (long) CHUNKS_PER_THREAD * (workers.length + 1));
+                this.grain = grain;
                 next.set(0);
                 pending.set(workers.length);
                 failure = null;
@@ -138,11 +136,18 @@ public final class Parallel {
             }
         }
 
-        /** Takes chunks until none is left; every participating thread runs this. */
+        /**
+         * Takes chunks until none is left; every participating thread runs this. A chunk is half of
+         * this thread's fair share of what is left, at least {@code grain}: the first chunks are big
+         * enough to keep the counter cold, the last ones small enough that nobody waits long for them.
+         */
         void work() {
-            for (int c; (c = next.getAndIncrement()) < chunks; ) {
-                int start = (int) ((long) n * c / chunks);
-                int end = (int) ((long) n * (c + 1) / chunks);
+            int share = 2 * (workers.length + 1);
+            for (int start; (start = next.get()) < n; ) {
+                int end = (int) Math.min(n, (long) start + Math.max(grain, (n - start) / share));
+                if (!next.compareAndSet(start, end)) {
+                    continue;
+                }
                 try {
                     body.run(start, end);
                 } catch (Throwable t) {
