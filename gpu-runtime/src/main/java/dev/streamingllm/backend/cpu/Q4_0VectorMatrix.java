@@ -10,14 +10,15 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * Q4_0 with the Vector API. A nibble has only 16 values, so each block builds the table
- * {@code (q - 8) * d} with one FMA and turns its nibbles into weights with one permute each: fewer
- * instructions than converting nibbles to floats and scaling them (measured: about 7 GB/s against
- * 5 on one core).
+ * Q4_0 with the Vector API. A nibble has only 16 values, so a 16-entry table turns 16 nibbles into
+ * floats with one permute: fewer instructions than masking and converting them. A single row
+ * ({@link #dot}) looks nibbles up in the constant table {@code q - 8} and scales each block's sum once;
+ * four activations ({@link #dot4}) share each block's weights, so there the table is {@code (q - 8) * d},
+ * built with one FMA per block.
  */
 final class Q4_0VectorMatrix extends Q4_0Matrix {
 
-    /** The table {@code q - 8}: a nibble becomes its signed value with one permute, the scale comes once per block. */
+    /** The table {@code q - 8}, in one vector (16 lanes) or two (8 lanes). */
     private static final IntVector Q_LO = VectorKernels.table(1, -8, 0);
     private static final IntVector Q_HI = VectorKernels.table(1, -8, 1);
 
