@@ -37,10 +37,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print results as JSON on stdout")
     boolean json;
 
-    @Option(names = "--prompt", defaultValue = "128", description = "prefill tokens (default: ${DEFAULT-VALUE})")
+    @Option(names = "--prompt", defaultValue = "128", description = "prefill tokens, into an empty context (default: ${DEFAULT-VALUE})")
     int prompt;
 
-    @Option(names = "--generate", defaultValue = "64", description = "decoded tokens (default: ${DEFAULT-VALUE})")
+    @Option(names = "--generate", defaultValue = "64", description = "decoded tokens, from an empty context like llama-bench's tg test (default: ${DEFAULT-VALUE})")
     int generate;
 
     @Option(names = "--repetitions", defaultValue = "3", description = "timed repetitions, best kept (default: ${DEFAULT-VALUE})")
@@ -104,6 +104,9 @@ final class BenchCommand implements Callable<Integer> {
         if (model == null) {
             throw new IllegalArgumentException("MODEL is required (or --synthetic SHAPE --write FILE)");
         }
+        atLeastOne("--prompt", prompt);
+        atLeastOne("--generate", generate);
+        atLeastOne("--repetitions", repetitions);
         if (threads != null) {
             dev.streamingllm.backend.cpu.Parallel.setThreads(threads);
         }
@@ -120,6 +123,12 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    private static void atLeastOne(String option, int value) {
+        if (value < 1) {
+            throw new IllegalArgumentException(option + " must be at least 1, was " + value);
+        }
     }
 
     private void throughput(Benchmarks bench) throws Exception {

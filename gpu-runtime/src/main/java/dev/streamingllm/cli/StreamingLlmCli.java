@@ -21,12 +21,16 @@ import picocli.CommandLine.Command;
 public final class StreamingLlmCli {
 
     public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    /** The tool's command line; bad input (missing files, malformed models, bad options) gets one clear line, not a stack trace. */
+    static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new StreamingLlmCli());
-        // Bad input (missing files, malformed models, bad options) gets one clear line, not a stack trace.
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("error: " + e.getMessage());
             return 2;
         });
-        System.exit(cli.execute(args));
+        return cli;
     }
 }

@@ -1,0 +1,50 @@
+package dev.streamingllm.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.streamingllm.testing.Shared;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import picocli.CommandLine;
+import tools.jackson.databind.json.JsonMapper;
+
+/** {@code bin/streamingllm bench}: its JSON line, and one clear error for counts it cannot time. */
+class BenchCommandTest {
+
+    @Test
+    void printsPrefillAndDecodeRatesAsOneJsonLine() throws Exception {
+        String model = Shared.model("stories260K.gguf").toString();
+        PrintStream stdout = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        int exit;
+        try {
+            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            exit = StreamingLlmCli.commandLine().execute("bench", model, "--json", "--prompt", "8", "--generate", "4", "--repetitions", "1");
+        } finally {
+            System.setOut(stdout);
+        }
+        assertThat(exit).isZero();
+        var json = JsonMapper.builder().build().readTree(captured.toString(StandardCharsets.UTF_8));
+        assertThat(json.get("prompt_tokens").asInt()).isEqualTo(8);
+        assertThat(json.get("generated_tokens").asInt()).isEqualTo(4);
+        assertThat(json.get("prefill_tokens_per_s").asDouble()).isPositive();
+        assertThat(json.get("decode_tokens_per_s").asDouble()).isPositive();
+    }
+
+    @ParameterizedTest
+    @CsvSource({"--prompt, 0", "--generate, -1", "--repetitions, 0"})
+    void countsBelowOneAreRefusedByName(String option, String value) {
+        StringWriter err = new StringWriter();
+        CommandLine cli = StreamingLlmCli.commandLine();
+        cli.setErr(new PrintWriter(err, true));
+        int exit = cli.execute("bench", Shared.model("stories260K.gguf").toString(), option, value);
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString()).isEqualTo("error: " + option + " must be at least 1, was " + value + System.lineSeparator());
+    }
+}
