@@ -5,9 +5,12 @@ import static dev.streamingllm.backend.cpu.VectorKernels.L;
 import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 
 import dev.streamingllm.gguf.GGUFTensor;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Q4_0 with the Vector API. A nibble has only 16 values, so a 16-entry table turns 16 nibbles into
@@ -15,6 +18,12 @@ import jdk.incubator.vector.VectorOperators;
  * ({@link #dot}) looks nibbles up in the constant table {@code q - 8} and scales each block's sum once;
  * four activations ({@link #dot4}) share each block's weights, so there the table is {@code (q - 8) * d},
  * built with one FMA per block.
+ *
+ * <p>With 8 float lanes (AVX2) the table needs two vectors, and a two-vector permute costs several
+ * instructions; there the kernels multiply integers instead, against the activations quantized to
+ * 11 bits ({@link QuantizedActivations}), about twice as fast as the float kernels on the same
+ * machine. With 16 lanes (AVX-512) the table fits one vector and the float kernels stay, as measured
+ * there (BENCHMARKS.md).
  */
 final class Q4_0VectorMatrix extends Q4_0Matrix {
 
@@ -22,8 +31,104 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     private static final IntVector Q_LO = VectorKernels.table(1, -8, 0);
     private static final IntVector Q_HI = VectorKernels.table(1, -8, 1);
 
+    /** A block's 16 quant bytes, and one half of its 32 weights as 16-bit lanes. */
+    private static final VectorSpecies<Byte> QUANTS = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Short> NIBBLES = ShortVector.SPECIES_256;
+
     Q4_0VectorMatrix(GGUFTensor tensor) {
         super(tensor);
+    }
+
+    @Override
+    boolean quantizesActivations() {
+        return L == 8;
+    }
+
+    /**
+     * Row {@code row} against quantized activations, in integers. A 16-bit lane adds two products of a
+     * weight {@code q - 8} and an activation (at most 8 x 1023 each), and one multiply by 0x10001 (the
+     * high half becomes low + high) and a shift sum each pair of lanes into 32 bits: a block is two
+     * 16-lane multiplies, one add and one 32-bit multiply, where floats take four FMAs and four
+     * conversions. Blocks alternate between two accumulators, for the same reason as
+     * {@link #dot(int, float[], int)}; one block per step keeps the method small enough for C2 to
+     * inline the final {@code sum} (with two, it ran out of inlining budget and boxed a vector per row).
+     */
+    @Override
+    float dot(int row, QuantizedActivations x, int b) {
+        long base = row * rowBytes;
+        int blocks = cols / BLOCK;
+        int first = b * blocks;
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector other = FloatVector.zero(F);
+        for (int k = 0; k < blocks; k++) {
+            FloatVector next = block(base + (long) k * BLOCK_BYTES, x, first + k, acc);
+            acc = other;
+            other = next;
+        }
+        return sum(acc.add(other));
+    }
+
+    /** {@code acc} plus the weight block at {@code block} times activation block {@code xb}. */
+    private FloatVector block(long block, QuantizedActivations x, int xb, FloatVector acc) {
+        ShortVector q = nibbles(block);
+        return products(low(q), high(q), x, xb).fma(FloatVector.broadcast(F, f16(data, block) * x.scales[xb]), acc);
+    }
+
+    /** The 16 quant bytes of the block at {@code block} as 16-bit lanes. */
+    private ShortVector nibbles(long block) {
+        return (ShortVector) ByteVector.fromMemorySegment(QUANTS, data, block + 2, VectorKernels.LE)
+                .convertShape(VectorOperators.ZERO_EXTEND_B2S, NIBBLES, 0);
+    }
+
+    /** Elements 0..15 of a block, {@code q - 8}. */
+    private static ShortVector low(ShortVector nibbles) {
+        return nibbles.and((short) 0xF).sub((short) 8);
+    }
+
+    /** Elements 16..31 of a block, {@code q - 8}. */
+    private static ShortVector high(ShortVector nibbles) {
+        return nibbles.lanewise(VectorOperators.LSHR, 4).sub((short) 8);
+    }
+
+    /** Weights {@code low, high} times activation block {@code xb}, as L float lanes that sum to the block's dot product. */
+    private static FloatVector products(ShortVector low, ShortVector high, QuantizedActivations x, int xb) {
+        int v = xb * BLOCK;
+        ShortVector products = low.mul(ShortVector.fromArray(NIBBLES, x.values, v))
+                .add(high.mul(ShortVector.fromArray(NIBBLES, x.values, v + 16)));
+        IntVector pairs = products.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16);
+        return (FloatVector) pairs.convert(VectorOperators.I2F, 0);
+    }
+
+    /**
+     * Four activation rows ({@code b .. b + 3}) against one weight row, as two passes of two: the
+     * nibbles are unpacked once per pair (the row stays in L1 for the second pass). One pass of four
+     * grew past C2's inlining budget, which then boxed vectors and ran 3x slower.
+     */
+    @Override
+    void dot4(int row, QuantizedActivations x, int b, float[] out, int outOffset) {
+        dot2(row, x, b, out, outOffset);
+        dot2(row, x, b + 2, out, outOffset + 2 * rows);
+    }
+
+    private void dot2(int row, QuantizedActivations x, int b, float[] out, int outOffset) {
+        long base = row * rowBytes;
+        int blocks = cols / BLOCK;
+        float[] scales = x.scales;
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        for (int k = 0; k < blocks; k++) {
+            long block = base + (long) k * BLOCK_BYTES;
+            float d = f16(data, block);
+            ShortVector q = nibbles(block);
+            ShortVector low = low(q);
+            ShortVector high = high(q);
+            int x0 = b * blocks + k;
+            int x1 = x0 + blocks;
+            acc0 = products(low, high, x, x0).fma(FloatVector.broadcast(F, d * scales[x0]), acc0);
+            acc1 = products(low, high, x, x1).fma(FloatVector.broadcast(F, d * scales[x1]), acc1);
+        }
+        out[outOffset] = sum(acc0);
+        out[outOffset + rows] = sum(acc1);
     }
 
     /**

@@ -100,6 +100,25 @@ public abstract sealed class WeightMatrix
     public abstract void dequantizeRow(int row, float[] out, int outOffset);
 
     /**
+     * Whether {@link #matmul} quantizes the activations ({@link QuantizedActivations}) and multiplies
+     * integers, through the {@code QuantizedActivations} overloads of {@link #dot} and {@link #dot4}:
+     * where that is faster than widening the weights to floats.
+     */
+    boolean quantizesActivations() {
+        return false;
+    }
+
+    /** {@link #dot(int, float[], int)} against row {@code b} of quantized activations; only when {@link #quantizesActivations()}. */
+    float dot(int row, QuantizedActivations x, int b) {
+        throw new UnsupportedOperationException(type + " kernels multiply float activations");
+    }
+
+    /** {@link #dot4(int, float[], int, float[], int)} against rows {@code b .. b + 3} of quantized activations; only when {@link #quantizesActivations()}. */
+    void dot4(int row, QuantizedActivations x, int b, float[] out, int outOffset) {
+        throw new UnsupportedOperationException(type + " kernels multiply float activations");
+    }
+
+    /**
      * Row {@code row} against four activation vectors at once, {@code x[xOffset + k * cols ..]} for
      * {@code k < 4}, into {@code out[outOffset + k * rows]}: a kernel decodes each weight block once
      * for the four. This default just calls {@link #dot} four times.
@@ -121,8 +140,9 @@ public abstract sealed class WeightMatrix
         if (batch == 0) {
             return;
         }
+        QuantizedActivations quantized = quantizesActivations() ? new QuantizedActivations(x, batch, cols) : null;
         int grain = (int) Math.max(1, MIN_SLICE_WORK / ((long) cols * batch));
-        Parallel.forRange(rows, grain, (start, end) -> matmulRows(x, out, batch, start, end));
+        Parallel.forRange(rows, grain, (start, end) -> matmulRows(x, quantized, out, batch, start, end));
     }
 
     /**
@@ -135,16 +155,19 @@ public abstract sealed class WeightMatrix
             throw new IllegalArgumentException(matrices.length + " matrices but " + outs.length + " outputs");
         }
         int totalRows = 0;
+        boolean quantize = false;
         for (int i = 0; i < matrices.length; i++) {
             if (matrices[i].cols != matrices[0].cols) {
                 throw new IllegalArgumentException("fused matmul needs one width: " + matrices[0] + " and " + matrices[i]);
             }
             matrices[i].checkShapes(x, outs[i], batch);
             totalRows += matrices[i].rows;
+            quantize |= matrices[i].quantizesActivations();
         }
         if (batch == 0 || totalRows == 0) {
             return;
         }
+        QuantizedActivations quantized = quantize ? new QuantizedActivations(x, batch, matrices[0].cols) : null;
         int grain = (int) Math.max(1, MIN_SLICE_WORK / ((long) matrices[0].cols * batch));
         Parallel.forRange(totalRows, grain, (start, end) -> {
             int first = 0;
@@ -152,7 +175,7 @@ public abstract sealed class WeightMatrix
                 int from = Math.max(start, first) - first;
                 int to = Math.min(end, first + matrices[i].rows) - first;
                 if (from < to) {
-                    matrices[i].matmulRows(x, outs[i], batch, from, to);
+                    matrices[i].matmulRows(x, matrices[i].quantizesActivations() ? quantized : null, outs[i], batch, from, to);
                 }
             }
         });
@@ -165,18 +188,23 @@ public abstract sealed class WeightMatrix
         }
     }
 
-    private void matmulRows(float[] x, float[] out, int batch, int start, int end) {
+    /** Rows {@code [start, end)} of a matmul; {@code quantized} is {@code x} quantized when {@link #quantizesActivations()}. */
+    private void matmulRows(float[] x, QuantizedActivations quantized, float[] out, int batch, int start, int end) {
         for (int tile = start; tile < end; tile += ROW_TILE) {
             int tileEnd = Math.min(end, tile + ROW_TILE);
             int b = 0;
             for (; b + 4 <= batch; b += 4) {
                 for (int r = tile; r < tileEnd; r++) {
-                    dot4(r, x, b * cols, out, b * rows + r);
+                    if (quantized != null) {
+                        dot4(r, quantized, b, out, b * rows + r);
+                    } else {
+                        dot4(r, x, b * cols, out, b * rows + r);
+                    }
                 }
             }
             for (; b < batch; b++) {
                 for (int r = tile; r < tileEnd; r++) {
-                    out[b * rows + r] = dot(r, x, b * cols);
+                    out[b * rows + r] = quantized != null ? dot(r, quantized, b) : dot(r, x, b * cols);
                 }
             }
         }

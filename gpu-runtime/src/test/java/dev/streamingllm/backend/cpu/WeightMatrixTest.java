@@ -26,6 +26,8 @@ class WeightMatrixTest {
         "tiny-gqa-q4_k_m", "tiny-gqa-q5_k_m", "tiny-gqa-q6_k", "stories260K"};
     static final String[] TENSORS = {"blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.ffn_down.weight", "output.weight"};
     static final double TOLERANCE = 1e-5;
+    /** Activations rounded to 11 bits per block of 32 move a dot product by about 1e-3 of the largest. */
+    static final double QUANTIZED_ERROR = 2e-3;
 
     @AfterEach
     void restoreThreads() {
@@ -73,15 +75,15 @@ class WeightMatrixTest {
                 }
                 for (int batch : new int[] {1, 3, 17, 64}) {
                     float[] x = random(batch * t.cols(), batch);
-                    double[] want = new double[batch * t.rows()];
-                    for (int b = 0; b < batch; b++) {
-                        for (int r = 0; r < t.rows(); r++) {
-                            double s = 0;
-                            for (int i = 0; i < t.cols(); i++) {
-                                s += w[r][i] * x[b * t.cols() + i];
-                            }
-                            want[b * t.rows() + r] = s;
-                        }
+                    double[] want = product(w, x, batch, t.cols());
+                    if (m.quantizesActivations()) {
+                        // Integer kernels see the activations rounded to 11 bits: exact against those
+                        // values, and within the rounding's error of the floats.
+                        float[] got = new float[batch * t.rows()];
+                        m.matmul(x, got, batch);
+                        assertThat(relativeError(got, want)).as("%s %s batch %d, quantized against float activations", model, t, batch)
+                                .isLessThanOrEqualTo(QUANTIZED_ERROR);
+                        want = product(w, dequantized(new QuantizedActivations(x, batch, t.cols())), batch, t.cols());
                     }
                     for (int threads : new int[] {1, 3}) {
                         Parallel.setThreads(threads);
@@ -179,6 +181,51 @@ class WeightMatrixTest {
             WeightMatrix m = WeightMatrix.of(gguf.tensor("blk.0.attn_k.weight"));
             assertThatThrownBy(() -> m.matmul(new float[256], new float[64], 2)).isInstanceOf(IllegalArgumentException.class);
         }
+    }
+
+    @Test
+    void activationsAreRoundedToElevenBitsPerBlock() {
+        float[] x = random(4 * 96, 7);
+        java.util.Arrays.fill(x, 32, 64, 0f); // a block of zeros
+        java.util.Arrays.fill(x, 64, 96, Float.MIN_VALUE * 1070); // subnormal: d rounds to MIN_VALUE and x / d to 1070
+        x[100] = -1e30f;
+        QuantizedActivations q = new QuantizedActivations(x, 4, 96);
+        for (int b = 0; b < x.length / 32; b++) {
+            int largest = 0;
+            for (int i = 0; i < 32; i++) {
+                int v = b * 32 + i;
+                assertThat(Math.abs(q.values[v])).as("value %d", v).isLessThanOrEqualTo(QuantizedActivations.MAX);
+                largest = Math.max(largest, Math.abs(q.values[v]));
+                if (b != 2) {
+                    assertThat((double) Math.abs(q.dequantized(v) - x[v])).as("rounding of value %d", v)
+                            .isLessThanOrEqualTo(q.scales[b] * 0.5001);
+                }
+            }
+            assertThat(largest).as("block %d spans the range", b).isEqualTo(b == 1 ? 0 : QuantizedActivations.MAX);
+        }
+    }
+
+    /** {@code w} times each of the {@code batch} rows of {@code x}, in doubles, laid out as matmul's output. */
+    static double[] product(double[][] w, float[] x, int batch, int cols) {
+        double[] out = new double[batch * w.length];
+        for (int b = 0; b < batch; b++) {
+            for (int r = 0; r < w.length; r++) {
+                double s = 0;
+                for (int i = 0; i < cols; i++) {
+                    s += w[r][i] * x[b * cols + i];
+                }
+                out[b * w.length + r] = s;
+            }
+        }
+        return out;
+    }
+
+    static float[] dequantized(QuantizedActivations q) {
+        float[] x = new float[q.values.length];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = q.dequantized(i);
+        }
+        return x;
     }
 
     static GGUFFile open(String model) {
