@@ -113,6 +113,8 @@ class ChatPageBrowserTest {
         driver.findElement(By.id("prompt")).sendKeys(message);
         driver.findElement(By.id("send")).click();
         new WebDriverWait(driver, Duration.ofSeconds(60))
+                .withMessage(() -> "the reply to '" + message + "' did not finish; the page shows: " + text("messages")
+                        + " | status: " + text("status") + " | busy: " + busy())
                 .until(d -> d.findElements(By.cssSelector(".message.user")).size() > before && !busy());
     }
 
