@@ -31,9 +31,9 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     private static final IntVector Q_LO = VectorKernels.table(1, -8, 0);
     private static final IntVector Q_HI = VectorKernels.table(1, -8, 1);
 
-    /** A block's 16 quant bytes, and one half of its 32 weights as 16-bit lanes. */
+    /** A block's 16 quant bytes; half a block (16 weights or activations) as 16-bit lanes. */
     private static final VectorSpecies<Byte> QUANTS = ByteVector.SPECIES_128;
-    private static final VectorSpecies<Short> NIBBLES = ShortVector.SPECIES_256;
+    private static final VectorSpecies<Short> HALF_BLOCK = ShortVector.SPECIES_256;
 
     Q4_0VectorMatrix(GGUFTensor tensor) {
         super(tensor);
@@ -48,10 +48,11 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
      * Row {@code row} against quantized activations, in integers. A 16-bit lane adds two products of a
      * weight {@code q - 8} and an activation (at most 8 x 1023 each), and one multiply by 0x10001 (the
      * high half becomes low + high) and a shift sum each pair of lanes into 32 bits: a block is two
-     * 16-lane multiplies, one add and one 32-bit multiply, where floats take four FMAs and four
-     * conversions. Blocks alternate between two accumulators, for the same reason as
-     * {@link #dot(int, float[], int)}; one block per step keeps the method small enough for C2 to
-     * inline the final {@code sum} (with two, it ran out of inlining budget and boxed a vector per row).
+     * 16-lane multiplies, one add, one 32-bit multiply and one FMA with both scales, where the float
+     * kernel takes four two-vector table lookups and four FMAs. Blocks alternate between two
+     * accumulators, for the same reason as {@link #dot(int, float[], int)}; one block per step keeps
+     * the method small enough for C2 to inline the final {@code sum} (with two, it ran out of inlining
+     * budget and boxed a vector per row).
      */
     @Override
     float dot(int row, QuantizedActivations x, int b) {
@@ -77,7 +78,7 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     /** The 16 quant bytes of the block at {@code block} as 16-bit lanes. */
     private ShortVector nibbles(long block) {
         return (ShortVector) ByteVector.fromMemorySegment(QUANTS, data, block + 2, VectorKernels.LE)
-                .convertShape(VectorOperators.ZERO_EXTEND_B2S, NIBBLES, 0);
+                .convertShape(VectorOperators.ZERO_EXTEND_B2S, HALF_BLOCK, 0);
     }
 
     /** Elements 0..15 of a block, {@code q - 8}. */
@@ -93,8 +94,8 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     /** Weights {@code low, high} times activation block {@code xb}, as L float lanes that sum to the block's dot product. */
     private static FloatVector products(ShortVector low, ShortVector high, QuantizedActivations x, int xb) {
         int v = xb * BLOCK;
-        ShortVector products = low.mul(ShortVector.fromArray(NIBBLES, x.values, v))
-                .add(high.mul(ShortVector.fromArray(NIBBLES, x.values, v + 16)));
+        ShortVector products = low.mul(ShortVector.fromArray(HALF_BLOCK, x.values, v))
+                .add(high.mul(ShortVector.fromArray(HALF_BLOCK, x.values, v + 16)));
         IntVector pairs = products.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16);
         return (FloatVector) pairs.convert(VectorOperators.I2F, 0);
     }
