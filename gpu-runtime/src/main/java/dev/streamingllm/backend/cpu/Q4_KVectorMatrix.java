@@ -19,31 +19,35 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
         super(tensor);
     }
 
+    /**
+     * One sub-block of 32 per step, the sub-blocks alternating between two accumulators: one call site
+     * per helper keeps the method inside C2's inlining budget (with both sub-blocks of a group written
+     * out, the final sum was not inlined on 8 lanes and every row boxed its accumulators).
+     */
     @Override
     public float dot(int row, float[] x, int xOffset) {
         long base = row * rowBytes;
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector other = FloatVector.zero(F);
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
             float d = f16(data, block);
             float dmin = f16(data, block + 2);
-            for (int g = 0; g < 4; g++) {
-                // Tables for sub-block 2g (low nibbles) and 2g+1 (high nibbles), in halves when 8 lanes.
-                float d1 = d * scale(data, block + 4, 2 * g), m1 = dmin * min(data, block + 4, 2 * g);
-                float d2 = d * scale(data, block + 4, 2 * g + 1), m2 = dmin * min(data, block + 4, 2 * g + 1);
-                IntVector low0 = VectorKernels.table(d1, -m1, 0), low1 = VectorKernels.table(d1, -m1, 1);
-                IntVector high0 = VectorKernels.table(d2, -m2, 0), high1 = VectorKernels.table(d2, -m2, 1);
-                long qs = block + 16 + 32 * g;
-                int xg = xOffset + b * BLOCK + 64 * g;
+            for (int j = 0; j < 8; j++) {
+                // Sub-block j: the low nibbles of group j / 2 when j is even, the high nibbles when odd.
+                float dj = d * scale(data, block + 4, j), mj = dmin * min(data, block + 4, j);
+                IntVector table0 = VectorKernels.table(dj, -mj, 0), table1 = VectorKernels.table(dj, -mj, 1);
+                long qs = block + 16 + 32 * (j / 2);
+                int xj = xOffset + b * BLOCK + 32 * j;
                 for (int c = 0; c < 32; c += L) {
-                    IntVector q = VectorKernels.bytes(data, qs + c);
-                    acc0 = VectorKernels.lookup(q, low0, low1).fma(FloatVector.fromArray(F, x, xg + c), acc0);
-                    acc1 = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), high0, high1).fma(FloatVector.fromArray(F, x, xg + 32 + c), acc1);
+                    IntVector q = VectorKernels.bytes(data, qs + c).lanewise(VectorOperators.LSHR, 4 * (j & 1));
+                    FloatVector next = VectorKernels.lookup(q, table0, table1).fma(FloatVector.fromArray(F, x, xj + c), acc);
+                    acc = other;
+                    other = next;
                 }
             }
         }
-        return sum(acc0.add(acc1));
+        return sum(acc.add(other));
     }
 
     @Override

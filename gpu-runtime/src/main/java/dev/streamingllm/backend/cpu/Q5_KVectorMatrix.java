@@ -25,33 +25,32 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
         return qh.and(1 << bit).compare(VectorOperators.NE, 0).cast(F);
     }
 
+    /** One sub-block of 32 per step, as in {@link Q4_KVectorMatrix#dot}, for the same reason. */
     @Override
     public float dot(int row, float[] x, int xOffset) {
         long base = row * rowBytes;
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector other = FloatVector.zero(F);
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
             float d = f16(data, block);
             float dmin = f16(data, block + 2);
-            for (int g = 0; g < 4; g++) {
-                float d1 = d * Q4_KMatrix.scale(data, block + 4, 2 * g), m1 = dmin * Q4_KMatrix.min(data, block + 4, 2 * g);
-                float d2 = d * Q4_KMatrix.scale(data, block + 4, 2 * g + 1), m2 = dmin * Q4_KMatrix.min(data, block + 4, 2 * g + 1);
-                IntVector low0 = VectorKernels.table(d1, -m1, 0), low1 = VectorKernels.table(d1, -m1, 1);
-                IntVector high0 = VectorKernels.table(d2, -m2, 0), high1 = VectorKernels.table(d2, -m2, 1);
-                long qs = block + 48 + 32 * g;
-                int xg = xOffset + b * BLOCK + 64 * g;
+            for (int j = 0; j < 8; j++) {
+                float dj = d * Q4_KMatrix.scale(data, block + 4, j), mj = dmin * Q4_KMatrix.min(data, block + 4, j);
+                IntVector table0 = VectorKernels.table(dj, -mj, 0), table1 = VectorKernels.table(dj, -mj, 1);
+                long qs = block + 48 + 32 * (j / 2);
+                int xj = xOffset + b * BLOCK + 32 * j;
                 for (int c = 0; c < 32; c += L) {
-                    IntVector q = VectorKernels.bytes(data, qs + c);
+                    IntVector q = VectorKernels.bytes(data, qs + c).lanewise(VectorOperators.LSHR, 4 * (j & 1));
                     IntVector qh = VectorKernels.bytes(data, block + 16 + c);
-                    FloatVector w = VectorKernels.lookup(q, low0, low1).add(16 * d1, fifthBit(qh, 2 * g));
-                    acc0 = w.fma(FloatVector.fromArray(F, x, xg + c), acc0);
-                    w = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), high0, high1).add(16 * d2, fifthBit(qh, 2 * g + 1));
-                    acc1 = w.fma(FloatVector.fromArray(F, x, xg + 32 + c), acc1);
+                    FloatVector w = VectorKernels.lookup(q, table0, table1).add(16 * dj, fifthBit(qh, j));
+                    FloatVector next = w.fma(FloatVector.fromArray(F, x, xj + c), acc);
+                    acc = other;
+                    other = next;
                 }
             }
         }
-        return sum(acc0.add(acc1));
+        return sum(acc.add(other));
     }
 
     @Override
