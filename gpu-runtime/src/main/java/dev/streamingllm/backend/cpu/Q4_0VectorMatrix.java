@@ -5,12 +5,10 @@ import static dev.streamingllm.backend.cpu.VectorKernels.L;
 import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 
 import dev.streamingllm.gguf.GGUFTensor;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Q4_0 with the Vector API. A nibble has only 16 values, so a 16-entry table turns 16 nibbles into
@@ -31,10 +29,6 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     private static final IntVector Q_LO = VectorKernels.table(1, -8, 0);
     private static final IntVector Q_HI = VectorKernels.table(1, -8, 1);
 
-    /** A block's 16 quant bytes; half a block (16 weights or activations) as 16-bit lanes. */
-    private static final VectorSpecies<Byte> QUANTS = ByteVector.SPECIES_128;
-    private static final VectorSpecies<Short> HALF_BLOCK = ShortVector.SPECIES_256;
-
     Q4_0VectorMatrix(GGUFTensor tensor) {
         super(tensor);
     }
@@ -45,11 +39,9 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     }
 
     /**
-     * Row {@code row} against quantized activations, in integers. A 16-bit lane adds two products of a
-     * weight {@code q - 8} and an activation (at most 8 x 1023 each), and one multiply by 0x10001 (the
-     * high half becomes low + high) and a shift sum each pair of lanes into 32 bits: a block is two
-     * 16-lane multiplies, one add, one 32-bit multiply and one FMA with both scales, where the float
-     * kernel takes four two-vector table lookups and four FMAs. Blocks alternate between two
+     * Row {@code row} against quantized activations, in integers ({@link VectorKernels#products}): a
+     * block is two 16-lane multiplies, one add, one 32-bit multiply and one FMA with both scales, where
+     * the float kernel takes four two-vector table lookups and four FMAs. Blocks alternate between two
      * accumulators, for the same reason as {@link #dot(int, float[], int)}; one block per step keeps
      * the method small enough for C2 to inline the final {@code sum} (with two, it ran out of inlining
      * budget and boxed a vector per row).
@@ -72,13 +64,12 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     /** {@code acc} plus the weight block at {@code block} times activation block {@code xb}. */
     private FloatVector block(long block, QuantizedActivations x, int xb, FloatVector acc) {
         ShortVector q = nibbles(block);
-        return products(low(q), high(q), x, xb).fma(FloatVector.broadcast(F, f16(data, block) * x.scales[xb]), acc);
+        return VectorKernels.products(low(q), high(q), x, xb).fma(FloatVector.broadcast(F, f16(data, block) * x.scales[xb]), acc);
     }
 
     /** The 16 quant bytes of the block at {@code block} as 16-bit lanes. */
     private ShortVector nibbles(long block) {
-        return (ShortVector) ByteVector.fromMemorySegment(QUANTS, data, block + 2, VectorKernels.LE)
-                .convertShape(VectorOperators.ZERO_EXTEND_B2S, HALF_BLOCK, 0);
+        return VectorKernels.halfBlock(data, block + 2);
     }
 
     /** Elements 0..15 of a block, {@code q - 8}. */
@@ -89,15 +80,6 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     /** Elements 16..31 of a block, {@code q - 8}. */
     private static ShortVector high(ShortVector nibbles) {
         return nibbles.lanewise(VectorOperators.LSHR, 4).sub((short) 8);
-    }
-
-    /** Weights {@code low, high} times activation block {@code xb}, as L float lanes that sum to the block's dot product. */
-    private static FloatVector products(ShortVector low, ShortVector high, QuantizedActivations x, int xb) {
-        int v = xb * BLOCK;
-        ShortVector products = low.mul(ShortVector.fromArray(HALF_BLOCK, x.values, v))
-                .add(high.mul(ShortVector.fromArray(HALF_BLOCK, x.values, v + 16)));
-        IntVector pairs = products.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16);
-        return (FloatVector) pairs.convert(VectorOperators.I2F, 0);
     }
 
     /**
@@ -125,8 +107,8 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
             ShortVector high = high(q);
             int x0 = b * blocks + k;
             int x1 = x0 + blocks;
-            acc0 = products(low, high, x, x0).fma(FloatVector.broadcast(F, d * scales[x0]), acc0);
-            acc1 = products(low, high, x, x1).fma(FloatVector.broadcast(F, d * scales[x1]), acc1);
+            acc0 = VectorKernels.products(low, high, x, x0).fma(FloatVector.broadcast(F, d * scales[x0]), acc0);
+            acc1 = VectorKernels.products(low, high, x, x1).fma(FloatVector.broadcast(F, d * scales[x1]), acc1);
         }
         out[outOffset] = sum(acc0);
         out[outOffset + rows] = sum(acc1);

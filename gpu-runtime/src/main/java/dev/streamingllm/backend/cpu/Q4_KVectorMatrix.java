@@ -7,16 +7,60 @@ import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 import dev.streamingllm.gguf.GGUFTensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
  * Q4_K with the Vector API: like Q4_0, each sub-block of 32 builds the table of its 16 values
- * {@code d * scale * q - dmin * min} with one FMA, and its nibbles index it.
+ * {@code d * scale * q - dmin * min} with one FMA, and its nibbles index it. With 8 float lanes the
+ * table needs two vectors, and there the kernels multiply integers instead, as Q4_0's do.
  */
 final class Q4_KVectorMatrix extends Q4_KMatrix {
 
     Q4_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
+    }
+
+    @Override
+    boolean quantizesActivations() {
+        return L == 8;
+    }
+
+    /**
+     * Row {@code row} against quantized activations, in integers ({@link VectorKernels#products}), one
+     * sub-block per step. Its weights {@code ds * q - dm} are taken as {@code ds * (q - 8)}, which keeps
+     * the 16-bit sums exact, plus {@code 8 * ds - dm} times the activations' sum.
+     */
+    @Override
+    float dot(int row, QuantizedActivations x, int b) {
+        long base = row * rowBytes;
+        int first = b * (cols / QuantizedActivations.BLOCK);
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector other = FloatVector.zero(F);
+        float offset = 0;
+        for (int k = 0; k < cols / BLOCK; k++) {
+            long block = base + (long) k * BLOCK_BYTES;
+            float d = f16(data, block);
+            float dmin = f16(data, block + 2);
+            for (int j = 0; j < 8; j++) {
+                // Sub-block j: the low nibbles of group j / 2 when j is even, the high nibbles when odd.
+                int xb = first + 8 * k + j;
+                float ds = d * scale(data, block + 4, j);
+                long qs = block + 16 + 32 * (j / 2);
+                int shift = 4 * (j & 1);
+                FloatVector next = VectorKernels.products(weights(qs, shift), weights(qs + 16, shift), x, xb)
+                        .fma(FloatVector.broadcast(F, ds * x.scales[xb]), acc);
+                acc = other;
+                other = next;
+                offset += (8 * ds - dmin * min(data, block + 4, j)) * x.sums[xb];
+            }
+        }
+        return sum(acc.add(other)) + offset;
+    }
+
+    /** The nibbles at {@code shift} of 16 bytes at {@code at}, minus 8, as 16-bit lanes. */
+    private ShortVector weights(long at, int shift) {
+        return VectorKernels.halfBlock(data, at).lanewise(VectorOperators.LSHR, shift).and((short) 0xF).sub((short) 8);
     }
 
     /**

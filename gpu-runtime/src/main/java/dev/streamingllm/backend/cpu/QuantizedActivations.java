@@ -3,7 +3,7 @@ package dev.streamingllm.backend.cpu;
 /**
  * A batch of activation rows quantized once per matmul, for kernels that multiply integers: blocks of
  * 32 values, each block one float scale {@code d = max|x| / 1023} and the values rounded to integers in
- * [-1023, 1023]. Eleven bits is the most that keeps the Q4_0 kernel's 16-bit sums exact (a 16-bit lane
+ * [-1023, 1023]. Eleven bits is the most that keeps the 4-bit kernels' 16-bit sums exact (a 16-bit lane
  * adds four products of at most 8 x 1023), and eight times finer than the 8-bit activations llama.cpp
  * uses, which moved the logits of the Q4_0 test model by 2% of the largest against the float64
  * reference; these stay well inside 1%.
@@ -17,11 +17,14 @@ final class QuantizedActivations {
     final short[] values;
     /** Per block: its scale {@code d}. */
     final float[] scales;
+    /** Per block: {@code d} times the sum of its values, for weights stored with an offset (Q4_K's minimum). */
+    final float[] sums;
 
     QuantizedActivations(float[] x, int batch, int cols) {
         int blocks = batch * cols / BLOCK;
         values = new short[batch * cols];
         scales = new float[blocks];
+        sums = new float[blocks];
         for (int b = 0; b < blocks; b++) {
             int from = b * BLOCK;
             float amax = 0;
@@ -29,11 +32,14 @@ final class QuantizedActivations {
                 amax = Math.max(amax, Math.abs(x[from + i]));
             }
             float d = amax / MAX;
+            int sum = 0;
             for (int i = 0; i < BLOCK; i++) {
                 // Clamped: with subnormal activations d keeps too few bits for x / d to stay within MAX.
                 values[from + i] = d == 0 ? 0 : (short) Math.clamp(Math.round(x[from + i] / d), -MAX, MAX);
+                sum += values[from + i];
             }
             scales[b] = d;
+            sums[b] = d * sum;
         }
     }
 

@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
@@ -28,6 +29,9 @@ final class VectorKernels {
     /** L halves, to widen into L int lanes. */
     static final VectorSpecies<Short> H = VectorSpecies.of(short.class, VectorShape.forBitSize(16 * L));
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /** 16 bytes, and half a block of 32 (16 weights or activations) as 16-bit lanes: the integer kernels (8 lanes only). */
+    static final VectorSpecies<Byte> BYTES_16 = ByteVector.SPECIES_128;
+    static final VectorSpecies<Short> HALF_BLOCK = ShortVector.SPECIES_256;
 
     /** 0, 1, .. 15 in one vector (16 lanes) or two (8 lanes): turned into a block's 16 nibble values by one FMA. */
     static final FloatVector IOTA_LO = FloatVector.fromArray(F, iota(), 0);
@@ -106,6 +110,25 @@ final class VectorKernels {
     static FloatVector lookup(IntVector index, IntVector lo, IntVector hi) {
         // selectFrom wraps indexes into the table, so only the low 4 bits count.
         return (L == 16 ? index.selectFrom(lo) : index.selectFrom(lo, hi)).reinterpretAsFloats();
+    }
+
+    /** 16 unsigned bytes at {@code offset} as 16-bit lanes. */
+    static ShortVector halfBlock(MemorySegment data, long offset) {
+        return (ShortVector) ByteVector.fromMemorySegment(BYTES_16, data, offset, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, HALF_BLOCK, 0);
+    }
+
+    /**
+     * Signed 4-bit weights {@code low} (elements 0..15 of a block of 32) and {@code high} (16..31) times
+     * activation block {@code xb}, in integers: a 16-bit lane adds two products (at most 8 x 1023 each),
+     * and one multiply by 0x10001 (the high half becomes low + high) and a shift sum each pair of lanes
+     * into 32 bits. The result is 8 float lanes that sum to the block's dot product.
+     */
+    static FloatVector products(ShortVector low, ShortVector high, QuantizedActivations x, int xb) {
+        int v = xb * QuantizedActivations.BLOCK;
+        ShortVector products = low.mul(ShortVector.fromArray(HALF_BLOCK, x.values, v))
+                .add(high.mul(ShortVector.fromArray(HALF_BLOCK, x.values, v + 16)));
+        IntVector pairs = products.reinterpretAsInts().mul(0x10001).lanewise(VectorOperators.ASHR, 16);
+        return (FloatVector) pairs.convert(VectorOperators.I2F, 0);
     }
 
     /** L unsigned bytes at {@code offset} as int lanes. */

@@ -113,9 +113,14 @@ public abstract sealed class WeightMatrix
         throw new UnsupportedOperationException(type + " kernels multiply float activations");
     }
 
-    /** {@link #dot4(int, float[], int, float[], int)} against rows {@code b .. b + 3} of quantized activations; only when {@link #quantizesActivations()}. */
+    /**
+     * {@link #dot4(int, float[], int, float[], int)} against rows {@code b .. b + 3} of quantized
+     * activations; only when {@link #quantizesActivations()}. This default calls {@link #dot} four times.
+     */
     void dot4(int row, QuantizedActivations x, int b, float[] out, int outOffset) {
-        throw new UnsupportedOperationException(type + " kernels multiply float activations");
+        for (int k = 0; k < 4; k++) {
+            out[outOffset + k * rows] = dot(row, x, b + k);
+        }
     }
 
     /**
