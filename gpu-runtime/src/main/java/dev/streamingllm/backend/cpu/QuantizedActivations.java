@@ -3,8 +3,8 @@ package dev.streamingllm.backend.cpu;
 /**
  * A batch of activation rows quantized once per matmul, for kernels that multiply integers: blocks of
  * 32 values, each block one float scale {@code d = max|x| / 1023} and the values rounded to integers in
- * [-1023, 1023]. Eleven bits is the most that keeps the 4-bit kernels' 16-bit sums exact (a 16-bit lane
- * adds four products of at most 8 x 1023), and eight times finer than the 8-bit activations llama.cpp
+ * [-1023, 1023]. Eleven bits is the most that keeps the 4-bit kernels' 16-bit sums exact (their pair
+ * sum adds four products of at most 8 x 1023 in 16 bits), and eight times finer than the 8-bit activations llama.cpp
  * uses, which moved the logits of the Q4_0 test model by 2% of the largest against the float64
  * reference; these stay well inside 1%.
  */

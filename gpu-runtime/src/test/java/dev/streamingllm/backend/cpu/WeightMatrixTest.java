@@ -192,16 +192,19 @@ class WeightMatrixTest {
         QuantizedActivations q = new QuantizedActivations(x, 4, 96);
         for (int b = 0; b < x.length / 32; b++) {
             int largest = 0;
+            int sum = 0;
             for (int i = 0; i < 32; i++) {
                 int v = b * 32 + i;
                 assertThat(Math.abs(q.values[v])).as("value %d", v).isLessThanOrEqualTo(QuantizedActivations.MAX);
                 largest = Math.max(largest, Math.abs(q.values[v]));
+                sum += q.values[v];
                 if (b != 2) {
                     assertThat((double) Math.abs(q.dequantized(v) - x[v])).as("rounding of value %d", v)
                             .isLessThanOrEqualTo(q.scales[b] * 0.5001);
                 }
             }
             assertThat(largest).as("block %d spans the range", b).isEqualTo(b == 1 ? 0 : QuantizedActivations.MAX);
+            assertThat(q.sums[b]).as("sum of block %d", b).isEqualTo(q.scales[b] * sum);
         }
     }
 
