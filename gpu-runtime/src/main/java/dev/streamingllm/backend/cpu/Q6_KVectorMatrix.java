@@ -7,18 +7,108 @@ import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 import dev.streamingllm.gguf.GGUFTensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
  * Q6_K with the Vector API. Six bits have too many values for a one-register table, so the quants
  * are assembled in int lanes (4 bits from ql, 2 from qh), converted, and scaled by
  * {@code d * scale} with the bias of 32 folded into the same FMA. Lanes never straddle a scale:
- * one scale covers 16 elements and a vector holds 8 or 16.
+ * one scale covers 16 elements and a vector holds 8 or 16. With 8 lanes (AVX2) the quants are
+ * assembled in 16-bit lanes instead and multiplied with the activations rounded to 11 bits
+ * ({@link QuantizedActivations}), as Q4_0 and Q4_K do there.
  */
 final class Q6_KVectorMatrix extends Q6_KMatrix {
 
     Q6_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
+    }
+
+    @Override
+    boolean quantizesActivations() {
+        return L == 8;
+    }
+
+    /**
+     * Row {@code row} against quantized activations, in integers, one sub-block of 16 elements (one
+     * scale) per step; sub-block {@code j} of a super-block has scale {@code j} and lies in activation
+     * block {@code j / 2}. About 1.3x the float kernel's elements per second on AVX2 (whole-model decode).
+     */
+    @Override
+    float dot(int row, QuantizedActivations x, int b) {
+        long base = row * rowBytes;
+        int first = b * (cols / QuantizedActivations.BLOCK);
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector other = FloatVector.zero(F);
+        for (int k = 0; k < cols / BLOCK; k++) {
+            long block = base + (long) k * BLOCK_BYTES;
+            float d = f16(data, block + 208);
+            for (int j = 0; j < 16; j++) {
+                int xb = first + 8 * k + j / 2;
+                float ds = d * data.get(I8, block + 192 + j);
+                FloatVector next = products(quants(block, j), x, xb, j).fma(FloatVector.broadcast(F, ds * x.scales[xb]), acc);
+                acc = other;
+                other = next;
+            }
+        }
+        return sum(acc.add(other));
+    }
+
+    /** Four activation rows as two passes of two, for the reason of {@code Q4_0VectorMatrix.dot4}: the quants are assembled once per pair. */
+    @Override
+    void dot4(int row, QuantizedActivations x, int b, float[] out, int outOffset) {
+        dot2(row, x, b, out, outOffset);
+        dot2(row, x, b + 2, out, outOffset + 2 * rows);
+    }
+
+    private void dot2(int row, QuantizedActivations x, int b, float[] out, int outOffset) {
+        long base = row * rowBytes;
+        int blocks = cols / QuantizedActivations.BLOCK;
+        int first = b * blocks;
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        for (int k = 0; k < cols / BLOCK; k++) {
+            long block = base + (long) k * BLOCK_BYTES;
+            float d = f16(data, block + 208);
+            for (int j = 0; j < 16; j++) {
+                int x0 = first + 8 * k + j / 2;
+                int x1 = x0 + blocks;
+                float ds = d * data.get(I8, block + 192 + j);
+                ShortVector q = quants(block, j);
+                acc0 = products(q, x, x0, j).fma(FloatVector.broadcast(F, ds * x.scales[x0]), acc0);
+                acc1 = products(q, x, x1, j).fma(FloatVector.broadcast(F, ds * x.scales[x1]), acc1);
+            }
+        }
+        out[outOffset] = sum(acc0);
+        out[outOffset + rows] = sum(acc1);
+    }
+
+    /**
+     * Quants {@code q} of sub-block {@code j} times its 16 activations of block {@code xb}, as 8 float
+     * lanes that sum to their dot product. A quant (at most 32 in size) times an 11-bit activation fills
+     * a 16-bit lane (at most 32 x 1023), so pairs of lanes cannot be added in 16 bits as Q4_0's are:
+     * each 32-bit lane is split into its two signed halves by shifts, and those are added.
+     */
+    private static FloatVector products(ShortVector q, QuantizedActivations x, int xb, int j) {
+        ShortVector products = q.mul(ShortVector.fromArray(VectorKernels.HALF_BLOCK, x.values, xb * QuantizedActivations.BLOCK + 16 * (j & 1)));
+        IntVector lanes = products.reinterpretAsInts();
+        IntVector pairs = lanes.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(lanes.lanewise(VectorOperators.ASHR, 16));
+        return (FloatVector) pairs.convert(VectorOperators.I2F, 0);
+    }
+
+    /**
+     * The 16 quants {@code q - 32} of sub-block {@code j} of the super-block at {@code block}, as 16-bit
+     * lanes: in half {@code j / 8}, quarter {@code k = j / 2 % 4}, elements {@code 16 (j & 1) ..} of it.
+     */
+    private ShortVector quants(long block, int j) {
+        int half = j >> 3;
+        int k = (j >> 1) & 3;
+        int l = 16 * (j & 1);
+        ShortVector low = VectorKernels.halfBlock(data, block + 64 * half + 32 * (k & 1) + l)
+                .lanewise(VectorOperators.LSHR, 4 * (k >> 1)).and((short) 0xF);
+        ShortVector high = VectorKernels.halfBlock(data, block + 128 + 32 * half + l)
+                .lanewise(VectorOperators.LSHR, 2 * k).and((short) 3).lanewise(VectorOperators.LSHL, 4);
+        return low.or(high).sub((short) 32);
     }
 
     /** Weights {@code ds * (q - 32)} for quants with low bits {@code low} and high bits {@code qh >> shift & 3}. */
