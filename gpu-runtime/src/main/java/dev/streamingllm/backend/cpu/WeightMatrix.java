@@ -117,6 +117,15 @@ public abstract sealed class WeightMatrix
         return quantizesActivations();
     }
 
+    /**
+     * Whether a matmul of {@code batch} tokens reads quantized activations anywhere: in {@link #dot}
+     * for the tokens after the last group of four, or in {@link #dot4} when {@link #quantizesBatches()}.
+     * A batch of whole groups that stays in floats is not worth rounding.
+     */
+    private boolean readsQuantized(int batch) {
+        return quantizesActivations() && (quantizesBatches() || batch % 4 != 0);
+    }
+
     /** {@link #dot(int, float[], int)} against row {@code b} of quantized activations; only when {@link #quantizesActivations()}. */
     float dot(int row, QuantizedActivations x, int b) {
         throw new UnsupportedOperationException(type + " kernels multiply float activations");
@@ -154,7 +163,7 @@ public abstract sealed class WeightMatrix
         if (batch == 0) {
             return;
         }
-        QuantizedActivations quantized = quantizesActivations() ? new QuantizedActivations(x, batch, cols) : null;
+        QuantizedActivations quantized = readsQuantized(batch) ? new QuantizedActivations(x, batch, cols) : null;
         int grain = (int) Math.max(1, MIN_SLICE_WORK / ((long) cols * batch));
         Parallel.forRange(rows, grain, (start, end) -> matmulRows(x, quantized, out, batch, start, end));
     }
@@ -176,7 +185,7 @@ public abstract sealed class WeightMatrix
             }
             matrices[i].checkShapes(x, outs[i], batch);
             totalRows += matrices[i].rows;
-            quantize |= matrices[i].quantizesActivations();
+            quantize |= matrices[i].readsQuantized(batch);
         }
         if (batch == 0 || totalRows == 0) {
             return;
@@ -189,7 +198,7 @@ public abstract sealed class WeightMatrix
                 int from = Math.max(start, first) - first;
                 int to = Math.min(end, first + matrices[i].rows) - first;
                 if (from < to) {
-                    matrices[i].matmulRows(x, matrices[i].quantizesActivations() ? quantized : null, outs[i], batch, from, to);
+                    matrices[i].matmulRows(x, matrices[i].readsQuantized(batch) ? quantized : null, outs[i], batch, from, to);
                 }
             }
         });
@@ -202,7 +211,7 @@ public abstract sealed class WeightMatrix
         }
     }
 
-    /** Rows {@code [start, end)} of a matmul; {@code quantized} is {@code x} quantized when {@link #quantizesActivations()}. */
+    /** Rows {@code [start, end)} of a matmul; {@code quantized} is {@code x} quantized when {@link #readsQuantized}. */
     private void matmulRows(float[] x, QuantizedActivations quantized, float[] out, int batch, int start, int end) {
         for (int tile = start; tile < end; tile += ROW_TILE) {
             int tileEnd = Math.min(end, tile + ROW_TILE);
