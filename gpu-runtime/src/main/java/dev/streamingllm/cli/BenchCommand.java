@@ -28,7 +28,7 @@ import tools.jackson.databind.json.JsonMapper;
         "--synthetic SHAPE --type TYPE --write FILE: write a random-weight model to time elsewhere too."})
 final class BenchCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "GGUF model file")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "GGUF model file, a catalog name or a URL", converter = ModelArgument.class)
     Path model;
 
     @Option(names = "--threads", description = "worker threads (default: all cores)")

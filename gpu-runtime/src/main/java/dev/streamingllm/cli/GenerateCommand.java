@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "generate", description = "Streams the continuation of PROMPT (or the reply to it with --chat).")
 final class GenerateCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF model file")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF model file, a catalog name or a URL", converter = ModelArgument.class)
     Path model;
 
     @Parameters(index = "1", paramLabel = "PROMPT", description = "prompt text")

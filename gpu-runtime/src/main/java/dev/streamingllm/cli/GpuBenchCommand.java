@@ -23,7 +23,7 @@ import tools.jackson.databind.json.JsonMapper;
         "Each session is prefilled with --prompt tokens first; steps are timed after --warmup steps."})
 final class GpuBenchCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF file (e.g. from bench --synthetic llama2-7b --type F16 --write FILE)")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF file (e.g. from bench --synthetic llama2-7b --type F16 --write FILE), a catalog name or a URL", converter = ModelArgument.class)
     Path model;
 
     @Option(names = "--sessions", split = ",", defaultValue = "1,8,32,128", description = "concurrent sessions per run (default: ${DEFAULT-VALUE})")

@@ -10,7 +10,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "info", description = "Architecture, shape, parameter count, tensor types, context length, chat template.")
 final class InfoCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF model file")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF model file, a catalog name or a URL", converter = ModelArgument.class)
     Path model;
 
     @Override

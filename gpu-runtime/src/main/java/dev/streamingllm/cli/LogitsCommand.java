@@ -18,7 +18,7 @@ import tools.jackson.databind.json.JsonMapper;
 @Command(name = "logits", description = "Logits of every position as JSON, in the layout of ../shared/reference.")
 final class LogitsCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF model file")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF model file, a catalog name or a URL", converter = ModelArgument.class)
     Path model;
 
     @Option(names = "--tokens", required = true, split = ",", description = "comma-separated token ids")

@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
         "writes DIR/nll.csv and DIR/perplexity.png (log perplexity against tokens) and prints a per-segment table."})
 final class PerplexityCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF model file")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF model file, a catalog name or a URL", converter = ModelArgument.class)
     Path model;
 
     @Parameters(index = "1", paramLabel = "TEXT", description = "text file to score")

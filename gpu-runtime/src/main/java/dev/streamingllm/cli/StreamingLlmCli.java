@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
             PerplexityCommand.class,
             BenchCommand.class,
             GpuBenchCommand.class,
+            PullCommand.class,
         })
 public final class StreamingLlmCli {
 

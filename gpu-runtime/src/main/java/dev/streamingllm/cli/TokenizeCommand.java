@@ -11,7 +11,7 @@ import tools.jackson.databind.json.JsonMapper;
 @Command(name = "tokenize", description = "Token ids of TEXT as a JSON array.")
 final class TokenizeCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF model file")
+    @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF model file, a catalog name or a URL", converter = ModelArgument.class)
     Path model;
 
     @Parameters(index = "1", paramLabel = "TEXT", description = "text to tokenize")

@@ -4,6 +4,8 @@ import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.gguf.GGUFException;
 import dev.streamingllm.model.Model;
+import dev.streamingllm.pull.ModelPuller;
+import dev.streamingllm.pull.PullException;
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
 import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import dev.streamingllm.spring.session.ChatSessions;
@@ -45,19 +47,34 @@ public class StreamingLlmAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     Model streamingLlmModel(StreamingLlmProperties properties) {
-        Path path = properties.getModel();
-        if (path == null) {
-            throw new InvalidModelException(null, "no model file is configured");
+        String model = properties.getModel();
+        if (model == null || model.isBlank()) {
+            throw new InvalidModelException(null, null, "no model is configured");
         }
+        Path path = modelFile(model, properties);
         if (!Files.isRegularFile(path)) {
-            throw new InvalidModelException(path, "the file does not exist or is not a regular file");
+            throw new InvalidModelException(model, path, ModelPuller.isPullable(model)
+                    ? "it is not in the model cache " + path.getParent() + " and streamingllm.pull=never (run bin/streamingllm pull "
+                            + model + ", or set streamingllm.pull=when-missing)"
+                    : "the file does not exist or is not a regular file");
         }
         try {
             return Model.load(path, properties.getBackend(), cudaOptions(properties.getCache()));
         } catch (GGUFException e) {
             // the runtime's message names the file first; ours already does
             String reason = e.getMessage().startsWith(path + ": ") ? e.getMessage().substring(path.toString().length() + 2) : e.getMessage();
-            throw new InvalidModelException(path, reason);
+            throw new InvalidModelException(model, path, reason);
+        }
+    }
+
+    /** The model's file: a path as given, or a catalog name or URL resolved in the cache, pulled when allowed. */
+    private static Path modelFile(String model, StreamingLlmProperties properties) {
+        Path cache = properties.getModelCache() != null ? properties.getModelCache() : ModelPuller.defaultDirectory();
+        ModelPuller puller = ModelPuller.standard(cache, new PullLog(log));
+        try {
+            return puller.resolve(model, properties.getPull());
+        } catch (PullException e) {
+            throw new InvalidModelException(model, null, e.getMessage());
         }
     }
 

@@ -1,6 +1,8 @@
 package dev.streamingllm.spring.autoconfigure;
 
 import dev.streamingllm.backend.Backend;
+import dev.streamingllm.pull.ModelCatalog;
+import dev.streamingllm.pull.PullPolicy;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -13,8 +15,17 @@ public class StreamingLlmProperties {
 
     public static final String PREFIX = "streamingllm";
 
-    /** Path of the GGUF model file. Required. */
-    private @Nullable Path model;
+    /**
+     * The GGUF model: a file path, a catalog name (smollm2-135m-instruct) or an http(s) URL; names and URLs are
+     * pulled into the model cache.
+     */
+    private String model = ModelCatalog.DEFAULT_MODEL;
+
+    /** Whether a model named by catalog name or URL is downloaded when the cache lacks it: when-missing or never. */
+    private PullPolicy pull = PullPolicy.WHEN_MISSING;
+
+    /** Where pulled models are kept. Default: $STREAMINGLLM_HOME/models, else ~/.cache/streamingllm/models. */
+    private @Nullable Path modelCache;
 
     /** Compute backend: auto (CUDA when a usable device is present, else the CPU), cpu or cuda. */
     private Backend backend = Backend.AUTO;
@@ -25,12 +36,28 @@ public class StreamingLlmProperties {
 
     private final Sessions sessions = new Sessions();
 
-    public @Nullable Path getModel() {
+    public String getModel() {
         return model;
     }
 
-    public void setModel(@Nullable Path model) {
+    public void setModel(String model) {
         this.model = model;
+    }
+
+    public PullPolicy getPull() {
+        return pull;
+    }
+
+    public void setPull(PullPolicy pull) {
+        this.pull = pull;
+    }
+
+    public @Nullable Path getModelCache() {
+        return modelCache;
+    }
+
+    public void setModelCache(@Nullable Path modelCache) {
+        this.modelCache = modelCache;
     }
 
     public Backend getBackend() {

@@ -175,12 +175,13 @@ class StreamingLlmAutoConfigurationTest {
 
     @Test
     void aMissingModelSettingFailsStartUpWithOneClearMessage() {
-        new ApplicationContextRunner().withConfiguration(AutoConfigurations.of(StreamingLlmAutoConfiguration.class)).run(context -> {
+        new ApplicationContextRunner().withConfiguration(AutoConfigurations.of(StreamingLlmAutoConfiguration.class))
+                .withPropertyValues("streamingllm.model=").run(context -> {
             assertThat(context).hasFailed();
             InvalidModelException cause = rootCause(context.getStartupFailure());
-            assertThat(cause).hasMessage("streamingllm.model is not set: no model file is configured");
+            assertThat(cause).hasMessage("streamingllm.model is not set: no model is configured");
             FailureAnalysis analysis = new InvalidModelFailureAnalyzer().analyze(context.getStartupFailure());
-            assertThat(analysis.getDescription()).isEqualTo("StreamingLLM needs a model file, but streamingllm.model is not set.");
+            assertThat(analysis.getDescription()).isEqualTo("StreamingLLM needs a model, but streamingllm.model is not set.");
             assertThat(analysis.getAction()).contains("Set streamingllm.model");
         });
     }
