@@ -77,7 +77,7 @@ final class BenchCommand implements Callable<Integer> {
             completionCandidates = Shapes.class)
     String synthetic;
 
-    @Option(names = "--type", defaultValue = "Q8_0", description = "weight type for --synthetic: F32, F16, BF16, Q8_0, Q4_0 (default: ${DEFAULT-VALUE})")
+    @Option(names = "--type", defaultValue = "Q8_0", description = "weight type for --synthetic: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 (default: ${DEFAULT-VALUE})")
     String type;
 
     @Option(names = "--write", paramLabel = "FILE", description = "output file for --synthetic")

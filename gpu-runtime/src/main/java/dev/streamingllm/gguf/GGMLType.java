@@ -8,9 +8,9 @@ public enum GGMLType {
     F32(0, 1, 4, true),
     F16(1, 1, 2, true),
     Q4_0(2, 32, 2 + 16, true),
-    Q4_1(3, 32, 2 + 2 + 16, false),
-    Q5_0(6, 32, 2 + 4 + 16, false),
-    Q5_1(7, 32, 2 + 2 + 4 + 16, false),
+    Q4_1(3, 32, 2 + 2 + 16, true),
+    Q5_0(6, 32, 2 + 4 + 16, true),
+    Q5_1(7, 32, 2 + 2 + 4 + 16, true),
     Q8_0(8, 32, 2 + 32, true),
     Q8_1(9, 32, 4 + 4 + 32, false),
     Q2_K(10, 256, 256 / 16 + 256 / 4 + 2 + 2, false),
@@ -55,7 +55,7 @@ public enum GGMLType {
         return id;
     }
 
-    /** Elements per block (1 for plain floats, 32 for Q4_0/Q8_0, 256 for the K-quants). */
+    /** Elements per block (1 for plain floats, 32 for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0, 256 for the K-quants). */
     public int blockSize() {
         return blockSize;
     }

@@ -37,10 +37,11 @@ public final class SyntheticModel {
         return shape;
     }
 
-    /** Writes a model of {@code shape} with weights of {@code type} (F32, F16, BF16, Q8_0 or Q4_0). */
+    /** Writes a model of {@code shape} with weights of {@code type} (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1). */
     public static void write(Shape shape, GGMLType type, Path file, long seed) throws IOException {
-        if (!Arrays.asList(GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0).contains(type)) {
-            throw new IllegalArgumentException("synthetic models can be written as F32, F16, BF16, Q8_0 or Q4_0, not " + type);
+        if (!Arrays.asList(GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1)
+                .contains(type)) {
+            throw new IllegalArgumentException("synthetic models can be written as F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1, not " + type);
         }
         int kvDim = shape.dim() / shape.heads() * shape.kvHeads();
         GGUFWriter writer = new GGUFWriter()

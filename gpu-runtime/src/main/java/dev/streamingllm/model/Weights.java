@@ -65,7 +65,7 @@ public record Weights(
         }
         if (!tensor.type().isComputable()) {
             throw new GGUFException(gguf.path(), "tensor '" + name + "' has type " + tensor.type()
-                    + ", which this runtime cannot compute (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)");
+                    + ", which this runtime cannot compute (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)");
         }
         return WeightMatrix.of(tensor);
     }

@@ -21,7 +21,7 @@ class SyntheticModelTest {
     Path tmp;
 
     @ParameterizedTest
-    @EnumSource(value = GGMLType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0"})
+    @EnumSource(value = GGMLType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"})
     void writesAModelTheRuntimeLoadsAndRuns(GGMLType type) throws IOException {
         Path file = tmp.resolve("synthetic-" + type + ".gguf");
         SyntheticModel.write(SMALL, type, file, 42);

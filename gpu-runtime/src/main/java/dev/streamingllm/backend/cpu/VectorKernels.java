@@ -7,6 +7,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
@@ -91,6 +92,9 @@ final class VectorKernels {
             case BF16 -> new BF16VectorMatrix(tensor);
             case Q8_0 -> new Q8_0VectorMatrix(tensor);
             case Q4_0 -> new Q4_0VectorMatrix(tensor);
+            case Q4_1 -> new Q4_1VectorMatrix(tensor);
+            case Q5_0 -> new Q5_0VectorMatrix(tensor);
+            case Q5_1 -> new Q5_1VectorMatrix(tensor);
             case Q4_K -> new Q4_KVectorMatrix(tensor);
             case Q5_K -> new Q5_KVectorMatrix(tensor);
             case Q6_K -> new Q6_KVectorMatrix(tensor);
@@ -111,6 +115,17 @@ final class VectorKernels {
         // selectFrom wraps indexes into the table, so only the low 4 bits count.
         return (L == 16 ? index.selectFrom(lo) : index.selectFrom(lo, hi)).reinterpretAsFloats();
     }
+
+    /**
+     * The lanes {@code i} whose bit {@code shift + i} of {@code qh} is set: Q5_0's and Q5_1's fifth
+     * bits, one per element of a block, for the L elements from {@code shift}.
+     */
+    static VectorMask<Float> fifthBits(int qh, int shift) {
+        return VectorMask.fromLong(F, (qh >>> shift) & LANE_BITS);
+    }
+
+    /** {@code L} ones in the low bits. */
+    private static final long LANE_BITS = (1L << L) - 1;
 
     /** 16 unsigned bytes at {@code offset} as 16-bit lanes. */
     static ShortVector halfBlock(MemorySegment data, long offset) {

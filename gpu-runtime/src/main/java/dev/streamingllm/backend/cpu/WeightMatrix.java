@@ -13,12 +13,15 @@ import java.nio.ByteOrder;
  * has {@code jdk.incubator.vector} (see {@link Simd}).
  */
 public abstract sealed class WeightMatrix
-        permits F32Matrix, F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix, Q4_KMatrix, Q5_KMatrix, Q6_KMatrix {
+        permits F32Matrix, F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix, Q4_1Matrix, Q5_0Matrix, Q5_1Matrix, Q4_KMatrix,
+        Q5_KMatrix, Q6_KMatrix {
 
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** A raw IEEE half or bfloat16, little-endian. */
     static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfByte I8 = ValueLayout.JAVA_BYTE;
+    /** A 32-bit word, little-endian (Q5_0's and Q5_1's fifth bits). */
+    static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** Rows whose weights stay in L1/L2 while a batched matmul runs every token of the batch over them. */
     static final int ROW_TILE = 16;
@@ -51,7 +54,7 @@ public abstract sealed class WeightMatrix
         GGMLType type = tensor.type();
         if (!type.isComputable()) {
             throw new IllegalArgumentException("tensor '" + tensor.name() + "' has type " + type
-                    + ", which has no CPU kernels (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K)");
+                    + ", which has no CPU kernels (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)");
         }
         if (tensor.shape().length == 0 || tensor.cols() % type.blockSize() != 0) {
             throw new IllegalArgumentException("tensor '" + tensor.name() + "' of type " + type + " has rows of "
@@ -70,6 +73,9 @@ public abstract sealed class WeightMatrix
             case BF16 -> new BF16Matrix(tensor);
             case Q8_0 -> new Q8_0Matrix(tensor);
             case Q4_0 -> new Q4_0Matrix(tensor);
+            case Q4_1 -> new Q4_1Matrix(tensor);
+            case Q5_0 -> new Q5_0Matrix(tensor);
+            case Q5_1 -> new Q5_1Matrix(tensor);
             case Q4_K -> new Q4_KMatrix(tensor);
             case Q5_K -> new Q5_KMatrix(tensor);
             case Q6_K -> new Q6_KMatrix(tensor);

@@ -12,6 +12,7 @@ import java.nio.ByteOrder;
 final class Reference {
 
     private static final ValueLayout.OfShort HALF = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private Reference() {
@@ -47,6 +48,45 @@ final class Reference {
                         int b = u8(m, x + 2 + j);
                         y[i * 32 + j] = ((b & 0x0F) - 8) * d;
                         y[i * 32 + j + 16] = ((b >> 4) - 8) * d;
+                    }
+                }
+            }
+            case Q4_1 -> {
+                for (int i = 0; i < n / 32; i++) {
+                    long x = 20L * i;
+                    double d = half(m, x), min = half(m, x + 2);
+                    for (int j = 0; j < 16; j++) {
+                        int b = u8(m, x + 4 + j);
+                        y[i * 32 + j] = (b & 0x0F) * d + min;
+                        y[i * 32 + j + 16] = (b >> 4) * d + min;
+                    }
+                }
+            }
+            case Q5_0 -> {
+                for (int i = 0; i < n / 32; i++) {
+                    long x = 22L * i;
+                    double d = half(m, x);
+                    long qh = m.get(U32, x + 2) & 0xFFFFFFFFL;
+                    for (int j = 0; j < 16; j++) {
+                        int xh0 = (int) (((qh >> j) << 4) & 0x10);
+                        int xh1 = (int) ((qh >> (j + 12)) & 0x10);
+                        int b = u8(m, x + 6 + j);
+                        y[i * 32 + j] = (((b & 0x0F) | xh0) - 16) * d;
+                        y[i * 32 + j + 16] = (((b >> 4) | xh1) - 16) * d;
+                    }
+                }
+            }
+            case Q5_1 -> {
+                for (int i = 0; i < n / 32; i++) {
+                    long x = 24L * i;
+                    double d = half(m, x), min = half(m, x + 2);
+                    long qh = m.get(U32, x + 4) & 0xFFFFFFFFL;
+                    for (int j = 0; j < 16; j++) {
+                        int xh0 = (int) (((qh >> j) << 4) & 0x10);
+                        int xh1 = (int) ((qh >> (j + 12)) & 0x10);
+                        int b = u8(m, x + 8 + j);
+                        y[i * 32 + j] = ((b & 0x0F) | xh0) * d + min;
+                        y[i * 32 + j + 16] = ((b >> 4) | xh1) * d + min;
                     }
                 }
             }

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.gguf.GGUFTensor;
-import dev.streamingllm.testing.Shared;
+import dev.streamingllm.testing.QuantizedModels;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,9 +21,12 @@ import org.junit.jupiter.params.provider.MethodSource;
 /** Every weight type, both paths, against a double-precision dequantize-then-dot reference. */
 class WeightMatrixTest {
 
-    /** Files and tensors: every type (the K-quant files add Q6_K output heads), rows of 256 and 768, and F32 rows of 172 (vector tails). */
+    /**
+     * Files and tensors: every type (the K-quant files add Q6_K output heads), rows of 256 and 768, and F32 rows
+     * of 172 (vector tails). Q4_1, Q5_0 and Q5_1 are quantized here from tiny-gqa-f32 ({@link QuantizedModels}).
+     */
     static final String[] MODELS = {"tiny-gqa-f32", "tiny-gqa-f16", "tiny-gqa-bf16", "tiny-gqa-q8_0", "tiny-gqa-q4_0",
-        "tiny-gqa-q4_k_m", "tiny-gqa-q5_k_m", "tiny-gqa-q6_k", "stories260K"};
+        "tiny-gqa-q4_1", "tiny-gqa-q5_0", "tiny-gqa-q5_1", "tiny-gqa-q4_k_m", "tiny-gqa-q5_k_m", "tiny-gqa-q6_k", "stories260K"};
     static final String[] TENSORS = {"blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.ffn_down.weight", "output.weight"};
     static final double TOLERANCE = 1e-5;
     /** Activations rounded to 11 bits per block of 32 move a dot product by about 1e-3 of the largest. */
@@ -128,13 +131,17 @@ class WeightMatrixTest {
             assertThat(WeightMatrix.of(gguf.tensor("output.weight"), true)).isInstanceOf(Q6_KVectorMatrix.class);
             assertThat(WeightMatrix.of(gguf.tensor("output.weight"), false)).isExactlyInstanceOf(Q6_KMatrix.class);
         }
+        try (GGUFFile gguf = open("tiny-gqa-q4_1")) {
+            assertThat(WeightMatrix.of(gguf.tensor("blk.0.attn_q.weight"), true)).isInstanceOf(Q4_1VectorMatrix.class);
+            assertThat(WeightMatrix.of(gguf.tensor("blk.0.attn_q.weight"), false)).isExactlyInstanceOf(Q4_1Matrix.class);
+        }
     }
 
     @Test
     void aTypeWithoutKernelsIsRejectedByName() {
-        GGUFTensor t = new GGUFTensor("blk.7.ffn_up.weight", new long[] {64, 2}, GGMLType.Q4_1, MemorySegment.ofArray(new byte[2 * 40]));
+        GGUFTensor t = new GGUFTensor("blk.7.ffn_up.weight", new long[] {64, 2}, GGMLType.Q8_1, MemorySegment.ofArray(new byte[2 * 40]));
         assertThatThrownBy(() -> WeightMatrix.of(t)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("blk.7.ffn_up.weight").hasMessageContaining("Q4_1");
+                .hasMessageContaining("blk.7.ffn_up.weight").hasMessageContaining("Q8_1");
     }
 
     @Test
@@ -237,7 +244,7 @@ class WeightMatrixTest {
     }
 
     static GGUFFile open(String model) {
-        return GGUFFile.open(Shared.model(model + ".gguf"));
+        return GGUFFile.open(QuantizedModels.model(model));
     }
 
     static float[] random(int n, long seed) {

@@ -1,0 +1,175 @@
+package dev.streamingllm.backend.cpu;
+
+import static dev.streamingllm.backend.cpu.VectorKernels.F;
+import static dev.streamingllm.backend.cpu.VectorKernels.L;
+import static dev.streamingllm.backend.cpu.VectorKernels.sum;
+
+import dev.streamingllm.gguf.GGUFTensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Q4_1 with the Vector API, Q4_0's kernels with an offset. The float kernels build each block's table
+ * of its 16 values {@code d * q + m} with one FMA and look the nibbles up in it, so the minimum costs
+ * nothing per weight.
+ *
+ * <p>With 8 float lanes (AVX2) the kernels multiply integers against the quantized activations, as
+ * Q4_0's do: a weight {@code d * q + m} is taken as {@code d * (q - 8)}, Q4_0's product, plus
+ * {@code 8 * d + m} times the block's activation sum ({@link QuantizedActivations#sums}), as Q4_K's
+ * minimum is.
+ */
+final class Q4_1VectorMatrix extends Q4_1Matrix {
+
+    Q4_1VectorMatrix(GGUFTensor tensor) {
+        super(tensor);
+    }
+
+    @Override
+    boolean quantizesActivations() {
+        return L == 8;
+    }
+
+    /**
+     * Row {@code row} against quantized activations, in integers ({@link VectorKernels#products}), one
+     * block per step into two alternating accumulators, as {@link Q4_0VectorMatrix} does and for the
+     * same reasons; the offsets add up in a float beside them.
+     */
+    @Override
+    float dot(int row, QuantizedActivations x, int b) {
+        long base = row * rowBytes;
+        int blocks = cols / BLOCK;
+        int first = b * blocks;
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector other = FloatVector.zero(F);
+        float offset = 0f;
+        for (int k = 0; k < blocks; k++) {
+            long block = base + (long) k * BLOCK_BYTES;
+            FloatVector next = block(block, x, first + k, acc);
+            acc = other;
+            other = next;
+            offset += offset(block) * x.sums[first + k];
+        }
+        return sum(acc.add(other)) + offset;
+    }
+
+    /** {@code acc} plus {@code d * (q - 8)} of the weight block at {@code block} times activation block {@code xb}. */
+    private FloatVector block(long block, QuantizedActivations x, int xb, FloatVector acc) {
+        ShortVector q = nibbles(block);
+        return VectorKernels.products(low(q), high(q), x, xb).fma(FloatVector.broadcast(F, f16(data, block) * x.scales[xb]), acc);
+    }
+
+    /** What a block adds per unit of activation beside {@code d * (q - 8)}: {@code 8 * d + m}. */
+    private float offset(long block) {
+        return 8 * f16(data, block) + f16(data, block + 2);
+    }
+
+    /** The 16 quant bytes of the block at {@code block} as 16-bit lanes. */
+    private ShortVector nibbles(long block) {
+        return VectorKernels.halfBlock(data, block + 4);
+    }
+
+    /** Elements 0..15 of a block, {@code q - 8}. */
+    private static ShortVector low(ShortVector nibbles) {
+        return nibbles.and((short) 0xF).sub((short) 8);
+    }
+
+    /** Elements 16..31 of a block, {@code q - 8}. */
+    private static ShortVector high(ShortVector nibbles) {
+        return nibbles.lanewise(VectorOperators.LSHR, 4).sub((short) 8);
+    }
+
+    /** Four activation rows as two passes of two, as {@link Q4_0VectorMatrix#dot4} does. */
+    @Override
+    void dot4(int row, QuantizedActivations x, int b, float[] out, int outOffset) {
+        dot2(row, x, b, out, outOffset);
+        dot2(row, x, b + 2, out, outOffset + 2 * rows);
+    }
+
+    private void dot2(int row, QuantizedActivations x, int b, float[] out, int outOffset) {
+        long base = row * rowBytes;
+        int blocks = cols / BLOCK;
+        float[] scales = x.scales;
+        float[] sums = x.sums;
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        float offset0 = 0f;
+        float offset1 = 0f;
+        for (int k = 0; k < blocks; k++) {
+            long block = base + (long) k * BLOCK_BYTES;
+            float d = f16(data, block);
+            float offset = offset(block);
+            ShortVector q = nibbles(block);
+            ShortVector low = low(q);
+            ShortVector high = high(q);
+            int x0 = b * blocks + k;
+            int x1 = x0 + blocks;
+            acc0 = VectorKernels.products(low, high, x, x0).fma(FloatVector.broadcast(F, d * scales[x0]), acc0);
+            acc1 = VectorKernels.products(low, high, x, x1).fma(FloatVector.broadcast(F, d * scales[x1]), acc1);
+            offset0 += offset * sums[x0];
+            offset1 += offset * sums[x1];
+        }
+        out[outOffset] = sum(acc0) + offset0;
+        out[outOffset + rows] = sum(acc1) + offset1;
+    }
+
+    /**
+     * Each block's table {@code d * q + m}, its nibbles looked up and multiplied into two alternating
+     * accumulators: one FMA chain would make every step wait for the previous one.
+     */
+    @Override
+    public float dot(int row, float[] x, int xOffset) {
+        long base = row * rowBytes;
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector other = FloatVector.zero(F);
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            float d = f16(data, block);
+            float m = f16(data, block + 2);
+            IntVector lo = VectorKernels.table(d, m, 0);
+            IntVector hi = VectorKernels.table(d, m, 1);
+            int xb = xOffset + b * BLOCK;
+            for (int c = 0; c < 16; c += L) {
+                IntVector q = VectorKernels.bytes(data, block + 4 + c);
+                FloatVector next = VectorKernels.lookup(q, lo, hi).fma(FloatVector.fromArray(F, x, xb + c), acc);
+                acc = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo, hi).fma(FloatVector.fromArray(F, x, xb + 16 + c), other);
+                other = next;
+            }
+        }
+        return sum(acc.add(other));
+    }
+
+    @Override
+    void dot4(int row, float[] x, int xOffset, float[] out, int outOffset) {
+        long base = row * rowBytes;
+        int x0 = xOffset, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            float d = f16(data, block);
+            float m = f16(data, block + 2);
+            IntVector lo = VectorKernels.table(d, m, 0);
+            IntVector hi = VectorKernels.table(d, m, 1);
+            for (int c = 0; c < 16; c += L) {
+                IntVector q = VectorKernels.bytes(data, block + 4 + c);
+                FloatVector w = VectorKernels.lookup(q, lo, hi);
+                int i = b * BLOCK + c;
+                acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
+                acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
+                acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
+                acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
+                w = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo, hi);
+                i += 16;
+                acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
+                acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
+                acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
+                acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
+            }
+        }
+        out[outOffset] = sum(acc0);
+        out[outOffset + rows] = sum(acc1);
+        out[outOffset + 2 * rows] = sum(acc2);
+        out[outOffset + 3 * rows] = sum(acc3);
+    }
+}
