@@ -206,6 +206,38 @@ class StreamingLlmAutoConfigurationTest {
     }
 
     @Test
+    void aCatalogNameResolvesInTheModelCacheAndPullNeverDoesNotDownload(@TempDir Path cache) {
+        new ApplicationContextRunner().withConfiguration(AutoConfigurations.of(StreamingLlmAutoConfiguration.class))
+                .withPropertyValues("streamingllm.model-cache=" + cache, "streamingllm.pull=never").run(context -> {
+            assertThat(context).hasFailed();
+            InvalidModelException cause = rootCause(context.getStartupFailure());
+            assertThat(cause).hasMessage("streamingllm.model=smollm2-135m-instruct is not usable: it is not in the model cache "
+                    + cache + " and streamingllm.pull=never (run bin/streamingllm pull smollm2-135m-instruct, or set"
+                    + " streamingllm.pull=when-missing)");
+            assertThat(new InvalidModelFailureAnalyzer().analyze(context.getStartupFailure()).getAction())
+                    .contains("streamingllm.model=smollm2-135m-instruct");
+            assertThat(cache).isEmptyDirectory();
+        });
+        // a file already in the cache is used as it is
+        new ApplicationContextRunner().withConfiguration(AutoConfigurations.of(StreamingLlmAutoConfiguration.class))
+                .withPropertyValues("streamingllm.model-cache=" + TestModels.stories260K().getParent(), "streamingllm.pull=never",
+                        "streamingllm.model=http://127.0.0.1:1/models/stories260K.gguf")
+                .run(context -> assertThat(context.getBean(Model.class).path()).isEqualTo(TestModels.stories260K()));
+    }
+
+    @Test
+    void aModelThatCannotBePulledFailsStartUpNamingEachSource(@TempDir Path cache) {
+        new ApplicationContextRunner().withConfiguration(AutoConfigurations.of(StreamingLlmAutoConfiguration.class))
+                .withPropertyValues("streamingllm.model-cache=" + cache, "streamingllm.model=http://127.0.0.1:1/x.gguf").run(context -> {
+            assertThat(context).hasFailed();
+            InvalidModelException cause = rootCause(context.getStartupFailure());
+            assertThat(cause.getMessage()).startsWith("streamingllm.model=http://127.0.0.1:1/x.gguf is not usable: could not pull "
+                    + "http://127.0.0.1:1/x.gguf: ConnectException");
+            assertThat(cache).isEmptyDirectory();
+        });
+    }
+
+    @Test
     void backendCudaWithoutAUsableDeviceFailsStartUpSayingWhy() {
         CudaDevice.Probe probe = CudaDevice.probe();
         assumeTrue(probe.device().isEmpty(), "this machine has a usable CUDA device, so backend=cuda starts");
