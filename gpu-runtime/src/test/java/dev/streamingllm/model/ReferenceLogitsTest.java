@@ -47,7 +47,12 @@ class ReferenceLogitsTest {
     }
 
     static float[] run(ReferenceLogits reference, int chunk) {
-        try (GGUFFile gguf = GGUFFile.open(Shared.model(reference.model()))) {
+        return run(Shared.model(reference.model()), reference, chunk);
+    }
+
+    /** The logits of {@code model} over the reference's tokens, {@code chunk} tokens per forward pass. */
+    static float[] run(Path model, ReferenceLogits reference, int chunk) {
+        try (GGUFFile gguf = GGUFFile.open(model)) {
             ModelConfig config = ModelConfig.from(gguf);
             Transformer transformer = new Transformer(config, Weights.load(gguf, config));
             int n = reference.tokens().length;

@@ -11,10 +11,15 @@ import tools.jackson.databind.json.JsonMapper;
 /** One file of ../shared/reference: float64 logits of a model over fixed tokens, dense or with a sink cache. */
 public record ReferenceLogits(String name, String model, int[] tokens, Integer sinks, Integer window, double[][] logits) {
 
+    /**
+     * Reads a file of ../shared/reference, or what {@code ref_forward.py --full} writes: the same fields
+     * with the rows under {@code positions[i].logits} instead of {@code logits}.
+     */
     public static ReferenceLogits read(Path file) {
         JsonNode json = JsonMapper.builder().build().readTree(file.toFile());
         int[] tokens = stream(json.get("tokens")).mapToInt(JsonNode::asInt).toArray();
-        double[][] logits = stream(json.get("logits"))
+        Stream<JsonNode> rows = json.has("logits") ? stream(json.get("logits")) : stream(json.get("positions")).map(p -> p.get("logits"));
+        double[][] logits = rows
                 .map(row -> stream(row).mapToDouble(JsonNode::asDouble).toArray())
                 .toArray(double[][]::new);
         return new ReferenceLogits(file.getFileName().toString(), json.get("model").asText(), tokens,
