@@ -233,7 +233,8 @@ class StreamingLlmAutoConfigurationTest {
             InvalidModelException cause = rootCause(context.getStartupFailure());
             assertThat(cause.getMessage()).startsWith("streamingllm.model=http://127.0.0.1:1/x.gguf is not usable: could not pull "
                     + "http://127.0.0.1:1/x.gguf: ConnectException");
-            assertThat(cache).isEmptyDirectory();
+            assertThat(cache.resolve("x.gguf")).doesNotExist();
+            assertThat(cache.resolve("x.gguf.part")).doesNotExist();
         });
     }
 

@@ -4,22 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionInfo;
-import java.io.File;
 import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
-import org.openqa.selenium.Dimension;
 import org.openqa.selenium.JavascriptExecutor;
-import org.openqa.selenium.OutputType;
 import org.openqa.selenium.WebDriver;
-import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -41,31 +33,18 @@ class ChatPageBrowserTest {
     @Autowired
     ChatSessions sessions;
 
+    private HeadlessChromium chromium;
     private WebDriver driver;
-    private Path profile;
 
     @BeforeEach
     void startBrowser() throws Exception {
-        profile = Files.createTempDirectory("chromium-profile");
-        ChromeOptions options = new ChromeOptions();
-        options.setBinary("/usr/bin/chromium");
-        options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--user-data-dir=" + profile);
-        ChromeDriverService service = new ChromeDriverService.Builder()
-                .usingDriverExecutable(new File("/usr/bin/chromedriver")).usingAnyFreePort().build();
-        driver = new ChromeDriver(service, options);
-        driver.manage().window().setSize(new Dimension(1280, 800));
+        chromium = new HeadlessChromium();
+        driver = chromium.driver;
     }
 
     @AfterEach
-    void stopBrowser() throws Exception {
-        if (driver != null) {
-            driver.quit();
-        }
-        try (var files = Files.walk(profile)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
+    void stopBrowser() {
+        chromium.close();
     }
 
     @Test
@@ -101,10 +80,7 @@ class ChatPageBrowserTest {
             assertThat(text("window-range")).contains("sliding");
         }
 
-        Path shot = Path.of("target", "chat-page.png");
-        Files.createDirectories(shot.getParent());
-        Files.copy(((ChromeDriver) driver).getScreenshotAs(OutputType.FILE).toPath(), shot, StandardCopyOption.REPLACE_EXISTING);
-        assertThat(Files.size(shot)).isGreaterThan(10_000);
+        assertThat(Files.size(chromium.screenshot("chat-page.png"))).isGreaterThan(10_000);
     }
 
     /** Sends a message and waits for its reply to finish (the reply may finish before a poll sees it start). */
