@@ -64,7 +64,8 @@
     $('tokens-seen').textContent = fmt(s.tokens_seen);
     $('evicted').textContent = fmt(s.evicted);
     $('prefilled').textContent = fmt(s.prefilled);
-    $('cache-bytes').textContent = (s.cache_bytes / 1024).toFixed(1) + ' KiB';
+    $('cache-bytes').textContent = s.cache_bytes >= 1048576
+      ? (s.cache_bytes / 1048576).toFixed(1) + ' MiB' : (s.cache_bytes / 1024).toFixed(1) + ' KiB';
     $('owner').textContent = s.owner || '–';
     const cells = $('sink-cells');
     if (cells.children.length !== s.sinks) {
