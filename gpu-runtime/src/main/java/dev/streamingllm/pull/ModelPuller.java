@@ -134,6 +134,7 @@ public final class ModelPuller {
                     return target;
                 } catch (IOException e) {
                     failures.add(source.describe() + ": " + reason(e));
+                    progress.failed(source.describe(), reason(e));
                 }
             }
             throw new PullException("could not pull " + model.name() + " (" + model.fileName() + ") into " + directory

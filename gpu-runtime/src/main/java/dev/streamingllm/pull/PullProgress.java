@@ -28,6 +28,10 @@ public interface PullProgress {
     /** The download ended (complete or not). */
     void finished();
 
+    /** {@code source} could not provide the file; the next one, if any, is tried. */
+    default void failed(String source, String reason) {
+    }
+
     /** A bar on standard error when it is a terminal, else nothing: output piped to a file stays clean. */
     static PullProgress forConsole() {
         var console = System.console();
@@ -72,6 +76,11 @@ public interface PullProgress {
         @Override
         public void finished() {
             out.println();
+        }
+
+        @Override
+        public void failed(String source, String reason) {
+            out.println(source + ": " + reason);
         }
 
         private static String mib(long bytes) {

@@ -119,8 +119,31 @@ class ModelPullerTest {
 
     @Test
     void aLaterSourceServesWhenAnEarlierOneFails() throws IOException {
-        Path file = puller().pull(known(http("/missing.gguf"), http("/corrupt/model.gguf"), http("/model.gguf")));
+        List<String> failures = new CopyOnWriteArrayList<>();
+        PullProgress progress = new PullProgress() {
+            @Override
+            public void started(String source, long total, long resumedAt) {
+            }
+
+            @Override
+            public void advanced(long done) {
+            }
+
+            @Override
+            public void finished() {
+            }
+
+            @Override
+            public void failed(String source, String reason) {
+                failures.add(source + ": " + reason);
+            }
+        };
+        ModelPuller puller = new ModelPuller(cache, HttpClient.newHttpClient(), List.of("python3", "-m", "pip"), progress);
+        Path file = puller.pull(known(http("/missing.gguf"), http("/corrupt/model.gguf"), http("/model.gguf")));
         assertThat(file).hasBinaryContent(FILE);
+        assertThat(failures).hasSize(2);
+        assertThat(failures.get(0)).isEqualTo(http("/missing.gguf").describe() + ": HTTP 404");
+        assertThat(failures.get(1)).startsWith(http("/corrupt/model.gguf").describe() + ": SHA-256 mismatch");
     }
 
     @Test

@@ -3,7 +3,7 @@ package dev.streamingllm.spring.autoconfigure;
 import dev.streamingllm.pull.PullProgress;
 import org.slf4j.Logger;
 
-/** A model download at start-up, in the application's log: the source, then every tenth of the file. */
+/** A model download at start-up, in the application's log: each source tried, then every tenth of the file. */
 final class PullLog implements PullProgress {
 
     private final Logger log;
@@ -32,5 +32,10 @@ final class PullLog implements PullProgress {
 
     @Override
     public void finished() {
+    }
+
+    @Override
+    public void failed(String source, String reason) {
+        log.warn("StreamingLLM: could not pull the model from {}: {}", source, reason);
     }
 }
