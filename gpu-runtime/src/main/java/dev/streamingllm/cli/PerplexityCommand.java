@@ -7,15 +7,25 @@ import dev.streamingllm.model.Model;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
 @Command(name = "perplexity", description = {
         "Per-token NLL of TEXT (a file) under each attention mode, with the same cache budget sinks + window:",
-        "writes DIR/nll.csv and DIR/perplexity.png (log perplexity against tokens) and prints a per-segment table."})
+        "writes DIR/nll.csv and DIR/perplexity.png (log perplexity against tokens) and prints a per-segment table.",
+        "With several --sinks and --cache, compares sink counts at one cache size (the paper's Table 2)."})
 final class PerplexityCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
 
     @Parameters(index = "0", paramLabel = "MODEL", description = "GGUF model file, a catalog name or a URL", converter = ModelArgument.class)
     Path model;
@@ -26,14 +36,25 @@ final class PerplexityCommand implements Callable<Integer> {
     @Option(names = "--modes", split = ",", defaultValue = "dense,window,recompute,streaming", description = "(default: ${DEFAULT-VALUE})")
     String[] modes;
 
-    @Option(names = "--sinks", defaultValue = "4", description = "(default: ${DEFAULT-VALUE})")
-    int sinks;
+    @Option(names = "--sinks", split = ",", defaultValue = "4", description = "attention sinks; a list compares them (default: ${DEFAULT-VALUE})")
+    int[] sinks;
 
-    @Option(names = "--window", required = true, description = "rolling window; window and recompute modes get sinks + window recent tokens")
-    int window;
+    @ArgGroup(multiplicity = "1")
+    Budget budget;
+
+    static final class Budget {
+        @Option(names = "--window", description = "rolling window; window and recompute modes get sinks + window recent tokens")
+        Integer window;
+
+        @Option(names = "--cache", description = "cache size sinks + window, the same for every sink count")
+        Integer cache;
+    }
 
     @Option(names = "--tokens", description = "score only the first N tokens")
     Integer tokens;
+
+    @Option(names = "--limit", paramLabel = "MODE=N", description = "score MODE on the first N tokens only (e.g. recompute=1000)")
+    Map<String, Integer> limits = Map.of();
 
     @Option(names = "--segment", defaultValue = "1000", description = "tokens per row of the table (default: ${DEFAULT-VALUE})")
     int segment;
@@ -44,19 +65,33 @@ final class PerplexityCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         AttentionMode[] parsed = Arrays.stream(modes).map(AttentionMode::parse).toArray(AttentionMode[]::new);
+        Map<AttentionMode, Integer> limit = new EnumMap<>(AttentionMode.class);
+        limits.forEach((mode, n) -> limit.put(AttentionMode.parse(mode), n));
+        for (int s : sinks) {
+            if (budget.cache != null && s >= budget.cache) {
+                throw new ParameterException(spec.commandLine(), "--sinks " + s + " leaves no window in a cache of " + budget.cache);
+            }
+        }
         try (Model m = Model.load(model)) {
             int[] ids = m.tokenizer().encode(Files.readString(text), true, false);
             if (tokens != null) {
                 ids = Arrays.copyOf(ids, Math.min(tokens, ids.length));
             }
-            System.err.printf("%s: %d tokens, sinks %d, window %d%n", text.getFileName(), ids.length, sinks, window);
             Perplexity perplexity = new Perplexity(m.transformer());
-            PerplexityReport report = new PerplexityReport(m.path().getFileName() + " on " + text.getFileName()
-                    + " (sinks " + sinks + ", window " + window + ")");
+            PerplexityReport report = new PerplexityReport(m.path().getFileName() + " on " + text.getFileName() + " ("
+                    + (budget.cache != null ? "cache " + budget.cache : "sinks " + sinks[0] + ", window " + budget.window) + ")");
             for (AttentionMode mode : parsed) {
-                long start = System.nanoTime();
-                report.add(mode, perplexity.nll(mode, ids, sinks, window));
-                System.err.printf("%-10s done in %.1f s%n", mode.label(), (System.nanoTime() - start) / 1e9);
+                int[] scored = limit.containsKey(mode) ? Arrays.copyOf(ids, Math.min(limit.get(mode), ids.length)) : ids;
+                // sink counts matter only where sinks exist; the others run once
+                int[] counts = mode == AttentionMode.STREAMING ? sinks : new int[] {sinks[0]};
+                for (int s : counts) {
+                    int window = budget.cache != null ? budget.cache - s : budget.window;
+                    String label = sinks.length > 1 && mode == AttentionMode.STREAMING ? mode.label() + " " + s + "+" + window : mode.label();
+                    System.err.printf("%s: %s on %d tokens, sinks %d, window %d%n", text.getFileName(), label, scored.length, s, window);
+                    long start = System.nanoTime();
+                    report.add(label, perplexity.nll(mode, scored, s, window));
+                    System.err.printf("%-18s done in %.1f s%n", label, (System.nanoTime() - start) / 1e9);
+                }
             }
             report.write(out, Math.min(segment, 256));
             report.printTable(System.out, segment);

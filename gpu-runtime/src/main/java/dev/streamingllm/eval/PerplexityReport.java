@@ -20,40 +20,43 @@ import org.jfree.data.xy.XYSeriesCollection;
 
 /**
  * Writes the language-modelling experiment like the paper's Figure 3: per-token NLL as CSV, a chart of
- * log perplexity (running mean NLL over a trailing window) against tokens, and a per-segment table.
+ * log perplexity (running mean NLL over a trailing window) against tokens, and a per-segment table. Series may
+ * cover different prefixes of the text (an expensive mode scored on fewer tokens): the CSV leaves their cells
+ * empty past their end, the table shows "-", and a last row compares every series over the shortest prefix.
  */
 public final class PerplexityReport {
 
-    private final Map<AttentionMode, double[]> nll = new LinkedHashMap<>();
+    private final Map<String, double[]> nll = new LinkedHashMap<>();
     private final String title;
 
     public PerplexityReport(String title) {
         this.title = title;
     }
 
-    public void add(AttentionMode mode, double[] tokenNll) {
-        nll.put(mode, tokenNll);
+    /** One series: a mode's label, or a label naming the cache geometry when several are compared. */
+    public void add(String label, double[] tokenNll) {
+        nll.put(label, tokenNll);
     }
 
     /** {@code nll.csv} (token, one column per mode) and {@code perplexity.png}. */
     public void write(Path dir, int smoothing) throws IOException {
         Files.createDirectories(dir);
-        int n = nll.values().iterator().next().length;
+        int n = longest();
         try (PrintWriter csv = new PrintWriter(Files.newBufferedWriter(dir.resolve("nll.csv")))) {
             csv.print("token");
-            nll.keySet().forEach(mode -> csv.print("," + mode.label()));
+            nll.keySet().forEach(label -> csv.print("," + label));
             csv.println();
             for (int i = 0; i < n; i++) {
                 csv.print(i + 1);
                 for (double[] values : nll.values()) {
-                    csv.printf(",%.6f", values[i]);
+                    csv.print(i < values.length ? String.format(",%.6f", values[i]) : ",");
                 }
                 csv.println();
             }
         }
         XYSeriesCollection data = new XYSeriesCollection();
-        for (Map.Entry<AttentionMode, double[]> entry : nll.entrySet()) {
-            XYSeries series = new XYSeries(entry.getKey().label());
+        for (Map.Entry<String, double[]> entry : nll.entrySet()) {
+            XYSeries series = new XYSeries(entry.getKey());
             double[] values = entry.getValue();
             double sum = 0;
             for (int i = 0; i < values.length; i++) {
@@ -61,7 +64,7 @@ public final class PerplexityReport {
                 if (i >= smoothing) {
                     sum -= values[i - smoothing];
                 }
-                if ((i + 1) % Math.max(1, values.length / 2000) == 0) {
+                if ((i + 1) % Math.max(1, n / 2000) == 0) {
                     series.add(i + 1, sum / Math.min(i + 1, smoothing));
                 }
             }
@@ -74,7 +77,8 @@ public final class PerplexityReport {
         plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, false);
-        Color[] colors = {new Color(0xd62728), new Color(0x1f77b4), new Color(0x2ca02c), Color.BLACK};
+        Color[] colors = {new Color(0xd62728), new Color(0x1f77b4), new Color(0x2ca02c), Color.BLACK, new Color(0x9467bd),
+                new Color(0xff7f0e), new Color(0x8c564b)};
         for (int s = 0; s < data.getSeriesCount(); s++) {
             renderer.setSeriesStroke(s, new BasicStroke(1.5f));
             renderer.setSeriesPaint(s, colors[s % colors.length]);
@@ -83,25 +87,37 @@ public final class PerplexityReport {
         ChartUtils.saveChartAsPNG(dir.resolve("perplexity.png").toFile(), chart, 1000, 560);
     }
 
-    /** Perplexity per segment of {@code segment} tokens, one column per mode, then the whole stream. */
+    /** Perplexity per segment of {@code segment} tokens, one column per series, then each whole series. */
     public void printTable(PrintStream out, int segment) {
-        int n = nll.values().iterator().next().length;
+        int n = longest();
+        int shortest = nll.values().stream().mapToInt(v -> v.length).min().orElse(0);
         out.printf("%-16s", "tokens");
-        nll.keySet().forEach(mode -> out.printf("%12s", mode.label()));
+        nll.keySet().forEach(label -> out.printf("%16s", label));
         out.println();
         for (int start = 0; start < n; start += segment) {
             int end = Math.min(n, start + segment);
             out.printf("%-16s", (start + 1) + "-" + end);
             for (double[] values : nll.values()) {
-                out.printf("%12.3f", perplexity(values, start, end));
+                out.print(end <= values.length ? String.format("%16.3f", perplexity(values, start, end)) : String.format("%16s", "-"));
             }
             out.println();
         }
         out.printf("%-16s", "all");
         for (double[] values : nll.values()) {
-            out.printf("%12.3f", perplexity(values, 0, n));
+            out.printf("%16.3f", perplexity(values, 0, values.length));
         }
         out.println();
+        if (shortest < n) {
+            out.printf("%-16s", "1-" + shortest);
+            for (double[] values : nll.values()) {
+                out.printf("%16.3f", perplexity(values, 0, shortest));
+            }
+            out.println();
+        }
+    }
+
+    private int longest() {
+        return nll.values().stream().mapToInt(v -> v.length).max().orElse(0);
     }
 
     public static double perplexity(double[] nll, int from, int to) {

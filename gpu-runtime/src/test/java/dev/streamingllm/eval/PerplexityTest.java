@@ -1,0 +1,77 @@
+package dev.streamingllm.eval;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.streamingllm.model.Model;
+import dev.streamingllm.testing.Shared;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The language-modelling experiment on stories260K: what every mode sees, and the report of series of unequal length. */
+class PerplexityTest {
+
+    private static Model model;
+    private static int[] tokens;
+
+    @BeforeAll
+    static void load() throws IOException {
+        model = Model.load(Shared.model("stories260K.gguf"));
+        tokens = Arrays.copyOf(model.tokenizer().encode(Files.readString(Shared.root().resolve("text/stories-a.txt")), true, false), 200);
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    @Test
+    void everyModeAgreesUntilTheBudgetFillsAndStreamingKeepsItsSinksAfter() {
+        Perplexity perplexity = new Perplexity(model.transformer());
+        int sinks = 4;
+        int window = 28;
+        double[] dense = perplexity.nll(AttentionMode.DENSE, tokens, sinks, window);
+        double[] windowed = perplexity.nll(AttentionMode.WINDOW, tokens, sinks, window);
+        double[] streaming = perplexity.nll(AttentionMode.STREAMING, tokens, sinks, window);
+        double[] recomputed = perplexity.nll(AttentionMode.RECOMPUTE, tokens, sinks, window);
+        // the prediction after token i sees i + 1 tokens: all of them while i + 1 <= sinks + window
+        for (int i = 0; i < sinks + window; i++) {
+            assertThat(windowed[i]).isCloseTo(dense[i], within(1e-4));
+            assertThat(streaming[i]).isCloseTo(dense[i], within(1e-4));
+            assertThat(recomputed[i]).isCloseTo(dense[i], within(1e-4));
+        }
+        // past it the modes see different tokens, so their predictions differ
+        assertThat(Arrays.copyOfRange(streaming, 100, 200)).isNotEqualTo(Arrays.copyOfRange(windowed, 100, 200));
+        assertThat(Arrays.copyOfRange(streaming, 100, 200)).isNotEqualTo(Arrays.copyOfRange(dense, 100, 200));
+        // streaming with no sinks is window attention
+        double[] noSinks = perplexity.nll(AttentionMode.STREAMING, tokens, 0, sinks + window);
+        for (int i = 0; i < noSinks.length; i++) {
+            assertThat(noSinks[i]).isCloseTo(windowed[i], within(1e-4));
+        }
+    }
+
+    @Test
+    void aReportOfUnequalSeriesMarksWhatWasNotScoredAndComparesTheCommonPrefix(@TempDir Path dir) throws IOException {
+        PerplexityReport report = new PerplexityReport("test");
+        report.add("long", new double[] {1, 1, 1, 1});
+        report.add("short", new double[] {2, 2});
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        report.printTable(new PrintStream(bytes, true, StandardCharsets.UTF_8), 2);
+        List<String> lines = bytes.toString(StandardCharsets.UTF_8).lines().map(l -> l.replaceAll(" +", " ").strip()).toList();
+        assertThat(lines).containsExactly("tokens long short", "1-2 2.718 7.389", "3-4 2.718 -", "all 2.718 7.389", "1-2 2.718 7.389");
+        report.write(dir, 2);
+        assertThat(Files.readAllLines(dir.resolve("nll.csv"))).containsExactly("token,long,short", "1,1.000000,2.000000",
+                "2,1.000000,2.000000", "3,1.000000,", "4,1.000000,");
+        assertThat(Files.size(dir.resolve("perplexity.png"))).isGreaterThan(1000);
+    }
+}
