@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
             GenerateCommand.class,
             LogitsCommand.class,
             PerplexityCommand.class,
+            AttentionCommand.class,
             BenchCommand.class,
             GpuBenchCommand.class,
             PullCommand.class,

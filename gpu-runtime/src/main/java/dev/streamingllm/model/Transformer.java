@@ -38,6 +38,11 @@ public final class Transformer implements Decoder {
 
     @Override
     public float[] forward(SinkCache cache, int[] tokens, int offset, int count, boolean allLogits) {
+        return forward(cache, tokens, offset, count, allLogits, null);
+    }
+
+    /** {@link #forward(SinkCache, int[], int, int, boolean)}, showing every attention row to {@code observer} (may be null). */
+    public float[] forward(SinkCache cache, int[] tokens, int offset, int count, boolean allLogits, AttentionObserver observer) {
         int dim = config.dim();
         int qDim = config.qDim();
         int kvDim = config.kvDim();
@@ -92,6 +97,12 @@ public final class Transformer implements Decoder {
                 rope.rotateInto(q, i * qDim, qWindow, 0, config.heads(), windowRope[i]);
                 rope.rotateInto(q, i * qDim, qSink, 0, config.heads(), sinkRope[i]);
                 attend(qWindow, qSink, step, cache, keyCache, valueCache, scores, attention, i * qDim);
+                if (observer != null) {
+                    // After the parallel heads, so an observer needs no locking.
+                    for (int h = 0; h < config.heads(); h++) {
+                        observer.scores(l, h, step.windowPosition(), scores[h], step.sinkCount() + step.ringCount());
+                    }
+                }
             }
 
             layer.attnOutput().matmul(attention, projected, count);
