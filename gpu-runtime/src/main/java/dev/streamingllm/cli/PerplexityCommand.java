@@ -56,6 +56,9 @@ final class PerplexityCommand implements Callable<Integer> {
     @Option(names = "--limit", paramLabel = "MODE=N", description = "score MODE on the first N tokens only (e.g. recompute=1000)")
     Map<String, Integer> limits = Map.of();
 
+    @Option(names = "--every", paramLabel = "MODE=K", description = "score only every K-th prediction of MODE (recompute only: e.g. recompute=10)")
+    Map<String, Integer> every = Map.of();
+
     @Option(names = "--segment", defaultValue = "1000", description = "tokens per row of the table (default: ${DEFAULT-VALUE})")
     int segment;
 
@@ -67,6 +70,8 @@ final class PerplexityCommand implements Callable<Integer> {
         AttentionMode[] parsed = Arrays.stream(modes).map(AttentionMode::parse).toArray(AttentionMode[]::new);
         Map<AttentionMode, Integer> limit = new EnumMap<>(AttentionMode.class);
         limits.forEach((mode, n) -> limit.put(AttentionMode.parse(mode), n));
+        Map<AttentionMode, Integer> stride = new EnumMap<>(AttentionMode.class);
+        every.forEach((mode, k) -> stride.put(AttentionMode.parse(mode), k));
         for (int s : sinks) {
             if (budget.cache != null && s >= budget.cache) {
                 throw new ParameterException(spec.commandLine(), "--sinks " + s + " leaves no window in a cache of " + budget.cache);
@@ -89,7 +94,7 @@ final class PerplexityCommand implements Callable<Integer> {
                     String label = sinks.length > 1 && mode == AttentionMode.STREAMING ? mode.label() + " " + s + "+" + window : mode.label();
                     System.err.printf("%s: %s on %d tokens, sinks %d, window %d%n", text.getFileName(), label, scored.length, s, window);
                     long start = System.nanoTime();
-                    report.add(label, perplexity.nll(mode, scored, s, window));
+                    report.add(label, perplexity.nll(mode, scored, s, window, stride.getOrDefault(mode, 1)));
                     System.err.printf("%-18s done in %.1f s%n", label, (System.nanoTime() - start) / 1e9);
                 }
             }

@@ -20,12 +20,23 @@ public final class Perplexity {
 
     /** {@code nll[i]} is -log p(tokens[i + 1] | what the mode lets the model see). */
     public double[] nll(AttentionMode mode, int[] tokens, int sinks, int window) {
+        return nll(mode, tokens, sinks, window, 1);
+    }
+
+    /**
+     * As {@link #nll(AttentionMode, int[], int, int)}; re-computation, which costs a whole window's prefill per
+     * prediction, scores only every {@code every}-th prediction and leaves NaN in between (a sample of the same text).
+     */
+    public double[] nll(AttentionMode mode, int[] tokens, int sinks, int window, int every) {
+        if (every != 1 && mode != AttentionMode.RECOMPUTE) {
+            throw new IllegalArgumentException("only re-computation scores a sample of the predictions; " + mode.label() + " scores them all");
+        }
         int budget = sinks + window;
         return switch (mode) {
             case DENSE -> streamed(CacheConfig.dense(tokens.length), tokens);
             case WINDOW -> streamed(CacheConfig.window(budget), tokens);
             case STREAMING -> streamed(CacheConfig.streaming(sinks, window), tokens);
-            case RECOMPUTE -> recomputed(tokens, budget);
+            case RECOMPUTE -> recomputed(tokens, budget, every);
         };
     }
 
@@ -46,10 +57,11 @@ public final class Perplexity {
     }
 
     /** Each prediction from a fresh cache holding only the last {@code budget} tokens, positions 0..budget-1. */
-    private double[] recomputed(int[] tokens, int budget) {
+    private double[] recomputed(int[] tokens, int budget, int every) {
         int vocab = transformer.config().vocabularySize();
         double[] nll = new double[tokens.length - 1];
-        for (int i = 0; i < tokens.length - 1; i++) {
+        java.util.Arrays.fill(nll, Double.NaN);
+        for (int i = every - 1; i < tokens.length - 1; i += every) {
             int start = Math.max(0, i + 1 - budget);
             int[] context = java.util.Arrays.copyOfRange(tokens, start, i + 1);
             float[] logits = new Session(transformer, CacheConfig.dense(budget)).prefill(context);

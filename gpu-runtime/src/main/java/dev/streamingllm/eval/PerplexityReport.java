@@ -21,8 +21,9 @@ import org.jfree.data.xy.XYSeriesCollection;
 /**
  * Writes the language-modelling experiment like the paper's Figure 3: per-token NLL as CSV, a chart of
  * log perplexity (running mean NLL over a trailing window) against tokens, and a per-segment table. Series may
- * cover different prefixes of the text (an expensive mode scored on fewer tokens): the CSV leaves their cells
- * empty past their end, the table shows "-", and a last row compares every series over the shortest prefix.
+ * cover different prefixes of the text, or a sample of its predictions (NaN elsewhere), when a mode costs too much
+ * to score everywhere: the CSV leaves those cells empty, the table shows "-" for segments a series does not reach,
+ * and a last row compares every series on the predictions all of them scored.
  */
 public final class PerplexityReport {
 
@@ -49,7 +50,7 @@ public final class PerplexityReport {
             for (int i = 0; i < n; i++) {
                 csv.print(i + 1);
                 for (double[] values : nll.values()) {
-                    csv.print(i < values.length ? String.format(",%.6f", values[i]) : ",");
+                    csv.print(i < values.length && !Double.isNaN(values[i]) ? String.format(",%.6f", values[i]) : ",");
                 }
                 csv.println();
             }
@@ -59,13 +60,18 @@ public final class PerplexityReport {
             XYSeries series = new XYSeries(entry.getKey());
             double[] values = entry.getValue();
             double sum = 0;
+            int count = 0;
             for (int i = 0; i < values.length; i++) {
-                sum += values[i];
-                if (i >= smoothing) {
-                    sum -= values[i - smoothing];
+                if (!Double.isNaN(values[i])) {
+                    sum += values[i];
+                    count++;
                 }
-                if ((i + 1) % Math.max(1, n / 2000) == 0) {
-                    series.add(i + 1, sum / Math.min(i + 1, smoothing));
+                if (i >= smoothing && !Double.isNaN(values[i - smoothing])) {
+                    sum -= values[i - smoothing];
+                    count--;
+                }
+                if ((i + 1) % Math.max(1, n / 2000) == 0 && count > 0) {
+                    series.add(i + 1, sum / count);
                 }
             }
             data.addSeries(series);
@@ -90,7 +96,6 @@ public final class PerplexityReport {
     /** Perplexity per segment of {@code segment} tokens, one column per series, then each whole series. */
     public void printTable(PrintStream out, int segment) {
         int n = longest();
-        int shortest = nll.values().stream().mapToInt(v -> v.length).min().orElse(0);
         out.printf("%-16s", "tokens");
         nll.keySet().forEach(label -> out.printf("%16s", label));
         out.println();
@@ -107,24 +112,48 @@ public final class PerplexityReport {
             out.printf("%16.3f", perplexity(values, 0, values.length));
         }
         out.println();
-        if (shortest < n) {
-            out.printf("%-16s", "1-" + shortest);
+        boolean[] common = common();
+        int shared = 0;
+        for (boolean c : common) {
+            shared += c ? 1 : 0;
+        }
+        if (shared < n) {
+            out.printf("%-16s", "same " + shared);
             for (double[] values : nll.values()) {
-                out.printf("%16.3f", perplexity(values, 0, shortest));
+                double sum = 0;
+                for (int i = 0; i < common.length; i++) {
+                    sum += common[i] ? values[i] : 0;
+                }
+                out.printf("%16.3f", Math.exp(sum / shared));
             }
             out.println();
         }
+    }
+
+    /** The predictions every series scored. */
+    private boolean[] common() {
+        boolean[] common = new boolean[nll.values().stream().mapToInt(v -> v.length).min().orElse(0)];
+        for (int i = 0; i < common.length; i++) {
+            int at = i;
+            common[i] = nll.values().stream().noneMatch(v -> Double.isNaN(v[at]));
+        }
+        return common;
     }
 
     private int longest() {
         return nll.values().stream().mapToInt(v -> v.length).max().orElse(0);
     }
 
+    /** exp of the mean NLL over {@code [from, to)}, skipping predictions that were not scored (NaN). */
     public static double perplexity(double[] nll, int from, int to) {
         double sum = 0;
+        int count = 0;
         for (int i = from; i < to; i++) {
-            sum += nll[i];
+            if (!Double.isNaN(nll[i])) {
+                sum += nll[i];
+                count++;
+            }
         }
-        return Math.exp(sum / (to - from));
+        return Math.exp(sum / count);
     }
 }

@@ -68,10 +68,26 @@ class PerplexityTest {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         report.printTable(new PrintStream(bytes, true, StandardCharsets.UTF_8), 2);
         List<String> lines = bytes.toString(StandardCharsets.UTF_8).lines().map(l -> l.replaceAll(" +", " ").strip()).toList();
-        assertThat(lines).containsExactly("tokens long short", "1-2 2.718 7.389", "3-4 2.718 -", "all 2.718 7.389", "1-2 2.718 7.389");
+        assertThat(lines).containsExactly("tokens long short", "1-2 2.718 7.389", "3-4 2.718 -", "all 2.718 7.389", "same 2 2.718 7.389");
         report.write(dir, 2);
         assertThat(Files.readAllLines(dir.resolve("nll.csv"))).containsExactly("token,long,short", "1,1.000000,2.000000",
                 "2,1.000000,2.000000", "3,1.000000,", "4,1.000000,");
         assertThat(Files.size(dir.resolve("perplexity.png"))).isGreaterThan(1000);
+    }
+
+    @Test
+    void aSampledSeriesIsComparedOnTheSamePredictions() {
+        double[] sampled = new Perplexity(model.transformer()).nll(AttentionMode.RECOMPUTE, Arrays.copyOf(tokens, 41), 0, 8, 10);
+        assertThat(sampled).hasSize(40);
+        for (int i = 0; i < 40; i++) {
+            assertThat(Double.isNaN(sampled[i])).as("prediction %d scored", i).isEqualTo((i + 1) % 10 != 0);
+        }
+        PerplexityReport report = new PerplexityReport("test");
+        report.add("every", new double[] {1, 3, 1, 3});
+        report.add("sampled", new double[] {Double.NaN, 2, Double.NaN, 2});
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        report.printTable(new PrintStream(bytes, true, StandardCharsets.UTF_8), 4);
+        List<String> lines = bytes.toString(StandardCharsets.UTF_8).lines().map(l -> l.replaceAll(" +", " ").strip()).toList();
+        assertThat(lines).containsExactly("tokens every sampled", "1-4 7.389 7.389", "all 7.389 7.389", "same 2 20.086 7.389");
     }
 }
