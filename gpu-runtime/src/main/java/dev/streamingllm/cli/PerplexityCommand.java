@@ -1,6 +1,8 @@
 package dev.streamingllm.cli;
 
+import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.eval.AttentionMode;
+import dev.streamingllm.eval.LongStream;
 import dev.streamingllm.eval.Perplexity;
 import dev.streamingllm.eval.PerplexityReport;
 import dev.streamingllm.model.Model;
@@ -21,7 +23,9 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "perplexity", description = {
         "Per-token NLL of TEXT (a file) under each attention mode, with the same cache budget sinks + window:",
         "writes DIR/nll.csv and DIR/perplexity.png (log perplexity against tokens) and prints a per-segment table.",
-        "With several --sinks and --cache, compares sink counts at one cache size (the paper's Table 2)."})
+        "With several --sinks and --cache, compares sink counts at one cache size (the paper's Table 2).",
+        "With --stream N, reads TEXT over and over for N tokens through one session per mode (window, streaming):",
+        "perplexity and resident memory per --block, in DIR/blocks.csv and a table."})
 final class PerplexityCommand implements Callable<Integer> {
 
     @Spec
@@ -59,6 +63,12 @@ final class PerplexityCommand implements Callable<Integer> {
     @Option(names = "--every", paramLabel = "MODE=K", description = "score only every K-th prediction of MODE (recompute only: e.g. recompute=10)")
     Map<String, Integer> every = Map.of();
 
+    @Option(names = "--stream", paramLabel = "N", description = "stream N tokens, the text repeated, per block (window and streaming modes)")
+    Long stream;
+
+    @Option(names = "--block", defaultValue = "100000", description = "tokens per block of --stream (default: ${DEFAULT-VALUE})")
+    int block;
+
     @Option(names = "--segment", defaultValue = "1000", description = "tokens per row of the table (default: ${DEFAULT-VALUE})")
     int segment;
 
@@ -82,6 +92,10 @@ final class PerplexityCommand implements Callable<Integer> {
             if (tokens != null) {
                 ids = Arrays.copyOf(ids, Math.min(tokens, ids.length));
             }
+            if (stream != null) {
+                longStream(m, ids, parsed);
+                return 0;
+            }
             Perplexity perplexity = new Perplexity(m.transformer());
             PerplexityReport report = new PerplexityReport(m.path().getFileName() + " on " + text.getFileName() + " ("
                     + (budget.cache != null ? "cache " + budget.cache : "sinks " + sinks[0] + ", window " + budget.window) + ")");
@@ -103,5 +117,31 @@ final class PerplexityCommand implements Callable<Integer> {
             System.err.println("wrote " + out.resolve("nll.csv") + " and " + out.resolve("perplexity.png"));
         }
         return 0;
+    }
+
+    /** Each mode's blocks as they end, on stdout, then all of them in {@code blocks.csv}. */
+    private void longStream(Model m, int[] ids, AttentionMode[] parsed) throws java.io.IOException {
+        LongStream longStream = new LongStream(m.transformer());
+        Files.createDirectories(out);
+        try (java.io.PrintWriter csv = new java.io.PrintWriter(Files.newBufferedWriter(out.resolve("blocks.csv")))) {
+            csv.println("series,tokens,perplexity,rss_mib");
+            System.out.printf("%-18s %12s %12s %10s%n", "series", "tokens", "perplexity", "RSS MiB");
+            for (AttentionMode mode : parsed) {
+                if (mode != AttentionMode.STREAMING && mode != AttentionMode.WINDOW) {
+                    throw new ParameterException(spec.commandLine(), "--stream runs window and streaming only, not " + mode.label());
+                }
+                for (int s : mode == AttentionMode.STREAMING ? sinks : new int[] {0}) {
+                    int window = budget.cache != null ? budget.cache - s : budget.window + (mode == AttentionMode.WINDOW ? sinks[0] : 0);
+                    String label = mode.label() + " " + s + "+" + window;
+                    long start = System.nanoTime();
+                    longStream.run(new CacheConfig(s, window, 1), ids, stream, block, b -> {
+                        System.out.printf("%-18s %12d %12.3f %10.1f%n", label, b.tokens(), b.perplexity(), b.residentBytes() / 1048576.0);
+                        csv.printf("%s,%d,%.4f,%.1f%n", label, b.tokens(), b.perplexity(), b.residentBytes() / 1048576.0);
+                        csv.flush();
+                    });
+                    System.err.printf("%-18s done in %.1f s%n", label, (System.nanoTime() - start) / 1e9);
+                }
+            }
+        }
     }
 }

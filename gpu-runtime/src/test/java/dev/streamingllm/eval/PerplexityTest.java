@@ -90,4 +90,18 @@ class PerplexityTest {
         List<String> lines = bytes.toString(StandardCharsets.UTF_8).lines().map(l -> l.replaceAll(" +", " ").strip()).toList();
         assertThat(lines).containsExactly("tokens every sampled", "1-4 7.389 7.389", "all 7.389 7.389", "same 2 20.086 7.389");
     }
+
+    @Test
+    void aLongStreamRepeatsTheTextAndScoresEachBlockAsTheSameCacheWould() {
+        dev.streamingllm.cache.CacheConfig config = dev.streamingllm.cache.CacheConfig.streaming(4, 28);
+        List<LongStream.Block> seen = new java.util.ArrayList<>();
+        List<LongStream.Block> blocks = new LongStream(model.transformer()).run(config, tokens, 450, 100, seen::add);
+        assertThat(blocks).isEqualTo(seen).extracting(LongStream.Block::tokens).containsExactly(100L, 200L, 300L, 400L, 450L);
+        assertThat(blocks).allSatisfy(b -> assertThat(b.residentBytes()).isPositive());
+        // the first block is the plain streaming run over the text itself (the second ends with the wrap to its start)
+        double[] nll = new Perplexity(model.transformer()).nll(AttentionMode.STREAMING, tokens, 4, 28);
+        assertThat(blocks.get(0).perplexity()).isCloseTo(PerplexityReport.perplexity(nll, 0, 100), within(1e-6));
+        // past the text's end it starts over: the stream is 450 tokens of a 200-token text
+        assertThat(blocks.get(2).perplexity()).isNotEqualTo(blocks.get(0).perplexity());
+    }
 }
