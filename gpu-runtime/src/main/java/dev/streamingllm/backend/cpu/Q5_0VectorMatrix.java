@@ -21,12 +21,12 @@ final class Q5_0VectorMatrix extends Q5_0Matrix {
         super(tensor);
     }
 
-    /** Two alternating accumulators, as in {@link Q4_1VectorMatrix#dot}. */
+    /** The low and the high nibbles' products in two accumulators, in the order of {@link #dot2}, as {@link Q4_1VectorMatrix#dot} does. */
     @Override
     public float dot(int row, float[] x, int xOffset) {
         long base = row * rowBytes;
-        FloatVector acc = FloatVector.zero(F);
-        FloatVector other = FloatVector.zero(F);
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
             float d = f16(data, block);
@@ -37,13 +37,43 @@ final class Q5_0VectorMatrix extends Q5_0Matrix {
             for (int c = 0; c < 16; c += L) {
                 IntVector q = VectorKernels.bytes(data, block + 6 + c);
                 FloatVector w = VectorKernels.lookup(q, lo, hi).add(16 * d, VectorKernels.fifthBits(qh, c));
-                FloatVector next = w.fma(FloatVector.fromArray(F, x, xb + c), acc);
+                acc0 = w.fma(FloatVector.fromArray(F, x, xb + c), acc0);
                 w = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo, hi).add(16 * d, VectorKernels.fifthBits(qh, 16 + c));
-                acc = w.fma(FloatVector.fromArray(F, x, xb + 16 + c), other);
-                other = next;
+                acc1 = w.fma(FloatVector.fromArray(F, x, xb + 16 + c), acc1);
             }
         }
-        return sum(acc.add(other));
+        return sum(acc0.add(acc1));
+    }
+
+    /** Two rows as {@link #dot} computes one, each activation read once for both (see {@link WeightMatrix#dot2}). */
+    @Override
+    void dot2(int row, float[] x, int xOffset, float[] out, int outOffset) {
+        long base0 = row * rowBytes;
+        long base1 = base0 + rowBytes;
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block0 = base0 + (long) b * BLOCK_BYTES;
+            long block1 = base1 + (long) b * BLOCK_BYTES;
+            float d0 = f16(data, block0);
+            float d1 = f16(data, block1);
+            int qh0 = data.get(U32, block0 + 2);
+            int qh1 = data.get(U32, block1 + 2);
+            IntVector lo0 = VectorKernels.table(d0, -16 * d0, 0), hi0 = VectorKernels.table(d0, -16 * d0, 1);
+            IntVector lo1 = VectorKernels.table(d1, -16 * d1, 0), hi1 = VectorKernels.table(d1, -16 * d1, 1);
+            int xb = xOffset + b * BLOCK;
+            for (int c = 0; c < 16; c += L) {
+                FloatVector x0 = FloatVector.fromArray(F, x, xb + c);
+                FloatVector x1 = FloatVector.fromArray(F, x, xb + 16 + c);
+                IntVector q = VectorKernels.bytes(data, block0 + 6 + c);
+                acc0 = VectorKernels.lookup(q, lo0, hi0).add(16 * d0, VectorKernels.fifthBits(qh0, c)).fma(x0, acc0);
+                acc1 = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo0, hi0).add(16 * d0, VectorKernels.fifthBits(qh0, 16 + c)).fma(x1, acc1);
+                q = VectorKernels.bytes(data, block1 + 6 + c);
+                acc2 = VectorKernels.lookup(q, lo1, hi1).add(16 * d1, VectorKernels.fifthBits(qh1, c)).fma(x0, acc2);
+                acc3 = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo1, hi1).add(16 * d1, VectorKernels.fifthBits(qh1, 16 + c)).fma(x1, acc3);
+            }
+        }
+        out[outOffset] = sum(acc0.add(acc1));
+        out[outOffset + 1] = sum(acc2.add(acc3));
     }
 
     @Override

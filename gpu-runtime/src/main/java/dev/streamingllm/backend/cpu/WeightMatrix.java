@@ -159,6 +159,21 @@ public abstract sealed class WeightMatrix
     }
 
     /**
+     * Rows {@code row} and {@code row + 1} against {@code x[xOffset ..]}, into {@code out[outOffset]} and
+     * {@code out[outOffset + 1]}: the tokens of a matmul outside groups of four (a decode step) go through
+     * here when their activations stay floats. A kernel that overrides it reads each activation once for
+     * both rows and, larger than C2 inlines at a hot call site, is compiled on its own: inlined into
+     * {@link #matmul} beside another type's kernel (a model's Q8_0 output head), a kernel ran out of C2's
+     * inlining budget, boxed its vectors and ran several times slower. This default calls {@link #dot}
+     * for each row.
+     */
+    void dot2(int row, float[] x, int xOffset, float[] out, int outOffset) {
+        for (int k = 0; k < 2; k++) {
+            out[outOffset + k] = dot(row + k, x, xOffset);
+        }
+    }
+
+    /**
      * {@code out[b * rows + r] = dot(r, x, b * cols)} for every row {@code r} and every
      * {@code b < batch}, the rows split across {@link Parallel} threads. A batch runs in tiles of
      * {@value #ROW_TILE} rows, every token over one tile before the next, so each weight is read
@@ -232,7 +247,13 @@ public abstract sealed class WeightMatrix
                 }
             }
             for (; b < batch; b++) {
-                for (int r = tile; r < tileEnd; r++) {
+                int r = tile;
+                if (quantized == null) {
+                    for (; r + 2 <= tileEnd; r += 2) {
+                        dot2(r, x, b * cols, out, b * rows + r);
+                    }
+                }
+                for (; r < tileEnd; r++) {
                     out[b * rows + r] = quantized != null ? dot(r, quantized, b) : dot(r, x, b * cols);
                 }
             }

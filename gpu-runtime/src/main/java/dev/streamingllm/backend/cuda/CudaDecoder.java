@@ -471,13 +471,16 @@ public final class CudaDecoder implements Decoder, AutoCloseable {
     private void dequantize(DeviceMatrix w) {
         long elements = (long) w.rows() * w.cols();
         long units = switch (w.type()) {
-            case Q8_0, Q4_0 -> elements / 32;
+            case Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 -> elements / 32;
             case Q4_K -> elements / 32; // eight sub-blocks of 32 per super-block of 256
             default -> throw new IllegalStateException("not quantized: " + w.type());
         };
         String kernel = switch (w.type()) {
             case Q8_0 -> "dequant_q8_0_f16";
             case Q4_0 -> "dequant_q4_0_f16";
+            case Q4_1 -> "dequant_q4_1_f16";
+            case Q5_0 -> "dequant_q5_0_f16";
+            case Q5_1 -> "dequant_q5_1_f16";
             default -> "dequant_q4_k_f16";
         };
         kernels.launch(kernel, (int) ((units + BLOCK - 1) / BLOCK), 1, BLOCK, 0, dequantized, w.data(), units);

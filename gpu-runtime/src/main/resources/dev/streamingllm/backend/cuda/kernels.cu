@@ -331,6 +331,91 @@ extern "C" __global__ void matvec_q4_0(float *y, const u8 *w, const float *x, in
     MV_EPILOGUE
 }
 
+// Q4_1: blocks of 32 as f16 d, f16 m + 16 bytes, nibbles as in Q4_0; value = d * q + m, so a block
+// adds d times its products plus m times the sum of its activations. Lane per block.
+extern "C" __global__ void matvec_q4_1(float *y, const u8 *w, const float *x, int rows, int cols, int ncols) {
+    MV_PROLOGUE
+    int blocks = cols / 32;
+    const u8 *wr = w + (size_t) row * blocks * 20;
+    for (int b = lane; b < blocks; b += WARP) {
+        const u8 *blk = wr + (size_t) b * 20;
+        float d = f16_to_f32(load_u16(blk)), m = f16_to_f32(load_u16(blk + 2));
+        float part[MV_COLS], xs[MV_COLS];
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) { part[c] = 0.f; xs[c] = 0.f; }
+        for (int l = 0; l < 16; l++) {
+            u8 q = blk[4 + l];
+            float lo = (float) (q & 0xF), hi = (float) (q >> 4);
+            _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
+                const float *xc = x + (size_t) c * cols + b * 32;
+                part[c] += lo * xc[l] + hi * xc[l + 16];
+                xs[c] += xc[l] + xc[l + 16];
+            }
+        }
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) acc[c] += d * part[c] + m * xs[c];
+    }
+    MV_EPILOGUE
+}
+
+// Q5_0 and Q5_1 keep the fifth bits of a block's 32 elements in a little-endian u32 (bit l for element
+// l) before Q4's 16 bytes of nibbles; blocks are 22 and 24 bytes, so the word is read byte by byte.
+__device__ __forceinline__ unsigned int load_u32(const u8 *p) {
+    return (unsigned int) p[0] | ((unsigned int) p[1] << 8) | ((unsigned int) p[2] << 16) | ((unsigned int) p[3] << 24);
+}
+
+// Element l's 5-bit quant from its nibble and the block's fifth bits.
+__device__ __forceinline__ int q5(int nibble, unsigned int qh, int l) {
+    return nibble | (int) (((qh >> l) & 1u) << 4);
+}
+
+// Q5_0: blocks of 32 as f16 d, u32 qh + 16 bytes; value = d * (q - 16). Lane per block.
+extern "C" __global__ void matvec_q5_0(float *y, const u8 *w, const float *x, int rows, int cols, int ncols) {
+    MV_PROLOGUE
+    int blocks = cols / 32;
+    const u8 *wr = w + (size_t) row * blocks * 22;
+    for (int b = lane; b < blocks; b += WARP) {
+        const u8 *blk = wr + (size_t) b * 22;
+        float d = f16_to_f32(load_u16(blk));
+        unsigned int qh = load_u32(blk + 2);
+        float part[MV_COLS];
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) part[c] = 0.f;
+        for (int l = 0; l < 16; l++) {
+            u8 q = blk[6 + l];
+            float lo = (float) (q5(q & 0xF, qh, l) - 16), hi = (float) (q5(q >> 4, qh, l + 16) - 16);
+            _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
+                const float *xc = x + (size_t) c * cols + b * 32;
+                part[c] += lo * xc[l] + hi * xc[l + 16];
+            }
+        }
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) acc[c] += d * part[c];
+    }
+    MV_EPILOGUE
+}
+
+// Q5_1: blocks of 32 as f16 d, f16 m, u32 qh + 16 bytes; value = d * q + m, as Q4_1. Lane per block.
+extern "C" __global__ void matvec_q5_1(float *y, const u8 *w, const float *x, int rows, int cols, int ncols) {
+    MV_PROLOGUE
+    int blocks = cols / 32;
+    const u8 *wr = w + (size_t) row * blocks * 24;
+    for (int b = lane; b < blocks; b += WARP) {
+        const u8 *blk = wr + (size_t) b * 24;
+        float d = f16_to_f32(load_u16(blk)), m = f16_to_f32(load_u16(blk + 2));
+        unsigned int qh = load_u32(blk + 4);
+        float part[MV_COLS], xs[MV_COLS];
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) { part[c] = 0.f; xs[c] = 0.f; }
+        for (int l = 0; l < 16; l++) {
+            u8 q = blk[8 + l];
+            float lo = (float) q5(q & 0xF, qh, l), hi = (float) q5(q >> 4, qh, l + 16);
+            _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
+                const float *xc = x + (size_t) c * cols + b * 32;
+                part[c] += lo * xc[l] + hi * xc[l + 16];
+                xs[c] += xc[l] + xc[l + 16];
+            }
+        }
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) acc[c] += d * part[c] + m * xs[c];
+    }
+    MV_EPILOGUE
+}
+
 // Q4_K's 6-bit scale and min of sub-block j from its 12 packed bytes (ggml's get_scale_min_k4).
 __device__ __forceinline__ void q4k_scale_min(const u8 *s, int j, int *scale, int *min) {
     if (j < 4) {
@@ -398,6 +483,44 @@ extern "C" __global__ void dequant_q4_0_f16(u16 *out, const u8 *w, long long blo
         u8 q = blk[2 + l];
         out[b * 32 + l] = f32_to_f16(d * (float) ((q & 0xF) - 8));
         out[b * 32 + l + 16] = f32_to_f16(d * (float) ((q >> 4) - 8));
+    }
+}
+
+extern "C" __global__ void dequant_q4_1_f16(u16 *out, const u8 *w, long long blocks) {
+    long long b = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= blocks) return;
+    const u8 *blk = w + b * 20;
+    float d = f16_to_f32(load_u16(blk)), m = f16_to_f32(load_u16(blk + 2));
+    for (int l = 0; l < 16; l++) {
+        u8 q = blk[4 + l];
+        out[b * 32 + l] = f32_to_f16(d * (float) (q & 0xF) + m);
+        out[b * 32 + l + 16] = f32_to_f16(d * (float) (q >> 4) + m);
+    }
+}
+
+extern "C" __global__ void dequant_q5_0_f16(u16 *out, const u8 *w, long long blocks) {
+    long long b = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= blocks) return;
+    const u8 *blk = w + b * 22;
+    float d = f16_to_f32(load_u16(blk));
+    unsigned int qh = load_u32(blk + 2);
+    for (int l = 0; l < 16; l++) {
+        u8 q = blk[6 + l];
+        out[b * 32 + l] = f32_to_f16(d * (float) (q5(q & 0xF, qh, l) - 16));
+        out[b * 32 + l + 16] = f32_to_f16(d * (float) (q5(q >> 4, qh, l + 16) - 16));
+    }
+}
+
+extern "C" __global__ void dequant_q5_1_f16(u16 *out, const u8 *w, long long blocks) {
+    long long b = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+    if (b >= blocks) return;
+    const u8 *blk = w + b * 24;
+    float d = f16_to_f32(load_u16(blk)), m = f16_to_f32(load_u16(blk + 2));
+    unsigned int qh = load_u32(blk + 4);
+    for (int l = 0; l < 16; l++) {
+        u8 q = blk[8 + l];
+        out[b * 32 + l] = f32_to_f16(d * (float) q5(q & 0xF, qh, l) + m);
+        out[b * 32 + l + 16] = f32_to_f16(d * (float) q5(q >> 4, qh, l + 16) + m);
     }
 }
 

@@ -107,6 +107,32 @@ class WeightMatrixTest {
         }
     }
 
+    /**
+     * A token outside groups of four goes through {@code dot2} two rows at a time, the last odd row through
+     * {@code dot}: the two must add in the same order, or a row's bits would depend on how the rows were
+     * split between threads.
+     */
+    @ParameterizedTest(name = "{0} simd={1}")
+    @MethodSource("paths")
+    void aSingleTokenMatmulEqualsDotBitForBit(String model, boolean simd) {
+        try (GGUFFile gguf = open(model)) {
+            for (String name : TENSORS) {
+                WeightMatrix m = WeightMatrix.of(gguf.tensor(name), simd);
+                if (m.quantizesActivations()) {
+                    continue; // a matmul multiplies rounded activations there, dot the floats
+                }
+                float[] x = random(m.cols(), 3);
+                float[] got = new float[m.rows()];
+                m.matmul(x, got, 1);
+                float[] want = new float[m.rows()];
+                for (int r = 0; r < m.rows(); r++) {
+                    want[r] = m.dot(r, x, 0);
+                }
+                assertThat(got).as("%s %s", model, m).containsExactly(want);
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0} simd={1}")
     @MethodSource("paths")
     void dequantizedRowsMatchTheReference(String model, boolean simd) {

@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.streamingllm.backend.Backend;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
+import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.model.Model;
+import dev.streamingllm.testing.QuantizedModels;
 import dev.streamingllm.testing.ReferenceLogits;
 import dev.streamingllm.testing.Shared;
 import java.io.IOException;
@@ -16,6 +18,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -69,6 +72,42 @@ class CudaDecoderGpuTest {
             float[] gpu = decodeAll(model.newSession(cache)::decode, tokens);
             assertThat(relativeL2(gpu, cpu)).isLessThanOrEqualTo(1e-3);
         }
+    }
+
+    /**
+     * Types ../shared has no file of, in tiny-gqa quantized here: decoding runs their matrix-vector
+     * kernels, a whole-prompt prefill their dequantization to f16 for the GEMMs; both against the CPU
+     * backend on the same file.
+     */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = GGMLType.class, names = {"Q4_1", "Q5_0", "Q5_1"})
+    void quantizedTypesMatchTheCpuBackend(GGMLType type) {
+        Path file = QuantizedModels.tinyGqa(type);
+        int[] tokens = new int[48];
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = (i * 7919 + 13) % 200 + 3;
+        }
+        float[] cpu;
+        try (Model model = Model.load(file, Backend.CPU, null)) {
+            cpu = forward(model, tokens, 1);
+        }
+        try (Model model = Model.load(file, Backend.CUDA, CudaOptions.of(tokens.length))) {
+            assertThat(relativeL2(forward(model, tokens, 1), cpu)).as("%s decode", type).isLessThanOrEqualTo(1e-3);
+            assertThat(relativeL2(forward(model, tokens, tokens.length), cpu)).as("%s prefill", type).isLessThanOrEqualTo(1e-2);
+        }
+    }
+
+    /** Every position's logits of {@code tokens} in a fresh dense cache, {@code chunk} tokens per forward pass. */
+    private static float[] forward(Model model, int[] tokens, int chunk) {
+        SinkCache cache = model.decoder().newCache(CacheConfig.dense(tokens.length));
+        int vocab = model.config().vocabularySize();
+        float[] all = new float[tokens.length * vocab];
+        for (int i = 0; i < tokens.length; i += chunk) {
+            int count = Math.min(chunk, tokens.length - i);
+            float[] logits = model.decoder().forward(cache, tokens, i, count, true);
+            System.arraycopy(logits, 0, all, i * vocab, logits.length);
+        }
+        return all;
     }
 
     @Test
