@@ -96,20 +96,23 @@ public final class PerplexityReport {
     /** Perplexity per segment of {@code segment} tokens, one column per series, then each whole series. */
     public void printTable(PrintStream out, int segment) {
         int n = longest();
+        int width = 2 + nll.keySet().stream().mapToInt(String::length).max().orElse(0);
+        String text = "%" + Math.max(12, width) + "s";
+        String number = "%" + Math.max(12, width) + ".3f";
         out.printf("%-16s", "tokens");
-        nll.keySet().forEach(label -> out.printf("%16s", label));
+        nll.keySet().forEach(label -> out.printf(text, label));
         out.println();
         for (int start = 0; start < n; start += segment) {
             int end = Math.min(n, start + segment);
             out.printf("%-16s", (start + 1) + "-" + end);
             for (double[] values : nll.values()) {
-                out.print(end <= values.length ? String.format("%16.3f", perplexity(values, start, end)) : String.format("%16s", "-"));
+                out.print(end <= values.length ? String.format(number, perplexity(values, start, end)) : String.format(text, "-"));
             }
             out.println();
         }
         out.printf("%-16s", "all");
         for (double[] values : nll.values()) {
-            out.printf("%16.3f", perplexity(values, 0, values.length));
+            out.printf(number, perplexity(values, 0, values.length));
         }
         out.println();
         boolean[] common = common();
@@ -124,7 +127,7 @@ public final class PerplexityReport {
                 for (int i = 0; i < common.length; i++) {
                     sum += common[i] ? values[i] : 0;
                 }
-                out.printf("%16.3f", Math.exp(sum / shared));
+                out.printf(number, Math.exp(sum / shared));
             }
             out.println();
         }
