@@ -2,31 +2,23 @@ package dev.streamingllm.pull;
 
 import java.io.PrintStream;
 
-/** Hears how a download advances: a bar on a terminal, log lines in a server, nothing in tests. */
+/** Hears how a download advances: a bar on a terminal, log lines in a server, nothing in tests. Each event is optional. */
 public interface PullProgress {
 
     PullProgress QUIET = new PullProgress() {
-        @Override
-        public void started(String source, long total, long resumedAt) {
-        }
-
-        @Override
-        public void advanced(long done) {
-        }
-
-        @Override
-        public void finished() {
-        }
     };
 
     /** A download from {@code source} starts; {@code total} is -1 when unknown, {@code resumedAt} the bytes already held. */
-    void started(String source, long total, long resumedAt);
+    default void started(String source, long total, long resumedAt) {
+    }
 
     /** {@code done} bytes of the file are now held. */
-    void advanced(long done);
+    default void advanced(long done) {
+    }
 
     /** The download ended (complete or not). */
-    void finished();
+    default void finished() {
+    }
 
     /** {@code source} could not provide the file; the next one, if any, is tried. */
     default void failed(String source, String reason) {

@@ -122,18 +122,6 @@ class ModelPullerTest {
         List<String> failures = new CopyOnWriteArrayList<>();
         PullProgress progress = new PullProgress() {
             @Override
-            public void started(String source, long total, long resumedAt) {
-            }
-
-            @Override
-            public void advanced(long done) {
-            }
-
-            @Override
-            public void finished() {
-            }
-
-            @Override
             public void failed(String source, String reason) {
                 failures.add(source + ": " + reason);
             }

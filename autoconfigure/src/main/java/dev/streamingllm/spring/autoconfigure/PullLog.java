@@ -31,10 +31,6 @@ final class PullLog implements PullProgress {
     }
 
     @Override
-    public void finished() {
-    }
-
-    @Override
     public void failed(String source, String reason) {
         log.warn("StreamingLLM: could not pull the model from {}: {}", source, reason);
     }

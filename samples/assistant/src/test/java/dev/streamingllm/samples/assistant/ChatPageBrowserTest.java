@@ -6,9 +6,8 @@ import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionInfo;
 import java.nio.file.Files;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.WebDriver;
@@ -33,24 +32,17 @@ class ChatPageBrowserTest {
     @Autowired
     ChatSessions sessions;
 
-    private HeadlessChromium chromium;
-    private WebDriver driver;
+    @RegisterExtension
+    final HeadlessChromium chromium = new HeadlessChromium();
 
-    @BeforeEach
-    void startBrowser() throws Exception {
-        chromium = new HeadlessChromium();
-        driver = chromium.driver;
-    }
-
-    @AfterEach
-    void stopBrowser() {
-        chromium.close();
+    private WebDriver driver() {
+        return chromium.driver;
     }
 
     @Test
     void chatStreamsTokensAndTheCachePanelFollowsTheSession() throws Exception {
-        driver.get("http://localhost:" + port + "/");
-        WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(60));
+        driver().get("http://localhost:" + port + "/");
+        WebDriverWait wait = new WebDriverWait(driver(), Duration.ofSeconds(60));
         wait.until(d -> text("model").equals("stories260K"));
         String conversation = text("conversation-id");
         assertThat(conversation).startsWith("chat-");
@@ -59,7 +51,7 @@ class ChatPageBrowserTest {
         js("window.__updates = 0; new MutationObserver(() => window.__updates++)"
                 + ".observe(document.getElementById('messages'), {subtree: true, childList: true, characterData: true});");
         send("Once upon a time there was a little girl.");
-        String reply = driver.findElements(By.cssSelector(".message.assistant")).getLast().getText();
+        String reply = driver().findElements(By.cssSelector(".message.assistant")).getLast().getText();
         assertThat(reply).isNotBlank();
         assertThat(((Number) js("return window.__updates;")).intValue()).as("tokens arrived one by one").isGreaterThan(5);
 
@@ -70,11 +62,11 @@ class ChatPageBrowserTest {
         assertThat(text("tps")).matches("[0-9.]+");
 
         send("What did she find?");
-        assertThat(driver.findElements(By.cssSelector(".message.assistant"))).hasSize(2);
+        assertThat(driver().findElements(By.cssSelector(".message.assistant"))).hasSize(2);
         SessionInfo second = sessions.info(conversation).orElseThrow();
         assertThat(second.tokensSeen()).isGreaterThan(first.tokensSeen());
         wait.until(d -> number("tokens-seen") == second.tokensSeen() && number("evicted") == second.evicted());
-        String fill = driver.findElement(By.id("window-fill")).getCssValue("width");
+        String fill = driver().findElement(By.id("window-fill")).getCssValue("width");
         assertThat(Double.parseDouble(fill.replace("px", ""))).isPositive();
         if (second.evicted() > 0) {
             assertThat(text("window-range")).contains("sliding");
@@ -85,21 +77,21 @@ class ChatPageBrowserTest {
 
     /** Sends a message and waits for its reply to finish (the reply may finish before a poll sees it start). */
     private void send(String message) {
-        int before = driver.findElements(By.cssSelector(".message.user")).size();
-        driver.findElement(By.id("prompt")).sendKeys(message);
-        driver.findElement(By.id("send")).click();
-        new WebDriverWait(driver, Duration.ofSeconds(60))
+        int before = driver().findElements(By.cssSelector(".message.user")).size();
+        driver().findElement(By.id("prompt")).sendKeys(message);
+        driver().findElement(By.id("send")).click();
+        new WebDriverWait(driver(), Duration.ofSeconds(60))
                 .withMessage(() -> "the reply to '" + message + "' did not finish; the page shows: " + text("messages")
                         + " | status: " + text("status") + " | busy: " + busy())
                 .until(d -> d.findElements(By.cssSelector(".message.user")).size() > before && !busy());
     }
 
     private boolean busy() {
-        return !driver.findElement(By.id("send")).isEnabled();
+        return !driver().findElement(By.id("send")).isEnabled();
     }
 
     private String text(String id) {
-        return driver.findElement(By.id(id)).getText();
+        return driver().findElement(By.id(id)).getText();
     }
 
     private long number(String id) {
@@ -108,6 +100,6 @@ class ChatPageBrowserTest {
     }
 
     private Object js(String script) {
-        return ((JavascriptExecutor) driver).executeScript(script);
+        return ((JavascriptExecutor) driver()).executeScript(script);
     }
 }

@@ -4,9 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.support.ui.WebDriverWait;
@@ -24,33 +23,26 @@ class DefaultModelPageTest {
     @LocalServerPort
     int port;
 
-    private HeadlessChromium chromium;
-    private WebDriver driver;
+    @RegisterExtension
+    final HeadlessChromium chromium = new HeadlessChromium();
 
-    @BeforeEach
-    void startBrowser() throws Exception {
-        chromium = new HeadlessChromium();
-        driver = chromium.driver;
-    }
-
-    @AfterEach
-    void stopBrowser() {
-        chromium.close();
+    private WebDriver driver() {
+        return chromium.driver;
     }
 
     @Test
     void thePageAnswersAQuestionOnTheDefaultModel() throws Exception {
-        driver.get("http://localhost:" + port + "/");
-        WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(60));
+        driver().get("http://localhost:" + port + "/");
+        WebDriverWait wait = new WebDriverWait(driver(), Duration.ofSeconds(60));
         wait.until(d -> d.findElement(By.id("model")).getText().equals("SmolLM2-135M-Instruct.Q4_1"));
 
-        driver.findElement(By.id("prompt")).sendKeys("What is the capital of France?");
-        driver.findElement(By.id("send")).click();
-        new WebDriverWait(driver, Duration.ofSeconds(120))
-                .withMessage(() -> "no finished reply; the page shows: " + driver.findElement(By.id("messages")).getText())
+        driver().findElement(By.id("prompt")).sendKeys("What is the capital of France?");
+        driver().findElement(By.id("send")).click();
+        new WebDriverWait(driver(), Duration.ofSeconds(120))
+                .withMessage(() -> "no finished reply; the page shows: " + driver().findElement(By.id("messages")).getText())
                 .until(d -> !d.findElements(By.cssSelector(".message.assistant")).isEmpty() && d.findElement(By.id("send")).isEnabled());
 
-        String reply = driver.findElements(By.cssSelector(".message.assistant")).getLast().getText();
+        String reply = driver().findElements(By.cssSelector(".message.assistant")).getLast().getText();
         assertThat(reply).contains("Paris");
         assertThat(Files.size(chromium.screenshot("assistant.png"))).isGreaterThan(10_000);
     }

@@ -7,19 +7,26 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 import org.openqa.selenium.Dimension;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
 
-/** Debian's Chromium, headless, through its chromedriver, with a fresh profile that is deleted on close. */
-final class HeadlessChromium implements AutoCloseable {
+/**
+ * Debian's Chromium, headless, through its chromedriver: started before each test with a fresh profile, quit and
+ * deleted after it. Register it with {@code @RegisterExtension}.
+ */
+final class HeadlessChromium implements BeforeEachCallback, AfterEachCallback {
 
-    private final Path profile;
-    final ChromeDriver driver;
+    private Path profile;
+    ChromeDriver driver;
 
-    HeadlessChromium() throws IOException {
+    @Override
+    public void beforeEach(ExtensionContext context) throws IOException {
         profile = Files.createTempDirectory("chromium-profile");
         ChromeOptions options = new ChromeOptions();
         options.setBinary("/usr/bin/chromium");
@@ -42,7 +49,7 @@ final class HeadlessChromium implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public void afterEach(ExtensionContext context) {
         driver.quit();
         try (Stream<Path> files = Files.walk(profile)) {
             files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
