@@ -92,11 +92,15 @@ class StarterApplicationTest {
     }
 
     @Test
-    void aPromptWithoutConversationIdIsOneShot() {
+    void aPromptWithoutConversationIdKeepsASessionThatIsNotListed() {
         int before = sessions.count();
-        String reply = builder.build().prompt().user("Once upon a time").call().content();
-        assertThat(reply).isNotBlank();
-        assertThat(sessions.count()).isEqualTo(before);
-        assertThat(sessions.active()).isEqualTo(before);
+        List<SessionInfo> listed = sessions.list();
+        ChatResponse response = builder.build().prompt().user("Once upon a time").call().chatResponse();
+        assertThat(response.getResult().getOutput().getText()).isNotBlank();
+        // kept for a resent history to continue, counted against the maximum, never found by id
+        assertThat(sessions.count()).isEqualTo(before + 1);
+        assertThat(sessions.active()).isEqualTo(before + 1);
+        assertThat(sessions.list()).isEqualTo(listed);
+        assertThat(sessions.find(response.getMetadata().get("conversation-id"))).isEmpty();
     }
 }

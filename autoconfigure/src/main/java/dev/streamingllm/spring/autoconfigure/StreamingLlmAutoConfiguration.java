@@ -92,7 +92,7 @@ public class StreamingLlmAutoConfiguration {
                 : model.defaultCacheCapacity() - cache.getSinks();
         CacheConfig geometry = new CacheConfig(cache.getSinks(), window, cache.getEvictBatch());
         ChatSessions.Settings settings = new ChatSessions.Settings(geometry, cache.isPinSystemPrompt(),
-                properties.getSessions().getMax(), properties.getSessions().getTtl());
+                properties.getSessions().getMax(), properties.getSessions().getTtl(), properties.getSessions().isReusePrefix());
         // the loader (session routing) is looked up when a turn names an unknown conversation: it needs these sessions itself
         ChatSessions sessions = new ChatSessions(model, settings, listeners.orderedStream().toList(), loader::getIfAvailable,
                 Clock.systemUTC());

@@ -24,9 +24,9 @@ public class StreamingLlmMetrics implements MeterBinder {
         counter(registry, "streamingllm.tokens.evicted", "tokens", "tokens evicted from the caches' windows", s -> s.totals().evicted());
         counter(registry, "streamingllm.turns", "turns", "turns run", s -> s.totals().turns());
         Gauge.builder("streamingllm.sessions.active", sessions, ChatSessions::active)
-                .description("sessions holding a cache (named and one-shot)").register(registry);
+                .description("sessions holding a cache (named, anonymous and one-shot)").register(registry);
         Gauge.builder("streamingllm.sessions.max", sessions, s -> s.settings().maxSessions())
-                .description("named sessions held at most").register(registry);
+                .description("sessions held at most").register(registry);
         Gauge.builder("streamingllm.cache.bytes", sessions, ChatSessions::cacheBytes).baseUnit("bytes")
                 .description("bytes of keys and values the sessions hold").register(registry);
     }

@@ -251,6 +251,12 @@ public class StreamingLlmProperties {
         /** How long an idle conversation keeps its session. */
         private Duration ttl = Duration.ofMinutes(30);
 
+        /**
+         * Keep the session of a request without a conversation id, so that a later request resending its history
+         * continues it (local to this instance); false releases it after the turn.
+         */
+        private boolean reusePrefix = true;
+
         public int getMax() {
             return max;
         }
@@ -265,6 +271,14 @@ public class StreamingLlmProperties {
 
         public void setTtl(Duration ttl) {
             this.ttl = ttl;
+        }
+
+        public boolean isReusePrefix() {
+            return reusePrefix;
+        }
+
+        public void setReusePrefix(boolean reusePrefix) {
+            this.reusePrefix = reusePrefix;
         }
     }
 }

@@ -32,8 +32,10 @@ import reactor.core.publisher.Flux;
 /**
  * Spring AI's {@link ChatModel} (and streaming model) over the StreamingLLM runtime. A prompt whose options carry
  * a conversation id continues that conversation's session, feeding only the messages that are new since its last
- * turn; a prompt without one runs on a one-shot session. Responses carry usage (prompt tokens are the tokens
- * actually prefilled this turn) and the finish reason; calls are observed as {@code gen_ai.client.operation}.
+ * turn; a prompt without one continues the session whose history it extends (a {@code ChatClient} built by hand
+ * with a memory advisor resends its history so), else begins one. Responses carry usage (prompt tokens are the
+ * tokens actually prefilled this turn), the tokens reused from earlier turns and the finish reason; calls are
+ * observed as {@code gen_ai.client.operation}.
  */
 public class StreamingLlmChatModel implements ChatModel {
 
@@ -123,7 +125,8 @@ public class StreamingLlmChatModel implements ChatModel {
         CacheConfig cache = options.getSinks() == null && options.getWindow() == null ? null
                 : new CacheConfig(options.getSinks() != null ? options.getSinks() : defaults.sinks(),
                         options.getWindow() != null ? options.getWindow() : defaults.window(), defaults.evictBatch());
-        return new TurnRequest(options.getConversationId(), messages, sampling(options), cache, options.getPinSystemPrompt());
+        return new TurnRequest(options.getConversationId(), messages, sampling(options), cache, options.getPinSystemPrompt(),
+                options.getClient());
     }
 
     /** The runtime's sampling parameters for {@code options}; unset fields keep the runtime's defaults. */
@@ -185,6 +188,7 @@ public class StreamingLlmChatModel implements ChatModel {
                     .usage(new DefaultUsage(result.promptTokens(), result.completionTokens()))
                     .keyValue("conversation-id", result.conversationId())
                     .keyValue("reset", result.reset())
+                    .keyValue("cached-tokens", result.cachedTokens())
                     .keyValue("tokens-seen", result.session().tokensSeen())
                     .keyValue("evicted", result.session().evicted());
         }

@@ -30,6 +30,7 @@ public final class StreamingLlmChatOptions implements ChatOptions {
     private final @Nullable Integer window;
     private final @Nullable Boolean pinSystemPrompt;
     private final @Nullable String conversationId;
+    private final @Nullable String client;
 
     private StreamingLlmChatOptions(@Nullable String model, @Nullable Double frequencyPenalty, @Nullable Integer maxTokens,
             @Nullable Double presencePenalty, @Nullable List<String> stopSequences, @Nullable Double temperature,
@@ -49,6 +50,7 @@ public final class StreamingLlmChatOptions implements ChatOptions {
         this.window = b.window;
         this.pinSystemPrompt = b.pinSystemPrompt;
         this.conversationId = b.conversationId;
+        this.client = b.client;
     }
 
     public static Builder builder() {
@@ -62,7 +64,7 @@ public final class StreamingLlmChatOptions implements ChatOptions {
                 .presencePenalty(presencePenalty).stopSequences(stopSequences).temperature(temperature).topK(topK)
                 .topP(topP);
         return b.minP(minP).repeatPenalty(repeatPenalty).seed(seed).sinks(sinks).window(window)
-                .pinSystemPrompt(pinSystemPrompt).conversationId(conversationId);
+                .pinSystemPrompt(pinSystemPrompt).conversationId(conversationId).client(client);
     }
 
     /** Any {@link ChatOptions} as these options: the portable fields, plus ours when it is ours. */
@@ -141,12 +143,20 @@ public final class StreamingLlmChatOptions implements ChatOptions {
     }
 
     /**
-     * The conversation (session) the prompt continues; null for a one-shot prompt. Spring AI's chat-memory
-     * advisors keep theirs under {@code ChatMemory.CONVERSATION_ID}, which the auto-configured
-     * {@link ConversationIdAdvisor} copies here.
+     * The conversation (session) the prompt continues. Spring AI's chat-memory advisors keep theirs under
+     * {@code ChatMemory.CONVERSATION_ID}, which the auto-configured {@link ConversationIdAdvisor} copies here. Null:
+     * the prompt continues the session whose history it extends, if any.
      */
     public @Nullable String getConversationId() {
         return conversationId;
+    }
+
+    /**
+     * Who sends the prompt; the HTTP API sets the caller's API key (a fingerprint). A prompt without a conversation
+     * id continues only sessions begun by prompts of the same client; null is one client like any other.
+     */
+    public @Nullable String getClient() {
+        return client;
     }
 
     @Override
@@ -159,20 +169,20 @@ public final class StreamingLlmChatOptions implements ChatOptions {
                 && Objects.equals(repeatPenalty, that.repeatPenalty) && Objects.equals(seed, that.seed)
                 && Objects.equals(sinks, that.sinks) && Objects.equals(window, that.window)
                 && Objects.equals(pinSystemPrompt, that.pinSystemPrompt)
-                && Objects.equals(conversationId, that.conversationId);
+                && Objects.equals(conversationId, that.conversationId) && Objects.equals(client, that.client);
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(model, frequencyPenalty, maxTokens, presencePenalty, stopSequences, temperature, topK, topP,
-                minP, repeatPenalty, seed, sinks, window, pinSystemPrompt, conversationId);
+                minP, repeatPenalty, seed, sinks, window, pinSystemPrompt, conversationId, client);
     }
 
     @Override
     public String toString() {
         return "StreamingLlmChatOptions[model=" + model + ", temperature=" + temperature + ", topK=" + topK + ", topP="
                 + topP + ", minP=" + minP + ", maxTokens=" + maxTokens + ", seed=" + seed + ", sinks=" + sinks
-                + ", window=" + window + ", conversationId=" + conversationId + "]";
+                + ", window=" + window + ", conversationId=" + conversationId + ", client=" + client + "]";
     }
 
     public static final class Builder extends DefaultChatOptionsBuilder<Builder> {
@@ -184,6 +194,7 @@ public final class StreamingLlmChatOptions implements ChatOptions {
         private @Nullable Integer window;
         private @Nullable Boolean pinSystemPrompt;
         private @Nullable String conversationId;
+        private @Nullable String client;
 
         public Builder minP(@Nullable Double minP) {
             this.minP = minP;
@@ -220,6 +231,11 @@ public final class StreamingLlmChatOptions implements ChatOptions {
             return this;
         }
 
+        public Builder client(@Nullable String client) {
+            this.client = client;
+            return this;
+        }
+
         /** Takes every field {@code other} sets; stop sequences are added to ours. */
         @Override
         public Builder combineWith(ChatOptions.Builder<?> other) {
@@ -232,6 +248,7 @@ public final class StreamingLlmChatOptions implements ChatOptions {
                 window = that.window != null ? that.window : window;
                 pinSystemPrompt = that.pinSystemPrompt != null ? that.pinSystemPrompt : pinSystemPrompt;
                 conversationId = that.conversationId != null ? that.conversationId : conversationId;
+                client = that.client != null ? that.client : client;
             }
             return this;
         }

@@ -6,6 +6,7 @@ import dev.streamingllm.session.Conversation;
 import dev.streamingllm.session.Session;
 import java.time.Instant;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One conversation's session: a runtime {@link Conversation} over one sink cache, plus the bookkeeping
@@ -13,8 +14,18 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class ChatSession {
 
+    /** How a session is found again. */
+    enum Kind {
+        /** By its conversation id. */
+        NAMED,
+        /** Begun without an id and kept: found by its history ({@link PrefixIndex}), never by id. */
+        ANONYMOUS,
+        /** Begun without an id and released after its turn. */
+        ONE_SHOT
+    }
+
     private final String id;
-    private final boolean oneShot;
+    private final Kind kind;
     private final Instant createdAt;
     private final Conversation conversation;
     private final ReentrantLock lock = new ReentrantLock(true);
@@ -22,10 +33,12 @@ public final class ChatSession {
     // guarded by the owning ChatSessions
     int users;
     boolean ended;
+    /** The history an idle anonymous session is indexed under; null while a turn runs on it. */
+    @Nullable HistoryDigest history;
 
-    ChatSession(String id, boolean oneShot, Conversation conversation, Instant now) {
+    ChatSession(String id, Kind kind, Conversation conversation, Instant now) {
         this.id = id;
-        this.oneShot = oneShot;
+        this.kind = kind;
         this.conversation = conversation;
         this.createdAt = now;
         this.lastActive = now;
@@ -37,7 +50,15 @@ public final class ChatSession {
 
     /** A session for one prompt without a conversation id, released after its turn. */
     public boolean oneShot() {
-        return oneShot;
+        return kind == Kind.ONE_SHOT;
+    }
+
+    /**
+     * Begun without a conversation id: it cannot be found by its id, and {@link SessionListener}s do not hear of it,
+     * so session routing never publishes it (it is local to this instance).
+     */
+    public boolean anonymous() {
+        return kind != Kind.NAMED;
     }
 
     public Instant createdAt() {
@@ -83,6 +104,6 @@ public final class ChatSession {
 
     @Override
     public String toString() {
-        return "ChatSession[" + id + (oneShot ? ", one-shot" : "") + ", " + conversation.session() + "]";
+        return "ChatSession[" + id + (kind == Kind.NAMED ? "" : ", " + kind.name().toLowerCase().replace('_', '-')) + ", " + conversation.session() + "]";
     }
 }

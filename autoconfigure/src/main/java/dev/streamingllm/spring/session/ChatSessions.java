@@ -4,6 +4,7 @@ import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Conversation;
 import dev.streamingllm.session.Session;
+import dev.streamingllm.template.ChatMessage;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -26,6 +27,7 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,6 +39,12 @@ import reactor.core.publisher.FluxSink;
  * turns of one conversation are serialized, different conversations run concurrently. Idle sessions
  * go after a time-to-live, and the least recently used idle one makes room when the maximum count is reached.
  * Every session costs the same fixed bytes, so the memory budget is {@code maxSessions × bytesPerSession}.
+ *
+ * <p>A turn without a conversation id continues the kept session whose history it extends furthest, begun by the same
+ * client, else begins one ({@link PrefixIndex}: a busy session is not waited for, a diverged one is not copied). These
+ * anonymous sessions count against the maximum and the time-to-live like named ones, but are never found by id nor
+ * reported to listeners, so they stay on this instance. When every session is running a turn, such a turn runs on a
+ * one-shot session rather than fail. Without {@link Settings#reusePrefix()} every turn without an id is one-shot.
  */
 public final class ChatSessions implements AutoCloseable {
 
@@ -45,10 +53,12 @@ public final class ChatSessions implements AutoCloseable {
     /**
      * @param cache           geometry of a session unless its first turn asks for another
      * @param pinSystemPrompt keep a session's system prompt next to the sinks unless its first turn says otherwise
-     * @param maxSessions     named sessions held at once
+     * @param maxSessions     sessions held at once, named and anonymous
      * @param ttl             how long a session may stay idle
+     * @param reusePrefix     keep the sessions of turns without a conversation id, for later histories to continue;
+     *                        false releases them after their turn
      */
-    public record Settings(CacheConfig cache, boolean pinSystemPrompt, int maxSessions, Duration ttl) {
+    public record Settings(CacheConfig cache, boolean pinSystemPrompt, int maxSessions, Duration ttl, boolean reusePrefix) {
 
         public Settings {
             if (maxSessions < 1) {
@@ -58,9 +68,14 @@ public final class ChatSessions implements AutoCloseable {
                 throw new IllegalArgumentException("the session time-to-live must be positive, was " + ttl);
             }
         }
+
+        /** Settings that keep the sessions of turns without a conversation id. */
+        public Settings(CacheConfig cache, boolean pinSystemPrompt, int maxSessions, Duration ttl) {
+            this(cache, pinSystemPrompt, maxSessions, ttl, true);
+        }
     }
 
-    /** Totals over every turn since start-up, one-shot sessions included (for metrics). */
+    /** Totals over every turn since start-up, sessions without an id included (for metrics). */
     public record Totals(long turns, long prefilled, long generated, long evicted, long seen) {
     }
 
@@ -70,6 +85,7 @@ public final class ChatSessions implements AutoCloseable {
     private final Supplier<? extends @Nullable SessionLoader> loader;
     private final List<SessionListener> listeners = new CopyOnWriteArrayList<>();
     private final Map<String, ChatSession> sessions = new LinkedHashMap<>();
+    private final PrefixIndex anonymous = new PrefixIndex();
     private final AtomicInteger oneShots = new AtomicInteger();
     private final AtomicLong turns = new AtomicLong();
     private final AtomicLong prefilled = new AtomicLong();
@@ -145,12 +161,12 @@ public final class ChatSessions implements AutoCloseable {
         return all.stream().map(ChatSession::info).toList();
     }
 
-    /** Named sessions held. */
+    /** Sessions held: named and anonymous. */
     public synchronized int count() {
-        return sessions.size();
+        return sessions.size() + anonymous.size();
     }
 
-    /** Sessions holding a cache now: named ones plus one-shot turns in flight. */
+    /** Sessions holding a cache now: those held plus one-shot turns in flight. */
     public int active() {
         return count() + oneShots.get();
     }
@@ -160,6 +176,7 @@ public final class ChatSessions implements AutoCloseable {
         List<ChatSession> all;
         synchronized (this) {
             all = new ArrayList<>(sessions.values());
+            all.addAll(anonymous.sessions());
         }
         return all.stream().mapToLong(s -> s.conversation().session().cache().bytes()).sum()
                 + (long) oneShots.get() * bytesPerSession();
@@ -218,12 +235,19 @@ public final class ChatSessions implements AutoCloseable {
      * {@code onText} receives the reply as it is decided; {@code cancelled} is polled between tokens.
      */
     public TurnResult turn(TurnRequest request, Consumer<String> onText, BooleanSupplier cancelled) {
-        ChatSession session = acquire(request);
+        HistoryDigest[] prefixes = request.conversationId() == null && settings.reusePrefix()
+                ? HistoryDigest.prefixes(request.client() == null ? "" : request.client(), request.messages())
+                : null;
+        ChatSession session = acquire(request, prefixes);
+        TurnResult result = null;
         try {
-            return run(session, request, onText, cancelled);
+            result = run(session, request, onText, cancelled);
+            return result;
         } finally {
             session.unlock();
-            release(session);
+            // what the session has now seen: the request and the reply, as the runtime's conversation remembers them
+            release(session, result == null || prefixes == null ? null
+                    : prefixes[prefixes.length - 1].then(ChatMessage.assistant(result.text())));
         }
     }
 
@@ -262,23 +286,31 @@ public final class ChatSessions implements AutoCloseable {
         generated.addAndGet(turn.completionTokens());
         evicted.addAndGet(evictedNow);
         seen.addAndGet(seenNow);
-        TurnResult result = new TurnResult(session.id(), turn.text(), turn.promptTokens(), turn.completionTokens(),
+        long cached = turn.reset() ? 0 : seenBefore;
+        TurnResult result = new TurnResult(session.id(), turn.text(), turn.promptTokens(), turn.completionTokens(), cached,
                 turn.finishReason(), turn.reset(), session.oneShot(), session.info());
-        if (!session.oneShot()) {
+        if (!session.anonymous()) {
             listeners.forEach(l -> l.turnCompleted(session, result));
         }
         return result;
     }
 
-    /** The session for the request, held (locked) by the caller. */
-    private ChatSession acquire(TurnRequest request) {
+    /**
+     * The session for the request, held (locked) by the caller.
+     *
+     * @param prefixes the digests of the request's history when it has no id and sessions are kept for it, else null
+     */
+    private ChatSession acquire(TurnRequest request, HistoryDigest @Nullable [] prefixes) {
         CacheConfig cache = request.cache() != null ? request.cache() : settings.cache();
         boolean pin = request.pinSystemPrompt() != null ? request.pinSystemPrompt() : settings.pinSystemPrompt();
         if (request.conversationId() == null) {
-            ChatSession session = new ChatSession("one-shot-" + UUID.randomUUID(), true,
-                    new Conversation(model, cache, pin), clock.instant());
-            oneShots.incrementAndGet();
-            session.users++;
+            ChatSession session = prefixes == null ? null : holdAnonymous(prefixes, cache, pin);
+            if (session == null) {
+                session = new ChatSession("one-shot-" + UUID.randomUUID(), ChatSession.Kind.ONE_SHOT,
+                        new Conversation(model, cache, pin), clock.instant());
+                oneShots.incrementAndGet();
+                session.users++;
+            }
             session.lock();
             return session;
         }
@@ -295,6 +327,28 @@ public final class ChatSessions implements AutoCloseable {
     }
 
     /**
+     * The idle anonymous session whose history {@code prefixes} extends furthest, else a new one, counted as in use
+     * (not locked); null when every session is running a turn.
+     */
+    private @Nullable ChatSession holdAnonymous(HistoryDigest[] prefixes, CacheConfig cache, boolean pin) {
+        ChatSession session;
+        List<ChatSession> evictedSessions = new ArrayList<>();
+        synchronized (this) {
+            session = anonymous.take(prefixes);
+            if (session == null && makeRoom(evictedSessions)) {
+                session = new ChatSession("anonymous-" + UUID.randomUUID(), ChatSession.Kind.ANONYMOUS,
+                        new Conversation(model, cache, pin), clock.instant());
+                anonymous.add(session);
+            }
+            if (session != null) {
+                session.users++;
+            }
+        }
+        evictedSessions.forEach(s -> ended(s, SessionListener.EndReason.EVICTED));
+        return session;
+    }
+
+    /**
      * The session of {@code id}, counted as in use (not locked). An unknown id is loaded outside the monitor, so
      * other conversations go on meanwhile; when two turns load the same id at once, the first to register wins.
      */
@@ -304,12 +358,16 @@ public final class ChatSessions implements AutoCloseable {
         while (true) {
             ChatSession session;
             ChatSession created = null;
-            List<ChatSession> evictedSessions = List.of();
+            List<ChatSession> evictedSessions = new ArrayList<>();
             synchronized (this) {
                 session = sessions.get(id);
                 if (session == null && looked) {
-                    evictedSessions = makeRoom();
-                    session = new ChatSession(id, false, loaded.orElseGet(() -> new Conversation(model, cache, pin)), clock.instant());
+                    if (!makeRoom(evictedSessions)) {
+                        throw new SessionLimitException("all " + settings.maxSessions() + " sessions are running turns;"
+                                + " no room for a new conversation (raise streamingllm.sessions.max)");
+                    }
+                    session = new ChatSession(id, ChatSession.Kind.NAMED, loaded.orElseGet(() -> new Conversation(model, cache, pin)),
+                            clock.instant());
                     sessions.put(id, session);
                     created = session;
                 }
@@ -333,33 +391,52 @@ public final class ChatSessions implements AutoCloseable {
     }
 
     private void release(ChatSession session) {
+        release(session, null);
+    }
+
+    /**
+     * Ends a hold on {@code session}. An anonymous session goes back on the index under {@code seen}, the history it
+     * has now seen; without one (its turn failed, so what it holds is unknown) it is dropped.
+     */
+    private void release(ChatSession session, @Nullable HistoryDigest seen) {
         if (session.oneShot()) {
             oneShots.decrementAndGet();
             return;
         }
         synchronized (this) {
             session.users--;
+            if (session.anonymous() && !session.ended) {
+                if (seen != null) {
+                    anonymous.index(session, seen);
+                } else {
+                    anonymous.remove(session);
+                    session.ended = true;
+                }
+            }
         }
     }
 
     /**
-     * Under the monitor: removes least recently used idle sessions while the map is full, and returns them
-     * for the caller to report once it has left the monitor.
+     * Under the monitor: removes least recently used idle sessions, named or anonymous, while the table is full. Adds
+     * the named ones removed to {@code removed}, for the caller to report once it has left the monitor. False when
+     * every session is running a turn.
      */
-    private List<ChatSession> makeRoom() {
-        List<ChatSession> removed = new ArrayList<>();
-        while (sessions.size() >= settings.maxSessions()) {
-            ChatSession lru = sessions.values().stream().filter(s -> s.users == 0)
+    private boolean makeRoom(List<ChatSession> removed) {
+        while (sessions.size() + anonymous.size() >= settings.maxSessions()) {
+            ChatSession lru = Stream.concat(sessions.values().stream(), anonymous.sessions().stream()).filter(s -> s.users == 0)
                     .min(Comparator.comparing(ChatSession::lastActive)).orElse(null);
             if (lru == null) {
-                throw new SessionLimitException("all " + settings.maxSessions()
-                        + " sessions are running turns; no room for a new conversation (raise streamingllm.sessions.max)");
+                return false;
             }
-            sessions.remove(lru.id());
             lru.ended = true;
-            removed.add(lru);
+            if (lru.anonymous()) {
+                anonymous.remove(lru);
+            } else {
+                sessions.remove(lru.id());
+                removed.add(lru);
+            }
         }
-        return removed;
+        return true;
     }
 
     /** Ends sessions idle for longer than the time-to-live. */
@@ -375,6 +452,12 @@ public final class ChatSessions implements AutoCloseable {
                 }
                 return old;
             });
+            for (ChatSession s : anonymous.sessions()) {
+                if (s.users == 0 && s.lastActive().isBefore(cutoff)) {
+                    s.ended = true;
+                    anonymous.remove(s);
+                }
+            }
         }
         expired.forEach(s -> ended(s, SessionListener.EndReason.EXPIRED));
     }
@@ -398,6 +481,10 @@ public final class ChatSessions implements AutoCloseable {
         synchronized (this) {
             all = new ArrayList<>(sessions.values());
             sessions.clear();
+            for (ChatSession s : anonymous.sessions()) {
+                s.ended = true;
+                anonymous.remove(s);
+            }
         }
         all.forEach(s -> ended(s, SessionListener.EndReason.SHUTDOWN));
     }

@@ -1,7 +1,7 @@
 package dev.streamingllm.spring.session;
 
 /**
- * Hooks into the life of named sessions (one-shot sessions are not reported). Calls come on the thread that
+ * Hooks into the life of named sessions (sessions begun without a conversation id are not reported). Calls come on the thread that
  * ran the turn or ended the session; keep them short or hand work off.
  */
 public interface SessionListener {

@@ -5,9 +5,11 @@ import dev.streamingllm.session.FinishReason;
 /**
  * What one turn did.
  *
- * @param conversationId   the session's id (a generated one for a one-shot turn)
+ * @param conversationId   the session's id (a generated one for a turn without a conversation id)
  * @param promptTokens     tokens prefilled this turn: only the new messages when the history extended the session
  * @param completionTokens tokens generated
+ * @param cachedTokens     tokens of the history the session had processed in earlier turns and this turn did not
+ *                         prefill again; 0 for a new session or a reset
  * @param reset            the history did not extend what the session had seen, so it started over
  * @param session          the session's state after the turn
  */
@@ -16,6 +18,7 @@ public record TurnResult(
         String text,
         int promptTokens,
         int completionTokens,
+        long cachedTokens,
         FinishReason finishReason,
         boolean reset,
         boolean oneShot,

@@ -34,7 +34,7 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * OpenAI's Chat Completions and Models endpoints over {@link StreamingLlmChatModel}. The conversation id
  * ({@link ChatExchange}) names the session that holds the conversation, so a client may send only its new
- * message each turn; without one, a request is a one-shot conversation.
+ * message each turn; without one, a resent history continues the session of the same API key that it extends.
  */
 @RestController
 public class ChatCompletionsController {
@@ -78,7 +78,7 @@ public class ChatCompletionsController {
             if (conversationId != null && !keys.claim(conversationId, client)) {
                 throw ApiException.notFound("conversation_not_found", "No conversation '" + conversationId + "' here.");
             }
-            Prompt prompt = new Prompt(incoming, options(request, conversationId));
+            Prompt prompt = new Prompt(incoming, options(request, conversationId, client));
             Turn turn = new Turn("chatcmpl-" + UUID.randomUUID().toString().replace("-", ""), Instant.now().getEpochSecond());
             Flux<ChatResponse> responses = chatModel.stream(prompt).doFinally(signal -> limiter.release(client));
             if (request.streaming()) {
@@ -211,12 +211,13 @@ public class ChatCompletionsController {
         throw ApiException.invalidRequest("invalid_message", where + ".content must be a string or an array of text parts.");
     }
 
-    private StreamingLlmChatOptions options(ChatCompletionRequest request, @Nullable String conversationId) {
+    private StreamingLlmChatOptions options(ChatCompletionRequest request, @Nullable String conversationId, String client) {
         Integer defaultBudget = chatModel.getOptions().getMaxTokens();
         int budget = request.tokenBudget() != null ? request.tokenBudget()
                 : defaultBudget != null ? Math.min(defaultBudget, maxTokens) : maxTokens;
         return StreamingLlmChatOptions.builder()
                 .conversationId(conversationId)
+                .client(client)
                 .maxTokens(budget)
                 .temperature(request.temperature())
                 .topP(request.topP())

@@ -21,7 +21,7 @@ public final class ChatExchange {
     /** The request header naming the conversation; OpenAI's {@code user} field is the fallback. */
     public static final String CONVERSATION_HEADER = "X-Conversation-Id";
 
-    /** Attribute: the conversation id (String), absent for a one-shot request. */
+    /** Attribute: the conversation id (String), absent for a request without one. */
     public static final String CONVERSATION_ID = ChatExchange.class.getName() + ".conversationId";
 
     /** Attribute: who is calling (String): a fingerprint of the API key, or {@link #ANONYMOUS}. */

@@ -55,7 +55,7 @@ class StreamingLlmAutoConfigurationTest {
                     .hasSingleBean(StreamingLlmHealthIndicator.class).hasSingleBean(ConversationIdAdvisor.class)
                     .hasSingleBean(ChatClientBuilderCustomizer.class);
             assertThat(context.getBean(ChatModel.class)).isSameAs(context.getBean(StreamingLlmChatModel.class));
-            // defaults: 4 sinks, the window fills the model's context, 32 sessions for 30 minutes
+            // defaults: 4 sinks, the window fills the model's context, 32 sessions for 30 minutes, prefixes reused
             Model model = context.getBean(Model.class);
             ChatSessions.Settings settings = context.getBean(ChatSessions.class).settings();
             int capacity = Math.min(model.config().contextLength(), 2048);
@@ -63,6 +63,7 @@ class StreamingLlmAutoConfigurationTest {
             assertThat(settings.pinSystemPrompt()).isTrue();
             assertThat(settings.maxSessions()).isEqualTo(32);
             assertThat(settings.ttl()).isEqualTo(Duration.ofMinutes(30));
+            assertThat(settings.reusePrefix()).isTrue();
         });
     }
 
@@ -79,12 +80,12 @@ class StreamingLlmAutoConfigurationTest {
     void propertiesShapeTheSessionsAndTheDefaultOptions() {
         runner.withPropertyValues("streamingllm.backend=cpu", "streamingllm.cache.sinks=2", "streamingllm.cache.window=60",
                 "streamingllm.cache.evict-batch=4", "streamingllm.cache.pin-system-prompt=false", "streamingllm.sessions.max=3",
-                "streamingllm.sessions.ttl=90s", "streamingllm.chat.temperature=0.2", "streamingllm.chat.top-k=5",
+                "streamingllm.sessions.ttl=90s", "streamingllm.sessions.reuse-prefix=false", "streamingllm.chat.temperature=0.2", "streamingllm.chat.top-k=5",
                 "streamingllm.chat.top-p=0.9", "streamingllm.chat.min-p=0.1", "streamingllm.chat.repeat-penalty=1.1",
                 "streamingllm.chat.max-tokens=7", "streamingllm.chat.seed=42", "streamingllm.chat.stop=x,y")
                 .run(context -> {
                     ChatSessions.Settings settings = context.getBean(ChatSessions.class).settings();
-                    assertThat(settings).isEqualTo(new ChatSessions.Settings(new CacheConfig(2, 60, 4), false, 3, Duration.ofSeconds(90)));
+                    assertThat(settings).isEqualTo(new ChatSessions.Settings(new CacheConfig(2, 60, 4), false, 3, Duration.ofSeconds(90), false));
                     StreamingLlmChatOptions options = context.getBean(StreamingLlmChatModel.class).getOptions();
                     assertThat(options.getTemperature()).isEqualTo(0.2);
                     assertThat(options.getTopK()).isEqualTo(5);

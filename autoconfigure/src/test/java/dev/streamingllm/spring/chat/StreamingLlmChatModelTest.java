@@ -27,6 +27,10 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.springframework.ai.chat.client.ChatClient;
+import org.springframework.ai.chat.client.advisor.MessageChatMemoryAdvisor;
+import org.springframework.ai.chat.memory.ChatMemory;
+import org.springframework.ai.chat.memory.MessageWindowChatMemory;
 import org.springframework.ai.chat.messages.AssistantMessage;
 import org.springframework.ai.chat.messages.Message;
 import org.springframework.ai.chat.messages.SystemMessage;
@@ -251,6 +255,80 @@ class StreamingLlmChatModelTest {
             assertThat(sessions.count()).isEqualTo(1);
             assertThat(sessions.totals().turns()).isEqualTo(4);
             assertThat(completion).isEqualTo(4 * 12);
+        }
+    }
+
+    /** Three turns through {@code chat}, whose memory advisor resends the whole history each turn. */
+    private static List<ChatResponse> threeTurns(ChatClient chat) {
+        List<ChatResponse> turns = new ArrayList<>();
+        for (String user : List.of("Once upon a time", "The cat", "The dog")) {
+            turns.add(chat.prompt().user(user).advisors(a -> a.param(ChatMemory.CONVERSATION_ID, "story")).call().chatResponse());
+        }
+        return turns;
+    }
+
+    /** What an application builds by hand: a memory advisor, and no {@link ConversationIdAdvisor}. */
+    private static ChatClient.Builder handBuilt(StreamingLlmChatModel chatModel) {
+        return ChatClient.builder(chatModel).defaultSystem("Tell stories.")
+                .defaultAdvisors(MessageChatMemoryAdvisor.builder(MessageWindowChatMemory.builder().build()).build());
+    }
+
+    private static List<Integer> promptTokens(List<ChatResponse> turns) {
+        return turns.stream().map(r -> r.getMetadata().getUsage().getPromptTokens()).toList();
+    }
+
+    private static List<String> texts(List<ChatResponse> turns) {
+        return turns.stream().map(StreamingLlmChatModelTest::text).toList();
+    }
+
+    @Test
+    void aHandBuiltChatClientWithAMemoryAdvisorContinuesItsSessionWithoutAnId() {
+        List<ChatResponse> named;
+        try (ChatSessions sessions = sessions(4)) {
+            StreamingLlmChatModel chatModel = chatModel(sessions, ObservationRegistry.NOOP);
+            named = threeTurns(handBuilt(chatModel).defaultAdvisors(new ConversationIdAdvisor()).build());
+            // the id path is unchanged: one named session, nothing kept besides it
+            assertThat(sessions.list()).extracting(info -> info.id()).containsExactly("story");
+            assertThat(sessions.count()).isEqualTo(1);
+            assertThat(named).allSatisfy(r -> assertThat((String) r.getMetadata().get("conversation-id")).isEqualTo("story"));
+        }
+        try (ChatSessions sessions = sessions(4)) {
+            StreamingLlmChatModel chatModel = chatModel(sessions, ObservationRegistry.NOOP);
+            List<ChatResponse> anonymous = threeTurns(handBuilt(chatModel).build());
+            List<Integer> prompt = promptTokens(anonymous);
+            int lastMessage = model.tokenizer().encode("The dog", false, true).length;
+
+            // without reuse the prompts grew with the history (77, 139, 201 on this model); now turn 3 feeds only its message
+            assertThat(prompt.get(2)).isLessThanOrEqualTo(prompt.get(0) + lastMessage);
+            assertThat(prompt).isEqualTo(promptTokens(named));
+            assertThat(texts(anonymous)).isEqualTo(texts(named));
+            String id = anonymous.getFirst().getMetadata().get("conversation-id");
+            assertThat(id).startsWith("anonymous-");
+            assertThat(anonymous).allSatisfy(r -> {
+                assertThat((String) r.getMetadata().get("conversation-id")).isEqualTo(id);
+                assertThat((Boolean) r.getMetadata().get("reset")).isFalse();
+            });
+            // the metadata says what the turn reused: everything the session had seen before it
+            assertThat((Long) anonymous.get(0).getMetadata().get("cached-tokens")).isZero();
+            assertThat((Long) anonymous.get(2).getMetadata().get("cached-tokens"))
+                    .isEqualTo(anonymous.get(1).getMetadata().<Long>get("tokens-seen"));
+            // kept, counted, but neither listed nor found by id
+            assertThat(sessions.count()).isEqualTo(1);
+            assertThat(sessions.list()).isEmpty();
+            assertThat(sessions.find(id)).isEmpty();
+        }
+    }
+
+    @Test
+    void withoutPrefixReuseEveryPromptWithoutAnIdPrefillsItsWholeHistory() {
+        try (ChatSessions sessions = new ChatSessions(model,
+                new ChatSessions.Settings(CacheConfig.streaming(4, 124), true, 4, Duration.ofMinutes(5), false), List.of())) {
+            List<ChatResponse> turns = threeTurns(handBuilt(chatModel(sessions, ObservationRegistry.NOOP)).build());
+            List<Integer> prompt = promptTokens(turns);
+            assertThat(prompt.get(1)).isGreaterThan(prompt.get(0));
+            assertThat(prompt.get(2)).isGreaterThan(prompt.get(1));
+            assertThat(turns).allSatisfy(r -> assertThat((String) r.getMetadata().get("conversation-id")).startsWith("one-shot-"));
+            assertThat(sessions.count()).isZero();
         }
     }
 }

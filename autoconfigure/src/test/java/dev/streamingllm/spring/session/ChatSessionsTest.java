@@ -124,9 +124,10 @@ class ChatSessionsTest {
     }
 
     @Test
-    void aPromptWithoutIdRunsOnAOneShotSessionThatIsReleased() {
+    void withoutPrefixReuseAPromptWithoutIdRunsOnAOneShotSessionThatIsReleased() {
         Recorder recorder = new Recorder();
-        try (ChatSessions sessions = sessions(4, Duration.ofMinutes(5), Clock.systemUTC(), recorder)) {
+        try (ChatSessions sessions = new ChatSessions(model, new ChatSessions.Settings(CACHE, true, 4, Duration.ofMinutes(5), false),
+                List.of(recorder), Clock.systemUTC())) {
             TurnResult result = say(sessions, null, "Once upon a time");
             assertThat(result.oneShot()).isTrue();
             assertThat(result.conversationId()).startsWith("one-shot-");
@@ -134,6 +135,167 @@ class ChatSessionsTest {
             assertThat(sessions.count()).isZero();
             assertThat(sessions.active()).isZero();
             assertThat(recorder.events).isEmpty();
+        }
+    }
+
+    /** A turn without a conversation id, from {@code client}, on the whole history {@code messages}. */
+    private static TurnResult resend(ChatSessions sessions, String client, List<ChatMessage> messages) {
+        return sessions.turn(new TurnRequest(null, messages, GREEDY, null, null, client), piece -> { }, () -> false);
+    }
+
+    /** {@code history}, its reply, then {@code next}. */
+    private static List<ChatMessage> then(List<ChatMessage> history, TurnResult reply, String next) {
+        List<ChatMessage> out = new ArrayList<>(history);
+        out.add(ChatMessage.assistant(reply.text()));
+        out.add(ChatMessage.user(next));
+        return out;
+    }
+
+    @Test
+    void aHistoryWithoutIdContinuesTheKeptSessionItExtendsFurthest() {
+        Recorder recorder = new Recorder();
+        try (ChatSessions sessions = sessions(4, Duration.ofMinutes(5), Clock.systemUTC(), recorder)) {
+            List<ChatMessage> opening = List.of(ChatMessage.system("Tell stories."), ChatMessage.user("Once upon a time"));
+            TurnResult first = resend(sessions, "c", opening);
+            assertThat(first.oneShot()).isFalse();
+            assertThat(first.conversationId()).startsWith("anonymous-");
+            assertThat(first.cachedTokens()).isZero();
+            // kept and counted, but never found by id nor reported
+            assertThat(sessions.count()).isEqualTo(1);
+            assertThat(sessions.list()).isEmpty();
+            assertThat(sessions.find(first.conversationId())).isEmpty();
+
+            List<ChatMessage> second = then(opening, first, "The cat");
+            TurnResult continued = resend(sessions, "c", second);
+            assertThat(continued.conversationId()).isEqualTo(first.conversationId());
+            assertThat(continued.reset()).isFalse();
+            assertThat(continued.cachedTokens()).isEqualTo(first.session().tokensSeen());
+            assertThat(continued.promptTokens()).isLessThan(first.promptTokens());
+
+            // the opening again begins a second session, which also holds the opening's reply
+            TurnResult again = resend(sessions, "c", opening);
+            assertThat(again.conversationId()).isNotEqualTo(first.conversationId());
+            assertThat(again.text()).isEqualTo(first.text());
+            // a history that extends both goes on with the one it extends furthest
+            TurnResult third = resend(sessions, "c", then(second, continued, "The dog"));
+            assertThat(third.conversationId()).isEqualTo(first.conversationId());
+            assertThat(third.cachedTokens()).isEqualTo(continued.session().tokensSeen());
+            // and the second one is untouched, ready for the history it holds
+            TurnResult other = resend(sessions, "c", then(opening, again, "The cat"));
+            assertThat(other.conversationId()).isEqualTo(again.conversationId());
+            assertThat(other.text()).isEqualTo(continued.text());
+            assertThat(sessions.count()).isEqualTo(2);
+            assertThat(recorder.events).isEmpty();
+        }
+    }
+
+    @Test
+    void twoClientsWithTheSameOpeningNeverSeeEachOthersLaterTurns() {
+        try (ChatSessions sessions = sessions(4, Duration.ofMinutes(5), Clock.systemUTC())) {
+            List<ChatMessage> opening = List.of(ChatMessage.user("Once upon a time"));
+            TurnResult a1 = resend(sessions, "c", opening);
+            // the other client sends the same opening and gets the same greedy reply, then goes on first
+            List<ChatMessage> b = then(opening, a1, "The dog");
+            TurnResult b2 = resend(sessions, "c", b);
+            assertThat(b2.conversationId()).isEqualTo(a1.conversationId());
+            // the first client's history no longer extends that session: it gets its own, prefilling its whole history
+            List<ChatMessage> a = then(opening, a1, "The cat");
+            TurnResult a2 = resend(sessions, "c", a);
+            assertThat(a2.conversationId()).isNotEqualTo(b2.conversationId());
+            assertThat(a2.cachedTokens()).isZero();
+            assertThat(a2.reset()).isFalse();
+            TurnResult a2Alone = sessions.turn(new TurnRequest("reference-a", a, GREEDY), piece -> { }, () -> false);
+            assertThat(a2.text()).isEqualTo(a2Alone.text());
+            assertThat(a2.promptTokens()).isEqualTo(a2Alone.promptTokens());
+
+            // each goes on with its own session, and its replies are those of its own history alone
+            TurnResult b3 = resend(sessions, "c", then(b, b2, "The end"));
+            TurnResult a3 = resend(sessions, "c", then(a, a2, "The end"));
+            assertThat(b3.conversationId()).isEqualTo(b2.conversationId());
+            assertThat(a3.conversationId()).isEqualTo(a2.conversationId());
+            TurnResult a3Alone = sessions.turn(new TurnRequest("reference-a", then(a, a2Alone, "The end"), GREEDY), piece -> { }, () -> false);
+            assertThat(a3.text()).isEqualTo(a3Alone.text());
+        }
+    }
+
+    @Test
+    void aHistoryContinuesOnlySessionsOfTheSameClientAndNeverANamedOne() {
+        try (ChatSessions sessions = sessions(4, Duration.ofMinutes(5), Clock.systemUTC())) {
+            List<ChatMessage> opening = List.of(ChatMessage.user("Once upon a time"));
+            TurnResult ofA = resend(sessions, "key-a", opening);
+            TurnResult named = sessions.turn(new TurnRequest("named", opening, GREEDY), piece -> { }, () -> false);
+            long namedSeen = named.session().tokensSeen();
+
+            List<ChatMessage> next = then(opening, ofA, "The cat");
+            TurnResult ofB = resend(sessions, "key-b", next);
+            assertThat(ofB.conversationId()).isNotEqualTo(ofA.conversationId()).isNotEqualTo("named");
+            assertThat(ofB.cachedTokens()).isZero();
+            assertThat(resend(sessions, "key-a", next).conversationId()).isEqualTo(ofA.conversationId());
+            assertThat(sessions.info("named").orElseThrow().tokensSeen()).as("the named session is untouched").isEqualTo(namedSeen);
+        }
+    }
+
+    @Test
+    void aSessionRunningATurnIsNotContinuedByASecondRequestWhichGetsItsOwn() throws Exception {
+        try (ChatSessions sessions = sessions(4, Duration.ofMinutes(5), Clock.systemUTC())) {
+            List<ChatMessage> opening = List.of(ChatMessage.user("Once upon a time"));
+            TurnResult first = resend(sessions, "c", opening);
+            List<ChatMessage> next = then(opening, first, "The cat");
+            CountDownLatch started = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            List<TurnResult> slow = new CopyOnWriteArrayList<>();
+            Thread busy = Thread.ofVirtual().start(() -> slow.add(sessions.turn(new TurnRequest(null, next, GREEDY, null, null, "c"),
+                    piece -> {
+                        started.countDown();
+                        await(release);
+                    }, () -> false)));
+            assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+
+            // answered while the first still runs: no waiting, a fresh session
+            TurnResult second = resend(sessions, "c", next);
+            assertThat(second.conversationId()).isNotEqualTo(first.conversationId());
+            assertThat(second.cachedTokens()).isZero();
+            release.countDown();
+            busy.join();
+            assertThat(slow.getFirst().conversationId()).isEqualTo(first.conversationId());
+            // the first went on with the session, prefilling only the new message; the second prefilled it all
+            assertThat(slow.getFirst().promptTokens()).isLessThan(second.promptTokens());
+        }
+    }
+
+    @Test
+    void keptSessionsCountAgainstTheMaximumAndTheTimeToLive() throws Exception {
+        ManualClock clock = new ManualClock();
+        Recorder recorder = new Recorder();
+        try (ChatSessions sessions = sessions(1, Duration.ofMinutes(10), clock, recorder)) {
+            List<ChatMessage> opening = List.of(ChatMessage.user("Once upon a time"));
+            TurnResult kept = resend(sessions, "c", opening);
+            clock.now = clock.now.plusSeconds(1);
+            // a named conversation takes the only place; the idle anonymous session makes room
+            say(sessions, "named", "Once");
+            assertThat(sessions.count()).isEqualTo(1);
+            assertThat(resend(sessions, "c", then(opening, kept, "The cat")).cachedTokens()).as("gone").isZero();
+            assertThat(sessions.list()).isEmpty();
+            assertThat(recorder.events).contains("ended named EVICTED");
+
+            // with every place running a turn, a request without an id runs one-shot rather than fail
+            CountDownLatch started = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Thread busy = Thread.ofVirtual().start(() -> sessions.turn(new TurnRequest("busy", opening, GREEDY), piece -> {
+                started.countDown();
+                await(release);
+            }, () -> false));
+            assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(resend(sessions, "c", opening).oneShot()).isTrue();
+            release.countDown();
+            busy.join();
+
+            TurnResult idle = resend(sessions, "c", opening);
+            assertThat(sessions.count()).isEqualTo(1);
+            clock.now = clock.now.plus(Duration.ofMinutes(11));
+            sessions.expireIdle();
+            assertThat(sessions.count()).isZero();
+            assertThat(resend(sessions, "c", then(opening, idle, "The cat")).cachedTokens()).isZero();
         }
     }
 

@@ -191,6 +191,69 @@ class WebApiTest {
         assertThat(other.get("tokens_seen").asLong()).isEqualTo(session.get("tokens_seen").asLong());
     }
 
+    @Test
+    void aClientResendingItsHistoryWithoutAnIdContinuesItsSession() {
+        List<String> questions = List.of("Sam found a shiny shell.", "Where did Sam take it?", "What happened then?");
+        List<JsonNode> resent = threeTurns(questions, null);
+        List<JsonNode> named = threeTurns(questions, "resent-named");
+
+        int first = promptTokens(resent.get(0));
+        int third = promptTokens(resent.get(2));
+        assertThat(third).isLessThanOrEqualTo(first + tokens(questions.get(2)));
+        // exactly what a named conversation resending its history prefills and answers
+        assertThat(resent.stream().map(WebApiTest::promptTokens).toList()).isEqualTo(named.stream().map(WebApiTest::promptTokens).toList());
+        assertThat(resent.stream().map(WebApiTest::content).toList()).isEqualTo(named.stream().map(WebApiTest::content).toList());
+    }
+
+    /** Three turns resending the whole history, named by the user field or (null) by nothing. */
+    private List<JsonNode> threeTurns(List<String> questions, String user) {
+        List<Map<String, String>> history = new ArrayList<>();
+        List<JsonNode> turns = new ArrayList<>();
+        for (String question : questions) {
+            history.add(user(question));
+            Map<String, Object> request = request(history, false);
+            JsonNode turn = complete(a, null, user == null ? request : withUser(request, user));
+            turns.add(turn);
+            history.add(assistant(content(turn)));
+        }
+        return turns;
+    }
+
+    @Test
+    void twoClientsWithTheSameOpeningNeverSeeEachOthersLaterTurns() {
+        List<Map<String, String>> opening = List.of(user("A frog sat on a log."));
+        JsonNode first = complete(a, null, request(opening, false));
+        complete(a, null, request(opening, false));
+        List<Map<String, String>> one = List.of(opening.getFirst(), assistant(content(first)), user("The frog jumped."));
+        List<Map<String, String>> two = List.of(opening.getFirst(), assistant(content(first)), user("A bird sang."));
+        JsonNode ofOne = complete(a, null, request(one, false));
+        List<String> ofTwo = stream(a, null, withUsage(request(two, true)));
+
+        // each went on with a session of its own, as a named conversation of the same turns: only the new message prefilled
+        complete(a, "reference-two", request(opening, false));
+        List<String> alone = stream(a, "reference-two", withUsage(request(two, true)));
+        assertThat(text(ofTwo)).isEqualTo(text(alone)).isNotEqualTo(content(ofOne));
+        int history = promptTokens(first) + first.get("usage").get("completion_tokens").asInt();
+        assertThat(streamedPromptTokens(ofTwo)).isEqualTo(streamedPromptTokens(alone)).isLessThan(history);
+        assertThat(promptTokens(ofOne)).isLessThan(history);
+    }
+
+    @Test
+    void aResentHistoryContinuesOnlySessionsCreatedUnderTheSameKey() {
+        List<Map<String, String>> opening = List.of(user("Tim had a blue kite."));
+        JsonNode first = complete(a, null, request(opening, false));
+        List<Map<String, String>> next = List.of(opening.getFirst(), assistant(content(first)), user("Did it fly?"));
+
+        // another key sending a's history does not reach a's session: it prefills the whole history
+        JsonNode ofB = complete(b, null, request(next, false));
+        JsonNode reference = complete(b, "fresh-for-b", request(next, false));
+        assertThat(content(ofB)).isEqualTo(content(reference));
+        assertThat(promptTokens(ofB)).isEqualTo(promptTokens(reference));
+        // while a goes on with its session
+        JsonNode ofA = complete(a, null, request(next, false));
+        assertThat(promptTokens(ofA)).isLessThan(promptTokens(ofB));
+    }
+
     // ---- sessions
 
     @Test
@@ -393,6 +456,36 @@ class WebApiTest {
 
     private static Map<String, String> assistant(String text) {
         return Map.of("role", "assistant", "content", text);
+    }
+
+    private static int promptTokens(JsonNode completion) {
+        return completion.get("usage").get("prompt_tokens").asInt();
+    }
+
+    private int streamedPromptTokens(List<String> data) {
+        return json.readTree(data.get(data.size() - 2)).get("usage").get("prompt_tokens").asInt();
+    }
+
+    private static Map<String, Object> withUsage(Map<String, Object> request) {
+        request.put("stream_options", Map.of("include_usage", true));
+        return request;
+    }
+
+    private int tokens(String text) {
+        return sessions.model().tokenizer().encode(text, false, true).length;
+    }
+
+    /** The text of a streamed reply. */
+    private String text(List<String> data) {
+        StringBuilder text = new StringBuilder();
+        for (String d : data.subList(0, data.size() - 1)) {
+            JsonNode choices = json.readTree(d).get("choices");
+            JsonNode content = choices.isEmpty() ? null : choices.get(0).get("delta").get("content");
+            if (content != null) {
+                text.append(content.asString());
+            }
+        }
+        return text.toString();
     }
 
     private static String content(JsonNode completion) {
