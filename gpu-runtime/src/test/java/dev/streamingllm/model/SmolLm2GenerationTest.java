@@ -72,8 +72,8 @@ class SmolLm2GenerationTest {
         ReferenceLogits oracle = Oracle.logits(model.path(), tokens, tmp.resolve("smollm2.json"));
         float[] batched = ReferenceLogitsTest.run(model.path(), oracle, tokens.length);
         float[] oneByOne = ReferenceLogitsTest.run(model.path(), oracle, 1);
-        double batchedError = worstRowError(oracle, batched);
-        double oneByOneError = worstRowError(oracle, oneByOne);
+        double batchedError = oracle.worstRowError(batched);
+        double oneByOneError = oracle.worstRowError(oneByOne);
         System.out.printf("SmolLM2 Q4_1: max |logit - oracle| over the row's largest |logit|: %.2e batched, %.2e token by token%n",
                 batchedError, oneByOneError);
         assertThat(batchedError).isLessThanOrEqualTo(1e-2);
@@ -119,21 +119,6 @@ class SmolLm2GenerationTest {
         try (InputStream in = SmolLm2GenerationTest.class.getResourceAsStream("/smollm2-greedy.json")) {
             return JsonMapper.builder().build().readTree(in).get("generations").valueStream().toList();
         }
-    }
-
-    private static double worstRowError(ReferenceLogits oracle, float[] actual) {
-        int vocab = oracle.logits()[0].length;
-        double worst = 0;
-        for (int i = 0; i < oracle.logits().length; i++) {
-            double delta = 0;
-            double magnitude = 0;
-            for (int j = 0; j < vocab; j++) {
-                delta = Math.max(delta, Math.abs(actual[i * vocab + j] - oracle.logits()[i][j]));
-                magnitude = Math.max(magnitude, Math.abs(oracle.logits()[i][j]));
-            }
-            worst = Math.max(worst, delta / magnitude);
-        }
-        return worst;
     }
 
     private static int argmax(float[] values, int from, int length) {

@@ -52,6 +52,22 @@ public record ReferenceLogits(String name, String model, int[] tokens, Integer s
         return maxDelta / maxMagnitude;
     }
 
+    /** The largest, over rows, of max |actual - expected| over that row's largest |expected|. */
+    public double worstRowError(float[] actual) {
+        int vocab = logits[0].length;
+        double worst = 0;
+        for (int i = 0; i < logits.length; i++) {
+            double delta = 0;
+            double magnitude = 0;
+            for (int j = 0; j < vocab; j++) {
+                delta = Math.max(delta, Math.abs(actual[i * vocab + j] - logits[i][j]));
+                magnitude = Math.max(magnitude, Math.abs(logits[i][j]));
+            }
+            worst = Math.max(worst, delta / magnitude);
+        }
+        return worst;
+    }
+
     private static Stream<JsonNode> stream(JsonNode array) {
         return array.valueStream();
     }
