@@ -72,7 +72,7 @@ final class GenerateCommand implements Callable<Integer> {
                 System.out.print(prompt);
             }
             long start = System.nanoTime();
-            Generator.Result result = new Generator(m.tokenizer()).generate(session, tokens, params, piece -> {
+            Generator.Result result = new Generator(m.tokenizer(), m.scheduler()).generate(session, tokens, params, piece -> {
                 System.out.print(piece);
                 System.out.flush();
             }, () -> false);

@@ -2,6 +2,7 @@ package dev.streamingllm.model;
 
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
+import java.util.List;
 
 /**
  * What a session runs tokens through: the CPU {@link Transformer} or a GPU backend. Both keep the
@@ -19,5 +20,14 @@ public interface Decoder {
      * {@code cache}. Returns the logits of every position ({@code count x vocab}) when
      * {@code allLogits}, else only those of the last position.
      */
-    float[] forward(SinkCache cache, int[] tokens, int offset, int count, boolean allLogits);
+    default float[] forward(SinkCache cache, int[] tokens, int offset, int count, boolean allLogits) {
+        return forward(List.of(new Segment(cache, tokens, offset, count, allLogits)))[0];
+    }
+
+    /**
+     * Runs every segment through the model in one pass: each weight matrix is read once for the rows of all
+     * segments, while each row attends only over its own segment's cache. Returns each segment's logits
+     * ({@link Segment#logitRows()} x vocab). A cache may appear in one segment only.
+     */
+    float[][] forward(List<Segment> segments);
 }

@@ -8,6 +8,7 @@ import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.gguf.GGUFTensor;
+import dev.streamingllm.session.Scheduler;
 import dev.streamingllm.session.Session;
 import dev.streamingllm.template.ChatTemplate;
 import dev.streamingllm.tokenizer.Tokenizer;
@@ -32,6 +33,7 @@ public final class Model implements AutoCloseable {
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
     private final String fingerprint;
+    private final Scheduler scheduler;
 
     private Model(GGUFFile gguf, Backend requested, CudaOptions cudaOptions) {
         this.gguf = gguf;
@@ -48,6 +50,7 @@ public final class Model implements AutoCloseable {
                 .map(source -> ChatTemplate.of("tokenizer.chat_template of " + gguf.path().getFileName(), source, bosText(), eosText()))
                 .orElseGet(() -> chatTemplate(defaultTemplateName()));
         this.fingerprint = ModelFingerprint.of(gguf);
+        this.scheduler = new Scheduler(decoder, Scheduler.Settings.DEFAULT);
     }
 
     /** A built-in template by name (chatml, llama2, llama3, zephyr), for files without one or to override it. */
@@ -117,6 +120,11 @@ public final class Model implements AutoCloseable {
         return new Session(decoder, cache);
     }
 
+    /** Runs the generations of all sessions of this model together (continuous batching). */
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
     /** The backend sessions run on, and why it was chosen. */
     public Backends.Choice backend() {
         return backend;
@@ -171,6 +179,7 @@ public final class Model implements AutoCloseable {
 
     @Override
     public void close() {
+        scheduler.close();
         if (decoder instanceof CudaDecoder cuda) {
             cuda.close();
         }

@@ -4,11 +4,13 @@ import dev.streamingllm.backend.cpu.Ops;
 import dev.streamingllm.backend.cpu.Parallel;
 import dev.streamingllm.backend.cpu.WeightMatrix;
 import dev.streamingllm.cache.SinkCache;
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * The Llama-family decoder (llama, qwen2) on the CPU: RMSNorm, attention with RoPE over a sink cache,
- * SwiGLU feed-forward. A call runs a chunk of tokens through every layer at once (batched prefill);
- * decoding is a chunk of one.
+ * SwiGLU feed-forward. A call runs segments of tokens of one or more sessions through every layer at once:
+ * a prefill chunk, a decode step of many sessions, or both (continuous batching).
  */
 public final class Transformer implements Decoder {
 
@@ -37,33 +39,61 @@ public final class Transformer implements Decoder {
     }
 
     @Override
-    public float[] forward(SinkCache cache, int[] tokens, int offset, int count, boolean allLogits) {
-        return forward(cache, tokens, offset, count, allLogits, null);
+    public float[][] forward(List<Segment> segments) {
+        return forward(segments, null);
     }
 
-    /** {@link #forward(SinkCache, int[], int, int, boolean)}, showing every attention row to {@code observer} (may be null). */
+    /** One segment's forward pass, showing every attention row to {@code observer} (may be null). */
     public float[] forward(SinkCache cache, int[] tokens, int offset, int count, boolean allLogits, AttentionObserver observer) {
+        return forward(List.of(new Segment(cache, tokens, offset, count, allLogits)), observer)[0];
+    }
+
+    private float[][] forward(List<Segment> segments, AttentionObserver observer) {
         int dim = config.dim();
         int qDim = config.qDim();
         int kvDim = config.kvDim();
         int ffnDim = config.ffnDim();
+        int heads = config.heads();
+        int n = segments.size();
+        if (segments.stream().map(Segment::cache).distinct().count() != n) {
+            throw new IllegalArgumentException("a cache appears in more than one segment of a forward pass");
+        }
+
+        // Rows of all segments are stacked: segment s owns rows [first[s], first[s] + count).
+        int[] first = new int[n];
+        int count = 0;
+        int longest = 0;
+        for (int s = 0; s < n; s++) {
+            first[s] = count;
+            count += segments.get(s).count();
+            longest = Math.max(longest, segments.get(s).count());
+        }
 
         float[] x = new float[count * dim];
-        for (int i = 0; i < count; i++) {
-            int token = tokens[offset + i];
-            if (token < 0 || token >= config.vocabularySize()) {
-                throw new IllegalArgumentException("token id " + token + " is outside the vocabulary [0, " + config.vocabularySize() + ")");
+        for (int s = 0; s < n; s++) {
+            Segment segment = segments.get(s);
+            for (int i = 0; i < segment.count(); i++) {
+                int token = segment.tokens()[segment.offset() + i];
+                if (token < 0 || token >= config.vocabularySize()) {
+                    throw new IllegalArgumentException("token id " + token + " is outside the vocabulary [0, " + config.vocabularySize() + ")");
+                }
+                weights.tokenEmbedding().dequantizeRow(token, x, (first[s] + i) * dim);
             }
-            weights.tokenEmbedding().dequantizeRow(token, x, i * dim);
         }
 
         SinkCache.Step[] steps = new SinkCache.Step[count];
+        int[][] visibleRows = new int[count][];
         float[][] windowRope = new float[count][];
         float[][] sinkRope = new float[count][];
-        for (int i = 0; i < count; i++) {
-            steps[i] = cache.admit(tokens[offset + i]);
-            windowRope[i] = rope.table(steps[i].windowPosition());
-            sinkRope[i] = steps[i].sinkPosition() == steps[i].windowPosition() ? windowRope[i] : rope.table(steps[i].sinkPosition());
+        for (int s = 0; s < n; s++) {
+            Segment segment = segments.get(s);
+            for (int i = 0; i < segment.count(); i++) {
+                int r = first[s] + i;
+                steps[r] = segment.cache().admit(segment.tokens()[segment.offset() + i]);
+                windowRope[r] = rope.table(steps[r].windowPosition());
+                sinkRope[r] = steps[r].sinkPosition() == steps[r].windowPosition() ? windowRope[r] : rope.table(steps[r].sinkPosition());
+                visibleRows[r] = visibleRows(segment.cache(), steps[r]);
+            }
         }
 
         float[] xb = new float[count * dim];
@@ -74,9 +104,15 @@ public final class Transformer implements Decoder {
         float[] projected = new float[count * dim];
         float[] gate = new float[count * ffnDim];
         float[] up = new float[count * ffnDim];
-        float[][] scores = new float[config.heads()][cache.slots()];
-        float[] qWindow = new float[qDim];
-        float[] qSink = new float[qDim];
+        float[][][] scores = new float[n][heads][];
+        for (int s = 0; s < n; s++) {
+            for (int h = 0; h < heads; h++) {
+                scores[s][h] = new float[segments.get(s).cache().slots()];
+            }
+        }
+        float[][] qWindow = new float[n][qDim];
+        float[][] qSink = new float[n][qDim];
+        int[] waveSegments = new int[n];
 
         for (int l = 0; l < config.layers(); l++) {
             Weights.Layer layer = weights.layers()[l];
@@ -87,20 +123,35 @@ public final class Transformer implements Decoder {
             addBias(k, layer.attnKBias(), count);
             addBias(v, layer.attnVBias(), count);
 
-            float[] keyCache = cache.keys(l);
-            float[] valueCache = cache.values(l);
-            for (int i = 0; i < count; i++) {
-                SinkCache.Step step = steps[i];
-                float[] keyRope = step.sink() ? sinkRope[i] : windowRope[i];
-                rope.rotateInto(k, i * kvDim, keyCache, step.slot() * kvDim, config.kvHeads(), keyRope);
-                System.arraycopy(v, i * kvDim, valueCache, step.slot() * kvDim, kvDim);
-                rope.rotateInto(q, i * qDim, qWindow, 0, config.heads(), windowRope[i]);
-                rope.rotateInto(q, i * qDim, qSink, 0, config.heads(), sinkRope[i]);
-                attend(qWindow, qSink, step, cache, keyCache, valueCache, scores, attention, i * qDim);
+            // In waves: row i of every segment, in order. A row's key may overwrite a ring slot that the row
+            // before it in the same segment still sees, so within a segment rows store and attend one after another.
+            for (int i = 0; i < longest; i++) {
+                int active = 0;
+                int widest = 0;
+                for (int s = 0; s < n; s++) {
+                    if (segments.get(s).count() <= i) {
+                        continue;
+                    }
+                    SinkCache cache = segments.get(s).cache();
+                    int r = first[s] + i;
+                    SinkCache.Step step = steps[r];
+                    float[] keyRope = step.sink() ? sinkRope[r] : windowRope[r];
+                    rope.rotateInto(k, r * kvDim, cache.keys(l), step.slot() * kvDim, config.kvHeads(), keyRope);
+                    System.arraycopy(v, r * kvDim, cache.values(l), step.slot() * kvDim, kvDim);
+                    rope.rotateInto(q, r * qDim, qWindow[s], 0, heads, windowRope[r]);
+                    rope.rotateInto(q, r * qDim, qSink[s], 0, heads, sinkRope[r]);
+                    widest = Math.max(widest, visibleRows[r].length);
+                    waveSegments[active++] = s;
+                }
+                attend(l, segments, first, i, steps, waveSegments, active, widest, visibleRows, qWindow, qSink, scores, attention);
                 if (observer != null) {
                     // After the parallel heads, so an observer needs no locking.
-                    for (int h = 0; h < config.heads(); h++) {
-                        observer.scores(l, h, step.windowPosition(), scores[h], step.sinkCount() + step.ringCount());
+                    for (int a = 0; a < active; a++) {
+                        int s = waveSegments[a];
+                        SinkCache.Step step = steps[first[s] + i];
+                        for (int h = 0; h < heads; h++) {
+                            observer.scores(l, h, step.windowPosition(), scores[s][h], step.sinkCount() + step.ringCount());
+                        }
                     }
                 }
             }
@@ -115,48 +166,80 @@ public final class Transformer implements Decoder {
             accumulate(x, projected);
         }
 
-        int rows = allLogits ? count : 1;
-        int first = count - rows;
+        // Logits for each segment's last row, or all its rows, in one matmul.
+        int rows = segments.stream().mapToInt(Segment::logitRows).sum();
         float[] last = new float[rows * dim];
-        System.arraycopy(x, first * dim, last, 0, rows * dim);
+        int at = 0;
+        for (int s = 0; s < n; s++) {
+            Segment segment = segments.get(s);
+            int from = first[s] + segment.count() - segment.logitRows();
+            System.arraycopy(x, from * dim, last, at * dim, segment.logitRows() * dim);
+            at += segment.logitRows();
+        }
         float[] normed = new float[rows * dim];
         rmsnorm(normed, last, weights.outputNorm(), rows);
-        float[] logits = new float[rows * config.vocabularySize()];
+        int vocab = config.vocabularySize();
+        float[] logits = new float[rows * vocab];
         weights.output().matmul(normed, logits, rows);
-        return logits;
+        if (n == 1) {
+            return new float[][] {logits};
+        }
+        float[][] out = new float[n][];
+        at = 0;
+        for (int s = 0; s < n; s++) {
+            int segmentRows = segments.get(s).logitRows();
+            out[s] = Arrays.copyOfRange(logits, at * vocab, (at + segmentRows) * vocab);
+            at += segmentRows;
+        }
+        return out;
     }
 
     /**
-     * Attention of one token over the sinks and its visible window, every head in parallel. The query
-     * comes rotated twice: {@code qSink} by its place in the cache (against sink keys, which sit at
-     * fixed places) and {@code qWindow} by its window position (against window keys).
+     * Attention of row {@code i} of each segment in the wave over its sinks and visible window, every
+     * (segment, head) pair in parallel. Each query comes rotated twice: {@code qSink} by its place in the
+     * cache (against sink keys, which sit at fixed places) and {@code qWindow} by its window position
+     * (against window keys).
      */
-    private void attend(float[] qWindow, float[] qSink, SinkCache.Step step, SinkCache cache,
-                        float[] keyCache, float[] valueCache, float[][] scoreRows, float[] out, int outOffset) {
+    private void attend(int layer, List<Segment> segments, int[] first, int i, SinkCache.Step[] steps, int[] waveSegments,
+                        int active, int widest, int[][] visibleRows, float[][] qWindow, float[][] qSink,
+                        float[][][] scoreRows, float[] out) {
+        int heads = config.heads();
         int headDim = config.headDim();
-        int kvDim = config.kvDim();
-        int group = config.heads() / config.kvHeads();
+        int qDim = config.qDim();
+        int group = heads / config.kvHeads();
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        int visible = step.sinkCount() + step.ringCount();
 
         // Small models attend over a few floats per head: below MIN_HEAD_WORK a hand-off to another
         // thread costs more than the head itself (and much more when that thread is descheduled).
-        int grain = Math.max(1, MIN_HEAD_WORK / Math.max(1, 2 * visible * headDim));
-        int[] rows = new int[visible];
-        for (int j = 0; j < visible; j++) {
-            rows[j] = slot(cache, step, j) * kvDim;
-        }
-        Parallel.forRange(config.heads(), grain, (first, last) -> {
-            for (int h = first; h < last; h++) {
+        int grain = Math.max(1, MIN_HEAD_WORK / Math.max(1, 2 * widest * headDim));
+        Parallel.forRange(active * heads, grain, (from, to) -> {
+            for (int unit = from; unit < to; unit++) {
+                int s = waveSegments[unit / heads];
+                int h = unit % heads;
+                SinkCache cache = segments.get(s).cache();
+                SinkCache.Step step = steps[first[s] + i];
+                int[] rows = visibleRows[first[s] + i];
+                int visible = rows.length;
                 int kvOffset = (h / group) * headDim;
                 int qOffset = h * headDim;
-                float[] scores = scoreRows[h];
-                ops.scores(qSink, qOffset, keyCache, rows, kvOffset, 0, step.sinkCount(), scale, scores, headDim);
-                ops.scores(qWindow, qOffset, keyCache, rows, kvOffset, step.sinkCount(), visible, scale, scores, headDim);
+                float[] scores = scoreRows[s][h];
+                float[] keyCache = cache.keys(layer);
+                ops.scores(qSink[s], qOffset, keyCache, rows, kvOffset, 0, step.sinkCount(), scale, scores, headDim);
+                ops.scores(qWindow[s], qOffset, keyCache, rows, kvOffset, step.sinkCount(), visible, scale, scores, headDim);
                 ops.softmax(scores, 0, visible);
-                ops.weightedSum(scores, valueCache, rows, kvOffset, visible, out, outOffset + qOffset, headDim);
+                ops.weightedSum(scores, cache.values(layer), rows, kvOffset, visible, out, (first[s] + i) * qDim + qOffset, headDim);
             }
         });
+    }
+
+    /** Offsets in the layer's key and value arrays of the keys {@code step} sees: the sinks, then its window. */
+    private int[] visibleRows(SinkCache cache, SinkCache.Step step) {
+        int visible = step.sinkCount() + step.ringCount();
+        int[] rows = new int[visible];
+        for (int j = 0; j < visible; j++) {
+            rows[j] = slot(cache, step, j) * config.kvDim();
+        }
+        return rows;
     }
 
     private static int slot(SinkCache cache, SinkCache.Step step, int j) {

@@ -63,7 +63,7 @@ public final class Conversation {
         this.template = template;
         this.cacheConfig = session.cache().config();
         this.pinSystemPrompt = pinSystemPrompt;
-        this.generator = new Generator(model.tokenizer());
+        this.generator = new Generator(model.tokenizer(), model.scheduler());
         this.session = session;
     }
 

@@ -1,14 +1,12 @@
 package dev.streamingllm.session;
 
-import dev.streamingllm.sampling.Sampler;
 import dev.streamingllm.sampling.SamplingParams;
-import dev.streamingllm.sampling.StopStrings;
-import dev.streamingllm.tokenizer.TokenDecoder;
 import dev.streamingllm.tokenizer.Tokenizer;
+import java.util.concurrent.CompletionException;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
-/** The decode loop: prefill a prompt, then sample, stream text and feed tokens back until a stop. */
+/** Generates replies: each call becomes a {@link Generation} that the model's {@link Scheduler} runs with all others. */
 public final class Generator {
 
     /**
@@ -19,63 +17,30 @@ public final class Generator {
     }
 
     private final Tokenizer tokenizer;
+    private final Scheduler scheduler;
 
-    public Generator(Tokenizer tokenizer) {
+    public Generator(Tokenizer tokenizer, Scheduler scheduler) {
         this.tokenizer = tokenizer;
+        this.scheduler = scheduler;
     }
 
     /**
      * Feeds {@code prompt} to {@code session} and generates until an end-of-generation token, a stop
-     * string, {@code maxTokens} or cancellation. {@code onText} receives the text as it is decided
-     * (multi-byte characters and possible stop-string prefixes are held back until complete).
+     * string, {@code maxTokens} or cancellation, waiting for the result. {@code onText} receives the text as
+     * it is decided, on the scheduler's thread; {@code cancelled} is polled before every step.
      */
     public Result generate(Session session, int[] prompt, SamplingParams params, Consumer<String> onText, BooleanSupplier cancelled) {
-        Sampler sampler = new Sampler(params);
-        for (int token : prompt) {
-            sampler.accept(token);
+        Generation generation = new Generation(session, prompt, params, onText, cancelled, tokenizer);
+        try {
+            return scheduler.submit(generation).join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException cause) {
+                throw cause;
+            }
+            if (e.getCause() instanceof Error cause) {
+                throw cause;
+            }
+            throw e;
         }
-        TokenDecoder decoder = tokenizer.newDecoder();
-        StopStrings stops = new StopStrings(params.stop());
-        StringBuilder text = new StringBuilder();
-        Consumer<String> emit = piece -> {
-            if (!piece.isEmpty()) {
-                text.append(piece);
-                onText.accept(piece);
-            }
-        };
-
-        float[] logits = session.prefill(prompt);
-        int completion = 0;
-        int unfed = -1;
-        FinishReason reason;
-        while (true) {
-            if (cancelled.getAsBoolean()) {
-                reason = FinishReason.CANCELLED;
-                break;
-            }
-            int token = sampler.sample(logits);
-            if (tokenizer.isEndOfGeneration(token)) {
-                reason = FinishReason.STOP;
-                break;
-            }
-            completion++;
-            sampler.accept(token);
-            emit.accept(stops.feed(decoder.append(token)));
-            if (stops.stopped()) {
-                reason = FinishReason.STOP;
-                break;
-            }
-            if (completion == params.maxTokens()) {
-                reason = FinishReason.LENGTH;
-                unfed = token;
-                break;
-            }
-            logits = session.decode(token);
-        }
-        if (!stops.stopped()) {
-            emit.accept(stops.feed(decoder.flush()));
-            emit.accept(stops.flush());
-        }
-        return new Result(text.toString(), prompt.length, completion, reason, unfed);
     }
 }

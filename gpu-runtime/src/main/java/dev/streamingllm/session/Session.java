@@ -76,6 +76,18 @@ public final class Session {
         return logits;
     }
 
+    Decoder decoder() {
+        return decoder;
+    }
+
+    void countPrefilled(int tokens) {
+        prefilled += tokens;
+    }
+
+    void countDecoded() {
+        decoded++;
+    }
+
     public SinkCache cache() {
         return cache;
     }

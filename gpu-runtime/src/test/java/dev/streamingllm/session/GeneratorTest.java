@@ -30,7 +30,7 @@ class GeneratorTest {
     private Generator.Result generate(String prompt, SamplingParams params, List<String> pieces) {
         Session session = model.newSession(CacheConfig.streaming(4, 508));
         int[] tokens = model.tokenizer().encode(prompt, true, false);
-        return new Generator(model.tokenizer()).generate(session, tokens, params, pieces::add, () -> false);
+        return new Generator(model.tokenizer(), model.scheduler()).generate(session, tokens, params, pieces::add, () -> false);
     }
 
     @Test
@@ -66,7 +66,7 @@ class GeneratorTest {
     void cancellationStopsPromptlyAndLeavesTheSessionUsable() {
         Session session = model.newSession(CacheConfig.streaming(4, 60));
         AtomicInteger pieces = new AtomicInteger();
-        Generator generator = new Generator(model.tokenizer());
+        Generator generator = new Generator(model.tokenizer(), model.scheduler());
         Generator.Result result = generator.generate(session, model.tokenizer().encode("Once upon a time", true, false),
                 SamplingParams.builder().temperature(0).maxTokens(100).build(), p -> pieces.incrementAndGet(), () -> pieces.get() >= 3);
         assertThat(result.finishReason()).isEqualTo(FinishReason.CANCELLED);

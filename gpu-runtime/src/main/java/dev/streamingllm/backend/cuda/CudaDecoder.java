@@ -24,6 +24,7 @@ import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.model.Decoder;
 import dev.streamingllm.model.ModelConfig;
 import dev.streamingllm.model.Rope;
+import dev.streamingllm.model.Segment;
 import dev.streamingllm.model.Weights;
 import java.lang.ref.Cleaner;
 import java.util.ArrayDeque;
@@ -285,6 +286,34 @@ public final class CudaDecoder implements Decoder, AutoCloseable {
                 }
             }
             start = end;
+        }
+        return out;
+    }
+
+    /**
+     * The single-token segments (decode steps) go through {@link #decodeBatch} as one batch; longer ones
+     * (prefill chunks) run one after another, each batched over its own rows.
+     */
+    @Override
+    public synchronized float[][] forward(List<Segment> segments) {
+        float[][] out = new float[segments.size()][];
+        List<SinkCache> decodeCaches = new ArrayList<>();
+        List<Integer> decodeIndexes = new ArrayList<>();
+        for (int s = 0; s < segments.size(); s++) {
+            Segment segment = segments.get(s);
+            if (segment.count() == 1) {
+                decodeCaches.add(segment.cache());
+                decodeIndexes.add(s);
+            } else {
+                out[s] = forward(segment.cache(), segment.tokens(), segment.offset(), segment.count(), segment.allLogits());
+            }
+        }
+        if (!decodeCaches.isEmpty()) {
+            int[] tokens = decodeIndexes.stream().mapToInt(s -> segments.get(s).tokens()[segments.get(s).offset()]).toArray();
+            float[][] logits = decodeBatch(decodeCaches, tokens);
+            for (int d = 0; d < logits.length; d++) {
+                out[decodeIndexes.get(d)] = logits[d];
+            }
         }
         return out;
     }

@@ -1,0 +1,174 @@
+package dev.streamingllm.session;
+
+import dev.streamingllm.model.Decoder;
+import dev.streamingllm.model.Segment;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Continuous batching: one thread owns the decoder and runs every generation of a model together. Each step
+ * takes the next token of every generation that is decoding plus prompt chunks of those still prefilling,
+ * runs them through the decoder in ONE forward pass (each weight matrix read once for all rows, each row
+ * attending over its own session's cache), then samples per generation. Generations join and leave between
+ * steps; a cancelled one leaves at the next step, during prefill too.
+ *
+ * <p>A long prompt is fed in chunks interleaved with the decode steps of the others, so running streams keep
+ * flowing: while any generation decodes, a step carries at most {@link Settings#prefillWhileDecoding()} prompt
+ * tokens; alone, a prompt goes {@link Settings#prefillChunk()} tokens at a time.
+ */
+public final class Scheduler implements AutoCloseable {
+
+    /**
+     * @param prefillChunk         prompt tokens per step when no generation is decoding
+     * @param prefillWhileDecoding prompt tokens per step while some generation decodes: fewer keep the decoding
+     *                             streams' inter-token time low, more finish prompts sooner
+     */
+    public record Settings(int prefillChunk, int prefillWhileDecoding) {
+
+        public static final Settings DEFAULT = new Settings(Session.DEFAULT_PREFILL_CHUNK, 8);
+
+        public Settings {
+            if (prefillChunk < 1 || prefillWhileDecoding < 1) {
+                throw new IllegalArgumentException("prompt tokens per step must be >= 1, were " + prefillChunk + " and " + prefillWhileDecoding);
+            }
+        }
+    }
+
+    private final Decoder decoder;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition work = lock.newCondition();
+    private final Deque<Generation> arrived = new ArrayDeque<>();
+    /** The generations being run, in arrival order; only the scheduler's thread touches it. */
+    private final List<Generation> running = new ArrayList<>();
+    private volatile Settings settings;
+    private Thread thread;
+    private boolean closed;
+    private long steps;
+
+    public Scheduler(Decoder decoder, Settings settings) {
+        this.decoder = decoder;
+        this.settings = settings;
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    /** Applies from the next step on. */
+    public void settings(Settings settings) {
+        this.settings = settings;
+    }
+
+    /** Forward passes run so far. */
+    public long steps() {
+        lock.lock();
+        try {
+            return steps;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Queues {@code generation} for the next step; its result completes when it ends. */
+    CompletableFuture<Generator.Result> submit(Generation generation) {
+        if (generation.session().decoder() != decoder) {
+            throw new IllegalArgumentException("the session runs on another decoder than this scheduler's");
+        }
+        lock.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("the scheduler is closed");
+            }
+            if (thread == null) {
+                thread = Thread.ofPlatform().name("streamingllm-scheduler").daemon().start(this::loop);
+            }
+            arrived.add(generation);
+            work.signal();
+        } finally {
+            lock.unlock();
+        }
+        return generation.result();
+    }
+
+    private void loop() {
+        while (true) {
+            lock.lock();
+            try {
+                while (running.isEmpty() && arrived.isEmpty() && !closed) {
+                    work.awaitUninterruptibly();
+                }
+                if (closed) {
+                    IllegalStateException error = new IllegalStateException("the scheduler was closed");
+                    running.forEach(g -> g.fail(error));
+                    arrived.forEach(g -> g.fail(error));
+                    return;
+                }
+                running.addAll(arrived);
+                arrived.clear();
+                steps++;
+            } finally {
+                lock.unlock();
+            }
+            step();
+        }
+    }
+
+    /** One forward pass over every running generation. */
+    private void step() {
+        running.removeIf(Generation::stopIfCancelled);
+        List<Generation> planned = new ArrayList<>(running.size());
+        List<Segment> segments = new ArrayList<>(running.size());
+        for (Generation generation : running) {
+            if (!generation.prefilling()) {
+                planned.add(generation);
+                segments.add(generation.next(1));
+            }
+        }
+        Settings current = settings;
+        int budget = planned.isEmpty() ? current.prefillChunk() : current.prefillWhileDecoding();
+        for (Generation generation : running) {
+            if (generation.prefilling() && budget > 0) {
+                Segment chunk = generation.next(budget);
+                planned.add(generation);
+                segments.add(chunk);
+                budget -= chunk.count();
+            }
+        }
+        if (segments.isEmpty()) {
+            return;
+        }
+        float[][] logits;
+        try {
+            logits = decoder.forward(segments);
+        } catch (RuntimeException | Error e) {
+            planned.forEach(g -> g.fail(e));
+            running.removeAll(planned);
+            return;
+        }
+        for (int i = 0; i < planned.size(); i++) {
+            try {
+                planned.get(i).advance(segments.get(i), logits[i]);
+            } catch (RuntimeException e) {
+                planned.get(i).fail(e);
+            }
+        }
+        running.removeIf(Generation::done);
+    }
+
+    /** Stops the thread after its current step; generations still running fail. */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            closed = true;
+            work.signal();
+        } finally {
+            lock.unlock();
+        }
+    }
+}
