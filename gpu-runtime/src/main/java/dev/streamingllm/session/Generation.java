@@ -6,22 +6,23 @@ import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.sampling.StopStrings;
 import dev.streamingllm.tokenizer.TokenDecoder;
 import dev.streamingllm.tokenizer.Tokenizer;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.BooleanSupplier;
-import java.util.function.Consumer;
 
 /**
  * One request's generation as a {@link Scheduler} runs it, a step at a time: the prompt in chunks, then one
  * sampled token per step fed back, until an end-of-generation token, a stop string, the token budget or
- * cancellation. {@code onText} receives the text as it is decided (multi-byte characters and possible
- * stop-string prefixes are held back until complete). Touched only by the scheduler's thread.
+ * cancellation. The text is queued as it is decided (multi-byte characters and possible stop-string prefixes are
+ * held back until complete) for the requesting thread to deliver, so a slow consumer never holds up the scheduler.
+ * Touched by the scheduler's thread, except {@link #nextPiece()} and {@link #abandon()}.
  */
 final class Generation {
 
     private final Session session;
     private final int[] prompt;
     private final SamplingParams params;
-    private final Consumer<String> onText;
     private final BooleanSupplier cancelled;
     private final Tokenizer tokenizer;
     private final Sampler sampler;
@@ -29,20 +30,25 @@ final class Generation {
     private final StopStrings stops;
     private final StringBuilder text = new StringBuilder();
     private final CompletableFuture<Generator.Result> result = new CompletableFuture<>();
+    /** Text pieces for the requesting thread, then {@link #END}. */
+    private final BlockingQueue<String> pieces = new LinkedBlockingQueue<>();
+    private volatile boolean abandoned;
     private int fed;
     private int completion;
     /** The token sampled last, to be fed in the next step; -1 before the first. */
     private int next = -1;
 
-    Generation(Session session, int[] prompt, SamplingParams params, Consumer<String> onText, BooleanSupplier cancelled,
-            Tokenizer tokenizer) {
+    /** Marks the end of the pieces; compared by identity. */
+    @SuppressWarnings("StringOperationCanBeSimplified")
+    private static final String END = new String("end");
+
+    Generation(Session session, int[] prompt, SamplingParams params, BooleanSupplier cancelled, Tokenizer tokenizer) {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("nothing to prefill: the token list is empty");
         }
         this.session = session;
         this.prompt = prompt;
         this.params = params;
-        this.onText = onText;
         this.cancelled = cancelled;
         this.tokenizer = tokenizer;
         this.sampler = new Sampler(params);
@@ -70,9 +76,28 @@ final class Generation {
         return fed < prompt.length;
     }
 
+    /** The next piece of text, waiting for it; null once the generation has ended and every piece was taken. */
+    String nextPiece() throws InterruptedException {
+        String piece = pieces.take();
+        if (piece == END) {
+            pieces.add(END);
+            return null;
+        }
+        return piece;
+    }
+
+    /** The requester is gone (interrupted, or its consumer failed): stop at the next step. */
+    void abandon() {
+        abandoned = true;
+    }
+
+    boolean abandoned() {
+        return abandoned;
+    }
+
     /** Ends the generation when its client asked to stop; true if it did. */
     boolean stopIfCancelled() {
-        if (!done() && cancelled.getAsBoolean()) {
+        if (!done() && (abandoned || cancelled.getAsBoolean())) {
             finish(FinishReason.CANCELLED, -1);
         }
         return done();
@@ -117,6 +142,7 @@ final class Generation {
     /** Ends the generation with {@code error}; its session's cache holds part of the step that failed. */
     void fail(Throwable error) {
         result.completeExceptionally(error);
+        pieces.add(END);
     }
 
     /** @param unfed the last sampled token when the budget ran out (emitted, not fed), else -1 */
@@ -126,12 +152,13 @@ final class Generation {
             emit(stops.flush());
         }
         result.complete(new Generator.Result(text.toString(), prompt.length, completion, reason, unfed));
+        pieces.add(END);
     }
 
     private void emit(String piece) {
         if (!piece.isEmpty()) {
             text.append(piece);
-            onText.accept(piece);
+            pieces.add(piece);
         }
     }
 }

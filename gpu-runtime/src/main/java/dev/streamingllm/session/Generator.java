@@ -27,12 +27,43 @@ public final class Generator {
     /**
      * Feeds {@code prompt} to {@code session} and generates until an end-of-generation token, a stop
      * string, {@code maxTokens} or cancellation, waiting for the result. {@code onText} receives the text as
-     * it is decided, on the scheduler's thread; {@code cancelled} is polled before every step.
+     * it is decided, on the calling thread; {@code cancelled} is polled before every step. An interrupt or a
+     * failing {@code onText} stops the generation at the next step.
      */
     public Result generate(Session session, int[] prompt, SamplingParams params, Consumer<String> onText, BooleanSupplier cancelled) {
-        Generation generation = new Generation(session, prompt, params, onText, cancelled, tokenizer);
+        Generation generation = new Generation(session, prompt, params, cancelled, tokenizer);
+        scheduler.submit(generation);
+        boolean interrupted = false;
         try {
-            return scheduler.submit(generation).join();
+            while (true) {
+                String piece;
+                try {
+                    piece = generation.nextPiece();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                    generation.abandon();
+                    continue;
+                }
+                if (piece == null) {
+                    break;
+                }
+                if (!generation.abandoned()) {
+                    try {
+                        onText.accept(piece);
+                    } catch (RuntimeException | Error e) {
+                        generation.abandon();
+                        drain(generation);
+                        throw e;
+                    }
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            return generation.result().join();
         } catch (CompletionException e) {
             if (e.getCause() instanceof RuntimeException cause) {
                 throw cause;
@@ -42,5 +73,10 @@ public final class Generator {
             }
             throw e;
         }
+    }
+
+    /** Waits for an abandoned generation to leave the scheduler, so its session is free again. */
+    private static void drain(Generation generation) {
+        generation.result().handle((result, error) -> null).join();
     }
 }

@@ -63,17 +63,45 @@ class GeneratorTest {
     }
 
     @Test
-    void cancellationStopsPromptlyAndLeavesTheSessionUsable() {
+    void cancellationStopsAtTheNextStepAndLeavesTheSessionUsable() {
         Session session = model.newSession(CacheConfig.streaming(4, 60));
-        AtomicInteger pieces = new AtomicInteger();
+        AtomicInteger polls = new AtomicInteger();
         Generator generator = new Generator(model.tokenizer(), model.scheduler());
+        // polled before each step: the prompt, then three decode steps go through
         Generator.Result result = generator.generate(session, model.tokenizer().encode("Once upon a time", true, false),
-                SamplingParams.builder().temperature(0).maxTokens(100).build(), p -> pieces.incrementAndGet(), () -> pieces.get() >= 3);
+                SamplingParams.builder().temperature(0).maxTokens(100).build(), p -> { }, () -> polls.incrementAndGet() > 4);
         assertThat(result.finishReason()).isEqualTo(FinishReason.CANCELLED);
-        assertThat(result.completionTokens()).isBetween(3, 4);
+        assertThat(result.completionTokens()).isEqualTo(4);
         Generator.Result next = generator.generate(session, model.tokenizer().encode(" The end.", false, false),
                 SamplingParams.builder().temperature(0).maxTokens(100).build(), p -> { }, () -> false);
         assertThat(next.completionTokens()).isPositive();
         assertThat(session.cache().evicted()).isPositive();
+    }
+
+    /** The text goes to {@code onText} on the caller's thread: a consumer that blocks holds up only its own generation. */
+    @Test
+    void aBlockedConsumerHoldsUpOnlyItsOwnGeneration() throws Exception {
+        Generator generator = new Generator(model.tokenizer(), model.scheduler());
+        java.util.concurrent.CountDownLatch firstPiece = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        List<String> blockedPieces = new java.util.concurrent.CopyOnWriteArrayList<>();
+        SamplingParams params = SamplingParams.builder().temperature(0).maxTokens(30).build();
+        Thread blocked = Thread.ofVirtual().start(() -> generator.generate(model.newSession(CacheConfig.streaming(4, 508)),
+                model.tokenizer().encode("Once upon a time", true, false), params, piece -> {
+                    blockedPieces.add(piece);
+                    firstPiece.countDown();
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }, () -> false));
+        firstPiece.await();
+        Generator.Result other = generate("Once upon a time", params, new ArrayList<>());
+        assertThat(other.completionTokens()).isEqualTo(30);
+        assertThat(blockedPieces).hasSize(1);
+        release.countDown();
+        blocked.join();
+        assertThat(String.join("", blockedPieces)).isEqualTo(other.text());
     }
 }

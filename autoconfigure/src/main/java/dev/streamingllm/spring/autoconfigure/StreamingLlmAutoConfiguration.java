@@ -4,6 +4,7 @@ import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.gguf.GGUFException;
 import dev.streamingllm.model.Model;
+import dev.streamingllm.session.Scheduler;
 import dev.streamingllm.pull.ModelPuller;
 import dev.streamingllm.pull.PullException;
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
@@ -93,6 +94,8 @@ public class StreamingLlmAutoConfiguration {
         CacheConfig geometry = new CacheConfig(cache.getSinks(), window, cache.getEvictBatch());
         ChatSessions.Settings settings = new ChatSessions.Settings(geometry, cache.isPinSystemPrompt(),
                 properties.getSessions().getMax(), properties.getSessions().getTtl(), properties.getSessions().isReusePrefix());
+        StreamingLlmProperties.Batch batch = properties.getBatch();
+        model.scheduler().settings(new Scheduler.Settings(batch.getPrefillChunk(), batch.getPrefillWhileDecoding()));
         // the loader (session routing) is looked up when a turn names an unknown conversation: it needs these sessions itself
         ChatSessions sessions = new ChatSessions(model, settings, listeners.orderedStream().toList(), loader::getIfAvailable,
                 Clock.systemUTC());

@@ -3,6 +3,7 @@ package dev.streamingllm.spring.autoconfigure;
 import dev.streamingllm.backend.Backend;
 import dev.streamingllm.pull.ModelCatalog;
 import dev.streamingllm.pull.PullPolicy;
+import dev.streamingllm.session.Scheduler;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -35,6 +36,8 @@ public class StreamingLlmProperties {
     private final Cache cache = new Cache();
 
     private final Sessions sessions = new Sessions();
+
+    private final Batch batch = new Batch();
 
     public String getModel() {
         return model;
@@ -78,6 +81,10 @@ public class StreamingLlmProperties {
 
     public Sessions getSessions() {
         return sessions;
+    }
+
+    public Batch getBatch() {
+        return batch;
     }
 
     /** Default chat options; a prompt's own options override them. Unset values keep the runtime's defaults. */
@@ -279,6 +286,38 @@ public class StreamingLlmProperties {
 
         public void setReusePrefix(boolean reusePrefix) {
             this.reusePrefix = reusePrefix;
+        }
+    }
+
+    /**
+     * Continuous batching: every generation runs in one forward pass per step, prompts in chunks between the decode
+     * steps of the others.
+     */
+    public static class Batch {
+
+        /** Prompt tokens per step when no generation is decoding. */
+        private int prefillChunk = Scheduler.Settings.DEFAULT.prefillChunk();
+
+        /**
+         * Prompt tokens per step while some generation decodes: fewer keep running streams' inter-token time low,
+         * more finish a long prompt sooner.
+         */
+        private int prefillWhileDecoding = Scheduler.Settings.DEFAULT.prefillWhileDecoding();
+
+        public int getPrefillChunk() {
+            return prefillChunk;
+        }
+
+        public void setPrefillChunk(int prefillChunk) {
+            this.prefillChunk = prefillChunk;
+        }
+
+        public int getPrefillWhileDecoding() {
+            return prefillWhileDecoding;
+        }
+
+        public void setPrefillWhileDecoding(int prefillWhileDecoding) {
+            this.prefillWhileDecoding = prefillWhileDecoding;
         }
     }
 }

@@ -107,6 +107,11 @@ public final class InMemorySessionRegistry implements SessionRegistry {
     }
 
     @Override
+    public boolean shared() {
+        return false;
+    }
+
+    @Override
     public String kind() {
         return "in-memory";
     }

@@ -34,7 +34,9 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * This instance's side of session routing: holds the leases of the sessions it serves, renews them with its
  * heartbeat, stores each session's snapshot after every turn, decides where a request goes, and takes sessions
- * over from owners whose leases expired.
+ * over from owners whose leases expired. With a registry no other instance reads ({@link SessionRegistry#shared()}),
+ * a session's snapshot is written only when it leaves memory (evicted or expired), for its conversation to resume
+ * from: a turn costs no serialization there.
  *
  * <p>When the registry is unreachable, sessions served here keep working: their snapshots wait in memory (the
  * latest per session) and health reports DOWN with the reason. When it answers again, leases are re-acquired and
@@ -64,6 +66,8 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
     private final Map<String, Lease> leases = new ConcurrentHashMap<>();
     private final Set<String> local = ConcurrentHashMap.newKeySet();
     private final Map<String, Pending> pending = new ConcurrentHashMap<>();
+    /** Sessions served here whose snapshot waits until they leave memory (a registry that is not shared). */
+    private final Map<String, ChatSession> unsaved = new ConcurrentHashMap<>();
     private final ScheduledExecutorService ticker;
     private volatile String downReason;
     private volatile Instant downSince;
@@ -420,6 +424,10 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
                 return;
             }
             local.add(session.id());
+            if (!registry.shared()) {
+                unsaved.put(session.id(), session);
+                return;
+            }
             pending.put(session.id(), pending(session));
             requestTick();
         }
@@ -433,6 +441,7 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
             local.remove(id);
             Lease lease = leases.remove(id);
             Pending state = pending.remove(id);
+            ChatSession held = unsaved.remove(id);
             if (lease == null) {
                 return;
             }
@@ -442,6 +451,10 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
                     return;
                 }
                 // evicted or expired here: keep the latest state for whichever instance serves the conversation next
+                if (state == null && held != null && reason != EndReason.SHUTDOWN) {
+                    // ended, so no turn runs on it any more
+                    state = pending(held);
+                }
                 if (state != null) {
                     registry.publish(lease, publication(state, lease)).block(settings.redisTimeout());
                 }

@@ -37,6 +37,14 @@ public interface SessionRegistry {
     /** Deletes the session's lease, record and snapshot if {@code lease} is still its lease (the conversation ended). */
     Mono<Boolean> remove(Lease lease);
 
+    /**
+     * Whether other instances read it. A registry that lives in this process is read only by this process, so a
+     * session's snapshot is needed only once the session has left memory, not after every turn.
+     */
+    default boolean shared() {
+        return true;
+    }
+
     /** What it is, for health details: "redis" or "in-memory". */
     String kind();
 }

@@ -7,6 +7,7 @@ import dev.streamingllm.backend.Backend;
 import dev.streamingllm.backend.cuda.CudaDevice;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
+import dev.streamingllm.session.Scheduler;
 import dev.streamingllm.spring.TestModels;
 import dev.streamingllm.spring.chat.ConversationIdAdvisor;
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
@@ -82,8 +83,10 @@ class StreamingLlmAutoConfigurationTest {
                 "streamingllm.cache.evict-batch=4", "streamingllm.cache.pin-system-prompt=false", "streamingllm.sessions.max=3",
                 "streamingllm.sessions.ttl=90s", "streamingllm.sessions.reuse-prefix=false", "streamingllm.chat.temperature=0.2", "streamingllm.chat.top-k=5",
                 "streamingllm.chat.top-p=0.9", "streamingllm.chat.min-p=0.1", "streamingllm.chat.repeat-penalty=1.1",
-                "streamingllm.chat.max-tokens=7", "streamingllm.chat.seed=42", "streamingllm.chat.stop=x,y")
+                "streamingllm.chat.max-tokens=7", "streamingllm.chat.seed=42", "streamingllm.chat.stop=x,y",
+                "streamingllm.batch.prefill-chunk=32", "streamingllm.batch.prefill-while-decoding=4")
                 .run(context -> {
+                    assertThat(context.getBean(Model.class).scheduler().settings()).isEqualTo(new Scheduler.Settings(32, 4));
                     ChatSessions.Settings settings = context.getBean(ChatSessions.class).settings();
                     assertThat(settings).isEqualTo(new ChatSessions.Settings(new CacheConfig(2, 60, 4), false, 3, Duration.ofSeconds(90), false));
                     StreamingLlmChatOptions options = context.getBean(StreamingLlmChatModel.class).getOptions();

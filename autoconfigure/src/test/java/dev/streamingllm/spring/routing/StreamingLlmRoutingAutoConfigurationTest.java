@@ -8,7 +8,13 @@ import dev.streamingllm.spring.autoconfigure.StreamingLlmWebAutoConfiguration;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.web.ChatExchange;
 import dev.streamingllm.spring.web.SessionOwner;
+import dev.streamingllm.sampling.SamplingParams;
+import dev.streamingllm.session.Conversation;
+import dev.streamingllm.spring.session.TurnRequest;
+import dev.streamingllm.template.ChatMessage;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -58,6 +64,47 @@ class StreamingLlmRoutingAutoConfigurationTest {
             // routing is the sessions' loader: a conversation they do not hold is taken over, with a lease
             context.getBean(ChatSessions.class).open("loaded");
             assertThat(context.getBean(SessionOwnership.class).lease("loaded")).get().extracting(Lease::instanceId).isEqualTo("here");
+        });
+    }
+
+    /**
+     * A registry in this process is read by nobody else: turns write no snapshot there, and a session that leaves
+     * memory is written once as it goes, so its conversation resumes exactly (greedy, past the window's first eviction).
+     */
+    @Test
+    void withTheInMemoryRegistryOnlyASessionLeavingMemoryIsWritten() {
+        runner.withPropertyValues("streamingllm.sessions.max=1", "streamingllm.cache.window=40").run(context -> {
+            ChatSessions sessions = context.getBean(ChatSessions.class);
+            SessionRegistry registry = context.getBean(SessionRegistry.class);
+            SamplingParams greedy = SamplingParams.builder().temperature(0).maxTokens(20).build();
+            List<ChatMessage> history = new ArrayList<>();
+            for (String user : new String[] {"Once upon a time", "The cat"}) {
+                history.add(ChatMessage.user(user));
+                history.add(ChatMessage.assistant(sessions.turn(new TurnRequest("kept", history, greedy), text -> { }, () -> false).text()));
+            }
+            assertThat(registry.find("kept").block(Duration.ofSeconds(5))).as("snapshot after turns").isNull();
+            long seen = sessions.info("kept").orElseThrow().tokensSeen();
+            assertThat(sessions.info("kept").orElseThrow().evicted()).isPositive();
+
+            // a control conversation that is never evicted gives the expected third reply
+            history.add(ChatMessage.user("The dog"));
+            List<ChatMessage> control = new ArrayList<>(history);
+            sessions.turn(new TurnRequest("other", List.of(ChatMessage.user("Hello")), greedy), text -> { }, () -> false);
+            Publication written = registry.find("kept").block(Duration.ofSeconds(5));
+            assertThat(written).as("snapshot of the evicted session").isNotNull();
+            assertThat(written.record().tokensSeen()).isEqualTo(seen);
+            assertThat(written.snapshot()).isNotEmpty();
+
+            String resumed = sessions.turn(new TurnRequest("kept", history, greedy), text -> { }, () -> false).text();
+            Conversation uninterrupted = new Conversation(sessions.model(), sessions.settings().cache(), sessions.settings().pinSystemPrompt());
+            List<ChatMessage> replay = new ArrayList<>();
+            String expected = null;
+            for (int i = 0; i < control.size(); i += 2) {
+                replay.add(control.get(i));
+                expected = uninterrupted.reply(replay, greedy, text -> { }, () -> false).text();
+                replay.add(ChatMessage.assistant(expected));
+            }
+            assertThat(resumed).isEqualTo(expected);
         });
     }
 

@@ -1,0 +1,287 @@
+package dev.streamingllm.samples.assistant;
+
+import dev.streamingllm.backend.cpu.Parallel;
+import dev.streamingllm.pull.ModelPuller;
+import dev.streamingllm.pull.PullPolicy;
+import dev.streamingllm.pull.PullProgress;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.springframework.boot.SpringApplication;
+import org.springframework.context.ConfigurableApplicationContext;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The serving benchmark of BENCHMARKS.md (a program, not a test): the assistant and, when its path is given,
+ * llama.cpp's {@code llama-server} on the same GGUF file and thread count, driven in turn by the same clients over
+ * {@code /v1/chat/completions}: at each concurrency, that many clients each hold a conversation of {@code turns}
+ * streamed turns (the whole history resent each turn, as OpenAI clients do), greedy, {@code max_tokens} per reply.
+ * Reports aggregate output tokens/s, time to first token p50/p95 and inter-token time p95 per engine and level.
+ *
+ * <p>Arguments: {@code [--model NAME|PATH] [--threads N] [--clients 1,4,16,32] [--turns 2] [--max-tokens 64]
+ * [--llama-server PATH]}.
+ */
+public final class ServeBench {
+
+    private static final JsonMapper JSON = new JsonMapper();
+    private static final String[] NAMES = {"Tim", "Lily", "Ben", "Mia", "Sam", "Anna", "Max", "Sue"};
+    private static final String[] THINGS = {"a red ball", "a big tree", "a little dog", "a blue car", "a shiny stone", "a cake"};
+
+    /** One streamed reply as the client saw it. */
+    record Reply(String text, int tokens, long firstTokenNanos, List<Long> gapsNanos, boolean complete) {
+    }
+
+    /** One engine at one concurrency. */
+    record Level(String engine, int clients, int turns, long tokens, double seconds, double ttftP50, double ttftP95, double gapP95,
+            int incomplete) {
+
+        double tokensPerSecond() {
+            return tokens / seconds;
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> options = options(args);
+        String modelSpec = options.getOrDefault("model", "smollm2-135m-instruct");
+        int threads = Integer.parseInt(options.getOrDefault("threads", "2"));
+        int[] levels = Arrays.stream(options.getOrDefault("clients", "1,4,16,32").split(",")).mapToInt(Integer::parseInt).toArray();
+        int turns = Integer.parseInt(options.getOrDefault("turns", "2"));
+        int maxTokens = Integer.parseInt(options.getOrDefault("max-tokens", "64"));
+        int most = Arrays.stream(levels).max().orElse(1);
+        Path model = ModelPuller.standard(new PullProgress() { }).resolve(modelSpec, PullPolicy.WHEN_MISSING);
+
+        System.out.printf("machine: %s, %d cores; Java %s; model %s; %d threads; %d turns per conversation, max_tokens %d, greedy%n",
+                cpu(), Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), model.getFileName(), threads,
+                turns, maxTokens);
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+        List<Level> results = new ArrayList<>();
+
+        Parallel.setThreads(threads);
+        ConfigurableApplicationContext app = SpringApplication.run(AssistantApplication.class, "--server.port=0",
+                "--streamingllm.model=" + model, "--streamingllm.sessions.max=" + (2 * most + 4),
+                "--streamingllm.web.limits.concurrent-generations-per-key=" + most, "--logging.level.root=WARN",
+                "--spring.main.banner-mode=off");
+        try {
+            String base = "http://localhost:" + app.getEnvironment().getProperty("local.server.port");
+            results.addAll(drive("streamingllm", http, base, levels, turns, maxTokens));
+        } finally {
+            app.close();
+        }
+
+        String llamaServer = options.get("llama-server");
+        if (llamaServer != null) {
+            int port = freePort();
+            Path log = Files.createTempFile("llama-server", ".log");
+            // one slot per client, each with room for the longest conversation
+            Process server = new ProcessBuilder(llamaServer, "-m", model.toString(), "-t", String.valueOf(threads), "-tb",
+                    String.valueOf(threads), "-np", String.valueOf(most), "-cb", "-c", String.valueOf(most * 1024), "--host",
+                    "127.0.0.1", "--port", String.valueOf(port)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            try {
+                String base = "http://127.0.0.1:" + port;
+                awaitHealthy(http, base, server, log);
+                results.addAll(drive("llama-server", http, base, levels, turns, maxTokens));
+            } finally {
+                server.destroy();
+                server.waitFor();
+            }
+        }
+        report(results);
+    }
+
+    private static List<Level> drive(String engine, HttpClient http, String base, int[] levels, int turns, int maxTokens) throws Exception {
+        // warm-up: the JIT compiles the kernels (and llama-server's slots start) before anything is timed
+        conversation(http, base, 0, turns, maxTokens);
+        List<Level> out = new ArrayList<>();
+        for (int clients : levels) {
+            long start = System.nanoTime();
+            List<Reply> replies = new ArrayList<>();
+            try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+                List<Future<List<Reply>>> runs = new ArrayList<>();
+                for (int c = 0; c < clients; c++) {
+                    int client = c;
+                    runs.add(pool.submit(() -> conversation(http, base, client, turns, maxTokens)));
+                }
+                for (Future<List<Reply>> run : runs) {
+                    replies.addAll(run.get());
+                }
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            long tokens = replies.stream().mapToLong(Reply::tokens).sum();
+            long[] ttft = replies.stream().mapToLong(Reply::firstTokenNanos).sorted().toArray();
+            long[] gaps = replies.stream().flatMap(r -> r.gapsNanos().stream()).mapToLong(Long::longValue).sorted().toArray();
+            int incomplete = (int) replies.stream().filter(r -> !r.complete()).count();
+            Level level = new Level(engine, clients, turns, tokens, seconds, ms(ttft, 50), ms(ttft, 95), ms(gaps, 95), incomplete);
+            System.out.printf("%s, %d clients: %d tokens in %.1f s = %.1f tokens/s; first token p50 %.0f ms, p95 %.0f ms; "
+                    + "inter-token p95 %.0f ms; incomplete %d%n", engine, clients, tokens, seconds, level.tokensPerSecond(),
+                    level.ttftP50(), level.ttftP95(), level.gapP95(), incomplete);
+            out.add(level);
+        }
+        return out;
+    }
+
+    /** One client's conversation: its messages depend on {@code client} only, so every engine gets the same ones. */
+    private static List<Reply> conversation(HttpClient http, String base, int client, int turns, int maxTokens) throws Exception {
+        List<Map<String, String>> history = new ArrayList<>();
+        List<Reply> replies = new ArrayList<>();
+        for (int t = 0; t < turns; t++) {
+            String message = t == 0
+                    ? NAMES[client % NAMES.length] + " found " + THINGS[client % THINGS.length] + " (story " + client + "). Tell me the story."
+                    : "What did " + NAMES[(client + t) % NAMES.length] + " do next?";
+            history.add(Map.of("role", "user", "content", message));
+            Reply reply = turn(http, base, history, maxTokens);
+            history.add(Map.of("role", "assistant", "content", reply.text()));
+            replies.add(reply);
+        }
+        return replies;
+    }
+
+    private static Reply turn(HttpClient http, String base, List<Map<String, String>> history, int maxTokens) throws Exception {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("model", "default");
+        body.put("stream", true);
+        body.put("temperature", 0);
+        body.put("max_tokens", maxTokens);
+        body.put("stream_options", Map.of("include_usage", true));
+        body.put("messages", history);
+        HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build();
+        long start = System.nanoTime();
+        HttpResponse<java.io.InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        if (response.statusCode() != 200) {
+            return new Reply("", 0, System.nanoTime() - start, List.of(), false);
+        }
+        StringBuilder text = new StringBuilder();
+        List<Long> gaps = new ArrayList<>();
+        long first = 0;
+        long last = 0;
+        int chunks = 0;
+        int usage = -1;
+        boolean done = false;
+        try (var in = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+            for (String line; (line = in.readLine()) != null; ) {
+                if (!line.startsWith("data:")) {
+                    continue;
+                }
+                String data = line.substring(5).strip();
+                if (data.equals("[DONE]")) {
+                    done = true;
+                    continue;
+                }
+                JsonNode chunk = JSON.readTree(data);
+                if (chunk.hasNonNull("usage")) {
+                    usage = chunk.get("usage").get("completion_tokens").asInt();
+                }
+                JsonNode choices = chunk.get("choices");
+                if (choices == null || choices.isEmpty()) {
+                    continue;
+                }
+                JsonNode content = choices.get(0).path("delta").get("content");
+                if (content != null && content.isString() && !content.asString().isEmpty()) {
+                    long now = System.nanoTime() - start;
+                    if (first == 0) {
+                        first = now;
+                    } else {
+                        gaps.add(now - last);
+                    }
+                    last = now;
+                    chunks++;
+                    text.append(content.asString());
+                }
+            }
+        }
+        return new Reply(text.toString(), usage >= 0 ? usage : chunks, first, gaps, done);
+    }
+
+    private static void report(List<Level> results) {
+        System.out.println();
+        System.out.println("| engine | clients | output tokens/s | first token p50 / p95 (ms) | inter-token p95 (ms) | incomplete |");
+        System.out.println("| --- | --- | --- | --- | --- | --- |");
+        for (Level l : results) {
+            System.out.printf("| %s | %d | %.1f | %.0f / %.0f | %.0f | %d |%n", l.engine(), l.clients(), l.tokensPerSecond(), l.ttftP50(),
+                    l.ttftP95(), l.gapP95(), l.incomplete());
+        }
+        List<Level> ours = results.stream().filter(l -> l.engine().equals("streamingllm")).toList();
+        List<Level> peer = results.stream().filter(l -> l.engine().equals("llama-server")).toList();
+        if (!peer.isEmpty()) {
+            System.out.println();
+            System.out.println("| clients | streamingllm tokens/s | llama-server tokens/s | ratio |");
+            System.out.println("| --- | --- | --- | --- |");
+            for (int i = 0; i < ours.size() && i < peer.size(); i++) {
+                System.out.printf("| %d | %.1f | %.1f | %.2f |%n", ours.get(i).clients(), ours.get(i).tokensPerSecond(),
+                        peer.get(i).tokensPerSecond(), ours.get(i).tokensPerSecond() / peer.get(i).tokensPerSecond());
+            }
+        }
+    }
+
+    private static void awaitHealthy(HttpClient http, String base, Process server, Path log) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!server.isAlive()) {
+                throw new IllegalStateException("llama-server exited with " + server.exitValue() + ":\n" + Files.readString(log));
+            }
+            try {
+                HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create(base + "/health")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                if (health.statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException notYetListening) {
+                // polled again below
+            }
+            server.waitFor(200, TimeUnit.MILLISECONDS);
+        }
+        throw new IllegalStateException("llama-server did not become healthy within 2 minutes; its log: " + log);
+    }
+
+    private static Map<String, String> options(String[] args) {
+        Map<String, String> options = new LinkedHashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            if (!args[i].startsWith("--") || i + 1 == args.length) {
+                throw new IllegalArgumentException("expected --option value pairs, got " + String.join(" ", args));
+            }
+            options.put(args[i].substring(2), args[++i]);
+        }
+        return options;
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static double ms(long[] sorted, int percentile) {
+        if (sorted.length == 0) {
+            return 0;
+        }
+        int index = (int) Math.ceil(percentile / 100.0 * sorted.length) - 1;
+        return sorted[Math.clamp(index, 0, sorted.length - 1)] / 1e6;
+    }
+
+    private static String cpu() throws IOException {
+        Path info = Path.of("/proc/cpuinfo");
+        if (!Files.exists(info)) {
+            return System.getProperty("os.arch");
+        }
+        return Arrays.stream(Files.readString(info).split("\n")).filter(l -> l.startsWith("model name")).findFirst()
+                .map(l -> l.substring(l.indexOf(':') + 1).strip()).orElse(System.getProperty("os.arch"));
+    }
+}
