@@ -25,7 +25,9 @@ import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.ApplicationContext;
 import org.springframework.core.env.Environment;
+import org.springframework.util.ClassUtils;
 import org.springframework.data.redis.connection.ReactiveRedisConnectionFactory;
 import org.springframework.data.redis.core.ReactiveRedisTemplate;
 import org.springframework.data.redis.serializer.RedisSerializationContext;
@@ -63,9 +65,24 @@ public class StreamingLlmRoutingAutoConfiguration {
         }
     }
 
+    /**
+     * The single-instance registry, unless Redis is configured: then instances that each ran alone would answer a
+     * conversation's turns as new conversations, so start-up fails instead, naming what is missing.
+     */
     @Bean
     @ConditionalOnMissingBean
-    SessionRegistry streamingLlmInMemorySessionRegistry() {
+    SessionRegistry streamingLlmInMemorySessionRegistry(ApplicationContext context) {
+        Environment environment = context.getEnvironment();
+        String property = environment.containsProperty("spring.data.redis.url") ? "spring.data.redis.url"
+                : environment.containsProperty("spring.data.redis.host") ? "spring.data.redis.host" : null;
+        if (property != null) {
+            String missing = ClassUtils.isPresent("org.springframework.data.redis.core.ReactiveRedisTemplate", context.getClassLoader())
+                    ? "no reactive Redis connection factory was created (is Lettuce on the class path, and Boot's Redis auto-configuration enabled?)"
+                    : "no reactive Redis client is on the class path: add spring-boot-starter-data-redis-reactive";
+            throw new IllegalStateException(property + " is set, so conversations should be routed through Redis, but "
+                    + missing + ". To run this instance alone with in-memory routing, remove " + property
+                    + " or set streamingllm.routing.enabled=false.");
+        }
         return new InMemorySessionRegistry();
     }
 

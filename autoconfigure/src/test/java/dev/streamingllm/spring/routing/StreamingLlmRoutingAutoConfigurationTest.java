@@ -22,10 +22,12 @@ import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.data.redis.autoconfigure.DataRedisAutoConfiguration;
 import org.springframework.boot.data.redis.autoconfigure.DataRedisReactiveAutoConfiguration;
+import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.data.redis.core.ReactiveRedisTemplate;
 import org.springframework.http.HttpStatus;
 import org.springframework.mock.http.server.reactive.MockServerHttpRequest;
 import org.springframework.mock.web.server.MockServerWebExchange;
@@ -106,6 +108,20 @@ class StreamingLlmRoutingAutoConfigurationTest {
             }
             assertThat(resumed).isEqualTo(expected);
         });
+    }
+
+    /** Instances that each ran alone would answer a conversation's turns as new conversations: start-up fails instead. */
+    @Test
+    void redisConfiguredWithoutAClientFailsStartUpNamingWhatIsMissing() {
+        runner.withClassLoader(new FilteredClassLoader(ReactiveRedisTemplate.class)).withPropertyValues("spring.data.redis.host=localhost")
+                .run(context -> {
+                    assertThat(context).hasFailed();
+                    assertThat(context.getStartupFailure()).rootCause().hasMessageContaining("spring.data.redis.host is set")
+                            .hasMessageContaining("add spring-boot-starter-data-redis-reactive")
+                            .hasMessageContaining("streamingllm.routing.enabled=false");
+                });
+        runner.withClassLoader(new FilteredClassLoader(ReactiveRedisTemplate.class))
+                .run(context -> assertThat(context.getBean(SessionRegistry.class)).isInstanceOf(InMemorySessionRegistry.class));
     }
 
     @Test

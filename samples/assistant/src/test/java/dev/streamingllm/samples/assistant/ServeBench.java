@@ -107,8 +107,9 @@ public final class ServeBench {
     }
 
     private static List<Level> drive(String engine, HttpClient http, String base, int[] levels, int turns, int maxTokens) throws Exception {
+        String model = modelId(http, base);
         // warm-up: the JIT compiles the kernels (and llama-server's slots start) before anything is timed
-        conversation(http, base, 0, turns, maxTokens);
+        conversation(http, base, model, 0, turns, maxTokens);
         List<Level> out = new ArrayList<>();
         for (int clients : levels) {
             long start = System.nanoTime();
@@ -117,7 +118,7 @@ public final class ServeBench {
                 List<Future<List<Reply>>> runs = new ArrayList<>();
                 for (int c = 0; c < clients; c++) {
                     int client = c;
-                    runs.add(pool.submit(() -> conversation(http, base, client, turns, maxTokens)));
+                    runs.add(pool.submit(() -> conversation(http, base, model, client, turns, maxTokens)));
                 }
                 for (Future<List<Reply>> run : runs) {
                     replies.addAll(run.get());
@@ -138,7 +139,8 @@ public final class ServeBench {
     }
 
     /** One client's conversation: its messages depend on {@code client} only, so every engine gets the same ones. */
-    private static List<Reply> conversation(HttpClient http, String base, int client, int turns, int maxTokens) throws Exception {
+    private static List<Reply> conversation(HttpClient http, String base, String model, int client, int turns, int maxTokens)
+            throws Exception {
         List<Map<String, String>> history = new ArrayList<>();
         List<Reply> replies = new ArrayList<>();
         for (int t = 0; t < turns; t++) {
@@ -146,16 +148,24 @@ public final class ServeBench {
                     ? NAMES[client % NAMES.length] + " found " + THINGS[client % THINGS.length] + " (story " + client + "). Tell me the story."
                     : "What did " + NAMES[(client + t) % NAMES.length] + " do next?";
             history.add(Map.of("role", "user", "content", message));
-            Reply reply = turn(http, base, history, maxTokens);
+            Reply reply = turn(http, base, model, history, maxTokens);
             history.add(Map.of("role", "assistant", "content", reply.text()));
             replies.add(reply);
         }
         return replies;
     }
 
-    private static Reply turn(HttpClient http, String base, List<Map<String, String>> history, int maxTokens) throws Exception {
+    /** The id the server gives its model in {@code /v1/models}, which requests must name. */
+    private static String modelId(HttpClient http, String base) throws Exception {
+        HttpResponse<String> models = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/models")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        return JSON.readTree(models.body()).get("data").get(0).get("id").asString();
+    }
+
+    private static Reply turn(HttpClient http, String base, String model, List<Map<String, String>> history, int maxTokens)
+            throws Exception {
         Map<String, Object> body = new LinkedHashMap<>();
-        body.put("model", "default");
+        body.put("model", model);
         body.put("stream", true);
         body.put("temperature", 0);
         body.put("max_tokens", maxTokens);
@@ -166,6 +176,7 @@ public final class ServeBench {
         long start = System.nanoTime();
         HttpResponse<java.io.InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
         if (response.statusCode() != 200) {
+            System.err.println("HTTP " + response.statusCode() + ": " + new String(response.body().readAllBytes(), StandardCharsets.UTF_8));
             return new Reply("", 0, System.nanoTime() - start, List.of(), false);
         }
         StringBuilder text = new StringBuilder();
