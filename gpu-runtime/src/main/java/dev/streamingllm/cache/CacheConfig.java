@@ -7,8 +7,9 @@ package dev.streamingllm.cache;
  * @param window     most recent tokens kept after the sinks
  * @param evictBatch tokens evicted at once when the cache overflows: 1 is the paper's policy; more trades
  *                   exactness for fewer evictions, like llama.cpp's {@code n_discard}
+ * @param type       how keys and values are stored
  */
-public record CacheConfig(int sinks, int window, int evictBatch) {
+public record CacheConfig(int sinks, int window, int evictBatch, CacheType type) {
 
     public static final int DEFAULT_SINKS = 4;
 
@@ -23,6 +24,19 @@ public record CacheConfig(int sinks, int window, int evictBatch) {
         if (evictBatch < 1 || evictBatch > window) {
             throw new IllegalArgumentException("evictBatch must be in [1, window=" + window + "], was " + evictBatch);
         }
+        if (type == null) {
+            throw new IllegalArgumentException("the cache type must be given (f32 or f16)");
+        }
+    }
+
+    /** A cache of 32-bit floats. */
+    public CacheConfig(int sinks, int window, int evictBatch) {
+        this(sinks, window, evictBatch, CacheType.F32);
+    }
+
+    /** The same geometry, storing keys and values as {@code type}. */
+    public CacheConfig withType(CacheType type) {
+        return new CacheConfig(sinks, window, evictBatch, type);
     }
 
     /** StreamingLLM: {@code sinks} attention sinks plus a rolling window, evicting one token at a time. */
@@ -43,5 +57,10 @@ public record CacheConfig(int sinks, int window, int evictBatch) {
     /** Tokens the cache holds between steps. */
     public int capacity() {
         return sinks + window;
+    }
+
+    /** Bytes of keys and values of a cache of this geometry for a model of {@code layers} x {@code kvDim}: one slot more than the capacity, for the token in flight. */
+    public long bytes(int layers, int kvDim) {
+        return 2L * layers * (capacity() + 1) * kvDim * type.bytes();
     }
 }

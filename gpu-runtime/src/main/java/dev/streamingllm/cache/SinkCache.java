@@ -14,7 +14,8 @@ package dev.streamingllm.cache;
  *
  * <p>Layout per layer: slots [0, sinkCapacity) hold sinks (and pinned tokens); the remaining
  * {@code window + 1} slots are a ring, one slot larger than the window so that the token being
- * processed can attend to a full window before the oldest entry is evicted.
+ * processed can attend to a full window before the oldest entry is evicted. Keys and values are
+ * 32-bit floats or IEEE halves ({@link CacheType}), rounded as they are stored.
  */
 public final class SinkCache {
 
@@ -23,6 +24,8 @@ public final class SinkCache {
     private final int kvDim;
     private final float[][] keys;
     private final float[][] values;
+    private final short[][] halfKeys;
+    private final short[][] halfValues;
     /** The token id held in each slot, so the window's token history travels with its keys and values. */
     private final int[] tokens;
 
@@ -56,8 +59,11 @@ public final class SinkCache {
         if (floats > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("cache of " + config.capacity() + " tokens x " + kvDim + " values per layer is too large");
         }
-        this.keys = hostStorage ? new float[layers][(int) floats] : null;
-        this.values = hostStorage ? new float[layers][(int) floats] : null;
+        boolean half = config.type() == CacheType.F16;
+        this.keys = hostStorage && !half ? new float[layers][(int) floats] : null;
+        this.values = hostStorage && !half ? new float[layers][(int) floats] : null;
+        this.halfKeys = hostStorage && half ? new short[layers][(int) floats] : null;
+        this.halfValues = hostStorage && half ? new short[layers][(int) floats] : null;
         this.tokens = new int[slots()];
     }
 
@@ -182,19 +188,54 @@ public final class SinkCache {
         tokens[slot] = token;
     }
 
+    /** Layer {@code layer}'s keys, {@code slots() x kvDim}, of a {@link CacheType#F32} cache. */
     public float[] keys(int layer) {
-        requireHostStorage();
+        requireStorage(CacheType.F32);
         return keys[layer];
     }
 
+    /** Layer {@code layer}'s values, {@code slots() x kvDim}, of a {@link CacheType#F32} cache. */
     public float[] values(int layer) {
-        requireHostStorage();
+        requireStorage(CacheType.F32);
         return values[layer];
     }
 
-    private void requireHostStorage() {
-        if (keys == null) {
+    /** Layer {@code layer}'s keys as IEEE half bits, {@code slots() x kvDim}, of a {@link CacheType#F16} cache. */
+    public short[] halfKeys(int layer) {
+        requireStorage(CacheType.F16);
+        return halfKeys[layer];
+    }
+
+    /** Layer {@code layer}'s values as IEEE half bits, {@code slots() x kvDim}, of a {@link CacheType#F16} cache. */
+    public short[] halfValues(int layer) {
+        requireStorage(CacheType.F16);
+        return halfValues[layer];
+    }
+
+    /** Stores one token's key and value rows of layer {@code layer} in {@code slot}, in the cache's type. */
+    public void store(int layer, int slot, float[] key, int keyOffset, float[] value, int valueOffset) {
+        int at = slot * kvDim;
+        if (config.type() == CacheType.F16) {
+            requireStorage(CacheType.F16);
+            short[] k = halfKeys[layer];
+            short[] v = halfValues[layer];
+            for (int i = 0; i < kvDim; i++) {
+                k[at + i] = Float.floatToFloat16(key[keyOffset + i]);
+                v[at + i] = Float.floatToFloat16(value[valueOffset + i]);
+            }
+        } else {
+            requireStorage(CacheType.F32);
+            System.arraycopy(key, keyOffset, keys[layer], at, kvDim);
+            System.arraycopy(value, valueOffset, values[layer], at, kvDim);
+        }
+    }
+
+    private void requireStorage(CacheType type) {
+        if (keys == null && halfKeys == null) {
             throw new IllegalStateException("this cache's keys and values live on a device, not on the heap");
+        }
+        if (config.type() != type) {
+            throw new IllegalStateException("this cache stores " + config.type() + ", not " + type);
         }
     }
 
@@ -232,8 +273,12 @@ public final class SinkCache {
         return evicted;
     }
 
+    public CacheType type() {
+        return config.type();
+    }
+
     /** Bytes of keys and values held, fixed from construction. */
     public long bytes() {
-        return 2L * layers * slots() * kvDim * Float.BYTES;
+        return config.bytes(layers, kvDim);
     }
 }

@@ -16,7 +16,7 @@ import java.nio.ByteOrder;
  */
 public final class SinkCacheSnapshot {
 
-    private static final int MAGIC = 0x534e4b32; // "SNK2"
+    private static final int MAGIC = 0x534e4b33; // "SNK3": SNK2 plus the element type
 
     private SinkCacheSnapshot() {
     }
@@ -24,7 +24,8 @@ public final class SinkCacheSnapshot {
     public static byte[] write(SinkCache cache) {
         SinkCache.State state = cache.state();
         int occupied = state.sinkCount() + state.ringCount();
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + 4 * occupied + 2 * cache.layers() * occupied * cache.kvDim() * Float.BYTES);
+        int rowBytes = cache.kvDim() * cache.type().bytes();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + 4 * occupied + 2 * cache.layers() * occupied * rowBytes);
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             CacheConfig config = cache.config();
             out.writeInt(MAGIC);
@@ -33,6 +34,7 @@ public final class SinkCacheSnapshot {
             out.writeInt(config.sinks());
             out.writeInt(config.window());
             out.writeInt(config.evictBatch());
+            out.writeInt(config.type().ordinal());
             out.writeInt(state.sinkCapacity());
             out.writeInt(state.sinkCount());
             out.writeInt(state.ringStart());
@@ -43,13 +45,17 @@ public final class SinkCacheSnapshot {
             for (int token : cache.tokens()) {
                 out.writeInt(token);
             }
-            ByteBuffer row = ByteBuffer.allocate(cache.kvDim() * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer row = ByteBuffer.allocate(rowBytes).order(ByteOrder.LITTLE_ENDIAN);
             for (int layer = 0; layer < cache.layers(); layer++) {
-                for (float[] data : new float[][] {cache.keys(layer), cache.values(layer)}) {
+                for (int part = 0; part < 2; part++) {
                     for (int j = 0; j < occupied; j++) {
-                        int slot = cache.occupiedSlot(j);
+                        int at = cache.occupiedSlot(j) * cache.kvDim();
                         row.clear();
-                        row.asFloatBuffer().put(data, slot * cache.kvDim(), cache.kvDim());
+                        if (cache.type() == CacheType.F16) {
+                            row.asShortBuffer().put(part == 0 ? cache.halfKeys(layer) : cache.halfValues(layer), at, cache.kvDim());
+                        } else {
+                            row.asFloatBuffer().put(part == 0 ? cache.keys(layer) : cache.values(layer), at, cache.kvDim());
+                        }
                         out.write(row.array());
                     }
                 }
@@ -64,7 +70,11 @@ public final class SinkCacheSnapshot {
     public static SinkCache read(byte[] snapshot, int layers, int kvDim) {
         int body = SnapshotFrame.open(snapshot, 0, "snapshot");
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(snapshot, 0, body))) {
-            if (in.readInt() != MAGIC) {
+            int magic = in.readInt();
+            if (magic == 0x534e4b32) {
+                throw new IllegalArgumentException("a sink cache snapshot of the earlier format SNK2, without the element type");
+            }
+            if (magic != MAGIC) {
                 throw new IllegalArgumentException("not a sink cache snapshot");
             }
             int snapshotLayers = in.readInt();
@@ -73,7 +83,14 @@ public final class SinkCacheSnapshot {
                 throw new IllegalArgumentException("snapshot is for " + snapshotLayers + " layers x " + snapshotKvDim
                         + " KV values, the model has " + layers + " x " + kvDim);
             }
-            SinkCache cache = new SinkCache(new CacheConfig(in.readInt(), in.readInt(), in.readInt()), layers, kvDim);
+            int sinks = in.readInt();
+            int window = in.readInt();
+            int evictBatch = in.readInt();
+            int type = in.readInt();
+            if (type < 0 || type >= CacheType.values().length) {
+                throw new IllegalArgumentException("snapshot has an unknown cache type " + type);
+            }
+            SinkCache cache = new SinkCache(new CacheConfig(sinks, window, evictBatch, CacheType.values()[type]), layers, kvDim);
             SinkCache.State state = new SinkCache.State(in.readInt(), in.readInt(), in.readInt(), in.readInt(),
                     in.readLong(), in.readLong(), in.readLong());
             cache.restore(state);
@@ -81,13 +98,18 @@ public final class SinkCacheSnapshot {
             for (int j = 0; j < occupied; j++) {
                 cache.token(cache.occupiedSlot(j), in.readInt());
             }
-            byte[] row = new byte[kvDim * Float.BYTES];
+            byte[] row = new byte[kvDim * cache.type().bytes()];
             for (int layer = 0; layer < layers; layer++) {
-                for (float[] data : new float[][] {cache.keys(layer), cache.values(layer)}) {
+                for (int part = 0; part < 2; part++) {
                     for (int j = 0; j < occupied; j++) {
-                        int slot = cache.occupiedSlot(j);
+                        int at = cache.occupiedSlot(j) * kvDim;
                         in.readFully(row);
-                        ByteBuffer.wrap(row).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(data, slot * kvDim, kvDim);
+                        ByteBuffer buffer = ByteBuffer.wrap(row).order(ByteOrder.LITTLE_ENDIAN);
+                        if (cache.type() == CacheType.F16) {
+                            buffer.asShortBuffer().get(part == 0 ? cache.halfKeys(layer) : cache.halfValues(layer), at, kvDim);
+                        } else {
+                            buffer.asFloatBuffer().get(part == 0 ? cache.keys(layer) : cache.values(layer), at, kvDim);
+                        }
                     }
                 }
             }

@@ -3,6 +3,7 @@ package dev.streamingllm.model;
 import dev.streamingllm.backend.cpu.Ops;
 import dev.streamingllm.backend.cpu.Parallel;
 import dev.streamingllm.backend.cpu.WeightMatrix;
+import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.cache.SinkCache;
 import java.util.Arrays;
 import java.util.List;
@@ -113,6 +114,7 @@ public final class Transformer implements Decoder {
         float[][] qWindow = new float[n][qDim];
         float[][] qSink = new float[n][qDim];
         int[] waveSegments = new int[n];
+        float[] rotatedKey = new float[kvDim];
 
         for (int l = 0; l < config.layers(); l++) {
             Weights.Layer layer = weights.layers()[l];
@@ -136,8 +138,8 @@ public final class Transformer implements Decoder {
                     int r = first[s] + i;
                     SinkCache.Step step = steps[r];
                     float[] keyRope = step.sink() ? sinkRope[r] : windowRope[r];
-                    rope.rotateInto(k, r * kvDim, cache.keys(l), step.slot() * kvDim, config.kvHeads(), keyRope);
-                    System.arraycopy(v, r * kvDim, cache.values(l), step.slot() * kvDim, kvDim);
+                    rope.rotateInto(k, r * kvDim, rotatedKey, 0, config.kvHeads(), keyRope);
+                    cache.store(l, step.slot(), rotatedKey, 0, v, r * kvDim);
                     rope.rotateInto(q, r * qDim, qWindow[s], 0, heads, windowRope[r]);
                     rope.rotateInto(q, r * qDim, qSink[s], 0, heads, sinkRope[r]);
                     widest = Math.max(widest, visibleRows[r].length);
@@ -223,11 +225,20 @@ public final class Transformer implements Decoder {
                 int kvOffset = (h / group) * headDim;
                 int qOffset = h * headDim;
                 float[] scores = scoreRows[s][h];
-                float[] keyCache = cache.keys(layer);
-                ops.scores(qSink[s], qOffset, keyCache, rows, kvOffset, 0, step.sinkCount(), scale, scores, headDim);
-                ops.scores(qWindow[s], qOffset, keyCache, rows, kvOffset, step.sinkCount(), visible, scale, scores, headDim);
-                ops.softmax(scores, 0, visible);
-                ops.weightedSum(scores, cache.values(layer), rows, kvOffset, visible, out, (first[s] + i) * qDim + qOffset, headDim);
+                int outOffset = (first[s] + i) * qDim + qOffset;
+                if (cache.type() == CacheType.F16) {
+                    short[] keys = cache.halfKeys(layer);
+                    ops.scores(qSink[s], qOffset, keys, rows, kvOffset, 0, step.sinkCount(), scale, scores, headDim);
+                    ops.scores(qWindow[s], qOffset, keys, rows, kvOffset, step.sinkCount(), visible, scale, scores, headDim);
+                    ops.softmax(scores, 0, visible);
+                    ops.weightedSum(scores, cache.halfValues(layer), rows, kvOffset, visible, out, outOffset, headDim);
+                } else {
+                    float[] keys = cache.keys(layer);
+                    ops.scores(qSink[s], qOffset, keys, rows, kvOffset, 0, step.sinkCount(), scale, scores, headDim);
+                    ops.scores(qWindow[s], qOffset, keys, rows, kvOffset, step.sinkCount(), visible, scale, scores, headDim);
+                    ops.softmax(scores, 0, visible);
+                    ops.weightedSum(scores, cache.values(layer), rows, kvOffset, visible, out, outOffset, headDim);
+                }
             }
         });
     }

@@ -54,8 +54,8 @@ class SinkCacheSnapshotTest {
         assertThat(continued.prefillAll(next)).containsExactly(original.prefillAll(next));
         assertThat(continued.cache().tokensSeen()).isEqualTo(87);
         assertThat(continued.cache().evicted()).isEqualTo(original.cache().evicted());
-        // geometry + bookkeeping + token ids and keys/values of the occupied slots only + checksum
-        assertThat(snapshot.length).isEqualTo(4 * 10 + 8 * 3 + 4 * 24 + 2 * 5 * 24 * 32 * 4 + 4);
+        // geometry, type + bookkeeping + token ids and keys/values of the occupied slots only + checksum
+        assertThat(snapshot.length).isEqualTo(4 * 11 + 8 * 3 + 4 * 24 + 2 * 5 * 24 * 32 * 4 + 4);
     }
 
     @Test

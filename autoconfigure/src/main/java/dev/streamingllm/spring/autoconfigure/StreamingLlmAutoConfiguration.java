@@ -91,7 +91,7 @@ public class StreamingLlmAutoConfiguration {
         StreamingLlmProperties.Cache cache = properties.getCache();
         int window = cache.getWindow() != null ? cache.getWindow()
                 : model.defaultCacheCapacity() - cache.getSinks();
-        CacheConfig geometry = new CacheConfig(cache.getSinks(), window, cache.getEvictBatch());
+        CacheConfig geometry = new CacheConfig(cache.getSinks(), window, cache.getEvictBatch(), cache.getType());
         ChatSessions.Settings settings = new ChatSessions.Settings(geometry, cache.isPinSystemPrompt(),
                 properties.getSessions().getMax(), properties.getSessions().getTtl(), properties.getSessions().isReusePrefix());
         StreamingLlmProperties.Batch batch = properties.getBatch();
@@ -100,9 +100,10 @@ public class StreamingLlmAutoConfiguration {
         ChatSessions sessions = new ChatSessions(model, settings, listeners.orderedStream().toList(), loader::getIfAvailable,
                 Clock.systemUTC());
         long perSession = sessions.bytesPerSession();
-        log.info("StreamingLLM: {} on the {} backend; cache {} sinks + {} window = {} tokens; memory budget {} sessions x {} = {}",
+        log.info("StreamingLLM: {} on the {} backend; cache {} sinks + {} window = {} tokens of {}; memory budget {} sessions x {} = {}",
                 model.path().getFileName(), model.backend().backend().name().toLowerCase(), geometry.sinks(), geometry.window(),
-                geometry.capacity(), settings.maxSessions(), bytes(perSession), bytes(perSession * settings.maxSessions()));
+                geometry.capacity(), geometry.type().name().toLowerCase(), settings.maxSessions(), bytes(perSession),
+                bytes(perSession * settings.maxSessions()));
         return sessions;
     }
 

@@ -1,6 +1,7 @@
 package dev.streamingllm.spring.autoconfigure;
 
 import dev.streamingllm.backend.Backend;
+import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.pull.ModelCatalog;
 import dev.streamingllm.pull.PullPolicy;
 import dev.streamingllm.session.Scheduler;
@@ -215,6 +216,20 @@ public class StreamingLlmProperties {
 
         /** Keep each conversation's system prompt next to the sinks, never evicted (up to half the cache). */
         private boolean pinSystemPrompt = true;
+
+        /**
+         * How keys and values are stored: f16 (IEEE halves, as llama.cpp's default: half the bytes per session) or
+         * f32. The CUDA backend keeps f32 on the device.
+         */
+        private CacheType type = CacheType.F16;
+
+        public CacheType getType() {
+            return type;
+        }
+
+        public void setType(CacheType type) {
+            this.type = type;
+        }
 
         public int getSinks() {
             return sinks;

@@ -240,7 +240,8 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
         try {
             List<ChatMessage> transcript = json.readValue(publication.transcript(), MESSAGES);
             SessionRecord record = publication.record();
-            CacheConfig cache = new CacheConfig(record.sinks(), record.window(), sessions.settings().cache().evictBatch());
+            CacheConfig cache = new CacheConfig(record.sinks(), record.window(), sessions.settings().cache().evictBatch(),
+                    sessions.settings().cache().type());
             return Optional.of(Conversation.replay(model, model.chatTemplate(), cache, sessions.settings().pinSystemPrompt(), transcript));
         } catch (RuntimeException e) {
             log.warn("Session {}: transcript unusable ({}); the conversation starts over here", sessionId, e.getMessage());

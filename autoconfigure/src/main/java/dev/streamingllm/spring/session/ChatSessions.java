@@ -134,8 +134,7 @@ public final class ChatSessions implements AutoCloseable {
 
     /** Bytes of keys and values a cache of {@code cache}'s geometry holds for this model (as {@code SinkCache.bytes()}). */
     public long bytes(CacheConfig cache) {
-        // the cache has one slot more than its capacity, for the token in flight
-        return 2L * model.config().layers() * (cache.capacity() + 1) * model.config().kvDim() * Float.BYTES;
+        return cache.bytes(model.config().layers(), model.config().kvDim());
     }
 
     public void addListener(SessionListener listener) {

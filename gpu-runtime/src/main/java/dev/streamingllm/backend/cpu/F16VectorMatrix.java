@@ -13,11 +13,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
-/**
- * F16 with the Vector API, which has no half-float conversion: move exponent and mantissa into
- * float position, rebias the exponent with one multiply by 2^112 (which also normalizes subnormal
- * halves), then put back the sign and make exponent 31 float infinity or NaN.
- */
+/** F16 with the Vector API, widening each weight with {@link VectorKernels#halves}. */
 final class F16VectorMatrix extends F16Matrix {
 
     F16VectorMatrix(GGUFTensor tensor) {
@@ -25,10 +21,7 @@ final class F16VectorMatrix extends F16Matrix {
     }
 
     private FloatVector weights(long offset) {
-        IntVector bits = (IntVector) ShortVector.fromMemorySegment(H, data, offset, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
-        IntVector magnitude = bits.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
-        IntVector special = magnitude.lanewise(VectorOperators.OR, 0x7F800000, bits.and(0x7C00).compare(VectorOperators.EQ, 0x7C00));
-        return special.or(bits.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+        return VectorKernels.halves(ShortVector.fromMemorySegment(H, data, offset, LE));
     }
 
     @Override

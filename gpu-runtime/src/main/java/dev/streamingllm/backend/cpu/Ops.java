@@ -49,6 +49,14 @@ public abstract sealed class Ops permits ScalarOps, VectorOps {
     public abstract void weightedSum(float[] weights, float[] values, int[] rows, int valueOffset, int count,
                                      float[] out, int outOffset, int size);
 
+    /** {@link #scores} over keys stored as IEEE halves. */
+    public abstract void scores(float[] q, int qOffset, short[] keys, int[] rows, int keyOffset, int from, int to,
+                                float scale, float[] scores, int size);
+
+    /** {@link #weightedSum} over values stored as IEEE halves. */
+    public abstract void weightedSum(float[] weights, short[] values, int[] rows, int valueOffset, int count,
+                                     float[] out, int outOffset, int size);
+
     /** SwiGLU: {@code gate = silu(gate) * up = gate / (1 + exp(-gate)) * up} over {@code size} elements. */
     public abstract void siluMul(float[] gate, int gateOffset, float[] up, int upOffset, int size);
 

@@ -65,6 +65,31 @@ final class ScalarOps extends Ops {
     }
 
     @Override
+    public void scores(float[] q, int qOffset, short[] keys, int[] rows, int keyOffset, int from, int to,
+                       float scale, float[] scores, int size) {
+        for (int j = from; j < to; j++) {
+            int k = rows[j] + keyOffset;
+            float sum = 0f;
+            for (int i = 0; i < size; i++) {
+                sum += q[qOffset + i] * Float.float16ToFloat(keys[k + i]);
+            }
+            scores[j] = sum * scale;
+        }
+    }
+
+    @Override
+    public void weightedSum(float[] weights, short[] values, int[] rows, int valueOffset, int count,
+                            float[] out, int outOffset, int size) {
+        for (int i = 0; i < size; i++) {
+            float sum = 0f;
+            for (int j = 0; j < count; j++) {
+                sum += weights[j] * Float.float16ToFloat(values[rows[j] + valueOffset + i]);
+            }
+            out[outOffset + i] = sum;
+        }
+    }
+
+    @Override
     public void siluMul(float[] gate, int gateOffset, float[] up, int upOffset, int size) {
         for (int i = 0; i < size; i++) {
             float g = gate[gateOffset + i];

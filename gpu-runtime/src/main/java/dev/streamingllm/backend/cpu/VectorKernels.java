@@ -53,6 +53,18 @@ final class VectorKernels {
      * restored in a fresh process did not continue bit for bit. Lanewise adds of folded vectors are the
      * same arithmetic in every JIT tier, and cost log2(L) steps instead of L lane extractions.
      */
+    /**
+     * IEEE halves as floats. The Vector API has no half-float conversion: move exponent and mantissa into float
+     * position, rebias the exponent with one multiply by 2^112 (which also normalizes subnormal halves), then put
+     * back the sign and make exponent 31 float infinity or NaN.
+     */
+    static FloatVector halves(ShortVector half) {
+        IntVector bits = (IntVector) half.convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+        IntVector magnitude = bits.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        IntVector special = magnitude.lanewise(VectorOperators.OR, 0x7F800000, bits.and(0x7C00).compare(VectorOperators.EQ, 0x7C00));
+        return special.or(bits.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
     static float sum(FloatVector v) {
         if (L == 16) {
             v = v.add(v.rearrange(FOLD_8));

@@ -1,10 +1,12 @@
 package dev.streamingllm.backend.cpu;
 
 import static dev.streamingllm.backend.cpu.VectorKernels.F;
+import static dev.streamingllm.backend.cpu.VectorKernels.H;
 import static dev.streamingllm.backend.cpu.VectorKernels.L;
 import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /** {@link Ops} with the Vector API; tails shorter than a vector run in plain Java. */
@@ -126,6 +128,59 @@ final class VectorOps extends Ops {
         if (i < size) {
             SCALAR.weightedSum(weights, values, rows, valueOffset + i, count, out, outOffset + i, size - i);
         }
+    }
+
+    @Override
+    public void scores(float[] q, int qOffset, short[] keys, int[] rows, int keyOffset, int from, int to,
+                       float scale, float[] scores, int size) {
+        if (size % L != 0) {
+            SCALAR.scores(q, qOffset, keys, rows, keyOffset, from, to, scale, scores, size);
+            return;
+        }
+        for (int j = from; j < to; j++) {
+            int k = rows[j] + keyOffset;
+            FloatVector acc = FloatVector.fromArray(F, q, qOffset).mul(halves(keys, k));
+            for (int i = L; i < size; i += L) {
+                acc = FloatVector.fromArray(F, q, qOffset + i).fma(halves(keys, k + i), acc);
+            }
+            scores[j] = sum(acc) * scale;
+        }
+    }
+
+    /** As the float {@link #weightedSum}: up to four vectors of the output stay in registers across every value. */
+    @Override
+    public void weightedSum(float[] weights, short[] values, int[] rows, int valueOffset, int count,
+                            float[] out, int outOffset, int size) {
+        int i = 0;
+        for (; i + 4 * L <= size; i += 4 * L) {
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+            for (int j = 0; j < count; j++) {
+                FloatVector w = FloatVector.broadcast(F, weights[j]);
+                int v = rows[j] + valueOffset + i;
+                acc0 = halves(values, v).fma(w, acc0);
+                acc1 = halves(values, v + L).fma(w, acc1);
+                acc2 = halves(values, v + 2 * L).fma(w, acc2);
+                acc3 = halves(values, v + 3 * L).fma(w, acc3);
+            }
+            acc0.intoArray(out, outOffset + i);
+            acc1.intoArray(out, outOffset + i + L);
+            acc2.intoArray(out, outOffset + i + 2 * L);
+            acc3.intoArray(out, outOffset + i + 3 * L);
+        }
+        for (; i + L <= size; i += L) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int j = 0; j < count; j++) {
+                acc = halves(values, rows[j] + valueOffset + i).fma(FloatVector.broadcast(F, weights[j]), acc);
+            }
+            acc.intoArray(out, outOffset + i);
+        }
+        if (i < size) {
+            SCALAR.weightedSum(weights, values, rows, valueOffset + i, count, out, outOffset + i, size - i);
+        }
+    }
+
+    private static FloatVector halves(short[] bits, int offset) {
+        return VectorKernels.halves(ShortVector.fromArray(H, bits, offset));
     }
 
     @Override

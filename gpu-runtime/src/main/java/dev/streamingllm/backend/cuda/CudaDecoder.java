@@ -18,6 +18,7 @@ import static org.bytedeco.cuda.global.cudart.cudaMemGetInfo;
 import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
 
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
@@ -238,7 +239,8 @@ public final class CudaDecoder implements Decoder, AutoCloseable {
             }
             slot = s;
         }
-        SinkCache cache = SinkCache.withoutHostStorage(cacheConfig, config.layers(), config.kvDim());
+        // device slots hold 32-bit floats whatever the type asked for
+        SinkCache cache = SinkCache.withoutHostStorage(cacheConfig.withType(CacheType.F32), config.layers(), config.kvDim());
         leases.put(cache, new Lease(slot, CLEANER.register(cache, () -> returnSlot(slot))));
         return cache;
     }

@@ -82,6 +82,52 @@ class OpsTest {
         }
     }
 
+    /** An F16 cache's kernels widen each half exactly: the same sums as over the halves' float values. */
+    @ParameterizedTest
+    @MethodSource("paths")
+    void halfKernelsComputeOverTheHalvesValues(Ops ops) {
+        Random random = new Random(13);
+        for (int size : HEAD_SIZES) {
+            for (int count : KEY_COUNTS) {
+                int stride = size + 3;
+                short[] halves = halves(random, count * stride + size + 2);
+                int[] rows = scatteredRows(random, count, stride);
+                float[] q = randoms(random, size + 1);
+                float[] scores = new float[Math.max(1, count)];
+                ops.scores(q, 1, halves, rows, 2, 0, count, 0.5f, scores, size);
+                float[] weights = randoms(random, count);
+                float[] out = new float[size];
+                ops.weightedSum(weights, halves, rows, 2, count, out, 0, size);
+                for (int j = 0; j < count; j++) {
+                    double want = 0;
+                    for (int i = 0; i < size; i++) {
+                        want += (double) q[1 + i] * Float.float16ToFloat(halves[rows[j] + 2 + i]);
+                    }
+                    assertThat((double) scores[j]).as("%s score size %d key %d", ops.getClass().getSimpleName(), size, j)
+                            .isCloseTo(want * 0.5, within(1e-5 * (1 + Math.abs(want))));
+                }
+                for (int i = 0; i < size; i++) {
+                    double want = 0;
+                    for (int j = 0; j < count; j++) {
+                        want += (double) weights[j] * Float.float16ToFloat(halves[rows[j] + 2 + i]);
+                    }
+                    assertThat((double) out[i]).as("%s sum size %d element %d", ops.getClass().getSimpleName(), size, i)
+                            .isCloseTo(want, within(1e-5 * (1 + Math.abs(want))));
+                }
+            }
+        }
+    }
+
+    /** Halves of both signs, some of them subnormal (below 2^-14), which the vector widening must normalize. */
+    private static short[] halves(Random random, int n) {
+        short[] out = new short[n];
+        for (int i = 0; i < n; i++) {
+            float v = (random.nextFloat() * 2 - 1) * (i % 7 == 0 ? 1e-5f : 1f);
+            out[i] = Float.floatToFloat16(v);
+        }
+        return out;
+    }
+
     /** Row starts {@code 0, stride, 2 * stride ..} in shuffled order, as ring slots after wrapping. */
     private static int[] scatteredRows(Random random, int count, int stride) {
         int[] rows = new int[count];
