@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.streamingllm.backend.Backend;
 import dev.streamingllm.backend.cuda.CudaDevice;
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Scheduler;
 import dev.streamingllm.spring.TestModels;
@@ -88,7 +89,7 @@ class StreamingLlmAutoConfigurationTest {
                 .run(context -> {
                     assertThat(context.getBean(Model.class).scheduler().settings()).isEqualTo(new Scheduler.Settings(32, 4));
                     ChatSessions.Settings settings = context.getBean(ChatSessions.class).settings();
-                    assertThat(settings).isEqualTo(new ChatSessions.Settings(new CacheConfig(2, 60, 4), false, 3, Duration.ofSeconds(90), false));
+                    assertThat(settings).isEqualTo(new ChatSessions.Settings(new CacheConfig(2, 60, 4, CacheType.F16), false, 3, Duration.ofSeconds(90), false));
                     StreamingLlmChatOptions options = context.getBean(StreamingLlmChatModel.class).getOptions();
                     assertThat(options.getTemperature()).isEqualTo(0.2);
                     assertThat(options.getTopK()).isEqualTo(5);
