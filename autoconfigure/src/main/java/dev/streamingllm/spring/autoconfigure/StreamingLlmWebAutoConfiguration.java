@@ -2,9 +2,11 @@ package dev.streamingllm.spring.autoconfigure;
 
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
 import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.spring.web.ApiErrorWebExceptionHandler;
 import dev.streamingllm.spring.web.ApiExceptionHandler;
 import dev.streamingllm.spring.web.ApiRequestFilter;
 import dev.streamingllm.spring.web.ChatCompletionsController;
+import dev.streamingllm.spring.web.ChatExchange;
 import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.GenerationLimiter;
 import dev.streamingllm.spring.web.SessionOwner;
@@ -14,11 +16,14 @@ import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.core.env.Environment;
+import org.springframework.web.cors.CorsConfiguration;
+import org.springframework.web.cors.reactive.UrlBasedCorsConfigurationSource;
 import org.springframework.web.reactive.DispatcherHandler;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -37,7 +42,8 @@ public class StreamingLlmWebAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     GenerationLimiter streamingLlmGenerationLimiter(StreamingLlmWebProperties properties) {
-        return new GenerationLimiter(properties.getLimits().getConcurrentGenerationsPerKey());
+        StreamingLlmWebProperties.Limits limits = properties.getLimits();
+        return new GenerationLimiter(limits.getConcurrentGenerationsPerKey(), limits.getQueue(), limits.getQueueTimeout());
     }
 
     @Bean
@@ -86,5 +92,36 @@ public class StreamingLlmWebAutoConfiguration {
     @ConditionalOnMissingBean
     ApiExceptionHandler streamingLlmApiExceptionHandler() {
         return new ApiExceptionHandler();
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    ApiErrorWebExceptionHandler streamingLlmApiErrorWebExceptionHandler(ObjectProvider<JsonMapper> json) {
+        return new ApiErrorWebExceptionHandler(json.getIfAvailable(JsonMapper::new));
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    StreamingLlmWebMetrics streamingLlmWebMetrics(GenerationLimiter limiter, ChatCompletionsController controller) {
+        return new StreamingLlmWebMetrics(limiter, controller);
+    }
+
+    /** CORS for {@code /v1}, ordered before the API filter so that its refusals carry the CORS headers too. */
+    @Bean
+    @ConditionalOnMissingBean(name = "streamingLlmCorsFilter")
+    @ConditionalOnExpression("!'${streamingllm.web.cors.allowed-origins:}'.isEmpty() or !'${streamingllm.web.cors.allowed-origin-patterns:}'.isEmpty()")
+    OrderedCorsWebFilter streamingLlmCorsFilter(StreamingLlmWebProperties properties) {
+        StreamingLlmWebProperties.Cors cors = properties.getCors();
+        CorsConfiguration config = new CorsConfiguration();
+        config.setAllowedOrigins(cors.getAllowedOrigins());
+        config.setAllowedOriginPatterns(cors.getAllowedOriginPatterns());
+        config.setAllowedMethods(cors.getAllowedMethods());
+        config.setAllowedHeaders(cors.getAllowedHeaders());
+        config.setExposedHeaders(cors.getExposedHeaders());
+        config.setAllowCredentials(cors.isAllowCredentials());
+        config.setMaxAge(cors.getMaxAge());
+        UrlBasedCorsConfigurationSource source = new UrlBasedCorsConfigurationSource();
+        source.registerCorsConfiguration("/v1/**", config);
+        return new OrderedCorsWebFilter(source, ChatExchange.FILTER_ORDER - 1);
     }
 }

@@ -117,12 +117,14 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
     }
 
     /**
-     * Where a request for {@code sessionId} goes. A session nobody holds is taken over here, by {@link ChatSessions#open}
-     * and so by {@link #load}, the one takeover path.
+     * Where a request for {@code sessionId} goes. A session nobody else holds is served here: a turn takes it over
+     * itself, through {@link ChatSessions} and so {@link #load}, the one takeover path, once the request has been
+     * validated and admitted (a refused request takes no lease and creates no session). Should another instance take
+     * the conversation first, the turn fails naming it, and a retry is routed there.
      *
      * @param inspect the request only looks at the session or ends it (the session API): a session nobody holds is
-     *                taken over only when the registry has stored state for it, so looking up an unknown
-     *                conversation creates no lease (it is answered here, as not found)
+     *                taken over now when the registry has stored state for it, so that it can be shown; looking up
+     *                an unknown conversation creates no lease (it is answered here, as not found)
      */
     public Mono<Route> route(String sessionId, boolean inspect) {
         if (local.contains(sessionId)) {
@@ -130,9 +132,9 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
         }
         return registry.lease(sessionId).timeout(settings.redisTimeout())
                 .map(Optional::of).defaultIfEmpty(Optional.empty())
-                .flatMap(lease -> lease.isEmpty() ? (inspect ? takeOverIfStored(sessionId) : takeOver(sessionId))
-                        : lease.get().instanceId().equals(settings.instanceId()) ? takeOver(sessionId)
-                        : remote(sessionId, lease.get().instanceId()))
+                .flatMap(lease -> lease.isPresent() && !lease.get().instanceId().equals(settings.instanceId())
+                        ? remote(sessionId, lease.get().instanceId())
+                        : inspect ? takeOverIfStored(sessionId) : Mono.just(new Route.Local()))
                 .onErrorResume(e -> {
                     down(e);
                     return Mono.just(unreachable(e));
