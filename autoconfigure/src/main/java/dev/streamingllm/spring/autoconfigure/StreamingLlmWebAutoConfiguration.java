@@ -9,6 +9,7 @@ import dev.streamingllm.spring.web.ChatCompletionsController;
 import dev.streamingllm.spring.web.ChatExchange;
 import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.GenerationLimiter;
+import dev.streamingllm.spring.web.OversizedRequestErrors;
 import dev.streamingllm.spring.web.SessionOwner;
 import dev.streamingllm.spring.web.SessionsController;
 import org.springframework.beans.factory.ObjectProvider;
@@ -20,11 +21,15 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.reactor.netty.NettyServerCustomizer;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 import org.springframework.core.env.Environment;
 import org.springframework.web.cors.CorsConfiguration;
 import org.springframework.web.cors.reactive.UrlBasedCorsConfigurationSource;
 import org.springframework.web.reactive.DispatcherHandler;
+import reactor.netty.NettyPipeline;
+import reactor.netty.http.server.HttpServer;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -104,6 +109,24 @@ public class StreamingLlmWebAutoConfiguration {
     @ConditionalOnMissingBean
     StreamingLlmWebMetrics streamingLlmWebMetrics(GenerationLimiter limiter, ChatCompletionsController controller) {
         return new StreamingLlmWebMetrics(limiter, controller);
+    }
+
+    // nested, so that applications on another server never load Netty's classes
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass({NettyServerCustomizer.class, HttpServer.class})
+    static class NettyConfiguration {
+
+        /** Error bodies for the requests Reactor Netty refuses before any handler runs (431, 414). */
+        @Bean
+        @ConditionalOnMissingBean(name = "streamingLlmOversizedRequestErrors")
+        NettyServerCustomizer streamingLlmOversizedRequestErrors(ObjectProvider<JsonMapper> json) {
+            OversizedRequestErrors errors = new OversizedRequestErrors(json.getIfAvailable(JsonMapper::new));
+            return server -> server.doOnChannelInit((observer, channel, address) -> {
+                if (channel.pipeline().get(NettyPipeline.HttpCodec) != null) {
+                    channel.pipeline().addAfter(NettyPipeline.HttpCodec, "streamingllm.oversizedRequestErrors", errors);
+                }
+            });
+        }
     }
 
     /** CORS for {@code /v1}, ordered before the API filter so that its refusals carry the CORS headers too. */

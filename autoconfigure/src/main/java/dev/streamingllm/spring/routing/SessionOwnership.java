@@ -8,6 +8,7 @@ import dev.streamingllm.spring.session.ChatSession;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionInfo;
 import dev.streamingllm.spring.session.SessionListener;
+import dev.streamingllm.spring.session.SessionUnavailableException;
 import dev.streamingllm.spring.session.SessionLoader;
 import dev.streamingllm.spring.session.TurnResult;
 import dev.streamingllm.spring.web.ConversationKeys;
@@ -117,16 +118,14 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
     }
 
     /**
-     * Where a request for {@code sessionId} goes. A session nobody else holds is served here: a turn takes it over
-     * itself, through {@link ChatSessions} and so {@link #load}, the one takeover path, once the request has been
-     * validated and admitted (a refused request takes no lease and creates no session). Should another instance take
-     * the conversation first, the turn fails naming it, and a retry is routed there.
-     *
-     * @param inspect the request only looks at the session or ends it (the session API): a session nobody holds is
-     *                taken over now when the registry has stored state for it, so that it can be shown; looking up
-     *                an unknown conversation creates no lease (it is answered here, as not found)
+     * Where a request for {@code sessionId} goes. A session nobody else holds is served here. One with stored state
+     * is taken over now, by {@link ChatSessions#open} and so by {@link #load}, the one takeover path: the request then
+     * finds the conversation and its binding to an API key. A new conversation is taken by its first turn, through
+     * the same path, once the request has been validated and admitted: a refused request, or a look at an unknown
+     * conversation, takes no lease and creates no session. Should another instance take a new conversation first,
+     * the turn fails naming it, and a retry is routed there.
      */
-    public Mono<Route> route(String sessionId, boolean inspect) {
+    public Mono<Route> route(String sessionId) {
         if (local.contains(sessionId)) {
             return Mono.just(new Route.Local());
         }
@@ -134,7 +133,7 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
                 .map(Optional::of).defaultIfEmpty(Optional.empty())
                 .flatMap(lease -> lease.isPresent() && !lease.get().instanceId().equals(settings.instanceId())
                         ? remote(sessionId, lease.get().instanceId())
-                        : inspect ? takeOverIfStored(sessionId) : Mono.just(new Route.Local()))
+                        : takeOverIfStored(sessionId))
                 .onErrorResume(e -> {
                     down(e);
                     return Mono.just(unreachable(e));

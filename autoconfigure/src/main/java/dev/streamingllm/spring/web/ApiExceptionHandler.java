@@ -1,6 +1,7 @@
 package dev.streamingllm.spring.web;
 
 import dev.streamingllm.spring.session.SessionLimitException;
+import dev.streamingllm.spring.session.SessionUnavailableException;
 import java.time.Duration;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -31,7 +32,7 @@ public class ApiExceptionHandler {
 
     private static final Logger log = LoggerFactory.getLogger(ApiExceptionHandler.class);
 
-    /** What a client refused for want of sessions is told to wait. */
+    /** What a client refused for want of a session here is told to wait. */
     private static final Duration SESSIONS_RETRY_AFTER = Duration.ofSeconds(1);
 
     @ExceptionHandler(Exception.class)
@@ -65,6 +66,9 @@ public class ApiExceptionHandler {
             }
             case SessionLimitException full -> new ApiException(HttpStatus.SERVICE_UNAVAILABLE, "server_error",
                     "sessions_exhausted", full.getMessage()).retryAfter(SESSIONS_RETRY_AFTER);
+            // session routing: another instance took the conversation first; a retry is routed there
+            case SessionUnavailableException elsewhere -> new ApiException(HttpStatus.SERVICE_UNAVAILABLE, "server_error",
+                    "session_unavailable", elsewhere.getMessage()).retryAfter(SESSIONS_RETRY_AFTER);
             case IllegalArgumentException bad -> ApiException.invalidRequest("invalid_request", bad.getMessage());
             default -> {
                 if (DisconnectedClientHelper.isClientDisconnectedException(e)) {

@@ -6,6 +6,7 @@ import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Conversation;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.spring.session.SessionUnavailableException;
 import dev.streamingllm.spring.web.ChatExchange;
 import dev.streamingllm.template.ChatMessage;
 import java.io.File;
@@ -357,7 +358,7 @@ class MultiInstanceRoutingTest {
                 assertThat(registry.acquire(id, "dead", Duration.ofMillis(50)).block()).isNotNull();
                 Thread.sleep(80);
                 // a turn reaching each instance at once: both are routed here, and the turns' takeovers race
-                assertThat(Mono.zip(ownershipA.route(id, false), ownershipB.route(id, false), List::<Route>of).block(Duration.ofSeconds(30)))
+                assertThat(Mono.zip(ownershipA.route(id), ownershipB.route(id), List::<Route>of).block(Duration.ofSeconds(30)))
                         .containsOnly(new Route.Local());
                 List<String> outcomes = Mono.zip(takeOver(a, id), takeOver(b, id), List::of).block(Duration.ofSeconds(30));
                 Lease lease = registry.lease(id).block();
@@ -366,7 +367,7 @@ class MultiInstanceRoutingTest {
                 assertThat(outcomes.get(aWon ? 0 : 1)).isEqualTo("taken");
                 // the loser's turn fails naming the winner, and its retry is routed there
                 assertThat(outcomes.get(aWon ? 1 : 0)).isEqualTo("served by " + lease.instanceId());
-                assertThat((aWon ? ownershipB : ownershipA).route(id, false).block(Duration.ofSeconds(5)))
+                assertThat((aWon ? ownershipB : ownershipA).route(id).block(Duration.ofSeconds(5)))
                         .isEqualTo(new Route.Remote(new Instance(lease.instanceId(), url(aWon ? a : b))));
                 assertThat(lease.fence()).isGreaterThan(1L);
             }

@@ -614,6 +614,9 @@ class WebApiTest {
         assertBad(a.delete().uri("/v1/models/stories260K").exchange(), HttpStatus.METHOD_NOT_ALLOWED, "method_not_allowed", "use GET");
         assertBad(a.post().uri("/v1/chat/completions").contentType(MediaType.TEXT_PLAIN).bodyValue("hi").exchange(),
                 HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "'text/plain");
+        // refused by the HTTP server before any handler runs
+        assertBad(a.get().uri("/v1/models").header("X-Padding", "x".repeat(20_000)).exchange(),
+                HttpStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request_headers_too_large", "server.max-http-request-header-size");
     }
 
     @Test
