@@ -1,6 +1,8 @@
 package dev.streamingllm.spring.autoconfigure;
 
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
+import java.util.List;
+import java.util.stream.Stream;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.web.ApiErrorWebExceptionHandler;
 import dev.streamingllm.spring.web.ApiExceptionHandler;
@@ -17,14 +19,20 @@ import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionOutcome;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.autoconfigure.condition.SpringBootCondition;
+import org.springframework.boot.context.properties.bind.Bindable;
+import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.reactor.netty.NettyServerCustomizer;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.ConditionContext;
 import org.springframework.core.env.Environment;
+import org.springframework.core.type.AnnotatedTypeMetadata;
 import org.springframework.web.cors.CorsConfiguration;
 import org.springframework.web.cors.reactive.UrlBasedCorsConfigurationSource;
 import org.springframework.web.reactive.DispatcherHandler;
@@ -132,7 +140,7 @@ public class StreamingLlmWebAutoConfiguration {
     /** CORS for {@code /v1}, ordered before the API filter so that its refusals carry the CORS headers too. */
     @Bean
     @ConditionalOnMissingBean(name = "streamingLlmCorsFilter")
-    @ConditionalOnExpression("!'${streamingllm.web.cors.allowed-origins:}'.isEmpty() or !'${streamingllm.web.cors.allowed-origin-patterns:}'.isEmpty()")
+    @Conditional(CorsConfigured.class)
     OrderedCorsWebFilter streamingLlmCorsFilter(StreamingLlmWebProperties properties) {
         StreamingLlmWebProperties.Cors cors = properties.getCors();
         CorsConfiguration config = new CorsConfiguration();
@@ -146,5 +154,18 @@ public class StreamingLlmWebAutoConfiguration {
         UrlBasedCorsConfigurationSource source = new UrlBasedCorsConfigurationSource();
         source.registerCorsConfiguration("/v1/**", config);
         return new OrderedCorsWebFilter(source, ChatExchange.FILTER_ORDER - 1);
+    }
+
+    /** Origins or origin patterns are set for CORS, in any form the binder reads (a list in YAML included). */
+    static class CorsConfigured extends SpringBootCondition {
+
+        @Override
+        public ConditionOutcome getMatchOutcome(ConditionContext context, AnnotatedTypeMetadata metadata) {
+            Binder binder = Binder.get(context.getEnvironment());
+            boolean set = Stream.of("allowed-origins", "allowed-origin-patterns").anyMatch(name -> !binder
+                    .bind(StreamingLlmWebProperties.PREFIX + ".cors." + name, Bindable.listOf(String.class))
+                    .orElse(List.of()).isEmpty());
+            return set ? ConditionOutcome.match("CORS origins are set") : ConditionOutcome.noMatch("no CORS origins are set");
+        }
     }
 }

@@ -270,7 +270,7 @@ public final class ChatSessions implements AutoCloseable {
         return Flux.create(sink -> {
             AtomicBoolean cancelled = new AtomicBoolean();
             sink.onDispose(() -> cancelled.set(true));
-            TurnWork work = sink.contextView().getOrDefault(TurnWork.KEY, TurnWork.UNWATCHED);
+            TurnWork work = sink.contextView().getOrDefault(TurnWork.KEY, new TurnWork(() -> { }));
             work.started();
             try {
                 turnThreads.execute(() -> {

@@ -13,10 +13,6 @@ public final class TurnWork {
     /** The Reactor context key. */
     public static final Class<TurnWork> KEY = TurnWork.class;
 
-    /** For streams nobody watches. */
-    static final TurnWork UNWATCHED = new TurnWork(() -> {
-    });
-
     private final Runnable stopped;
     private final AtomicBoolean running = new AtomicBoolean();
     private final AtomicBoolean done = new AtomicBoolean();

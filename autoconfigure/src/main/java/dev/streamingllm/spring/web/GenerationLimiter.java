@@ -86,28 +86,19 @@ public final class GenerationLimiter {
                 waiting++;
             }
             AtomicBoolean delivered = new AtomicBoolean();
+            Runnable giveUp = () -> {
+                if (!delivered.get()) {
+                    leave(client, turn);
+                }
+            };
+            // leaves the queue before the error or cancel travels on, so that the caller sees the queue as it is
             return Mono.fromFuture(turn, true)
                     .timeout(queueTimeout)
                     .doOnNext(slot -> delivered.set(true))
-                    .doFinally(signal -> {
-                        if (!delivered.get()) {
-                            leave(client, turn);
-                        }
-                    })
-                    .onErrorMap(TimeoutException.class, e -> timedOut());
+                    .onErrorMap(TimeoutException.class, e -> timedOut())
+                    .doOnError(e -> giveUp.run())
+                    .doOnCancel(giveUp);
         });
-    }
-
-    /** Takes a slot for {@code client} without waiting; null when it already runs {@link #limit()} generations. */
-    public Slot tryAcquire(String client) {
-        synchronized (this) {
-            Client c = clients.computeIfAbsent(client, k -> new Client());
-            if (c.running >= limit) {
-                return null;
-            }
-            c.running++;
-            return new Slot(client);
-        }
     }
 
     /** Generations {@code client} runs now. */

@@ -58,7 +58,8 @@ class StreamingLlmWebAutoConfigurationTest {
 
     @Test
     void corsFollowsSpringsConfigurationOnceOriginsAreSet() {
-        runner.withPropertyValues("streamingllm.web.enabled=true", "streamingllm.web.cors.allowed-origin-patterns=https://*.example.com",
+        // a list as YAML writes it
+        runner.withPropertyValues("streamingllm.web.enabled=true", "streamingllm.web.cors.allowed-origin-patterns[0]=https://*.example.com",
                 "streamingllm.web.cors.exposed-headers=Retry-After", "streamingllm.web.cors.max-age=10m").run(context -> {
                     CorsWebFilter cors = context.getBean(CorsWebFilter.class);
                     // before the API filter, so that its refusals (401, 413) carry the CORS headers

@@ -373,8 +373,8 @@ class WebApiTest {
     @Test
     void requestsOverTheKeysLimitWaitInItsQueueAndOnlyAFullQueueIs429() throws Exception {
         String keyA = "key:" + ApiRequestFilter.fingerprint("key-a");
-        GenerationLimiter.Slot one = limiter.tryAcquire(keyA);
-        GenerationLimiter.Slot two = limiter.tryAcquire(keyA);
+        GenerationLimiter.Slot one = limiter.admit(keyA).block(Duration.ofSeconds(1));
+        GenerationLimiter.Slot two = limiter.admit(keyA).block(Duration.ofSeconds(1));
         assertThat(one).isNotNull();
         assertThat(two).isNotNull();
         CompletableFuture<String> queued;
@@ -406,8 +406,8 @@ class WebApiTest {
     @Test
     void aRequestThatWaitsLongerThanTheQueueTimeoutIs503() {
         String keyA = "key:" + ApiRequestFilter.fingerprint("key-a");
-        GenerationLimiter.Slot one = limiter.tryAcquire(keyA);
-        GenerationLimiter.Slot two = limiter.tryAcquire(keyA);
+        GenerationLimiter.Slot one = limiter.admit(keyA).block(Duration.ofSeconds(1));
+        GenerationLimiter.Slot two = limiter.admit(keyA).block(Duration.ofSeconds(1));
         try {
             var waited = post(a, request(List.of(user("hi")), false)).expectHeader().valueEquals(HttpHeaders.RETRY_AFTER, "1");
             JsonNode error = error(waited, HttpStatus.SERVICE_UNAVAILABLE, "queue_timeout");
@@ -433,8 +433,8 @@ class WebApiTest {
         error(a.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, "refused-413")
                 .contentType(MediaType.APPLICATION_JSON).bodyValue(request(List.of(user("word ".repeat(1000))), false)).exchange(),
                 HttpStatus.CONTENT_TOO_LARGE, "request_too_large");
-        GenerationLimiter.Slot one = limiter.tryAcquire(keyA);
-        GenerationLimiter.Slot two = limiter.tryAcquire(keyA);
+        GenerationLimiter.Slot one = limiter.admit(keyA).block(Duration.ofSeconds(1));
+        GenerationLimiter.Slot two = limiter.admit(keyA).block(Duration.ofSeconds(1));
         try {
             error(named(a, "refused-503", request(List.of(user("hi")), false)), HttpStatus.SERVICE_UNAVAILABLE, "queue_timeout");
         } finally {
