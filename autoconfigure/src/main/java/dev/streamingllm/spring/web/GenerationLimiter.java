@@ -121,21 +121,21 @@ public final class GenerationLimiter {
         return limit;
     }
 
-    /** A slot of {@code client} came free: to the first waiter still waiting, else back to the pool. */
+    /** A slot of {@code client} came free: to the first waiter, else back to the pool. */
     private void handOn(String client) {
+        CompletableFuture<Slot> next;
         synchronized (this) {
             Client c = clients.get(client);
-            CompletableFuture<Slot> next;
-            while ((next = c.waiting.poll()) != null) {
+            next = c.waiting.poll();
+            if (next != null) {
                 waiting--;
-                if (next.complete(new Slot(client))) {
-                    return;
-                }
-            }
-            c.running--;
-            if (c.running == 0) {
+            } else if (--c.running == 0) {
                 clients.remove(client);
             }
+        }
+        if (next != null) {
+            // outside the lock: the waiter's request goes on in this thread
+            next.complete(new Slot(client));
         }
     }
 
@@ -148,10 +148,10 @@ public final class GenerationLimiter {
             if (queued) {
                 waiting--;
             }
-            turn.cancel(false);
         }
-        if (!queued && turn.isDone() && !turn.isCancelled()) {
-            turn.join().release();
+        if (!queued) {
+            // handOn took it off the queue: the slot it hands over (now or in a moment) is not wanted
+            turn.thenAccept(Slot::release);
         }
     }
 
