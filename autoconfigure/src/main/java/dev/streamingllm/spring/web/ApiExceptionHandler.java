@@ -52,10 +52,10 @@ public class ApiExceptionHandler {
                     "invalid_request_error", "unsupported_media_type", (media.getContentType() == null
                             ? "The request has no Content-Type" : "The Content-Type '" + media.getContentType() + "' is not supported")
                             + ": send the body as JSON with the header 'Content-Type: application/json'.");
-            case NotAcceptableStatusException accept -> new ApiException(HttpStatus.NOT_ACCEPTABLE, "invalid_request_error",
+            case NotAcceptableStatusException _ -> new ApiException(HttpStatus.NOT_ACCEPTABLE, "invalid_request_error",
                     "not_acceptable", "This endpoint answers with application/json (or text/event-stream when streaming),"
                             + " which the request's Accept header does not allow.");
-            case ServerWebInputException input -> ApiException.invalidRequest("invalid_request_body",
+            case ServerWebInputException _ -> ApiException.invalidRequest("invalid_request_body",
                     "The request could not be read: send a chat completion request as a JSON object.");
             case ResponseStatusException status when status.getStatusCode().value() == 404 -> ApiException.notFound("unknown_url",
                     "Invalid URL (" + call(request) + "): this server answers /v1/chat/completions, /v1/models and /v1/sessions/{id}.");
@@ -74,7 +74,7 @@ public class ApiExceptionHandler {
                 if (DisconnectedClientHelper.isClientDisconnectedException(e)) {
                     log.debug("client went away during {}: {}", call(request), e.toString());
                 } else {
-                    log.error("request {} failed", call(request), e);
+                    log.error("{} failed", call(request), e);
                 }
                 yield new ApiException(HttpStatus.INTERNAL_SERVER_ERROR, "server_error", "internal_error",
                         "The server failed to complete the request; its log has the details.");

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.streamingllm.spring.autoconfigure.StreamingLlmAutoConfiguration;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmWebAutoConfiguration;
+import dev.streamingllm.spring.autoconfigure.StreamingLlmWebMetrics;
 import dev.streamingllm.spring.routing.RoutingWebFilter;
 import java.net.InetAddress;
 import java.time.Duration;
@@ -37,6 +38,7 @@ class StreamingLlmWebAutoConfigurationTest {
                     assertThat(context).hasSingleBean(ChatCompletionsController.class).hasSingleBean(SessionsController.class)
                             .hasSingleBean(ApiRequestFilter.class).hasSingleBean(ApiExceptionHandler.class)
                             .hasSingleBean(ApiErrorWebExceptionHandler.class).hasSingleBean(ConversationKeys.class)
+                            .hasSingleBean(StreamingLlmWebMetrics.class).hasBean("streamingLlmOversizedRequestErrors")
                             .doesNotHaveBean(CorsWebFilter.class);
                     assertThat(context.getBean(GenerationLimiter.class).limit()).isEqualTo(3);
                     // the same host address routing announces in its default base URL
