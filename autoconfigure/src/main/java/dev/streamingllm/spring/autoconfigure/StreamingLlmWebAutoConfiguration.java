@@ -2,24 +2,42 @@ package dev.streamingllm.spring.autoconfigure;
 
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
 import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.spring.web.ApiErrorWebExceptionHandler;
 import dev.streamingllm.spring.web.ApiExceptionHandler;
 import dev.streamingllm.spring.web.ApiRequestFilter;
 import dev.streamingllm.spring.web.ChatCompletionsController;
+import dev.streamingllm.spring.web.ChatExchange;
 import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.GenerationLimiter;
+import dev.streamingllm.spring.web.OversizedRequestErrors;
 import dev.streamingllm.spring.web.SessionOwner;
 import dev.streamingllm.spring.web.SessionsController;
+import java.util.List;
+import java.util.stream.Stream;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionOutcome;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.autoconfigure.condition.SpringBootCondition;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.context.properties.bind.Bindable;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.reactor.netty.NettyServerCustomizer;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.ConditionContext;
+import org.springframework.context.annotation.Conditional;
+import org.springframework.context.annotation.Configuration;
 import org.springframework.core.env.Environment;
+import org.springframework.core.type.AnnotatedTypeMetadata;
+import org.springframework.web.cors.CorsConfiguration;
+import org.springframework.web.cors.reactive.UrlBasedCorsConfigurationSource;
 import org.springframework.web.reactive.DispatcherHandler;
+import reactor.netty.NettyPipeline;
+import reactor.netty.http.server.HttpServer;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -37,7 +55,8 @@ public class StreamingLlmWebAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     GenerationLimiter streamingLlmGenerationLimiter(StreamingLlmWebProperties properties) {
-        return new GenerationLimiter(properties.getLimits().getConcurrentGenerationsPerKey());
+        StreamingLlmWebProperties.Limits limits = properties.getLimits();
+        return new GenerationLimiter(limits.getConcurrentGenerationsPerKey(), limits.getQueue(), limits.getQueueTimeout());
     }
 
     @Bean
@@ -86,5 +105,67 @@ public class StreamingLlmWebAutoConfiguration {
     @ConditionalOnMissingBean
     ApiExceptionHandler streamingLlmApiExceptionHandler() {
         return new ApiExceptionHandler();
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    ApiErrorWebExceptionHandler streamingLlmApiErrorWebExceptionHandler(ObjectProvider<JsonMapper> json) {
+        return new ApiErrorWebExceptionHandler(json.getIfAvailable(JsonMapper::new));
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    StreamingLlmWebMetrics streamingLlmWebMetrics(GenerationLimiter limiter, ChatCompletionsController controller) {
+        return new StreamingLlmWebMetrics(limiter, controller);
+    }
+
+    // nested, so that applications on another server never load Netty's classes
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass({NettyServerCustomizer.class, HttpServer.class})
+    static class NettyConfiguration {
+
+        /** Error bodies for the requests Reactor Netty refuses before any handler runs (431, 414). */
+        @Bean
+        @ConditionalOnMissingBean(name = "streamingLlmOversizedRequestErrors")
+        NettyServerCustomizer streamingLlmOversizedRequestErrors(ObjectProvider<JsonMapper> json) {
+            OversizedRequestErrors errors = new OversizedRequestErrors(json.getIfAvailable(JsonMapper::new));
+            return server -> server.doOnChannelInit((observer, channel, address) -> {
+                if (channel.pipeline().get(NettyPipeline.HttpCodec) != null) {
+                    channel.pipeline().addAfter(NettyPipeline.HttpCodec, "streamingllm.oversizedRequestErrors", errors);
+                }
+            });
+        }
+    }
+
+    /** CORS for {@code /v1}, ordered before the API filter so that its refusals carry the CORS headers too. */
+    @Bean
+    @ConditionalOnMissingBean(name = "streamingLlmCorsFilter")
+    @Conditional(CorsConfigured.class)
+    OrderedCorsWebFilter streamingLlmCorsFilter(StreamingLlmWebProperties properties) {
+        StreamingLlmWebProperties.Cors cors = properties.getCors();
+        CorsConfiguration config = new CorsConfiguration();
+        config.setAllowedOrigins(cors.getAllowedOrigins());
+        config.setAllowedOriginPatterns(cors.getAllowedOriginPatterns());
+        config.setAllowedMethods(cors.getAllowedMethods());
+        config.setAllowedHeaders(cors.getAllowedHeaders());
+        config.setExposedHeaders(cors.getExposedHeaders());
+        config.setAllowCredentials(cors.isAllowCredentials());
+        config.setMaxAge(cors.getMaxAge());
+        UrlBasedCorsConfigurationSource source = new UrlBasedCorsConfigurationSource();
+        source.registerCorsConfiguration("/v1/**", config);
+        return new OrderedCorsWebFilter(source, ChatExchange.FILTER_ORDER - 1);
+    }
+
+    /** Origins or origin patterns are set for CORS, in any form the binder reads (a list in YAML included). */
+    static class CorsConfigured extends SpringBootCondition {
+
+        @Override
+        public ConditionOutcome getMatchOutcome(ConditionContext context, AnnotatedTypeMetadata metadata) {
+            Binder binder = Binder.get(context.getEnvironment());
+            boolean set = Stream.of("allowed-origins", "allowed-origin-patterns").anyMatch(name -> !binder
+                    .bind(StreamingLlmWebProperties.PREFIX + ".cors." + name, Bindable.listOf(String.class))
+                    .orElse(List.of()).isEmpty());
+            return set ? ConditionOutcome.match("CORS origins are set") : ConditionOutcome.noMatch("no CORS origins are set");
+        }
     }
 }

@@ -62,8 +62,7 @@ public final class RoutingWebFilter implements WebFilter, Ordered {
             return chain.filter(exchange);
         }
         boolean forwarded = exchange.getRequest().getHeaders().containsHeader(FORWARDED_BY);
-        boolean inspect = exchange.getRequest().getPath().pathWithinApplication().value().startsWith(ChatExchange.SESSIONS_PATH);
-        return ownership.route(id, inspect).flatMap(route -> switch (route) {
+        return ownership.route(id).flatMap(route -> switch (route) {
             case Route.Local local -> {
                 exchange.getResponse().getHeaders().set(SERVED_BY, ownership.settings().instanceId());
                 yield chain.filter(exchange);

@@ -8,6 +8,7 @@ import dev.streamingllm.spring.session.ChatSession;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionInfo;
 import dev.streamingllm.spring.session.SessionListener;
+import dev.streamingllm.spring.session.SessionUnavailableException;
 import dev.streamingllm.spring.session.SessionLoader;
 import dev.streamingllm.spring.session.TurnResult;
 import dev.streamingllm.spring.web.ConversationKeys;
@@ -121,22 +122,22 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
     }
 
     /**
-     * Where a request for {@code sessionId} goes. A session nobody holds is taken over here, by {@link ChatSessions#open}
-     * and so by {@link #load}, the one takeover path.
-     *
-     * @param inspect the request only looks at the session or ends it (the session API): a session nobody holds is
-     *                taken over only when the registry has stored state for it, so looking up an unknown
-     *                conversation creates no lease (it is answered here, as not found)
+     * Where a request for {@code sessionId} goes. A session nobody else holds is served here. One with stored state
+     * is taken over now, by {@link ChatSessions#open} and so by {@link #load}, the one takeover path: the request then
+     * finds the conversation and its binding to an API key. A new conversation is taken by its first turn, through
+     * the same path, once the request has been validated and admitted: a refused request, or a look at an unknown
+     * conversation, takes no lease and creates no session. Should another instance take a new conversation first,
+     * the turn fails naming it, and a retry is routed there.
      */
-    public Mono<Route> route(String sessionId, boolean inspect) {
+    public Mono<Route> route(String sessionId) {
         if (local.contains(sessionId)) {
             return Mono.just(new Route.Local());
         }
         return registry.lease(sessionId).timeout(settings.redisTimeout())
                 .map(Optional::of).defaultIfEmpty(Optional.empty())
-                .flatMap(lease -> lease.isEmpty() ? (inspect ? takeOverIfStored(sessionId) : takeOver(sessionId))
-                        : lease.get().instanceId().equals(settings.instanceId()) ? takeOver(sessionId)
-                        : remote(sessionId, lease.get().instanceId()))
+                .flatMap(lease -> lease.isPresent() && !lease.get().instanceId().equals(settings.instanceId())
+                        ? remote(sessionId, lease.get().instanceId())
+                        : takeOverIfStored(sessionId))
                 .onErrorResume(e -> {
                     down(e);
                     return Mono.just(unreachable(e));

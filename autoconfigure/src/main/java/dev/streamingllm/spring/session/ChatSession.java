@@ -32,7 +32,8 @@ public final class ChatSession {
     private volatile Instant lastActive;
     // guarded by the owning ChatSessions
     int users;
-    boolean ended;
+    /** Written under the owning ChatSessions' lock; read without it by the turn running on the session, to stop. */
+    volatile boolean ended;
     /** The history an idle anonymous session is indexed under; null while a turn runs on it. */
     @Nullable HistoryDigest history;
 

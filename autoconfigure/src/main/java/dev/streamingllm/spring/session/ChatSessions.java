@@ -3,6 +3,7 @@ package dev.streamingllm.spring.session;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Conversation;
+import dev.streamingllm.session.FinishReason;
 import dev.streamingllm.session.Session;
 import dev.streamingllm.template.ChatMessage;
 import java.time.Clock;
@@ -18,6 +19,7 @@ import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -185,7 +187,7 @@ public final class ChatSessions implements AutoCloseable {
         return new Totals(turns.get(), prefilled.get(), generated.get(), evicted.get(), seen.get());
     }
 
-    /** Ends the session; a turn running on it finishes first. False when there was none. */
+    /** Ends the session; a turn running on it stops at its next step, as if cancelled. False when there was none. */
     public boolean end(String id) {
         ChatSession removed;
         synchronized (this) {
@@ -231,7 +233,10 @@ public final class ChatSessions implements AutoCloseable {
 
     /**
      * Runs one turn on the calling thread, after any turn of the same conversation that came first.
-     * {@code onText} receives the reply as it is decided; {@code cancelled} is polled between tokens.
+     * {@code onText} receives the reply as it is decided; {@code cancelled} is polled between steps, as is the end of the
+     * session ({@link #end}). A turn cancelled while it waited for its session does nothing: the conversation is as it
+     * was. One cancelled while it runs keeps what it fed and generated (the runtime's conversation then holds the
+     * partial reply, see {@link Conversation}).
      */
     public TurnResult turn(TurnRequest request, Consumer<String> onText, BooleanSupplier cancelled) {
         HistoryDigest[] prefixes = request.conversationId() == null && settings.reusePrefix()
@@ -240,7 +245,12 @@ public final class ChatSessions implements AutoCloseable {
         ChatSession session = acquire(request, prefixes);
         TurnResult result = null;
         try {
-            result = run(session, request, onText, cancelled);
+            if (cancelled.getAsBoolean()) {
+                // nothing fed: an anonymous session is released without an index (it is dropped), a named one is as it was
+                return new TurnResult(session.id(), "", 0, 0, session.conversation().session().tokensSeen(),
+                        FinishReason.CANCELLED, false, session.oneShot(), session.info());
+            }
+            result = run(session, request, onText, () -> session.ended || cancelled.getAsBoolean());
             return result;
         } finally {
             session.unlock();
@@ -252,21 +262,31 @@ public final class ChatSessions implements AutoCloseable {
 
     /**
      * Runs one turn on its own thread, streaming its text and then its result. Cancelling the subscription
-     * stops generation at the next token; the session stays usable.
+     * stops the turn at its next step; the session stays usable. A {@link TurnWork} in the subscriber's context
+     * hears when the turn's thread is done, which after a cancel is later than the cancel.
      */
     public Flux<TurnEvent> stream(TurnRequest request) {
         return Flux.create(sink -> {
             AtomicBoolean cancelled = new AtomicBoolean();
             sink.onDispose(() -> cancelled.set(true));
-            turnThreads.execute(() -> {
-                try {
-                    TurnResult result = turn(request, text -> sink.next(new TurnEvent.Text(text)), cancelled::get);
-                    sink.next(new TurnEvent.Done(result));
-                    sink.complete();
-                } catch (Throwable e) {
-                    sink.error(e);
-                }
-            });
+            TurnWork work = sink.contextView().getOrDefault(TurnWork.KEY, new TurnWork(() -> { }));
+            work.started();
+            try {
+                turnThreads.execute(() -> {
+                    try {
+                        TurnResult result = turn(request, text -> sink.next(new TurnEvent.Text(text)), cancelled::get);
+                        sink.next(new TurnEvent.Done(result));
+                        sink.complete();
+                    } catch (Throwable e) {
+                        sink.error(e);
+                    } finally {
+                        work.finished();
+                    }
+                });
+            } catch (RejectedExecutionException e) {
+                work.finished();
+                sink.error(e);
+            }
         }, FluxSink.OverflowStrategy.BUFFER);
     }
 
@@ -479,6 +499,8 @@ public final class ChatSessions implements AutoCloseable {
         List<ChatSession> all;
         synchronized (this) {
             all = new ArrayList<>(sessions.values());
+            // turns still running stop at their next step
+            all.forEach(s -> s.ended = true);
             sessions.clear();
             for (ChatSession s : anonymous.sessions()) {
                 s.ended = true;

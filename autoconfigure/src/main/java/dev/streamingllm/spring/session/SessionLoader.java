@@ -16,8 +16,8 @@ public interface SessionLoader {
      * Called outside {@link ChatSessions}' lock and may block; when two turns load the same id at once, one result
      * is kept and the other dropped.
      *
-     * @throws RuntimeException when the conversation must not be served here (e.g. another live instance holds it);
-     *                          the turn fails with it
+     * @throws SessionUnavailableException when the conversation must not be served here (e.g. another live instance
+     *                                     holds it); the turn fails with it
      */
     Optional<Conversation> load(String conversationId);
 }

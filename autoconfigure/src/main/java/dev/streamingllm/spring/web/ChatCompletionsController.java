@@ -2,11 +2,14 @@ package dev.streamingllm.spring.web;
 
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
 import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
+import dev.streamingllm.spring.session.TurnWork;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.springframework.ai.chat.messages.AssistantMessage;
@@ -17,17 +20,22 @@ import org.springframework.ai.chat.metadata.Usage;
 import org.springframework.ai.chat.model.ChatResponse;
 import org.springframework.ai.chat.model.Generation;
 import org.springframework.ai.chat.prompt.Prompt;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DefaultDataBufferFactory;
+import org.springframework.http.CacheControl;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
-import org.springframework.http.codec.ServerSentEvent;
+import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.util.context.Context;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -35,6 +43,9 @@ import tools.jackson.databind.json.JsonMapper;
  * OpenAI's Chat Completions and Models endpoints over {@link StreamingLlmChatModel}. The conversation id
  * ({@link ChatExchange}) names the session that holds the conversation, so a client may send only its new
  * message each turn; without one, a resent history continues the session of the same API key that it extends.
+ *
+ * <p>A request is validated, then admitted ({@link GenerationLimiter}), and only then reaches a session. A client that
+ * goes away cancels its turn, which stops at its next step; the turn's slot is freed when it has stopped.
  */
 @RestController
 public class ChatCompletionsController {
@@ -48,6 +59,8 @@ public class ChatCompletionsController {
     private final int maxTokens;
     private final String modelId;
     private final long started = Instant.now().getEpochSecond();
+    private final ChatRequestReader reader = new ChatRequestReader();
+    private final AtomicLong abandoned = new AtomicLong();
 
     public ChatCompletionsController(StreamingLlmChatModel chatModel, ConversationKeys keys,
             GenerationLimiter limiter, JsonMapper json, int maxTokens) {
@@ -61,35 +74,61 @@ public class ChatCompletionsController {
 
     @GetMapping("/v1/models")
     public ModelList models() {
-        return new ModelList(List.of(new ModelList.ModelCard(modelId, started)));
+        return new ModelList(List.of(card()));
     }
 
-    @PostMapping("/v1/chat/completions")
-    public Mono<ResponseEntity<?>> complete(@RequestBody ChatCompletionRequest request, ServerWebExchange exchange) {
+    @GetMapping("/v1/models/{id}")
+    public ModelList.ModelCard model(@PathVariable String id) {
+        if (!id.equals(modelId)) {
+            throw ApiException.notFound("model_not_found", "The model '" + id + "' does not exist here; this server runs '" + modelId + "'.");
+        }
+        return card();
+    }
+
+    private ModelList.ModelCard card() {
+        return new ModelList.ModelCard(modelId, started);
+    }
+
+    /** Turns whose client went away before they ended. */
+    public long abandoned() {
+        return abandoned.get();
+    }
+
+    @PostMapping(path = "/v1/chat/completions", consumes = MediaType.APPLICATION_JSON_VALUE)
+    public Mono<ResponseEntity<?>> complete(@RequestBody(required = false) byte @Nullable [] body, ServerWebExchange exchange) {
+        ChatCompletionRequest request = reader.read(body);
         List<Message> incoming = validate(request);
         String client = ChatExchange.client(exchange);
         String conversationId = ChatExchange.conversationId(exchange);
-        if (!limiter.tryAcquire(client)) {
-            throw new ApiException(HttpStatus.TOO_MANY_REQUESTS, "rate_limit_error", "too_many_concurrent_generations",
-                    "This API key already runs " + limiter.limit() + " generations at once, the server's limit"
-                            + " (streamingllm.web.limits.concurrent-generations-per-key); wait for one to finish.");
-        }
-        try {
-            if (conversationId != null && !keys.claim(conversationId, client)) {
-                throw ApiException.notFound("conversation_not_found", "No conversation '" + conversationId + "' here.");
+        Prompt prompt = new Prompt(incoming, options(request, conversationId, client));
+        return limiter.admit(client).flatMap(slot -> {
+            try {
+                if (conversationId != null && !keys.claim(conversationId, client)) {
+                    throw ApiException.notFound("conversation_not_found", "No conversation '" + conversationId + "' here.");
+                }
+                Turn turn = new Turn("chatcmpl-" + UUID.randomUUID().toString().replace("-", ""), Instant.now().getEpochSecond());
+                // the slot is freed when the turn's work has stopped, which for a client gone away is after the cancel
+                TurnWork work = new TurnWork(slot::release);
+                Flux<ChatResponse> responses = chatModel.stream(prompt)
+                        .doOnCancel(abandoned::incrementAndGet)
+                        .doFinally(signal -> work.streamEnded())
+                        .contextWrite(Context.of(TurnWork.KEY, work));
+                if (request.streaming()) {
+                    // written here, event by event: Spring's SSE writer frames events as "data:" without OpenAI's space
+                    ServerHttpResponse response = exchange.getResponse();
+                    response.setStatusCode(HttpStatus.OK);
+                    response.getHeaders().setContentType(MediaType.TEXT_EVENT_STREAM);
+                    response.getHeaders().setCacheControl(CacheControl.noCache());
+                    return response.writeAndFlushWith(events(turn, responses, request.includeUsage()).map(Mono::just))
+                            .then(Mono.<ResponseEntity<?>>empty());
+                }
+                return whole(turn, responses).map(completion -> ResponseEntity.ok().cacheControl(CacheControl.noCache())
+                        .contentType(MediaType.APPLICATION_JSON).body(completion));
+            } catch (RuntimeException e) {
+                slot.release();
+                throw e;
             }
-            Prompt prompt = new Prompt(incoming, options(request, conversationId, client));
-            Turn turn = new Turn("chatcmpl-" + UUID.randomUUID().toString().replace("-", ""), Instant.now().getEpochSecond());
-            Flux<ChatResponse> responses = chatModel.stream(prompt).doFinally(signal -> limiter.release(client));
-            if (request.streaming()) {
-                return Mono.just(ResponseEntity.ok().contentType(MediaType.TEXT_EVENT_STREAM)
-                        .body(events(turn, responses, request.includeUsage())));
-            }
-            return whole(turn, responses).map(ResponseEntity::ok);
-        } catch (RuntimeException e) {
-            limiter.release(client);
-            throw e;
-        }
+        });
     }
 
     /** One response's identity. */
@@ -108,7 +147,8 @@ public class ChatCompletionsController {
         }));
     }
 
-    private Flux<ServerSentEvent<String>> events(Turn turn, Flux<ChatResponse> responses, boolean includeUsage) {
+    /** Server-sent events framed as OpenAI frames them: {@code data: {...}}, a blank line, and {@code data: [DONE]} last. */
+    private Flux<DataBuffer> events(Turn turn, Flux<ChatResponse> responses, boolean includeUsage) {
         Flux<ChatCompletionChunk> chunks = responses.concatMapIterable(response -> {
             List<ChatCompletionChunk> out = new ArrayList<>(2);
             String piece = text(response);
@@ -129,10 +169,14 @@ public class ChatCompletionsController {
         ChatCompletionChunk role = ChatCompletionChunk.delta(turn.id(), turn.created(), modelId,
                 new ChatCompletionChunk.Delta("assistant", ""), null);
         return Flux.concat(Mono.just(role), chunks)
-                .map(chunk -> ServerSentEvent.builder(json.writeValueAsString(chunk)).build())
+                .map(chunk -> event(json.writeValueAsString(chunk)))
                 // after the first event the status is sent: an error can only be reported as an event
-                .onErrorResume(e -> Mono.just(ServerSentEvent.builder(json.writeValueAsString(ApiExceptionHandler.toApiError(e).body())).build()))
-                .concatWith(Mono.just(ServerSentEvent.builder("[DONE]").build()));
+                .onErrorResume(e -> Mono.just(event(json.writeValueAsString(ApiExceptionHandler.toApiError(e, null).body()))))
+                .concatWith(Mono.fromSupplier(() -> event("[DONE]")));
+    }
+
+    private static DataBuffer event(String data) {
+        return DefaultDataBufferFactory.sharedInstance.wrap(("data: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
     }
 
     private List<Message> validate(ChatCompletionRequest request) {
@@ -151,11 +195,11 @@ public class ChatCompletionsController {
             throw ApiException.invalidRequest("invalid_max_tokens", "max_tokens must be between 1 and " + maxTokens
                     + " (streamingllm.web.limits.max-tokens), was " + budget + ".");
         }
-        if (request.temperature() != null && (request.temperature() < 0 || request.temperature() > 2)) {
-            throw ApiException.invalidRequest("invalid_temperature", "temperature must be between 0 and 2, was " + request.temperature() + ".");
+        if (request.temperature() != null && !(request.temperature() >= 0 && request.temperature() <= 2)) {
+            throw ApiException.invalidParam("temperature", "invalid_temperature", "temperature must be between 0 and 2, was " + request.temperature() + ".");
         }
-        if (request.topP() != null && (request.topP() <= 0 || request.topP() > 1)) {
-            throw ApiException.invalidRequest("invalid_top_p", "top_p must be in (0, 1], was " + request.topP() + ".");
+        if (request.topP() != null && !(request.topP() > 0 && request.topP() <= 1)) {
+            throw ApiException.invalidParam("top_p", "invalid_top_p", "top_p must be in (0, 1], was " + request.topP() + ".");
         }
         if (request.messages() == null || request.messages().isEmpty()) {
             throw ApiException.invalidRequest("missing_messages", "messages must hold at least one message.");
@@ -190,25 +234,36 @@ public class ChatCompletionsController {
     /** A message's text: a string, or the text parts of a content array. */
     private static String content(String where, @Nullable JsonNode content) {
         if (content == null || content.isNull()) {
-            return "";
+            throw ApiException.invalidParam(where + ".content", "invalid_type", where + ".content must be a string or an array of"
+                    + " text parts, was " + ChatRequestReader.describe(content) + ".");
         }
         if (content.isString()) {
             return content.asString();
         }
         if (content.isArray()) {
             StringBuilder text = new StringBuilder();
-            for (JsonNode part : content) {
-                JsonNode type = part.get("type");
-                JsonNode partText = part.get("text");
-                if (type == null || !"text".equals(type.asString()) || partText == null || !partText.isString()) {
-                    throw ApiException.invalidRequest("unsupported_content", where + " has a content part of type '"
-                            + (type == null ? "?" : type.asString()) + "': only text parts are supported.");
+            for (int i = 0; i < content.size(); i++) {
+                String at = where + ".content[" + i + "]";
+                JsonNode type = content.get(i).get("type");
+                JsonNode partText = content.get(i).get("text");
+                if (type == null || !type.isString()) {
+                    throw ApiException.invalidParam(at + ".type", "invalid_type", at + ".type must be a string, was "
+                            + ChatRequestReader.describe(type) + ".");
+                }
+                if (!type.asString().equals("text")) {
+                    throw ApiException.invalidParam(at + ".type", "unsupported_content", at + " is a content part of type '"
+                            + type.asString() + "': only text parts are supported.");
+                }
+                if (partText == null || !partText.isString()) {
+                    throw ApiException.invalidParam(at + ".text", "invalid_type", at + ".text must be a string, was "
+                            + ChatRequestReader.describe(partText) + ".");
                 }
                 text.append(partText.asString());
             }
             return text.toString();
         }
-        throw ApiException.invalidRequest("invalid_message", where + ".content must be a string or an array of text parts.");
+        throw ApiException.invalidParam(where + ".content", "invalid_type", where + ".content must be a string or an array of"
+                + " text parts, was " + ChatRequestReader.describe(content) + ".");
     }
 
     private StreamingLlmChatOptions options(ChatCompletionRequest request, @Nullable String conversationId, String client) {

@@ -9,6 +9,7 @@ import dev.streamingllm.session.Conversation;
 import dev.streamingllm.spring.chat.ConversationIdAdvisor;
 import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.spring.session.SessionUnavailableException;
 import dev.streamingllm.template.ChatMessage;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -6,6 +6,7 @@ import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Conversation;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.spring.session.SessionUnavailableException;
 import dev.streamingllm.spring.web.ChatExchange;
 import dev.streamingllm.template.ChatMessage;
 import java.io.File;
@@ -30,6 +31,7 @@ import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.data.redis.connection.ReactiveRedisConnectionFactory;
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -355,16 +357,33 @@ class MultiInstanceRoutingTest {
                 // a dead owner's lease, already expired
                 assertThat(registry.acquire(id, "dead", Duration.ofMillis(50)).block()).isNotNull();
                 Thread.sleep(80);
-                List<Route> routes = Mono.zip(ownershipA.route(id, false), ownershipB.route(id, false), List::<Route>of).block(Duration.ofSeconds(30));
-                assertThat(routes).filteredOn(r -> r instanceof Route.Local).hasSize(1);
+                // a turn reaching each instance at once: both are routed here, and the turns' takeovers race
+                assertThat(Mono.zip(ownershipA.route(id), ownershipB.route(id), List::<Route>of).block(Duration.ofSeconds(30)))
+                        .containsOnly(new Route.Local());
+                List<String> outcomes = Mono.zip(takeOver(a, id), takeOver(b, id), List::of).block(Duration.ofSeconds(30));
                 Lease lease = registry.lease(id).block();
                 assertThat(lease.instanceId()).isIn("A", "B");
-                Route loser = routes.get(lease.instanceId().equals("A") ? 1 : 0);
-                assertThat(loser).isEqualTo(new Route.Remote(new Instance(lease.instanceId(),
-                        url(lease.instanceId().equals("A") ? a : b))));
+                boolean aWon = lease.instanceId().equals("A");
+                assertThat(outcomes.get(aWon ? 0 : 1)).isEqualTo("taken");
+                // the loser's turn fails naming the winner, and its retry is routed there
+                assertThat(outcomes.get(aWon ? 1 : 0)).isEqualTo("served by " + lease.instanceId());
+                assertThat((aWon ? ownershipB : ownershipA).route(id).block(Duration.ofSeconds(5)))
+                        .isEqualTo(new Route.Remote(new Instance(lease.instanceId(), url(aWon ? a : b))));
                 assertThat(lease.fence()).isGreaterThan(1L);
             }
         }
+    }
+
+    /** Opens the session in {@code context} as a turn would: "taken", or "served by" the instance that holds it. */
+    private static Mono<String> takeOver(ConfigurableApplicationContext context, String id) {
+        return Mono.fromCallable(() -> {
+            try {
+                context.getBean(ChatSessions.class).open(id);
+                return "taken";
+            } catch (SessionUnavailableException e) {
+                return "served by " + e.ownerId();
+            }
+        }).subscribeOn(Schedulers.boundedElastic());
     }
 
     @Test

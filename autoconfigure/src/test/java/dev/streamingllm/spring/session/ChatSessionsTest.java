@@ -425,6 +425,103 @@ class ChatSessionsTest {
         }
     }
 
+    @Test
+    void endingASessionStopsTheTurnRunningOnItAtItsNextStep() throws Exception {
+        try (ChatSessions sessions = sessions(4, Duration.ofMinutes(5), Clock.systemUTC())) {
+            SamplingParams long_ = SamplingParams.builder().temperature(0).maxTokens(40).build();
+            CountDownLatch generating = new CountDownLatch(1);
+            CountDownLatch ended = new CountDownLatch(1);
+            var turn = java.util.concurrent.CompletableFuture.supplyAsync(() -> sessions.turn(
+                    new TurnRequest("ended-mid-turn", List.of(ChatMessage.user("Once upon a time")), long_), piece -> {
+                        // the first piece holds the turn mid-generation until the session has been ended
+                        generating.countDown();
+                        await(ended);
+                    }, () -> false));
+            assertThat(generating.await(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(sessions.end("ended-mid-turn")).isTrue();
+            ended.countDown();
+            TurnResult result = turn.get(30, TimeUnit.SECONDS);
+            TurnResult whole = sessions.turn(new TurnRequest("not-ended", List.of(ChatMessage.user("Once upon a time")), long_),
+                    piece -> { }, () -> false);
+            assertThat(result.finishReason()).isEqualTo(FinishReason.CANCELLED);
+            assertThat(whole.completionTokens()).as("a turn long enough to be stopped").isGreaterThan(10);
+            assertThat(result.completionTokens()).isLessThan(whole.completionTokens());
+            assertThat(whole.text()).startsWith(result.text());
+            assertThat(sessions.find("ended-mid-turn")).isEmpty();
+        }
+    }
+
+    @Test
+    void aTurnCancelledWhileItWaitsForItsSessionDoesNothing() throws Exception {
+        try (ChatSessions sessions = sessions(4, Duration.ofMinutes(5), Clock.systemUTC())) {
+            say(sessions, "waits", "Once upon a time");
+            long seen = sessions.info("waits").orElseThrow().tokensSeen();
+            java.util.concurrent.atomic.AtomicBoolean cancelled = new java.util.concurrent.atomic.AtomicBoolean();
+            CountDownLatch holding = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Thread holder = Thread.ofVirtual().start(() -> sessions.withSession("waits", s -> {
+                holding.countDown();
+                await(release);
+                return null;
+            }));
+            assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
+            var turn = java.util.concurrent.CompletableFuture.supplyAsync(() -> sessions.turn(
+                    new TurnRequest("waits", List.of(ChatMessage.user("The end.")), GREEDY), piece -> { }, cancelled::get));
+            ChatSession session = sessions.find("waits").orElseThrow();
+            // the turn is waiting for the session the holder has
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> {
+                synchronized (sessions) {
+                    return session.users == 2;
+                }
+            });
+            cancelled.set(true);
+            release.countDown();
+            holder.join();
+            TurnResult result = turn.get(30, TimeUnit.SECONDS);
+            assertThat(result.finishReason()).isEqualTo(FinishReason.CANCELLED);
+            assertThat(result.promptTokens()).isZero();
+            assertThat(sessions.info("waits").orElseThrow().tokensSeen()).isEqualTo(seen);
+        }
+    }
+
+    /**
+     * A turn cancelled mid-way stays in the conversation as far as it went. A client that never received that reply and
+     * resends its history gets the conversation started over from that history; one sending only its new message
+     * continues after the partial reply.
+     */
+    @Test
+    void aCancelledReplyIsKeptAndAResentHistoryWithoutItStartsOver() {
+        try (ChatSessions sessions = sessions(8, Duration.ofMinutes(5), Clock.systemUTC())) {
+            SamplingParams long_ = SamplingParams.builder().temperature(0).maxTokens(40).build();
+            ChatMessage first = ChatMessage.user("Lily had a red ball.");
+            TurnResult opening = sessions.turn(new TurnRequest("abandoned", List.of(first), GREEDY), piece -> { }, () -> false);
+            List<ChatMessage> history = List.of(first, ChatMessage.assistant(opening.text()), ChatMessage.user("What did she do?"));
+            java.util.concurrent.atomic.AtomicBoolean gone = new java.util.concurrent.atomic.AtomicBoolean();
+            TurnResult cut = sessions.turn(new TurnRequest("abandoned", history, long_), piece -> gone.set(true), gone::get);
+            assertThat(cut.finishReason()).isEqualTo(FinishReason.CANCELLED);
+            assertThat(sessions.info("abandoned").orElseThrow().tokensSeen()).as("the partial reply is in the cache")
+                    .isEqualTo(cut.session().tokensSeen()).isGreaterThan(opening.session().tokensSeen());
+
+            // the client retries with the history it has: the conversation starts over from it, as a new one would
+            TurnResult retried = sessions.turn(new TurnRequest("abandoned", history, long_), piece -> { }, () -> false);
+            TurnResult fresh = sessions.turn(new TurnRequest("reference", history, long_), piece -> { }, () -> false);
+            assertThat(retried.reset()).isTrue();
+            assertThat(retried.promptTokens()).isEqualTo(fresh.promptTokens());
+            assertThat(retried.text()).isEqualTo(fresh.text());
+
+            // only the new message: it continues after the partial reply, prefilling just that message
+            sessions.turn(new TurnRequest("only-new", List.of(first), GREEDY), piece -> { }, () -> false);
+            gone.set(false);
+            TurnResult partial = sessions.turn(new TurnRequest("only-new", List.of(ChatMessage.user("What did she do?")), long_),
+                    piece -> gone.set(true), gone::get);
+            TurnResult next = sessions.turn(new TurnRequest("only-new", List.of(ChatMessage.user("And then?")), GREEDY),
+                    piece -> { }, () -> false);
+            assertThat(partial.finishReason()).isEqualTo(FinishReason.CANCELLED);
+            assertThat(next.reset()).isFalse();
+            assertThat(next.cachedTokens()).isEqualTo(partial.session().tokensSeen());
+        }
+    }
+
     private static void await(CountDownLatch latch) {
         try {
             latch.await();

@@ -4,14 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.streamingllm.spring.autoconfigure.StreamingLlmAutoConfiguration;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmWebAutoConfiguration;
+import dev.streamingllm.spring.autoconfigure.StreamingLlmWebMetrics;
 import dev.streamingllm.spring.routing.RoutingWebFilter;
 import java.net.InetAddress;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
+import org.springframework.web.cors.reactive.CorsWebFilter;
 import org.springframework.web.reactive.function.client.WebClient;
 
 /** The web auto-configuration's switch, its condition on a reactive application, and back-off to user beans. */
@@ -33,7 +37,9 @@ class StreamingLlmWebAutoConfigurationTest {
                 .run(context -> {
                     assertThat(context).hasSingleBean(ChatCompletionsController.class).hasSingleBean(SessionsController.class)
                             .hasSingleBean(ApiRequestFilter.class).hasSingleBean(ApiExceptionHandler.class)
-                            .hasSingleBean(ConversationKeys.class);
+                            .hasSingleBean(ApiErrorWebExceptionHandler.class).hasSingleBean(ConversationKeys.class)
+                            .hasSingleBean(StreamingLlmWebMetrics.class).hasBean("streamingLlmOversizedRequestErrors")
+                            .doesNotHaveBean(CorsWebFilter.class);
                     assertThat(context.getBean(GenerationLimiter.class).limit()).isEqualTo(3);
                     // the same host address routing announces in its default base URL
                     assertThat(context.getBean(SessionOwner.class).owner("x"))
@@ -50,6 +56,17 @@ class StreamingLlmWebAutoConfigurationTest {
             assertThat(order).isGreaterThan(securityWebFilterChainOrder).isLessThan(0);
             assertThat(new RoutingWebFilter(null, WebClient.builder(), null).getOrder()).isGreaterThan(order);
         });
+    }
+
+    @Test
+    void corsFollowsSpringsConfigurationOnceOriginsAreSet() {
+        // a list as YAML writes it
+        runner.withPropertyValues("streamingllm.web.enabled=true", "streamingllm.web.cors.allowed-origin-patterns[0]=https://*.example.com",
+                "streamingllm.web.cors.exposed-headers=Retry-After", "streamingllm.web.cors.max-age=10m").run(context -> {
+                    CorsWebFilter cors = context.getBean(CorsWebFilter.class);
+                    // before the API filter, so that its refusals (401, 413) carry the CORS headers
+                    assertThat(((Ordered) cors).getOrder()).isLessThan(context.getBean(ApiRequestFilter.class).getOrder());
+                });
     }
 
     @Test
@@ -86,7 +103,7 @@ class StreamingLlmWebAutoConfigurationTest {
 
         @Bean
         GenerationLimiter limiter() {
-            return new GenerationLimiter(99);
+            return new GenerationLimiter(99, 0, Duration.ofSeconds(1));
         }
     }
 }

@@ -3,26 +3,38 @@ package dev.streamingllm.spring.web;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.streamingllm.spring.routing.SessionOwnership;
 import dev.streamingllm.spring.session.ChatSessions;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.SpringBootConfiguration;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.core.ParameterizedTypeReference;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DefaultDataBufferFactory;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.test.web.reactive.server.WebTestClient;
 import org.springframework.web.reactive.function.BodyInserters;
+import org.springframework.web.reactive.function.client.WebClient;
 import reactor.core.publisher.Flux;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -36,6 +48,10 @@ import tools.jackson.databind.json.JsonMapper;
         "streamingllm.web.limits.max-request-size=4KB",
         "streamingllm.web.limits.max-tokens=48",
         "streamingllm.web.limits.concurrent-generations-per-key=2",
+        "streamingllm.web.limits.queue=1",
+        "streamingllm.web.limits.queue-timeout=1s",
+        "streamingllm.web.cors.allowed-origins=https://app.example",
+        "logging.level.dev.streamingllm.spring.web.ApiErrorWebExceptionHandler=DEBUG",
         "spring.application.name=web-api-test",
         "streamingllm.routing.instance-id=web-a",
         "streamingllm.routing.base-url=http://localhost:${local.server.port}"})
@@ -58,6 +74,15 @@ class WebApiTest {
     @Autowired
     ChatSessions sessions;
 
+    @Autowired
+    SessionOwnership ownership;
+
+    @Autowired
+    ConversationKeys keys;
+
+    @Autowired
+    MeterRegistry meters;
+
     private final JsonMapper json = new JsonMapper();
     private WebTestClient a;
     private WebTestClient b;
@@ -79,6 +104,15 @@ class WebApiTest {
         assertThat(models.get("data")).hasSize(1);
         assertThat(models.get("data").get(0).get("id").asString()).isEqualTo("stories260K");
         assertThat(models.get("data").get(0).get("object").asString()).isEqualTo("model");
+    }
+
+    @Test
+    void retrievesTheModelByIdAsTheSdksDo() {
+        JsonNode model = json(a.get().uri("/v1/models/stories260K").exchange().expectStatus().isOk());
+        assertThat(model.get("id").asString()).isEqualTo("stories260K");
+        assertThat(model.get("object").asString()).isEqualTo("model");
+        assertThat(model.get("owned_by").asString()).isNotBlank();
+        assertBad(a.get().uri("/v1/models/gpt-4o").exchange(), HttpStatus.NOT_FOUND, "model_not_found", "'gpt-4o' does not exist");
     }
 
     // ---- chat completions
@@ -337,32 +371,180 @@ class WebApiTest {
     }
 
     @Test
-    void generationsOverTheKeysLimitAre429AndSlotsComeBack() {
+    void requestsOverTheKeysLimitWaitInItsQueueAndOnlyAFullQueueIs429() throws Exception {
         String keyA = "key:" + ApiRequestFilter.fingerprint("key-a");
-        assertThat(limiter.tryAcquire(keyA)).isTrue();
-        assertThat(limiter.tryAcquire(keyA)).isTrue();
+        GenerationLimiter.Slot one = limiter.admit(keyA).block(Duration.ofSeconds(1));
+        GenerationLimiter.Slot two = limiter.admit(keyA).block(Duration.ofSeconds(1));
+        assertThat(one).isNotNull();
+        assertThat(two).isNotNull();
+        CompletableFuture<String> queued;
         try {
-            JsonNode error = error(post(a, request(List.of(user("hi")), false)), HttpStatus.TOO_MANY_REQUESTS,
-                    "too_many_concurrent_generations");
+            // the key's two slots are taken: the next request waits in its queue (of one), as the metric shows
+            queued = WebClient.create("http://localhost:" + port).post().uri("/v1/chat/completions")
+                    .header("Authorization", "Bearer key-a").contentType(MediaType.APPLICATION_JSON)
+                    .bodyValue(request(List.of(user("hi")), false)).retrieve().bodyToMono(String.class).toFuture();
+            await().atMost(Duration.ofSeconds(10)).until(() -> meters.get("streamingllm.web.queue.depth").gauge().value() == 1);
+            // the queue is full: refused at once, told when to retry
+            var refused = post(a, request(List.of(user("hi")), false)).expectHeader().valueEquals(HttpHeaders.RETRY_AFTER, "1");
+            JsonNode error = error(refused, HttpStatus.TOO_MANY_REQUESTS, "too_many_concurrent_generations");
             assertThat(error.get("error").get("type").asString()).isEqualTo("rate_limit_error");
             // another key has its own slots
             complete(b, null, request(List.of(user("hi")), false));
         } finally {
-            limiter.release(keyA);
-            limiter.release(keyA);
+            one.release();
+            two.release();
         }
-        complete(a, null, request(List.of(user("hi")), false));
+        // the waiting request is served once a slot comes free
+        JsonNode served = json.readTree(queued.get(60, TimeUnit.SECONDS));
+        assertThat(content(served)).isNotBlank();
         stream(a, null, request(List.of(user("hi")), true));
-        // the slot is released when the model's stream terminates, which may follow the last event the client read
+        // the slot is released when the turn's work has stopped, which may follow the last event the client read
         await().atMost(Duration.ofSeconds(10)).until(() -> limiter.running(keyA) == 0);
+        assertThat(meters.get("streamingllm.web.queue.depth").gauge().value()).isZero();
     }
 
+    @Test
+    void aRequestThatWaitsLongerThanTheQueueTimeoutIs503() {
+        String keyA = "key:" + ApiRequestFilter.fingerprint("key-a");
+        GenerationLimiter.Slot one = limiter.admit(keyA).block(Duration.ofSeconds(1));
+        GenerationLimiter.Slot two = limiter.admit(keyA).block(Duration.ofSeconds(1));
+        try {
+            var waited = post(a, request(List.of(user("hi")), false)).expectHeader().valueEquals(HttpHeaders.RETRY_AFTER, "1");
+            JsonNode error = error(waited, HttpStatus.SERVICE_UNAVAILABLE, "queue_timeout");
+            assertThat(error.get("error").get("message").asString()).contains("queue-timeout");
+        } finally {
+            one.release();
+            two.release();
+        }
+        assertThat(limiter.waiting()).isZero();
+        assertThat(limiter.running(keyA)).isZero();
+    }
+
+    @Test
+    void refusedRequestsCreateNoSessionLeaseOrBinding() {
+        String keyA = "key:" + ApiRequestFilter.fingerprint("key-a");
+        Map<String, Object> bad = request(List.of(user("hi")), false);
+        bad.put("temperature", 3);
+        error(named(a, "refused-400", bad), HttpStatus.BAD_REQUEST, "invalid_temperature");
+        error(named(a, "refused-404", Map.of("model", "gpt-4o", "messages", List.of(user("hi")))), HttpStatus.NOT_FOUND, "model_not_found");
+        error(a.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, "refused-415")
+                .contentType(MediaType.APPLICATION_FORM_URLENCODED).bodyValue("messages=hi").exchange(),
+                HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+        error(a.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, "refused-413")
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(request(List.of(user("word ".repeat(1000))), false)).exchange(),
+                HttpStatus.CONTENT_TOO_LARGE, "request_too_large");
+        GenerationLimiter.Slot one = limiter.admit(keyA).block(Duration.ofSeconds(1));
+        GenerationLimiter.Slot two = limiter.admit(keyA).block(Duration.ofSeconds(1));
+        try {
+            error(named(a, "refused-503", request(List.of(user("hi")), false)), HttpStatus.SERVICE_UNAVAILABLE, "queue_timeout");
+        } finally {
+            one.release();
+            two.release();
+        }
+        for (String id : List.of("refused-400", "refused-404", "refused-415", "refused-413", "refused-503")) {
+            assertThat(sessions.info(id)).as(id).isEmpty();
+            assertThat(ownership.lease(id)).as(id).isEmpty();
+            assertThat(keys.owner(id)).as(id).isEmpty();
+        }
+        // an admitted request creates its session
+        complete(a, "admitted", request(List.of(user("hi")), false));
+        assertThat(sessions.info("admitted")).isPresent();
+        assertThat(ownership.lease("admitted")).isPresent();
+    }
+
+    // ---- cancellation
+
+    /**
+     * A client that goes away cancels its turn. Here the turn waits for its session (held by the test), so it is
+     * cancelled before it starts: its slot stays taken until the turn has stopped, and it then feeds nothing.
+     */
+    @Test
+    void aClientThatGoesAwayCancelsItsTurnWhoseSlotIsHeldUntilItsWorkStops() throws Exception {
+        String keyA = "key:" + ApiRequestFilter.fingerprint("key-a");
+        complete(a, "left", request(List.of(user("Once upon a time")), false));
+        long seen = sessions.info("left").orElseThrow().tokensSeen();
+        double abandonedBefore = meters.get("streamingllm.web.generations.abandoned").functionCounter().count();
+        CountDownLatch holding = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Thread holder = Thread.ofVirtual().start(() -> sessions.withSession("left", s -> {
+            holding.countDown();
+            awaitLatch(release);
+            return null;
+        }));
+        try {
+            assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
+            // the client reads the first event (the role), then hangs up
+            String first = a.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, "left")
+                    .contentType(MediaType.APPLICATION_JSON).accept(MediaType.TEXT_EVENT_STREAM)
+                    .bodyValue(request(List.of(user("And then?")), true)).exchange().expectStatus().isOk()
+                    .returnResult(SSE).getResponseBody().map(ServerSentEvent::data).blockFirst(Duration.ofSeconds(30));
+            assertThat(json.readTree(first).get("choices").get(0).get("delta").get("role").asString()).isEqualTo("assistant");
+            await().atMost(Duration.ofSeconds(30))
+                    .until(() -> meters.get("streamingllm.web.generations.abandoned").functionCounter().count() == abandonedBefore + 1);
+            assertThat(limiter.running(keyA)).as("the turn has not stopped: it waits for its session").isEqualTo(1);
+        } finally {
+            release.countDown();
+        }
+        holder.join();
+        await().atMost(Duration.ofSeconds(30)).until(() -> limiter.running(keyA) == 0);
+        assertThat(sessions.info("left").orElseThrow().tokensSeen()).as("the cancelled turn fed nothing").isEqualTo(seen);
+    }
+
+    // ---- framing, CORS, logs
+
+    @Test
+    void streamsAreFramedAsOpenAiFramesThem() {
+        Map<String, Object> request = request(List.of(user("Hi")), true);
+        var response = a.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON).bodyValue(request).exchange()
+                .expectStatus().isOk()
+                .expectHeader().contentTypeCompatibleWith(MediaType.TEXT_EVENT_STREAM)
+                .expectHeader().valueEquals(HttpHeaders.CACHE_CONTROL, "no-cache");
+        String body = new String(response.expectBody().returnResult().getResponseBodyContent(), StandardCharsets.UTF_8);
+        assertThat(body).startsWith("data: {\"id\":\"chatcmpl-").endsWith("\n\ndata: [DONE]\n\n").doesNotContain("data:{");
+        for (String event : body.split("\n\n")) {
+            assertThat(event).startsWith("data: ").doesNotContain("\n");
+        }
+    }
+
+    @Test
+    void browsersOnAnAllowedOriginMayCallTheApi() {
+        anonymous.options().uri("/v1/chat/completions").header(HttpHeaders.ORIGIN, "https://app.example")
+                .header(HttpHeaders.ACCESS_CONTROL_REQUEST_METHOD, "POST")
+                .header(HttpHeaders.ACCESS_CONTROL_REQUEST_HEADERS, "authorization,content-type").exchange()
+                .expectStatus().isOk()
+                .expectHeader().valueEquals(HttpHeaders.ACCESS_CONTROL_ALLOW_ORIGIN, "https://app.example")
+                .expectHeader().value(HttpHeaders.ACCESS_CONTROL_ALLOW_METHODS, methods -> assertThat(methods).contains("POST"));
+        // refusals carry the headers too, so that the page can read them
+        anonymous.get().uri("/v1/models").header(HttpHeaders.ORIGIN, "https://app.example").exchange()
+                .expectStatus().isUnauthorized()
+                .expectHeader().valueEquals(HttpHeaders.ACCESS_CONTROL_ALLOW_ORIGIN, "https://app.example");
+        anonymous.options().uri("/v1/chat/completions").header(HttpHeaders.ORIGIN, "https://elsewhere.example")
+                .header(HttpHeaders.ACCESS_CONTROL_REQUEST_METHOD, "POST").exchange()
+                .expectStatus().isForbidden();
+    }
+
+    @Test
+    @ExtendWith(OutputCaptureExtension.class)
+    void aClientThatDropsDuringTheUploadIsLoggedInOneQuietLine(CapturedOutput output) throws Exception {
+        int from = output.getAll().length();
+        try (Socket socket = new Socket("localhost", port)) {
+            socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n"
+                    + "Authorization: Bearer key-a\r\nContent-Type: application/json\r\nContent-Length: 3000\r\n\r\n"
+                    + "{\"messages\": [{\"role\": \"user\", \"content\": \"Once").getBytes(StandardCharsets.UTF_8));
+            socket.getOutputStream().flush();
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> output.getAll().substring(from).contains("client went away during POST /v1/chat/completions"));
+        String logged = output.getAll().substring(from);
+        assertThat(logged).doesNotContain("ERROR", "\tat ");
+    }
+
+    // ---- bad requests
     // ---- bad requests
 
     @Test
     void badRequestsGetClearJsonErrorsWithoutStackTraces() {
         assertBad(a.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON).bodyValue("{\"messages\": [")
-                .exchange(), HttpStatus.BAD_REQUEST, "invalid_request_body", "not a valid chat completion request");
+                .exchange(), HttpStatus.BAD_REQUEST, "invalid_request_body", "not valid JSON");
         assertBad(post(a, Map.of("messages", List.of())), HttpStatus.BAD_REQUEST, "missing_messages", "at least one message");
         assertBad(post(a, Map.of("messages", List.of(Map.of("role", "system", "content", "Be kind.")))),
                 HttpStatus.BAD_REQUEST, "missing_user_message", "user message");
@@ -387,6 +569,57 @@ class WebApiTest {
     }
 
     @Test
+    void fieldsAreValidatedAsOpenAiDoesNamingTheFieldAndNeverAJavaType() {
+        Map<String, Object> stringTokens = request(List.of(user("hi")), false);
+        stringTokens.put("max_tokens", "10");
+        assertParam(post(a, stringTokens), "invalid_type", "max_tokens", "expected an integer, but got a string");
+        Map<String, Object> decimalTokens = request(List.of(user("hi")), false);
+        decimalTokens.put("max_tokens", 1.5);
+        assertParam(post(a, decimalTokens), "invalid_type", "max_tokens", "expected an integer, but got a decimal number");
+        for (String temperature : List.of("0.5", "NaN")) {
+            Map<String, Object> stringTemperature = request(List.of(user("hi")), false);
+            stringTemperature.put("temperature", temperature);
+            assertParam(post(a, stringTemperature), "invalid_type", "temperature", "expected a number, but got a string");
+        }
+        Map<String, Object> stringStream = request(List.of(user("hi")), false);
+        stringStream.put("stream", "true");
+        assertParam(post(a, stringStream), "invalid_type", "stream", "expected a boolean");
+        assertParam(post(a, Map.of("messages", "hi")), "invalid_type", "messages", "expected an array, but got a string");
+        Map<String, Object> nullContent = new java.util.HashMap<>();
+        nullContent.put("role", "user");
+        nullContent.put("content", null);
+        assertParam(post(a, Map.of("messages", List.of(nullContent))), "invalid_type", "messages[0].content", "was null");
+        assertParam(post(a, Map.of("messages", List.of(Map.of("role", "user", "content", List.of(Map.of("type", "text")))))),
+                "invalid_type", "messages[0].content[0].text", "must be a string");
+        assertParam(post(a, Map.of("messages", List.of(user("hi")), "logprobs", true)), "unsupported_parameter", "logprobs", "not supported");
+        assertParam(post(a, Map.of("messages", List.of(user("hi")), "top_logprobs", 2)), "unsupported_parameter", "top_logprobs", "not supported");
+        // what asks for nothing is accepted
+        complete(a, null, Map.of("messages", List.of(user("hi")), "logprobs", false, "max_tokens", 4));
+
+        assertBad(a.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_FORM_URLENCODED).bodyValue("messages=hi").exchange(),
+                HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Content-Type: application/json");
+        assertBad(a.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON).exchange(),
+                HttpStatus.BAD_REQUEST, "invalid_request_body", "empty");
+        assertBad(a.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON).bodyValue("null").exchange(),
+                HttpStatus.BAD_REQUEST, "invalid_request_body", "not a JSON object");
+        assertBad(a.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON).bodyValue("[1]").exchange(),
+                HttpStatus.BAD_REQUEST, "invalid_request_body", "not a JSON object");
+    }
+
+    @Test
+    void everyErrorUnderV1HasTheOpenAiShape() {
+        assertBad(a.get().uri("/v1/nothing-here").exchange(), HttpStatus.NOT_FOUND, "unknown_url", "GET /v1/nothing-here");
+        assertBad(a.get().uri("/v1/chat/completions").exchange(), HttpStatus.METHOD_NOT_ALLOWED, "method_not_allowed", "use POST");
+        assertBad(a.put().uri("/v1/models").exchange(), HttpStatus.METHOD_NOT_ALLOWED, "method_not_allowed", "use GET");
+        assertBad(a.delete().uri("/v1/models/stories260K").exchange(), HttpStatus.METHOD_NOT_ALLOWED, "method_not_allowed", "use GET");
+        assertBad(a.post().uri("/v1/chat/completions").contentType(MediaType.TEXT_PLAIN).bodyValue("hi").exchange(),
+                HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "'text/plain");
+        // refused by the HTTP server before any handler runs
+        assertBad(a.get().uri("/v1/models").header("X-Padding", "x".repeat(20_000)).exchange(),
+                HttpStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request_headers_too_large", "server.max-http-request-header-size");
+    }
+
+    @Test
     void contentPartsAreAcceptedAsText() {
         JsonNode completion = complete(a, null, Map.of("messages", List.of(Map.of("role", "user", "content",
                 List.of(Map.of("type", "text", "text", "Once upon "), Map.of("type", "text", "text", "a time"))))));
@@ -395,11 +628,33 @@ class WebApiTest {
 
     // ---- helpers
 
-    private void assertBad(WebTestClient.ResponseSpec response, HttpStatus status, String code, String message) {
+    private JsonNode assertBad(WebTestClient.ResponseSpec response, HttpStatus status, String code, String message) {
         JsonNode error = error(response, status, code);
         assertThat(error.get("error").get("message").asString()).contains(message);
         assertThat(error.get("error").get("type").asString()).isNotBlank();
-        assertThat(error.toString()).doesNotContain("Exception", "\tat ", ".java:");
+        assertThat(error.get("error").has("param")).isTrue();
+        assertThat(error.toString()).doesNotContain("Exception", "\tat ", ".java:", "java.", "dev.streamingllm", "jackson", "`",
+                "Mono", "public ", "UNSUPPORTED_MEDIA_TYPE");
+        return error;
+    }
+
+    private void assertParam(WebTestClient.ResponseSpec response, String code, String param, String message) {
+        JsonNode error = assertBad(response, HttpStatus.BAD_REQUEST, code, message);
+        assertThat(error.get("error").get("param").asString()).isEqualTo(param);
+        assertThat(error.get("error").get("message").asString()).contains(param);
+    }
+
+    private static WebTestClient.ResponseSpec named(WebTestClient client, String conversationId, Map<String, ?> request) {
+        return client.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, conversationId)
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(request).exchange();
+    }
+
+    private static void awaitLatch(CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private JsonNode error(WebTestClient.ResponseSpec response, HttpStatus status, String code) {
