@@ -57,11 +57,12 @@ class StreamingLlmAutoConfigurationTest {
                     .hasSingleBean(StreamingLlmHealthIndicator.class).hasSingleBean(ConversationIdAdvisor.class)
                     .hasSingleBean(ChatClientBuilderCustomizer.class);
             assertThat(context.getBean(ChatModel.class)).isSameAs(context.getBean(StreamingLlmChatModel.class));
-            // defaults: 4 sinks, the window fills the model's context, 32 sessions for 30 minutes, prefixes reused
+            // defaults: 4 sinks, the window fills the model's context, keys and values as halves, 32 sessions for 30 minutes,
+            // prefixes reused
             Model model = context.getBean(Model.class);
             ChatSessions.Settings settings = context.getBean(ChatSessions.class).settings();
             int capacity = Math.min(model.config().contextLength(), 2048);
-            assertThat(settings.cache()).isEqualTo(new CacheConfig(4, capacity - 4, 1));
+            assertThat(settings.cache()).isEqualTo(new CacheConfig(4, capacity - 4, 1, CacheType.F16));
             assertThat(settings.pinSystemPrompt()).isTrue();
             assertThat(settings.maxSessions()).isEqualTo(32);
             assertThat(settings.ttl()).isEqualTo(Duration.ofMinutes(30));
@@ -81,7 +82,7 @@ class StreamingLlmAutoConfigurationTest {
     @Test
     void propertiesShapeTheSessionsAndTheDefaultOptions() {
         runner.withPropertyValues("streamingllm.backend=cpu", "streamingllm.cache.sinks=2", "streamingllm.cache.window=60",
-                "streamingllm.cache.evict-batch=4", "streamingllm.cache.pin-system-prompt=false", "streamingllm.sessions.max=3",
+                "streamingllm.cache.evict-batch=4", "streamingllm.cache.type=f32", "streamingllm.cache.pin-system-prompt=false", "streamingllm.sessions.max=3",
                 "streamingllm.sessions.ttl=90s", "streamingllm.sessions.reuse-prefix=false", "streamingllm.chat.temperature=0.2", "streamingllm.chat.top-k=5",
                 "streamingllm.chat.top-p=0.9", "streamingllm.chat.min-p=0.1", "streamingllm.chat.repeat-penalty=1.1",
                 "streamingllm.chat.max-tokens=7", "streamingllm.chat.seed=42", "streamingllm.chat.stop=x,y",
@@ -89,7 +90,7 @@ class StreamingLlmAutoConfigurationTest {
                 .run(context -> {
                     assertThat(context.getBean(Model.class).scheduler().settings()).isEqualTo(new Scheduler.Settings(32, 4));
                     ChatSessions.Settings settings = context.getBean(ChatSessions.class).settings();
-                    assertThat(settings).isEqualTo(new ChatSessions.Settings(new CacheConfig(2, 60, 4, CacheType.F16), false, 3, Duration.ofSeconds(90), false));
+                    assertThat(settings).isEqualTo(new ChatSessions.Settings(new CacheConfig(2, 60, 4, CacheType.F32), false, 3, Duration.ofSeconds(90), false));
                     StreamingLlmChatOptions options = context.getBean(StreamingLlmChatModel.class).getOptions();
                     assertThat(options.getTemperature()).isEqualTo(0.2);
                     assertThat(options.getTopK()).isEqualTo(5);
