@@ -37,7 +37,8 @@ import tools.jackson.databind.json.JsonMapper;
  * Reports aggregate output tokens/s, time to first token p50/p95 and inter-token time p95 per engine and level.
  *
  * <p>Arguments: {@code [--model NAME|PATH] [--threads N] [--clients 1,4,16,32] [--turns 2] [--max-tokens 64]
- * [--llama-server PATH]}.
+ * [--llama-server PATH] [--long-prompt WORDS]}. With {@code --long-prompt} (default 8000 words, 0 for none) the assistant is
+ * also measured for a running stream's inter-token time while another client's long prompt is prefilled.
  */
 public final class ServeBench {
 
@@ -82,6 +83,10 @@ public final class ServeBench {
         try {
             String base = "http://localhost:" + app.getEnvironment().getProperty("local.server.port");
             results.addAll(drive("streamingllm", http, base, levels, turns, maxTokens));
+            int longPrompt = Integer.parseInt(options.getOrDefault("long-prompt", "8000"));
+            if (longPrompt > 0) {
+                interference(http, base, longPrompt);
+            }
         } finally {
             app.close();
         }
@@ -138,6 +143,45 @@ public final class ServeBench {
         return out;
     }
 
+    /**
+     * One client streams a long reply; once it runs, another sends a prompt of about {@code words} words. Prints the
+     * streaming client's inter-token p95 before the long prompt arrived and while it was prefilled.
+     */
+    private static void interference(HttpClient http, String base, int words) throws Exception {
+        String model = modelId(http, base);
+        List<Long> arrivals = java.util.Collections.synchronizedList(new ArrayList<>());
+        long[] longPrompt = new long[2];
+        try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            Future<Reply> streaming = pool.submit(() -> turn(http, base, model,
+                    List.of(Map.of("role", "user", "content", "Tell me a very long story about a dragon.")), 400, arrivals::add));
+            while (arrivals.size() < 40) {
+                Thread.onSpinWait();
+            }
+            String text = "The quick brown fox jumps over the lazy dog while the river runs. ".repeat(Math.max(1, words / 13));
+            longPrompt[0] = System.nanoTime();
+            Reply prefilled = turn(http, base, model, List.of(Map.of("role", "user", "content", text + "Summarize this.")), 1,
+                    at -> { });
+            longPrompt[1] = longPrompt[0] + prefilled.firstTokenNanos();
+            streaming.get();
+        }
+        List<Long> before = new ArrayList<>();
+        List<Long> during = new ArrayList<>();
+        synchronized (arrivals) {
+            for (int i = 1; i < arrivals.size(); i++) {
+                long gap = arrivals.get(i) - arrivals.get(i - 1);
+                if (arrivals.get(i) <= longPrompt[0]) {
+                    before.add(gap);
+                } else if (arrivals.get(i - 1) >= longPrompt[0] && arrivals.get(i) <= longPrompt[1]) {
+                    during.add(gap);
+                }
+            }
+        }
+        System.out.printf("a stream's inter-token p95: %.0f ms alone (%d gaps), %.0f ms while a %d-word prompt is prefilled "
+                + "(%d gaps, prefill %.1f s)%n", ms(before.stream().mapToLong(Long::longValue).sorted().toArray(), 95), before.size(),
+                ms(during.stream().mapToLong(Long::longValue).sorted().toArray(), 95), words, during.size(),
+                (longPrompt[1] - longPrompt[0]) / 1e9);
+    }
+
     /** One client's conversation: its messages depend on {@code client} only, so every engine gets the same ones. */
     private static List<Reply> conversation(HttpClient http, String base, String model, int client, int turns, int maxTokens)
             throws Exception {
@@ -164,6 +208,12 @@ public final class ServeBench {
 
     private static Reply turn(HttpClient http, String base, String model, List<Map<String, String>> history, int maxTokens)
             throws Exception {
+        return turn(http, base, model, history, maxTokens, at -> { });
+    }
+
+    /** One streamed turn; {@code arrival} hears the time ({@link System#nanoTime}) of every piece of text. */
+    private static Reply turn(HttpClient http, String base, String model, List<? extends Map<String, String>> history, int maxTokens,
+            java.util.function.LongConsumer arrival) throws Exception {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("model", model);
         body.put("stream", true);
@@ -206,7 +256,9 @@ public final class ServeBench {
                 }
                 JsonNode content = choices.get(0).path("delta").get("content");
                 if (content != null && content.isString() && !content.asString().isEmpty()) {
-                    long now = System.nanoTime() - start;
+                    long nanos = System.nanoTime();
+                    arrival.accept(nanos);
+                    long now = nanos - start;
                     if (first == 0) {
                         first = now;
                     } else {
