@@ -26,11 +26,11 @@ public final class Generator {
 
     /**
      * Feeds {@code prompt} to {@code session} and generates until an end-of-generation token, a stop
-     * string, {@code maxTokens} or cancellation. {@code onText} receives the text as it is decided
+     * string, the end of the grammar's JSON document, {@code maxTokens} or cancellation. {@code onText} receives the text as it is decided
      * (multi-byte characters and possible stop-string prefixes are held back until complete).
      */
     public Result generate(Session session, int[] prompt, SamplingParams params, Consumer<String> onText, BooleanSupplier cancelled) {
-        Sampler sampler = new Sampler(params);
+        Sampler sampler = new Sampler(params, tokenizer);
         for (int token : prompt) {
             sampler.accept(token);
         }
@@ -61,7 +61,7 @@ public final class Generator {
             completion++;
             sampler.accept(token);
             emit.accept(stops.feed(decoder.append(token)));
-            if (stops.stopped()) {
+            if (stops.stopped() || sampler.documentComplete()) {
                 reason = FinishReason.STOP;
                 break;
             }
