@@ -1,5 +1,6 @@
 package dev.streamingllm.spring.web;
 
+import dev.streamingllm.sampling.JsonGrammar;
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
 import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import java.time.Instant;
@@ -67,6 +68,7 @@ public class ChatCompletionsController {
     @PostMapping("/v1/chat/completions")
     public Mono<ResponseEntity<?>> complete(@RequestBody ChatCompletionRequest request, ServerWebExchange exchange) {
         List<Message> incoming = validate(request);
+        String outputSchema = outputSchema(request.responseFormat());
         String client = ChatExchange.client(exchange);
         String conversationId = ChatExchange.conversationId(exchange);
         if (!limiter.tryAcquire(client)) {
@@ -78,7 +80,7 @@ public class ChatCompletionsController {
             if (conversationId != null && !keys.claim(conversationId, client)) {
                 throw ApiException.notFound("conversation_not_found", "No conversation '" + conversationId + "' here.");
             }
-            Prompt prompt = new Prompt(incoming, options(request, conversationId, client));
+            Prompt prompt = new Prompt(incoming, options(request, conversationId, client, outputSchema));
             Turn turn = new Turn("chatcmpl-" + UUID.randomUUID().toString().replace("-", ""), Instant.now().getEpochSecond());
             Flux<ChatResponse> responses = chatModel.stream(prompt).doFinally(signal -> limiter.release(client));
             if (request.streaming()) {
@@ -211,7 +213,36 @@ public class ChatCompletionsController {
         throw ApiException.invalidRequest("invalid_message", where + ".content must be a string or an array of text parts.");
     }
 
-    private StreamingLlmChatOptions options(ChatCompletionRequest request, @Nullable String conversationId, String client) {
+    /** The JSON Schema that {@code response_format} asks the reply to follow; null for plain text. */
+    private static @Nullable String outputSchema(@Nullable ResponseFormat format) {
+        if (format == null || "text".equals(format.type())) {
+            return null;
+        }
+        if ("json_object".equals(format.type())) {
+            return "{\"type\":\"object\"}";
+        }
+        if (!"json_schema".equals(format.type())) {
+            throw ApiException.invalidRequest("invalid_response_format",
+                    "response_format.type must be text, json_object or json_schema, was " + format.type() + ".");
+        }
+        ResponseFormat.JsonSchema jsonSchema = format.jsonSchema();
+        if (jsonSchema == null || jsonSchema.name() == null || jsonSchema.name().isBlank()) {
+            throw ApiException.invalidRequest("invalid_response_format", "response_format.json_schema.name is required.");
+        }
+        if (jsonSchema.schema() == null || !jsonSchema.schema().isObject()) {
+            throw ApiException.invalidRequest("invalid_response_format", "response_format.json_schema.schema must be a JSON Schema object.");
+        }
+        String schema = jsonSchema.schema().toString();
+        try {
+            JsonGrammar.fromSchema(schema);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalidRequest("unsupported_schema", "response_format.json_schema.schema: " + e.getMessage() + ".");
+        }
+        return schema;
+    }
+
+    private StreamingLlmChatOptions options(ChatCompletionRequest request, @Nullable String conversationId, String client,
+            @Nullable String outputSchema) {
         Integer defaultBudget = chatModel.getOptions().getMaxTokens();
         int budget = request.tokenBudget() != null ? request.tokenBudget()
                 : defaultBudget != null ? Math.min(defaultBudget, maxTokens) : maxTokens;
@@ -225,6 +256,7 @@ public class ChatCompletionsController {
                 .presencePenalty(request.presencePenalty())
                 .seed(request.seed())
                 .stopSequences(stop(request.stop()))
+                .outputSchema(outputSchema)
                 .build();
     }
 
