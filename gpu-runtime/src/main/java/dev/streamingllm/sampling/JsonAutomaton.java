@@ -16,8 +16,12 @@ final class JsonAutomaton {
     static final int FRAME = 4;
     /** Nesting deeper than this is refused (values inside values, counting the root). */
     static final int MAX_DEPTH = 32;
-    /** Whitespace characters allowed between two tokens of JSON: small models otherwise loop on blank lines. */
-    static final int MAX_WHITESPACE = 8;
+    /**
+     * Whitespace allowed between two tokens of JSON: at most this many spaces, tabs and line feeds, of which at most
+     * one line feed (room for pretty printing); small models otherwise loop on blank lines.
+     */
+    static final int MAX_WHITESPACE = 12;
+    private static final int LINE_FEED = 1 << 16;
     /** Characters of an integer (sign included) and of any other number. */
     static final int MAX_INTEGER = 19;
     static final int MAX_NUMBER = 24;
@@ -104,7 +108,7 @@ final class JsonAutomaton {
             int phase = f[at + 1];
             if (phase == START) {
                 if (isWhitespace(b)) {
-                    return whitespace(f, at, top);
+                    return whitespace(f, at, top, b);
                 }
                 if (shape instanceof JsonShape.Union u) {
                     int branch = u.byFirstByte()[b];
@@ -145,7 +149,7 @@ final class JsonAutomaton {
             case START -> b == '{' ? set(f, at, OPEN, 0, top) : -1;
             case OPEN, AFTER_VALUE -> {
                 if (isWhitespace(b)) {
-                    yield whitespace(f, at, top);
+                    yield whitespace(f, at, top, b);
                 }
                 if (b == '}') {
                     yield o.nextRequired()[next] < 0 ? pop(f, top) : -1;
@@ -155,10 +159,10 @@ final class JsonAutomaton {
                 }
                 yield phase == AFTER_VALUE && b == ',' && next < o.properties().size() ? set(f, at, AFTER_COMMA, next, top) : -1;
             }
-            case AFTER_COMMA -> isWhitespace(b) ? whitespace(f, at, top) : b == '"' ? key(f, top, at, o, next, b) : -1;
+            case AFTER_COMMA -> isWhitespace(b) ? whitespace(f, at, top, b) : b == '"' ? key(f, top, at, o, next, b) : -1;
             case COLON -> {
                 if (isWhitespace(b)) {
-                    yield whitespace(f, at, top);
+                    yield whitespace(f, at, top, b);
                 }
                 if (b != ':') {
                     yield -1;
@@ -181,7 +185,7 @@ final class JsonAutomaton {
             case START -> b == '{' ? set(f, at, OPEN, 0, top) : -1;
             case OPEN, AFTER_VALUE, AFTER_COMMA -> {
                 if (isWhitespace(b)) {
-                    yield whitespace(f, at, top);
+                    yield whitespace(f, at, top, b);
                 }
                 if (b == '}' && phase != AFTER_COMMA) {
                     yield pop(f, top);
@@ -194,7 +198,7 @@ final class JsonAutomaton {
             }
             case COLON -> {
                 if (isWhitespace(b)) {
-                    yield whitespace(f, at, top);
+                    yield whitespace(f, at, top, b);
                 }
                 if (b != ':') {
                     yield -1;
@@ -212,7 +216,7 @@ final class JsonAutomaton {
             case START -> b == '[' ? set(f, at, OPEN, 0, top) : -1;
             case OPEN, AFTER_ITEM -> {
                 if (isWhitespace(b)) {
-                    yield whitespace(f, at, top);
+                    yield whitespace(f, at, top, b);
                 }
                 if (b == ']') {
                     yield items >= a.minItems() ? pop(f, top) : -1;
@@ -377,8 +381,14 @@ final class JsonAutomaton {
         return top;
     }
 
-    private static int whitespace(int[] f, int at, int top) {
-        return f[at + 3]++ < MAX_WHITESPACE ? top : -1;
+    /** One more whitespace byte in the gap whose count (and whether it holds a line feed) is the frame's b. */
+    private static int whitespace(int[] f, int at, int top, int b) {
+        int gap = f[at + 3];
+        if ((gap & ~LINE_FEED) >= MAX_WHITESPACE || b == '\n' && (gap & LINE_FEED) != 0) {
+            return -1;
+        }
+        f[at + 3] = (gap + 1) | (b == '\n' ? LINE_FEED : 0);
+        return top;
     }
 
     /** The continuation bytes that follow {@code b} in UTF-8: 0 for ASCII, -1 when b cannot start a character. */
@@ -387,6 +397,6 @@ final class JsonAutomaton {
     }
 
     static boolean isWhitespace(int b) {
-        return b == ' ' || b == '\n' || b == '\t' || b == '\r';
+        return b == ' ' || b == '\n' || b == '\t';
     }
 }

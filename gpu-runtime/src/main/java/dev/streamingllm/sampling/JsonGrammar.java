@@ -8,8 +8,8 @@ import java.util.List;
  * Independent of any vocabulary; immutable and shared by all generations that use it.
  *
  * <p>Two limits keep a small model from running on forever: a string without {@code maxLength} ends after
- * {@link #DEFAULT_MAX_LENGTH} characters, and at most {@link JsonAutomaton#MAX_WHITESPACE} whitespace characters
- * stand between two tokens of JSON. Properties come in the schema's order.
+ * {@link #DEFAULT_MAX_LENGTH} characters, and between two tokens of JSON stand at most 12 spaces, tabs and line
+ * feeds, one line feed at most. Properties come in the schema's order.
  */
 public final class JsonGrammar {
 

@@ -132,7 +132,9 @@ class JsonAutomatonTest {
         String ws = " ".repeat(JsonAutomaton.MAX_WHITESPACE);
         assertThat(accepts(JsonGrammar.anyObject(), ws + "{" + ws + "\"a\"" + ws + ":" + ws + "1" + ws + "}")).isTrue();
         assertThat(accepts(JsonGrammar.anyObject(), "{" + ws + " \"a\":1}")).isFalse();
-        assertThat(accepts(JsonGrammar.anyObject(), "{\"a\":1" + "\n".repeat(JsonAutomaton.MAX_WHITESPACE + 1) + "}")).isFalse();
+        assertThat(accepts(JsonGrammar.anyObject(), "{\"a\":1\n" + " ".repeat(JsonAutomaton.MAX_WHITESPACE - 1) + "}")).isTrue();
+        assertThat(accepts(JsonGrammar.anyObject(), "{\"a\":1\n\n}")).as("two line feeds").isFalse();
+        assertThat(accepts(JsonGrammar.anyObject(), "{\"a\":1\r\n}")).as("carriage return").isFalse();
     }
 
     @Test
