@@ -1,5 +1,7 @@
 package dev.streamingllm.sampling;
 
+import java.util.Arrays;
+
 /**
  * A pushdown automaton over the bytes of a JSON document of a {@link JsonGrammar}. Its state is a stack of frames,
  * {@value #FRAME} ints each, in an {@code int[]} owned by the caller, so that a state is copied by copying a few ints
@@ -53,10 +55,165 @@ final class JsonAutomaton {
     private static final int EXPONENT = 8;
     // constants: phase = 1 + bytes matched; a..b = the texts still matching
 
+    /** More bytes than any budget: a value that cannot be finished (a required recursion) or is not known. */
+    static final int UNREACHABLE = 1 << 24;
+
     private final JsonGrammar grammar;
+    /** The fewest bytes of a value of each node. */
+    private final int[] minimum;
+    /** Per object node, per property i: the fewest bytes of the required properties from i on, each with its comma. */
+    private final int[][] tail;
+    /** Per object node, per first candidate i: the fewest bytes of a key and what must follow it, over the candidates. */
+    private final int[][] withKey;
 
     JsonAutomaton(JsonGrammar grammar) {
         this.grammar = grammar;
+        int n = grammar.size();
+        minimum = new int[n];
+        Arrays.fill(minimum, UNREACHABLE);
+        // a fixed point: recursive nodes settle once what they refer to has
+        for (boolean changed = true; changed; ) {
+            changed = false;
+            for (int node = 0; node < n; node++) {
+                int m = Math.min(UNREACHABLE, fewestBytes(grammar.node(node)));
+                if (m < minimum[node]) {
+                    minimum[node] = m;
+                    changed = true;
+                }
+            }
+        }
+        tail = new int[n][];
+        withKey = new int[n][];
+        for (int node = 0; node < n; node++) {
+            if (grammar.node(node) instanceof JsonShape.Fixed o) {
+                int size = o.properties().size();
+                tail[node] = new int[size + 1];
+                for (int i = size - 1; i >= 0; i--) {
+                    JsonShape.Property p = o.properties().get(i);
+                    tail[node][i] = cap(tail[node][i + 1] + (p.required() ? 2 + keyBytes(o, i) + minimum[p.value()] : 0));
+                }
+                withKey[node] = new int[size];
+                for (int i = 0; i < size; i++) {
+                    int last = o.nextRequired()[i] < 0 ? size - 1 : o.nextRequired()[i];
+                    withKey[node][i] = UNREACHABLE;
+                    for (int j = i; j <= last; j++) {
+                        int after = cap(1L + minimum[o.properties().get(j).value()] + tail[node][j + 1]);
+                        withKey[node][i] = Math.min(withKey[node][i], cap(keyBytes(o, j) + (long) after));
+                    }
+                }
+            }
+        }
+    }
+
+    private int fewestBytes(JsonShape shape) {
+        return switch (shape) {
+            case JsonShape.Fixed o -> {
+                long bytes = 2;
+                int required = 0;
+                for (int i = 0; i < o.properties().size(); i++) {
+                    JsonShape.Property p = o.properties().get(i);
+                    if (p.required()) {
+                        bytes += keyBytes(o, i) + 1 + (long) minimum[p.value()] + (required++ > 0 ? 1 : 0);
+                    }
+                }
+                yield (int) Math.min(bytes, UNREACHABLE);
+            }
+            case JsonShape.Free o -> 2;
+            case JsonShape.Array a -> a.minItems() == 0 ? 2 : (int) Math.min(UNREACHABLE, 1 + (long) a.minItems() * (1 + minimum[a.items()]));
+            case JsonShape.Text t -> 2 + t.minLength();
+            case JsonShape.Number n -> 1;
+            case JsonShape.Literals l -> Arrays.stream(l.texts()).mapToInt(t -> t.length).min().orElse(UNREACHABLE);
+            case JsonShape.Union u -> Arrays.stream(u.byFirstByte()).filter(b -> b >= 0).map(b -> minimum[b]).min().orElse(UNREACHABLE);
+        };
+    }
+
+    /** The bytes of property {@code i}'s key with its quotes, as its key node holds it. */
+    private int keyBytes(JsonShape.Fixed o, int i) {
+        JsonShape.Literals keys = (JsonShape.Literals) grammar.node(o.keysFrom()[i]);
+        for (int k = 0; k < keys.ids().length; k++) {
+            if (keys.ids()[k] == i) {
+                return keys.texts()[k].length;
+            }
+        }
+        throw new IllegalStateException("property " + i + " is missing from its own keys");
+    }
+
+    private static int cap(long bytes) {
+        return (int) Math.min(bytes, UNREACHABLE);
+    }
+
+    /**
+     * The fewest bytes that finish the document from the state {@code f} of height {@code top}: each open value's
+     * shortest ending, and the required properties and items still due. Every byte of such an ending is ASCII, which
+     * every byte-level vocabulary has as a token of its own, so it is also a number of tokens that suffices.
+     */
+    int closingBytes(int[] f, int top) {
+        long bytes = 0;
+        for (int level = 0; level < top; level++) {
+            int at = level * FRAME;
+            if (f[at + 1] == KEY && grammar.node(f[at]) instanceof JsonShape.Fixed o && level + 1 < top) {
+                // the key being read decides which value follows: the two together, over the keys still possible
+                return cap(bytes + afterKeyBeingRead(f, at, o));
+            }
+            bytes += rest(f, at);
+        }
+        return cap(bytes);
+    }
+
+    private long afterKeyBeingRead(int[] f, int at, JsonShape.Fixed o) {
+        int key = at + FRAME;
+        JsonShape.Literals keys = (JsonShape.Literals) grammar.node(f[key]);
+        int phase = f[key + 1];
+        int lo = phase == START ? 0 : f[key + 2];
+        int hi = phase == START ? keys.texts().length - 1 : f[key + 3];
+        int matched = phase == START ? 0 : phase - 1;
+        long fewest = UNREACHABLE;
+        for (int k = lo; k <= hi; k++) {
+            int property = keys.ids()[k];
+            fewest = Math.min(fewest, keys.texts()[k].length - matched + 2L
+                    + minimum[o.properties().get(property).value()] + tail[f[at]][property + 1]);
+        }
+        return fewest;
+    }
+
+    private int rest(int[] f, int at) {
+        int node = f[at];
+        int phase = f[at + 1];
+        int a = f[at + 2];
+        int b = f[at + 3];
+        if (phase == START) {
+            return minimum[node];
+        }
+        return switch (grammar.node(node)) {
+            case JsonShape.Fixed o -> switch (phase) {
+                case OPEN -> Math.max(1, tail[node][a]);
+                case COLON -> cap(2L + minimum[o.properties().get(a).value()] + tail[node][a + 1]);
+                case AFTER_COMMA -> cap(withKey[node][a] + 1L);
+                default -> cap(tail[node][a] + 1L);
+            };
+            case JsonShape.Free o -> switch (phase) {
+                case OPEN, VALUE, AFTER_VALUE -> 1;
+                case AFTER_COMMA -> cap(5L + minimum[o.value()]);
+                default -> cap(2L + minimum[o.value()]);
+            };
+            case JsonShape.Array r -> phase == OPEN
+                    ? (r.minItems() == 0 ? 1 : cap((long) r.minItems() * (1 + minimum[r.items()])))
+                    : cap(Math.max(0, r.minItems() - a) * (1L + minimum[r.items()]) + 1);
+            case JsonShape.Text t -> switch (phase) {
+                case IN -> b + Math.max(0, t.minLength() - a) + 1;
+                case ESCAPE -> 2 + Math.max(0, t.minLength() - a - 1);
+                default -> b + Math.max(0, t.minLength() - a - 1) + 1;
+            };
+            case JsonShape.Number n -> phase == MINUS || phase == DOT || phase == EXPONENT_MARK || phase == EXPONENT_SIGN ? 1 : 0;
+            case JsonShape.Literals l -> {
+                int fewest = UNREACHABLE;
+                for (int i = a; i <= b; i++) {
+                    fewest = Math.min(fewest, l.texts()[i].length - (phase - 1));
+                }
+                yield fewest;
+            }
+            case JsonShape.Union u -> minimum[node];
+        };
     }
 
     /** A stack big enough for any state. */

@@ -45,6 +45,10 @@ public final class JsonGrammar {
         return nodes[index];
     }
 
+    int size() {
+        return nodes.length;
+    }
+
     int root() {
         return root;
     }

@@ -36,7 +36,7 @@ public final class Sampler {
         if (params.grammar() != null && tokenizer == null) {
             throw new IllegalArgumentException("a JSON grammar needs the tokenizer whose tokens it constrains");
         }
-        this.constraint = params.grammar() == null ? null : new JsonConstraint(params.grammar(), tokenizer);
+        this.constraint = params.grammar() == null ? null : new JsonConstraint(params.grammar(), tokenizer, params.maxTokens());
     }
 
     /**

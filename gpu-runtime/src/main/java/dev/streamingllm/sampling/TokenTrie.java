@@ -76,9 +76,10 @@ final class TokenTrie {
 
     /**
      * Sets in {@code allowed} the bit of every token whose bytes {@code automaton} accepts from the state
-     * {@code stack} of height {@code top}, which is left as it was.
+     * {@code stack} of height {@code top} (left as it was), and after which the document can still be finished in
+     * {@code budget} bytes.
      */
-    void walk(JsonAutomaton automaton, int[] stack, int top, long[] allowed, Scratch scratch) {
+    void walk(JsonAutomaton automaton, int[] stack, int top, int budget, long[] allowed, Scratch scratch) {
         int[][] states = scratch.states;
         int[] heights = scratch.heights;
         states[0] = stack;
@@ -95,6 +96,10 @@ final class TokenTrie {
                 continue;
             }
             heights[d] = height;
+            if (firstToken[i] == firstToken[i + 1] || automaton.closingBytes(state, height) > budget) {
+                i++;
+                continue;
+            }
             for (int t = firstToken[i]; t < firstToken[i + 1]; t++) {
                 int id = tokens[t];
                 allowed[id >>> 6] |= 1L << id;

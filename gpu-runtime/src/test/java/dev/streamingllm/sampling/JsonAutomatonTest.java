@@ -138,6 +138,33 @@ class JsonAutomatonTest {
     }
 
     @Test
+    void theShortestEndingCountsWhatIsStillDue() {
+        JsonGrammar person = JsonGrammar.fromSchema(PERSON);
+        String shortest = "{\"name\":\"\",\"age\":0,\"email\":\"\"}";
+        assertThat(accepts(person, shortest)).isTrue();
+        assertThat(closingBytes(person, "")).isEqualTo(shortest.length());
+        assertThat(closingBytes(person, "{\"name\":\"Ann")).isEqualTo("\",\"age\":0,\"email\":\"\"}".length());
+        assertThat(closingBytes(person, "{\"name\":\"Ann\",\"age\":3")).isEqualTo(",\"email\":\"\"}".length());
+        assertThat(closingBytes(person, "{\"name\":\"Ann\",\"age\":3,\"ni")).as("nickname, then email").isEqualTo(
+                "ckname\":\"\",\"email\":\"\"}".length());
+        assertThat(closingBytes(person, "{\"name\":\"Ann\",\"age\":3,\"email\":\"a\"}")).isZero();
+        JsonGrammar list = JsonGrammar.fromSchema("{\"type\":\"array\",\"minItems\":2,\"items\":{\"enum\":[\"yes\",\"no\"]}}");
+        assertThat(closingBytes(list, "")).isEqualTo("[\"no\",\"no\"]".length());
+        assertThat(closingBytes(list, "[\"y")).isEqualTo("es\",\"no\"]".length());
+    }
+
+    private static int closingBytes(JsonGrammar grammar, String prefix) {
+        JsonAutomaton automaton = new JsonAutomaton(grammar);
+        int[] stack = JsonAutomaton.newStack();
+        int top = automaton.start(stack);
+        for (byte b : prefix.getBytes(StandardCharsets.UTF_8)) {
+            top = automaton.step(stack, top, b & 0xFF);
+        }
+        assertThat(top).as(prefix).isNotNegative();
+        return automaton.closingBytes(stack, top);
+    }
+
+    @Test
     void unsupportedConstructsAreRefusedByNameAndPlace() {
         assertThatThrownBy(() -> JsonGrammar.fromSchema("{\"type\":\"object\",\"properties\":{\"email\":{\"type\":\"string\",\"pattern\":\"@\"}}}"))
                 .isInstanceOf(IllegalArgumentException.class)
