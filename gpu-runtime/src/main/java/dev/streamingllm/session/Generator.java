@@ -26,8 +26,9 @@ public final class Generator {
 
     /**
      * Feeds {@code prompt} to {@code session} and generates until an end-of-generation token, a stop
-     * string, the end of the grammar's JSON document, {@code maxTokens} or cancellation. {@code onText} receives the text as it is decided
-     * (multi-byte characters and possible stop-string prefixes are held back until complete).
+     * string, the end of the grammar's JSON document, {@code maxTokens} or cancellation. {@code onText}
+     * receives the text as it is decided (multi-byte characters and possible stop-string prefixes are
+     * held back until complete).
      */
     public Result generate(Session session, int[] prompt, SamplingParams params, Consumer<String> onText, BooleanSupplier cancelled) {
         Sampler sampler = new Sampler(params, tokenizer);
