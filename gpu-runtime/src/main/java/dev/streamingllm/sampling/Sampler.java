@@ -1,5 +1,6 @@
 package dev.streamingllm.sampling;
 
+import dev.streamingllm.tokenizer.Tokenizer;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.Arrays;
@@ -7,9 +8,13 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Picks tokens from logits in llama.cpp's order: penalties, top-k, temperature, top-p, min-p, draw.
+ * Picks tokens from logits in llama.cpp's order: penalties, grammar, top-k, temperature, top-p, min-p, draw.
  * One sampler per generation stream: it remembers recent tokens for the penalties and owns the
  * random stream; its state can be exported so a session continues identically elsewhere.
+ *
+ * <p>With a {@link SamplingParams#grammar() grammar}, every token that cannot continue the JSON document is masked
+ * before the draw, and the document advances when {@link #accept} is given the token {@link #sample} just chose:
+ * tokens accepted otherwise (the prompt's, for the penalties) do not belong to the document.
  */
 public final class Sampler {
 
@@ -17,14 +22,32 @@ public final class Sampler {
     private final Xoshiro256 random;
     private final ArrayDeque<Integer> recent = new ArrayDeque<>();
     private final Map<Integer, Integer> counts = new HashMap<>();
+    private final JsonConstraint constraint;
+    private int sampled = -1;
 
     public Sampler(SamplingParams params) {
-        this.params = params;
-        this.random = new Xoshiro256(params.seed() != null ? params.seed() : System.nanoTime() ^ Thread.currentThread().threadId());
+        this(params, null);
     }
 
-    /** Remembers a token that is now part of the stream (prompt or generated), for the penalties. */
+    /** A sampler whose grammar, if {@code params} has one, is enforced over {@code tokenizer}'s vocabulary. */
+    public Sampler(SamplingParams params, Tokenizer tokenizer) {
+        this.params = params;
+        this.random = new Xoshiro256(params.seed() != null ? params.seed() : System.nanoTime() ^ Thread.currentThread().threadId());
+        if (params.grammar() != null && tokenizer == null) {
+            throw new IllegalArgumentException("a JSON grammar needs the tokenizer whose tokens it constrains");
+        }
+        this.constraint = params.grammar() == null ? null : new JsonConstraint(params.grammar(), tokenizer, params.maxTokens());
+    }
+
+    /**
+     * Remembers a token that is now part of the stream (prompt or generated), for the penalties; the token just
+     * sampled also advances the grammar's document.
+     */
     public void accept(int token) {
+        if (constraint != null && token == sampled) {
+            constraint.advance(token);
+        }
+        sampled = -1;
         if (params.penaltyLastN() == 0) {
             return;
         }
@@ -36,9 +59,22 @@ public final class Sampler {
         }
     }
 
-    /** The next token; {@code logits} is modified in place by the penalties. */
+    /** The next token; {@code logits} is modified in place by the penalties and the grammar's mask. */
     public int sample(float[] logits) {
         applyPenalties(logits);
+        if (constraint != null) {
+            constraint.mask(logits);
+        }
+        sampled = draw(logits);
+        return sampled;
+    }
+
+    /** Whether the grammar's document is whole, so that generation should end; false without a grammar. */
+    public boolean documentComplete() {
+        return constraint != null && constraint.complete();
+    }
+
+    private int draw(float[] logits) {
         if (params.greedy()) {
             return argmax(logits);
         }

@@ -10,6 +10,7 @@ import java.util.List;
  * @param presencePenalty  OpenAI's: subtracted once if the token occurred at all (0 = off)
  * @param seed             the random stream; the same seed over the same logits gives the same tokens (null = random)
  * @param stop             strings that end generation; the stop string itself is not returned
+ * @param grammar          the JSON documents the reply must be, enforced token by token (null = any text)
  */
 public record SamplingParams(
         float temperature,
@@ -22,7 +23,8 @@ public record SamplingParams(
         int penaltyLastN,
         Long seed,
         int maxTokens,
-        List<String> stop) {
+        List<String> stop,
+        JsonGrammar grammar) {
 
     public static final SamplingParams DEFAULTS = builder().build();
 
@@ -61,7 +63,7 @@ public record SamplingParams(
     public Builder toBuilder() {
         return new Builder().temperature(temperature).topK(topK).topP(topP).minP(minP).repeatPenalty(repeatPenalty)
                 .frequencyPenalty(frequencyPenalty).presencePenalty(presencePenalty).penaltyLastN(penaltyLastN)
-                .seed(seed).maxTokens(maxTokens).stop(stop);
+                .seed(seed).maxTokens(maxTokens).stop(stop).grammar(grammar);
     }
 
     public static final class Builder {
@@ -76,6 +78,7 @@ public record SamplingParams(
         private Long seed;
         private int maxTokens = 256;
         private List<String> stop = List.of();
+        private JsonGrammar grammar;
 
         public Builder temperature(float temperature) {
             this.temperature = temperature;
@@ -132,9 +135,14 @@ public record SamplingParams(
             return this;
         }
 
+        public Builder grammar(JsonGrammar grammar) {
+            this.grammar = grammar;
+            return this;
+        }
+
         public SamplingParams build() {
             return new SamplingParams(temperature, topK, topP, minP, repeatPenalty, frequencyPenalty, presencePenalty,
-                    penaltyLastN, seed, maxTokens, stop);
+                    penaltyLastN, seed, maxTokens, stop, grammar);
         }
     }
 }

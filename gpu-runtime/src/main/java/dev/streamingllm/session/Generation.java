@@ -13,8 +13,8 @@ import java.util.function.BooleanSupplier;
 
 /**
  * One request's generation as a {@link Scheduler} runs it, a step at a time: the prompt in chunks, then one
- * sampled token per step fed back, until an end-of-generation token, a stop string, the token budget or
- * cancellation. The text is queued as it is decided (multi-byte characters and possible stop-string prefixes are
+ * sampled token per step fed back, until an end-of-generation token, a stop string, the end of the grammar's JSON
+ * document, the token budget or cancellation. The text is queued as it is decided (multi-byte characters and possible stop-string prefixes are
  * held back until complete) for the requesting thread to deliver, so a slow consumer never holds up the scheduler.
  * Touched by the scheduler's thread, except {@link #nextPiece()} and {@link #abandon()}.
  */
@@ -51,7 +51,7 @@ final class Generation {
         this.params = params;
         this.cancelled = cancelled;
         this.tokenizer = tokenizer;
-        this.sampler = new Sampler(params);
+        this.sampler = new Sampler(params, tokenizer);
         for (int token : prompt) {
             sampler.accept(token);
         }
@@ -130,7 +130,7 @@ final class Generation {
         completion++;
         sampler.accept(token);
         emit(stops.feed(decoder.append(token)));
-        if (stops.stopped()) {
+        if (stops.stopped() || sampler.documentComplete()) {
             finish(FinishReason.STOP, -1);
         } else if (completion == params.maxTokens()) {
             finish(FinishReason.LENGTH, token);

@@ -26,7 +26,7 @@ public final class Generator {
 
     /**
      * Feeds {@code prompt} to {@code session} and generates until an end-of-generation token, a stop
-     * string, {@code maxTokens} or cancellation, waiting for the result. {@code onText} receives the text as
+     * string, the end of the grammar's JSON document, {@code maxTokens} or cancellation, waiting for the result. {@code onText} receives the text as
      * it is decided, on the calling thread; {@code cancelled} is polled before every step. An interrupt or a
      * failing {@code onText} stops the generation at the next step.
      */

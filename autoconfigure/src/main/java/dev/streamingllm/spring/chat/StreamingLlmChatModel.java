@@ -1,6 +1,7 @@
 package dev.streamingllm.spring.chat;
 
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.sampling.JsonGrammar;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.TurnEvent;
@@ -158,6 +159,9 @@ public class StreamingLlmChatModel implements ChatModel {
         }
         if (options.getMaxTokens() != null) {
             b.maxTokens(options.getMaxTokens());
+        }
+        if (options.getOutputSchema() != null) {
+            b.grammar(JsonGrammar.fromSchema(options.getOutputSchema()));
         }
         if (options.getStopSequences() != null) {
             b.stop(options.getStopSequences());

@@ -5,15 +5,17 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 import org.springframework.ai.chat.prompt.ChatOptions;
 import org.springframework.ai.chat.prompt.DefaultChatOptionsBuilder;
+import org.springframework.ai.model.tool.StructuredOutputChatOptions;
 
 /**
  * Options of {@link StreamingLlmChatModel}: the portable {@link ChatOptions} plus the sink cache's geometry,
- * the sampler's extras and the conversation the prompt belongs to. Null means "use the default".
+ * the sampler's extras, the conversation the prompt belongs to and the JSON Schema the reply must follow. Null
+ * means "use the default".
  *
  * <p>{@code sinks}, {@code window} and {@code pinSystemPrompt} shape a conversation's cache when it is created;
  * later turns of the same conversation keep the geometry it was created with.
  */
-public final class StreamingLlmChatOptions implements ChatOptions {
+public final class StreamingLlmChatOptions implements StructuredOutputChatOptions {
 
     private final @Nullable String model;
     private final @Nullable Double frequencyPenalty;
@@ -31,6 +33,7 @@ public final class StreamingLlmChatOptions implements ChatOptions {
     private final @Nullable Boolean pinSystemPrompt;
     private final @Nullable String conversationId;
     private final @Nullable String client;
+    private final @Nullable String outputSchema;
 
     private StreamingLlmChatOptions(@Nullable String model, @Nullable Double frequencyPenalty, @Nullable Integer maxTokens,
             @Nullable Double presencePenalty, @Nullable List<String> stopSequences, @Nullable Double temperature,
@@ -51,6 +54,7 @@ public final class StreamingLlmChatOptions implements ChatOptions {
         this.pinSystemPrompt = b.pinSystemPrompt;
         this.conversationId = b.conversationId;
         this.client = b.client;
+        this.outputSchema = b.outputSchema;
     }
 
     public static Builder builder() {
@@ -64,12 +68,16 @@ public final class StreamingLlmChatOptions implements ChatOptions {
                 .presencePenalty(presencePenalty).stopSequences(stopSequences).temperature(temperature).topK(topK)
                 .topP(topP);
         return b.minP(minP).repeatPenalty(repeatPenalty).seed(seed).sinks(sinks).window(window)
-                .pinSystemPrompt(pinSystemPrompt).conversationId(conversationId).client(client);
+                .pinSystemPrompt(pinSystemPrompt).conversationId(conversationId).client(client).outputSchema(outputSchema);
     }
 
-    /** Any {@link ChatOptions} as these options: the portable fields, plus ours when it is ours. */
+    /** Any {@link ChatOptions} as these options: the portable fields and an output schema, plus ours when it is ours. */
     public static StreamingLlmChatOptions from(ChatOptions options) {
-        return options instanceof StreamingLlmChatOptions ours ? ours : builder().combineWith(options.mutate()).build();
+        if (options instanceof StreamingLlmChatOptions ours) {
+            return ours;
+        }
+        Builder b = builder().combineWith(options.mutate());
+        return options instanceof StructuredOutputChatOptions structured ? b.outputSchema(structured.getOutputSchema()).build() : b.build();
     }
 
     @Override
@@ -159,6 +167,16 @@ public final class StreamingLlmChatOptions implements ChatOptions {
         return client;
     }
 
+    /**
+     * The JSON Schema the reply must follow, enforced while decoding (see the runtime's {@code JsonGrammar} for the
+     * supported subset); Spring AI's {@code ChatClient} sets it for {@code entity(...)} under
+     * {@code AdvisorParams.ENABLE_NATIVE_STRUCTURED_OUTPUT}.
+     */
+    @Override
+    public @Nullable String getOutputSchema() {
+        return outputSchema;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof StreamingLlmChatOptions that && Objects.equals(model, that.model)
@@ -169,23 +187,26 @@ public final class StreamingLlmChatOptions implements ChatOptions {
                 && Objects.equals(repeatPenalty, that.repeatPenalty) && Objects.equals(seed, that.seed)
                 && Objects.equals(sinks, that.sinks) && Objects.equals(window, that.window)
                 && Objects.equals(pinSystemPrompt, that.pinSystemPrompt)
-                && Objects.equals(conversationId, that.conversationId) && Objects.equals(client, that.client);
+                && Objects.equals(conversationId, that.conversationId) && Objects.equals(client, that.client)
+                && Objects.equals(outputSchema, that.outputSchema);
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(model, frequencyPenalty, maxTokens, presencePenalty, stopSequences, temperature, topK, topP,
-                minP, repeatPenalty, seed, sinks, window, pinSystemPrompt, conversationId, client);
+                minP, repeatPenalty, seed, sinks, window, pinSystemPrompt, conversationId, client, outputSchema);
     }
 
     @Override
     public String toString() {
         return "StreamingLlmChatOptions[model=" + model + ", temperature=" + temperature + ", topK=" + topK + ", topP="
                 + topP + ", minP=" + minP + ", maxTokens=" + maxTokens + ", seed=" + seed + ", sinks=" + sinks
-                + ", window=" + window + ", conversationId=" + conversationId + ", client=" + client + "]";
+                + ", window=" + window + ", conversationId=" + conversationId + ", client=" + client
+                + ", outputSchema=" + outputSchema + "]";
     }
 
-    public static final class Builder extends DefaultChatOptionsBuilder<Builder> {
+    public static final class Builder extends DefaultChatOptionsBuilder<Builder>
+            implements StructuredOutputChatOptions.Builder<Builder> {
 
         private @Nullable Double minP;
         private @Nullable Double repeatPenalty;
@@ -195,6 +216,7 @@ public final class StreamingLlmChatOptions implements ChatOptions {
         private @Nullable Boolean pinSystemPrompt;
         private @Nullable String conversationId;
         private @Nullable String client;
+        private @Nullable String outputSchema;
 
         public Builder minP(@Nullable Double minP) {
             this.minP = minP;
@@ -236,6 +258,12 @@ public final class StreamingLlmChatOptions implements ChatOptions {
             return this;
         }
 
+        @Override
+        public Builder outputSchema(@Nullable String outputSchema) {
+            this.outputSchema = outputSchema;
+            return this;
+        }
+
         /** Takes every field {@code other} sets; stop sequences are added to ours. */
         @Override
         public Builder combineWith(ChatOptions.Builder<?> other) {
@@ -249,6 +277,7 @@ public final class StreamingLlmChatOptions implements ChatOptions {
                 pinSystemPrompt = that.pinSystemPrompt != null ? that.pinSystemPrompt : pinSystemPrompt;
                 conversationId = that.conversationId != null ? that.conversationId : conversationId;
                 client = that.client != null ? that.client : client;
+                outputSchema = that.outputSchema != null ? that.outputSchema : outputSchema;
             }
             return this;
         }

@@ -28,6 +28,7 @@ public record ChatCompletionRequest(
         @Nullable JsonNode stop,
         @Nullable Integer n,
         @Nullable JsonNode tools,
+        @JsonProperty("response_format") @Nullable ResponseFormat responseFormat,
         /* OpenAI's end-user id; here also the conversation id when no X-Conversation-Id header is sent */
         @Nullable String user,
         @Nullable Map<String, String> metadata) {

@@ -1,5 +1,6 @@
 package dev.streamingllm.spring.web;
 
+import dev.streamingllm.sampling.JsonGrammar;
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
 import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import dev.streamingllm.spring.session.TurnWork;
@@ -98,9 +99,10 @@ public class ChatCompletionsController {
     public Mono<ResponseEntity<?>> complete(@RequestBody(required = false) byte @Nullable [] body, ServerWebExchange exchange) {
         ChatCompletionRequest request = reader.read(body);
         List<Message> incoming = validate(request);
+        String outputSchema = outputSchema(request.responseFormat());
         String client = ChatExchange.client(exchange);
         String conversationId = ChatExchange.conversationId(exchange);
-        Prompt prompt = new Prompt(incoming, options(request, conversationId, client));
+        Prompt prompt = new Prompt(incoming, options(request, conversationId, client, outputSchema));
         return limiter.admit(client).flatMap(slot -> {
             try {
                 if (conversationId != null && !keys.claim(conversationId, client)) {
@@ -266,7 +268,36 @@ public class ChatCompletionsController {
                 + " text parts, was " + ChatRequestReader.describe(content) + ".");
     }
 
-    private StreamingLlmChatOptions options(ChatCompletionRequest request, @Nullable String conversationId, String client) {
+    /** The JSON Schema that {@code response_format} asks the reply to follow; null for plain text. */
+    private static @Nullable String outputSchema(@Nullable ResponseFormat format) {
+        if (format == null || "text".equals(format.type())) {
+            return null;
+        }
+        if ("json_object".equals(format.type())) {
+            return "{\"type\":\"object\"}";
+        }
+        if (!"json_schema".equals(format.type())) {
+            throw ApiException.invalidParam("response_format.type", "invalid_response_format",
+                    "response_format.type must be text, json_object or json_schema, was " + format.type() + ".");
+        }
+        ResponseFormat.JsonSchema jsonSchema = format.jsonSchema();
+        if (jsonSchema == null || jsonSchema.name() == null || jsonSchema.name().isBlank()) {
+            throw ApiException.invalidParam("response_format.json_schema.name", "invalid_response_format", "response_format.json_schema.name is required.");
+        }
+        if (jsonSchema.schema() == null || !jsonSchema.schema().isObject()) {
+            throw ApiException.invalidParam("response_format.json_schema.schema", "invalid_response_format", "response_format.json_schema.schema must be a JSON Schema object.");
+        }
+        String schema = jsonSchema.schema().toString();
+        try {
+            JsonGrammar.fromSchema(schema);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalidParam("response_format.json_schema.schema", "unsupported_schema", "response_format.json_schema.schema: " + e.getMessage() + ".");
+        }
+        return schema;
+    }
+
+    private StreamingLlmChatOptions options(ChatCompletionRequest request, @Nullable String conversationId, String client,
+            @Nullable String outputSchema) {
         Integer defaultBudget = chatModel.getOptions().getMaxTokens();
         int budget = request.tokenBudget() != null ? request.tokenBudget()
                 : defaultBudget != null ? Math.min(defaultBudget, maxTokens) : maxTokens;
@@ -280,6 +311,7 @@ public class ChatCompletionsController {
                 .presencePenalty(request.presencePenalty())
                 .seed(request.seed())
                 .stopSequences(stop(request.stop()))
+                .outputSchema(outputSchema)
                 .build();
     }
 
