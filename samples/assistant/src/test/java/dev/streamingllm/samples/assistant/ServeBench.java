@@ -97,7 +97,8 @@ public final class ServeBench {
             Path log = Files.createTempFile("llama-server", ".log");
             // one slot per client, each with room for the longest conversation
             Process server = new ProcessBuilder(llamaServer, "-m", model.toString(), "-t", String.valueOf(threads), "-tb",
-                    String.valueOf(threads), "-np", String.valueOf(most), "-cb", "-c", String.valueOf(most * 1024), "--host",
+                    String.valueOf(threads), "-np", String.valueOf(most), "-cb", "-c", String.valueOf(most * 1024), "--threads-http",
+                    String.valueOf(most + 4), "--host",
                     "127.0.0.1", "--port", String.valueOf(port)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             try {
                 String base = "http://127.0.0.1:" + port;
@@ -224,7 +225,14 @@ public final class ServeBench {
         HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build();
         long start = System.nanoTime();
-        HttpResponse<java.io.InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        HttpResponse<java.io.InputStream> response;
+        try {
+            response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        } catch (IOException e) {
+            // the server closed the connection: counted as incomplete, as a refusal is
+            System.err.println("request failed: " + e.getMessage());
+            return new Reply("", 0, System.nanoTime() - start, List.of(), false);
+        }
         if (response.statusCode() != 200) {
             System.err.println("HTTP " + response.statusCode() + ": " + new String(response.body().readAllBytes(), StandardCharsets.UTF_8));
             return new Reply("", 0, System.nanoTime() - start, List.of(), false);
