@@ -76,12 +76,22 @@ class SmolLm2GenerationTest {
         double oneByOneError = oracle.worstRowError(oneByOne);
         System.out.printf("SmolLM2 Q4_1: max |logit - oracle| over the row's largest |logit|: %.2e batched, %.2e token by token%n",
                 batchedError, oneByOneError);
-        assertThat(batchedError).isLessThanOrEqualTo(1e-2);
-        assertThat(oneByOneError).isLessThanOrEqualTo(1e-2);
-        // the answer's first token, where llama.cpp's rounding picks "L" (0.3% behind): the oracle's choice is ours
         int vocab = model.config().vocabularySize();
-        assertThat(argmax(oneByOne, (tokens.length - 1) * vocab, vocab)).isEqualTo(argmax(oracle.logits()[tokens.length - 1]))
-                .isEqualTo(model.tokenizer().encode("The", false, false)[0]);
+        double[] answer = oracle.logits()[tokens.length - 1];
+        int ours = argmax(oneByOne, (tokens.length - 1) * vocab, vocab);
+        if (Weights.load(model.gguf(), model.config()).layers()[0].attnQ().roundsActivations()) {
+            // 256-bit machines: the Q4_1 kernels round activations to 11 bits per block, as llama.cpp rounds them to 8,
+            // which moves the logits of this 30-layer model by about 1.2e-2 to 1.4e-2 of the largest
+            assertThat(batchedError).isLessThanOrEqualTo(2.5e-2);
+            assertThat(oneByOneError).isLessThanOrEqualTo(2.5e-2);
+            // the answer's first token is a near tie ("The" or "L", 0.3% apart): ours is one of the oracle's best two
+            assertThat(answer[argmax(answer)] - answer[ours]).isLessThanOrEqualTo(1e-2 * Math.abs(answer[argmax(answer)]));
+        } else {
+            assertThat(batchedError).isLessThanOrEqualTo(1e-2);
+            assertThat(oneByOneError).isLessThanOrEqualTo(1e-2);
+            // the answer's first token, where llama.cpp's rounding picks "L" (0.3% behind): the oracle's choice is ours
+            assertThat(ours).isEqualTo(argmax(answer)).isEqualTo(model.tokenizer().encode("The", false, false)[0]);
+        }
     }
 
     @Test

@@ -132,6 +132,14 @@ public abstract sealed class WeightMatrix
         return quantizesActivations() && (quantizesBatches() || batch % 4 != 0);
     }
 
+    /**
+     * Whether a decode step's matmul rounds the activations it multiplies (the integer kernels of 256-bit machines,
+     * {@link QuantizedActivations}), so its results differ from float arithmetic by that rounding.
+     */
+    public boolean roundsActivations() {
+        return quantizesActivations();
+    }
+
     /** {@link #dot(int, float[], int)} against row {@code b} of quantized activations; only when {@link #quantizesActivations()}. */
     float dot(int row, QuantizedActivations x, int b) {
         throw new UnsupportedOperationException(type + " kernels multiply float activations");
