@@ -33,6 +33,9 @@ public final class LoadRun {
     private static final String[] NAMES = {"Tim", "Lily", "Ben", "Mia", "Sam", "Anna", "Max", "Sue"};
     private static final String[] THINGS = {"a red ball", "a big tree", "a little dog", "a blue car", "a shiny stone", "a cake"};
 
+    /** The id the server gives its model in {@code /v1/models}, which requests must name. */
+    private static String modelId;
+
     record TurnStats(String text, long firstTokenNanos, long totalNanos, int completionTokens, boolean complete) {
     }
 
@@ -47,6 +50,8 @@ public final class LoadRun {
                 "--spring.main.banner-mode=off");
         String base = "http://localhost:" + app.getEnvironment().getProperty("local.server.port");
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        modelId = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(base + "/v1/models")).build(),
+                HttpResponse.BodyHandlers.ofString()).body()).get("data").get(0).get("id").asString();
         try {
             // warm-up: the JIT compiles the kernels before anything is timed
             conversation(http, base, "warm-up", 2, maxTokens);
@@ -97,7 +102,7 @@ public final class LoadRun {
     }
 
     private static TurnStats turn(HttpClient http, String base, String id, String message, int maxTokens) throws Exception {
-        String body = JSON.writeValueAsString(Map.of("model", "stories260K", "stream", true, "temperature", 0,
+        String body = JSON.writeValueAsString(Map.of("model", modelId, "stream", true, "temperature", 0,
                 "max_tokens", maxTokens, "stream_options", Map.of("include_usage", true),
                 "messages", List.of(Map.of("role", "user", "content", message))));
         HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
