@@ -1,24 +1,17 @@
 package dev.streamingllm.samples.assistant;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.net.URI;
+import static dev.streamingllm.samples.assistant.BenchClient.cpu;
+import static dev.streamingllm.samples.assistant.BenchClient.ms;
+
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.springframework.boot.SpringApplication;
 import org.springframework.context.ConfigurableApplicationContext;
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The load run of BENCHMARKS.md (a program, not a test): the assistant on a random port, N concurrent streaming
@@ -29,7 +22,6 @@ import tools.jackson.databind.json.JsonMapper;
  */
 public final class LoadRun {
 
-    private static final JsonMapper JSON = new JsonMapper();
     private static final String[] NAMES = {"Tim", "Lily", "Ben", "Mia", "Sam", "Anna", "Max", "Sue"};
     private static final String[] THINGS = {"a red ball", "a big tree", "a little dog", "a blue car", "a shiny stone", "a cake"};
 
@@ -50,8 +42,7 @@ public final class LoadRun {
                 "--spring.main.banner-mode=off");
         String base = "http://localhost:" + app.getEnvironment().getProperty("local.server.port");
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-        modelId = JSON.readTree(http.send(HttpRequest.newBuilder(URI.create(base + "/v1/models")).build(),
-                HttpResponse.BodyHandlers.ofString()).body()).get("data").get(0).get("id").asString();
+        modelId = BenchClient.modelId(http, base);
         try {
             // warm-up: the JIT compiles the kernels before anything is timed
             conversation(http, base, "warm-up", 2, maxTokens);
@@ -102,51 +93,14 @@ public final class LoadRun {
     }
 
     private static TurnStats turn(HttpClient http, String base, String id, String message, int maxTokens) throws Exception {
-        String body = JSON.writeValueAsString(Map.of("model", modelId, "stream", true, "temperature", 0,
+        BenchClient.Reply reply = BenchClient.send(http, base, Map.of("model", modelId, "stream", true, "temperature", 0,
                 "max_tokens", maxTokens, "stream_options", Map.of("include_usage", true),
-                "messages", List.of(Map.of("role", "user", "content", message))));
-        HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
-                .header("Content-Type", "application/json").header("X-Conversation-Id", id)
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build();
-        long start = System.nanoTime();
-        HttpResponse<java.io.InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
-        if (response.statusCode() != 200) {
-            return new TurnStats("HTTP " + response.statusCode(), 0, System.nanoTime() - start, 0, false);
+                "messages", List.of(Map.of("role", "user", "content", message))), Map.of("X-Conversation-Id", id), at -> { });
+        if (reply.status() != 200) {
+            return new TurnStats("HTTP " + reply.status(), 0, reply.totalNanos(), 0, false);
         }
-        StringBuilder text = new StringBuilder();
-        long first = 0;
-        int tokens = -1;
-        boolean finished = false;
-        boolean done = false;
-        try (var in = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
-            for (String line; (line = in.readLine()) != null; ) {
-                if (!line.startsWith("data:")) {
-                    continue;
-                }
-                String data = line.substring(5).strip();
-                if (data.equals("[DONE]")) {
-                    done = true;
-                    continue;
-                }
-                JsonNode chunk = JSON.readTree(data);
-                if (chunk.has("usage")) {
-                    tokens = chunk.get("usage").get("completion_tokens").asInt();
-                }
-                JsonNode choices = chunk.get("choices");
-                if (choices == null || choices.isEmpty()) {
-                    continue;
-                }
-                JsonNode content = choices.get(0).get("delta").get("content");
-                if (content != null && !content.asString().isEmpty()) {
-                    if (first == 0) {
-                        first = System.nanoTime() - start;
-                    }
-                    text.append(content.asString());
-                }
-                finished |= !choices.get(0).get("finish_reason").isNull();
-            }
-        }
-        return new TurnStats(text.toString(), first, System.nanoTime() - start, tokens, finished && done && tokens > 0);
+        return new TurnStats(reply.text(), reply.firstTokenNanos(), reply.totalNanos(), reply.usage(),
+                reply.finished() && reply.done() && reply.usage() > 0);
     }
 
     private static void report(int clients, int turns, int maxTokens, String model, List<List<TurnStats>> concurrent,
@@ -182,19 +136,5 @@ public final class LoadRun {
         if (incomplete > 0 || differing > 0) {
             System.exit(1);
         }
-    }
-
-    private static double ms(long[] sorted, int percentile) {
-        int index = (int) Math.ceil(percentile / 100.0 * sorted.length) - 1;
-        return sorted[Math.clamp(index, 0, sorted.length - 1)] / 1e6;
-    }
-
-    private static String cpu() throws Exception {
-        Path info = Path.of("/proc/cpuinfo");
-        if (!Files.exists(info)) {
-            return System.getProperty("os.arch");
-        }
-        return Arrays.stream(Files.readString(info).split("\n")).filter(l -> l.startsWith("model name")).findFirst()
-                .map(l -> l.substring(l.indexOf(':') + 1).strip()).orElse(System.getProperty("os.arch"));
     }
 }

@@ -1,33 +1,35 @@
 package dev.streamingllm.samples.assistant;
 
+import static dev.streamingllm.samples.assistant.BenchClient.cpu;
+import static dev.streamingllm.samples.assistant.BenchClient.ms;
+
 import dev.streamingllm.backend.cpu.Parallel;
 import dev.streamingllm.pull.ModelPuller;
 import dev.streamingllm.pull.PullPolicy;
 import dev.streamingllm.pull.PullProgress;
-import java.io.BufferedReader;
+import dev.streamingllm.samples.assistant.BenchClient.Reply;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
 import org.springframework.boot.SpringApplication;
 import org.springframework.context.ConfigurableApplicationContext;
-import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The serving benchmark of BENCHMARKS.md (a program, not a test): the assistant and, when its path is given,
@@ -42,13 +44,8 @@ import tools.jackson.databind.json.JsonMapper;
  */
 public final class ServeBench {
 
-    private static final JsonMapper JSON = new JsonMapper();
     private static final String[] NAMES = {"Tim", "Lily", "Ben", "Mia", "Sam", "Anna", "Max", "Sue"};
     private static final String[] THINGS = {"a red ball", "a big tree", "a little dog", "a blue car", "a shiny stone", "a cake"};
-
-    /** One streamed reply as the client saw it. */
-    record Reply(String text, int tokens, long firstTokenNanos, List<Long> gapsNanos, boolean complete) {
-    }
 
     /** One engine at one concurrency. */
     record Level(String engine, int clients, int turns, long tokens, double seconds, double ttftP50, double ttftP95, double gapP95,
@@ -78,7 +75,7 @@ public final class ServeBench {
         Parallel.setThreads(threads);
         ConfigurableApplicationContext app = SpringApplication.run(AssistantApplication.class, "--server.port=0",
                 "--streamingllm.model=" + model, "--streamingllm.sessions.max=" + (2 * most + 4),
-                "--streamingllm.web.limits.concurrent-generations-per-key=" + most, "--logging.level.root=WARN",
+                "--streamingllm.web.limits.concurrent-generations-per-key=" + Math.max(2, most), "--logging.level.root=WARN",
                 "--spring.main.banner-mode=off");
         try {
             String base = "http://localhost:" + app.getEnvironment().getProperty("local.server.port");
@@ -113,7 +110,7 @@ public final class ServeBench {
     }
 
     private static List<Level> drive(String engine, HttpClient http, String base, int[] levels, int turns, int maxTokens) throws Exception {
-        String model = modelId(http, base);
+        String model = BenchClient.modelId(http, base);
         // warm-up: the JIT compiles the kernels (and llama-server's slots start) before anything is timed
         conversation(http, base, model, 0, turns, maxTokens);
         List<Level> out = new ArrayList<>();
@@ -134,7 +131,7 @@ public final class ServeBench {
             long tokens = replies.stream().mapToLong(Reply::tokens).sum();
             long[] ttft = replies.stream().mapToLong(Reply::firstTokenNanos).sorted().toArray();
             long[] gaps = replies.stream().flatMap(r -> r.gapsNanos().stream()).mapToLong(Long::longValue).sorted().toArray();
-            int incomplete = (int) replies.stream().filter(r -> !r.complete()).count();
+            int incomplete = (int) replies.stream().filter(r -> !r.done()).count();
             Level level = new Level(engine, clients, turns, tokens, seconds, ms(ttft, 50), ms(ttft, 95), ms(gaps, 95), incomplete);
             System.out.printf("%s, %d clients: %d tokens in %.1f s = %.1f tokens/s; first token p50 %.0f ms, p95 %.0f ms; "
                     + "inter-token p95 %.0f ms; incomplete %d%n", engine, clients, tokens, seconds, level.tokensPerSecond(),
@@ -149,15 +146,26 @@ public final class ServeBench {
      * streaming client's inter-token p95 before the long prompt arrived and while it was prefilled.
      */
     private static void interference(HttpClient http, String base, int words) throws Exception {
-        String model = modelId(http, base);
-        List<Long> arrivals = java.util.Collections.synchronizedList(new ArrayList<>());
+        String model = BenchClient.modelId(http, base);
+        List<Long> arrivals = Collections.synchronizedList(new ArrayList<>());
+        // the long prompt goes once the stream runs: at its 40th piece, or when it ended sooner
+        CountDownLatch running = new CountDownLatch(1);
         long[] longPrompt = new long[2];
         try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
-            Future<Reply> streaming = pool.submit(() -> turn(http, base, model,
-                    List.of(Map.of("role", "user", "content", "Tell me a very long story about a dragon.")), 400, arrivals::add));
-            while (arrivals.size() < 40) {
-                Thread.onSpinWait();
-            }
+            Future<Reply> streaming = pool.submit(() -> {
+                try {
+                    return turn(http, base, model, List.of(Map.of("role", "user", "content", "Tell me a very long story about a dragon.")),
+                            400, at -> {
+                                arrivals.add(at);
+                                if (arrivals.size() == 40) {
+                                    running.countDown();
+                                }
+                            });
+                } finally {
+                    running.countDown();
+                }
+            });
+            running.await();
             String text = "The quick brown fox jumps over the lazy dog while the river runs. ".repeat(Math.max(1, words / 13));
             longPrompt[0] = System.nanoTime();
             Reply prefilled = turn(http, base, model, List.of(Map.of("role", "user", "content", text + "Summarize this.")), 1,
@@ -193,28 +201,16 @@ public final class ServeBench {
                     ? NAMES[client % NAMES.length] + " found " + THINGS[client % THINGS.length] + " (story " + client + "). Tell me the story."
                     : "What did " + NAMES[(client + t) % NAMES.length] + " do next?";
             history.add(Map.of("role", "user", "content", message));
-            Reply reply = turn(http, base, model, history, maxTokens);
+            Reply reply = turn(http, base, model, history, maxTokens, at -> { });
             history.add(Map.of("role", "assistant", "content", reply.text()));
             replies.add(reply);
         }
         return replies;
     }
 
-    /** The id the server gives its model in {@code /v1/models}, which requests must name. */
-    private static String modelId(HttpClient http, String base) throws Exception {
-        HttpResponse<String> models = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/models")).build(),
-                HttpResponse.BodyHandlers.ofString());
-        return JSON.readTree(models.body()).get("data").get(0).get("id").asString();
-    }
-
-    private static Reply turn(HttpClient http, String base, String model, List<Map<String, String>> history, int maxTokens)
-            throws Exception {
-        return turn(http, base, model, history, maxTokens, at -> { });
-    }
-
-    /** One streamed turn; {@code arrival} hears the time ({@link System#nanoTime}) of every piece of text. */
+    /** One streamed turn of {@code history}, greedy; {@code arrival} hears the time of every piece of text. */
     private static Reply turn(HttpClient http, String base, String model, List<? extends Map<String, String>> history, int maxTokens,
-            java.util.function.LongConsumer arrival) throws Exception {
+            LongConsumer arrival) throws Exception {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("model", model);
         body.put("stream", true);
@@ -222,63 +218,7 @@ public final class ServeBench {
         body.put("max_tokens", maxTokens);
         body.put("stream_options", Map.of("include_usage", true));
         body.put("messages", history);
-        HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))).build();
-        long start = System.nanoTime();
-        HttpResponse<java.io.InputStream> response;
-        try {
-            response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
-        } catch (IOException e) {
-            // the server closed the connection: counted as incomplete, as a refusal is
-            System.err.println("request failed: " + e.getMessage());
-            return new Reply("", 0, System.nanoTime() - start, List.of(), false);
-        }
-        if (response.statusCode() != 200) {
-            System.err.println("HTTP " + response.statusCode() + ": " + new String(response.body().readAllBytes(), StandardCharsets.UTF_8));
-            return new Reply("", 0, System.nanoTime() - start, List.of(), false);
-        }
-        StringBuilder text = new StringBuilder();
-        List<Long> gaps = new ArrayList<>();
-        long first = 0;
-        long last = 0;
-        int chunks = 0;
-        int usage = -1;
-        boolean done = false;
-        try (var in = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
-            for (String line; (line = in.readLine()) != null; ) {
-                if (!line.startsWith("data:")) {
-                    continue;
-                }
-                String data = line.substring(5).strip();
-                if (data.equals("[DONE]")) {
-                    done = true;
-                    continue;
-                }
-                JsonNode chunk = JSON.readTree(data);
-                if (chunk.hasNonNull("usage")) {
-                    usage = chunk.get("usage").get("completion_tokens").asInt();
-                }
-                JsonNode choices = chunk.get("choices");
-                if (choices == null || choices.isEmpty()) {
-                    continue;
-                }
-                JsonNode content = choices.get(0).path("delta").get("content");
-                if (content != null && content.isString() && !content.asString().isEmpty()) {
-                    long nanos = System.nanoTime();
-                    arrival.accept(nanos);
-                    long now = nanos - start;
-                    if (first == 0) {
-                        first = now;
-                    } else {
-                        gaps.add(now - last);
-                    }
-                    last = now;
-                    chunks++;
-                    text.append(content.asString());
-                }
-            }
-        }
-        return new Reply(text.toString(), usage >= 0 ? usage : chunks, first, gaps, done);
+        return BenchClient.send(http, base, body, Map.of(), arrival);
     }
 
     private static void report(List<Level> results) {
@@ -337,22 +277,5 @@ public final class ServeBench {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
         }
-    }
-
-    private static double ms(long[] sorted, int percentile) {
-        if (sorted.length == 0) {
-            return 0;
-        }
-        int index = (int) Math.ceil(percentile / 100.0 * sorted.length) - 1;
-        return sorted[Math.clamp(index, 0, sorted.length - 1)] / 1e6;
-    }
-
-    private static String cpu() throws IOException {
-        Path info = Path.of("/proc/cpuinfo");
-        if (!Files.exists(info)) {
-            return System.getProperty("os.arch");
-        }
-        return Arrays.stream(Files.readString(info).split("\n")).filter(l -> l.startsWith("model name")).findFirst()
-                .map(l -> l.substring(l.indexOf(':') + 1).strip()).orElse(System.getProperty("os.arch"));
     }
 }
