@@ -64,7 +64,7 @@ public final class ServeBench {
         int turns = Integer.parseInt(options.getOrDefault("turns", "2"));
         int maxTokens = Integer.parseInt(options.getOrDefault("max-tokens", "64"));
         int most = Arrays.stream(levels).max().orElse(1);
-        Path model = ModelPuller.standard(new PullProgress() { }).resolve(modelSpec, PullPolicy.WHEN_MISSING);
+        Path model = ModelPuller.standard(PullProgress.QUIET).resolve(modelSpec, PullPolicy.WHEN_MISSING);
 
         System.out.printf("machine: %s, %d cores; Java %s; model %s; %d threads; %d turns per conversation, max_tokens %d, greedy%n",
                 cpu(), Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), model.getFileName(), threads,
