@@ -46,9 +46,9 @@ class SchedulerTest {
     }
 
     /**
-     * One pass over several sessions gives each the logits it gets alone, up to rounding: a batch's rows go through
-     * the matmul kernels in groups of four, which for Q4_0 multiply float activations where a lone row multiplies
-     * activations rounded to 8 bits.
+     * One pass over several sessions gives each the logits it gets alone, up to rounding: a batch of eight rows or
+     * more multiplies float activations (tiles of dequantized weights) where on 256-bit machines a lone row of Q4_0
+     * multiplies activations rounded to 8 bits. Rows crossing between sessions would differ by whole logits.
      */
     @ParameterizedTest
     @ValueSource(strings = {"stories260K.gguf", "tiny-gqa-q8_0.gguf", "tiny-gqa-q4_0.gguf"})
@@ -79,7 +79,7 @@ class SchedulerTest {
                     largest = Math.max(largest, Math.abs(v));
                 }
                 for (int i = 0; i < single.length; i++) {
-                    assertThat(batched[s][i]).as("session %d logit %d", s, i).isCloseTo(single[i], org.assertj.core.data.Offset.offset(2e-3f * largest));
+                    assertThat(batched[s][i]).as("session %d logit %d", s, i).isCloseTo(single[i], org.assertj.core.data.Offset.offset(5e-3f * largest));
                 }
                 assertThat(together[s].tokens()).containsExactly(alone[s].tokens());
             }

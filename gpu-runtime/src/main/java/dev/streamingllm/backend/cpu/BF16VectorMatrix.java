@@ -20,6 +20,11 @@ final class BF16VectorMatrix extends BF16Matrix {
         super(tensor);
     }
 
+    @Override
+    boolean batchesInTiles() {
+        return true;
+    }
+
     private FloatVector weights(long offset) {
         IntVector bits = (IntVector) ShortVector.fromMemorySegment(H, data, offset, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
         return bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();

@@ -20,6 +20,11 @@ final class F16VectorMatrix extends F16Matrix {
         super(tensor);
     }
 
+    @Override
+    boolean batchesInTiles() {
+        return true;
+    }
+
     private FloatVector weights(long offset) {
         return VectorKernels.halves(ShortVector.fromMemorySegment(H, data, offset, LE));
     }

@@ -16,6 +16,11 @@ final class F32VectorMatrix extends F32Matrix {
     }
 
     @Override
+    boolean batchesInTiles() {
+        return true;
+    }
+
+    @Override
     public float dot(int row, float[] x, int xOffset) {
         long base = row * rowBytes;
         FloatVector acc0 = FloatVector.zero(F);

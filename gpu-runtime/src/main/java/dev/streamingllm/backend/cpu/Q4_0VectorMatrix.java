@@ -34,6 +34,11 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     }
 
     @Override
+    boolean batchesInTiles() {
+        return true;
+    }
+
+    @Override
     boolean quantizesActivations() {
         return L == 8;
     }

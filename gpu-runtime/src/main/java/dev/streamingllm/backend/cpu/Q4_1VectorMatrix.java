@@ -27,6 +27,11 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
     }
 
     @Override
+    boolean batchesInTiles() {
+        return true;
+    }
+
+    @Override
     boolean quantizesActivations() {
         return L == 8;
     }
@@ -138,6 +143,25 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
             }
         }
         return sum(acc0.add(acc1));
+    }
+
+    /** The block's table {@code d * q + m}, its nibbles looked up, as {@link #dot} reads them. */
+    @Override
+    public void dequantizeRow(int row, float[] out, int outOffset) {
+        long base = row * rowBytes;
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            float d = f16(data, block);
+            float m = f16(data, block + 2);
+            IntVector lo = VectorKernels.table(d, m, 0);
+            IntVector hi = VectorKernels.table(d, m, 1);
+            int ob = outOffset + b * BLOCK;
+            for (int c = 0; c < 16; c += L) {
+                IntVector q = VectorKernels.bytes(data, block + 4 + c);
+                VectorKernels.lookup(q, lo, hi).intoArray(out, ob + c);
+                VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo, hi).intoArray(out, ob + 16 + c);
+            }
+        }
     }
 
     /** Two rows as {@link #dot} computes one, each activation read once for both; four accumulators. */

@@ -22,6 +22,11 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     }
 
     @Override
+    boolean batchesInTiles() {
+        return true;
+    }
+
+    @Override
     boolean quantizesActivations() {
         return L == 8;
     }

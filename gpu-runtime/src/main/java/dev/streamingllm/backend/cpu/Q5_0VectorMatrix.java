@@ -21,6 +21,11 @@ final class Q5_0VectorMatrix extends Q5_0Matrix {
         super(tensor);
     }
 
+    @Override
+    boolean batchesInTiles() {
+        return true;
+    }
+
     /** The low and the high nibbles' products in two accumulators, in the order of {@link #dot2}, as {@link Q4_1VectorMatrix#dot} does. */
     @Override
     public float dot(int row, float[] x, int xOffset) {

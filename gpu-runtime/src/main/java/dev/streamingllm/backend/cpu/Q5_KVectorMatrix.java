@@ -20,6 +20,11 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
         super(tensor);
     }
 
+    @Override
+    boolean batchesInTiles() {
+        return true;
+    }
+
     /** Lanes whose byte in {@code qh} has bit {@code bit} set. */
     private static VectorMask<Float> fifthBit(IntVector qh, int bit) {
         return qh.and(1 << bit).compare(VectorOperators.NE, 0).cast(F);

@@ -25,6 +25,11 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
     }
 
     @Override
+    boolean batchesInTiles() {
+        return true;
+    }
+
+    @Override
     boolean quantizesActivations() {
         return L == 8;
     }

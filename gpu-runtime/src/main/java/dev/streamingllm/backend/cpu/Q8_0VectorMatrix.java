@@ -17,8 +17,25 @@ final class Q8_0VectorMatrix extends Q8_0Matrix {
         super(tensor);
     }
 
+    @Override
+    boolean batchesInTiles() {
+        return true;
+    }
+
     private FloatVector quants(long offset) {
         return (FloatVector) ByteVector.fromMemorySegment(B, data, offset, LE).castShape(F, 0);
+    }
+
+    @Override
+    public void dequantizeRow(int row, float[] out, int outOffset) {
+        long base = row * rowBytes;
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            float d = f16(data, block);
+            for (int c = 0; c < BLOCK; c += L) {
+                quants(block + 2 + c).mul(d).intoArray(out, outOffset + b * BLOCK + c);
+            }
+        }
     }
 
     /**

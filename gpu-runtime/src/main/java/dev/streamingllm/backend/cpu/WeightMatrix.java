@@ -129,7 +129,20 @@ public abstract sealed class WeightMatrix
      * A batch of whole groups that stays in floats is not worth rounding.
      */
     private boolean readsQuantized(int batch) {
-        return quantizesActivations() && (quantizesBatches() || batch % 4 != 0);
+        return !tiled(batch) && quantizesActivations() && (quantizesBatches() || batch % 4 != 0);
+    }
+
+    /**
+     * Whether batches of {@link Gemm#MIN_BATCH} tokens and more go through {@link Gemm}, which dequantizes tiles of
+     * rows and multiplies floats: the Vector API matrices.
+     */
+    boolean batchesInTiles() {
+        return false;
+    }
+
+    /** Whether a matmul of {@code batch} tokens goes through {@link Gemm}. */
+    boolean tiled(int batch) {
+        return batchesInTiles() && Gemm.applies(this, batch);
     }
 
     /**
@@ -183,13 +196,17 @@ public abstract sealed class WeightMatrix
 
     /**
      * {@code out[b * rows + r] = dot(r, x, b * cols)} for every row {@code r} and every
-     * {@code b < batch}, the rows split across {@link Parallel} threads. A batch runs in tiles of
-     * {@value #ROW_TILE} rows, every token over one tile before the next, so each weight is read
-     * from memory once per tile rather than once per token.
+     * {@code b < batch}, the rows split across {@link Parallel} threads. A large batch goes through {@link Gemm};
+     * a small one runs in tiles of {@value #ROW_TILE} rows, every token over one tile before the next, so each
+     * weight is read from memory once per tile rather than once per token.
      */
     public final void matmul(float[] x, float[] out, int batch) {
         checkShapes(x, out, batch);
         if (batch == 0) {
+            return;
+        }
+        if (tiled(batch)) {
+            Parallel.forRange(rows, Gemm.TILE_ROWS, (start, end) -> Gemm.rows(this, x, out, batch, start, end));
             return;
         }
         QuantizedActivations quantized = readsQuantized(batch) ? new QuantizedActivations(x, batch, cols) : null;
@@ -221,12 +238,17 @@ public abstract sealed class WeightMatrix
         }
         QuantizedActivations quantized = quantize ? new QuantizedActivations(x, batch, matrices[0].cols) : null;
         int grain = (int) Math.max(1, MIN_SLICE_WORK / ((long) matrices[0].cols * batch));
+        if (matrices[0].tiled(batch)) {
+            grain = Math.max(grain, Gemm.TILE_ROWS);
+        }
         Parallel.forRange(totalRows, grain, (start, end) -> {
             int first = 0;
             for (int i = 0; i < matrices.length && first < end; first += matrices[i].rows, i++) {
                 int from = Math.max(start, first) - first;
                 int to = Math.min(end, first + matrices[i].rows) - first;
-                if (from < to) {
+                if (from < to && matrices[i].tiled(batch)) {
+                    Gemm.rows(matrices[i], x, outs[i], batch, from, to);
+                } else if (from < to) {
                     matrices[i].matmulRows(x, matrices[i].readsQuantized(batch) ? quantized : null, outs[i], batch, from, to);
                 }
             }

@@ -79,8 +79,8 @@ class WeightMatrixTest {
                 for (int batch : new int[] {1, 3, 17, 64}) {
                     float[] x = random(batch * t.cols(), batch);
                     double[] want = product(w, x, batch, t.cols());
-                    if (m.quantizesActivations()) {
-                        // Integer kernels see the activations rounded to 11 bits: exact against those
+                    if (m.quantizesActivations() && !m.tiled(batch)) {
+                        // Integer kernels (batches too small for Gemm's float tiles) see the activations rounded to 11 bits: exact against those
                         // values, and within the rounding's error of the floats. Tokens in groups of four
                         // (dot4) see them only when the matrix quantizes batches too.
                         float[] got = new float[batch * t.rows()];
