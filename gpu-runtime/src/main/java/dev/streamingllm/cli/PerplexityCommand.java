@@ -69,6 +69,9 @@ final class PerplexityCommand implements Callable<Integer> {
     @Option(names = "--block", defaultValue = "100000", description = "tokens per block of --stream (default: ${DEFAULT-VALUE})")
     int block;
 
+    @Option(names = "--checkpoint", paramLabel = "DIR", description = "keep --stream's progress in DIR after each block and continue from it when run again")
+    Path checkpoint;
+
     @Option(names = "--segment", defaultValue = "1000", description = "tokens per row of the table (default: ${DEFAULT-VALUE})")
     int segment;
 
@@ -124,8 +127,8 @@ final class PerplexityCommand implements Callable<Integer> {
         LongStream longStream = new LongStream(m.transformer());
         Files.createDirectories(out);
         try (java.io.PrintWriter csv = new java.io.PrintWriter(Files.newBufferedWriter(out.resolve("blocks.csv")))) {
-            csv.println("series,tokens,perplexity,rss_mib");
-            System.out.printf("%-18s %12s %12s %10s%n", "series", "tokens", "perplexity", "RSS MiB");
+            csv.println("series,tokens,perplexity,rss_mib,process");
+            System.out.printf("%-18s %12s %12s %10s %8s%n", "series", "tokens", "perplexity", "RSS MiB", "process");
             for (AttentionMode mode : parsed) {
                 if (mode != AttentionMode.STREAMING && mode != AttentionMode.WINDOW) {
                     throw new ParameterException(spec.commandLine(), "--stream runs window and streaming only, not " + mode.label());
@@ -134,9 +137,10 @@ final class PerplexityCommand implements Callable<Integer> {
                     int window = budget.cache != null ? budget.cache - s : budget.window + (mode == AttentionMode.WINDOW ? sinks[0] : 0);
                     String label = mode.label() + " " + s + "+" + window;
                     long start = System.nanoTime();
-                    longStream.run(new CacheConfig(s, window, 1), ids, stream, block, b -> {
-                        System.out.printf("%-18s %12d %12.3f %10.1f%n", label, b.tokens(), b.perplexity(), b.residentBytes() / 1048576.0);
-                        csv.printf("%s,%d,%.4f,%.1f%n", label, b.tokens(), b.perplexity(), b.residentBytes() / 1048576.0);
+                    Path series = checkpoint == null ? null : checkpoint.resolve(label.replace(' ', '-'));
+                    longStream.run(new CacheConfig(s, window, 1), ids, stream, block, series, b -> {
+                        System.out.printf("%-18s %12d %12.3f %10.1f %8d%n", label, b.tokens(), b.perplexity(), b.residentBytes() / 1048576.0, b.process());
+                        csv.printf("%s,%d,%.4f,%.1f,%d%n", label, b.tokens(), b.perplexity(), b.residentBytes() / 1048576.0, b.process());
                         csv.flush();
                     });
                     System.err.printf("%-18s done in %.1f s%n", label, (System.nanoTime() - start) / 1e9);

@@ -104,4 +104,37 @@ class PerplexityTest {
         // past the text's end it starts over: the stream is 450 tokens of a 200-token text
         assertThat(blocks.get(2).perplexity()).isNotEqualTo(blocks.get(0).perplexity());
     }
+
+    @Test
+    void aStreamStoppedAfterABlockContinuesFromItsCheckpointAsIfNeverStopped(@TempDir Path checkpoint) {
+        dev.streamingllm.cache.CacheConfig config = dev.streamingllm.cache.CacheConfig.streaming(4, 28);
+        LongStream stream = new LongStream(model.transformer());
+        List<LongStream.Block> whole = stream.run(config, tokens, 450, 100, b -> { });
+
+        class Stop extends RuntimeException {
+        }
+        List<LongStream.Block> first = new java.util.ArrayList<>();
+        try {
+            stream.run(config, tokens, 450, 100, checkpoint, b -> {
+                first.add(b);
+                if (b.tokens() == 200) {
+                    throw new Stop(); // the process dies while block 3 is under way
+                }
+            });
+        } catch (Stop expected) {
+            // the checkpoint of block 1 is on disk; block 2's was not written before the stop
+        }
+        List<LongStream.Block> resumed = stream.run(config, tokens, 450, 100, checkpoint, b -> { });
+
+        assertThat(resumed).extracting(LongStream.Block::tokens).containsExactly(100L, 200L, 300L, 400L, 450L);
+        // block 1 comes from the checkpoint, the rest are scored by the second run as one run scores them (up to the
+        // last bits, which differ between JIT tiers: the vector exp of a compiled softmax is not Math.exp)
+        assertThat(resumed).extracting(LongStream.Block::process).containsExactly(1, 2, 2, 2, 2);
+        for (int b = 0; b < whole.size(); b++) {
+            assertThat(resumed.get(b).perplexity()).as("block %d", b).isCloseTo(whole.get(b).perplexity(), within(1e-5 * whole.get(b).perplexity()));
+        }
+        // a checkpoint of another stream is refused by name
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> stream.run(config, tokens, 500, 100, checkpoint, b -> { }))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("belongs to another stream");
+    }
 }

@@ -108,18 +108,15 @@ final class Gemm {
         out[o + 3 * outRows + 1] = sum(a13);
     }
 
-    /** One row against one token, in two accumulators so consecutive FMAs do not wait for each other. */
+    /**
+     * One row against one token, adding in the order of {@link #kernel2x4}'s accumulators (one FMA chain), so a
+     * row's result does not depend on whether a slice's boundaries left it in a pair.
+     */
     private static float dot(float[] w, int w0, float[] x, int x0, int cols) {
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
-        int i = 0;
-        for (; i + 2 * L <= cols; i += 2 * L) {
-            acc0 = FloatVector.fromArray(F, w, w0 + i).fma(FloatVector.fromArray(F, x, x0 + i), acc0);
-            acc1 = FloatVector.fromArray(F, w, w0 + i + L).fma(FloatVector.fromArray(F, x, x0 + i + L), acc1);
+        FloatVector acc = FloatVector.zero(F);
+        for (int i = 0; i < cols; i += L) {
+            acc = FloatVector.fromArray(F, w, w0 + i).fma(FloatVector.fromArray(F, x, x0 + i), acc);
         }
-        if (i < cols) {
-            acc0 = FloatVector.fromArray(F, w, w0 + i).fma(FloatVector.fromArray(F, x, x0 + i), acc0);
-        }
-        return sum(acc0.add(acc1));
+        return sum(acc);
     }
 }
