@@ -21,12 +21,14 @@ public final class Transformer implements Decoder {
     private final ModelConfig config;
     private final Weights weights;
     private final Rope rope;
+    private final PrefillAttention prefillAttention;
     private final Ops ops = Ops.get();
 
     public Transformer(ModelConfig config, Weights weights) {
         this.config = config;
         this.weights = weights;
         this.rope = new Rope(config, weights.ropeFrequencyFactors());
+        this.prefillAttention = new PrefillAttention(config, rope);
     }
 
     @Override
@@ -60,14 +62,17 @@ public final class Transformer implements Decoder {
             throw new IllegalArgumentException("a cache appears in more than one segment of a forward pass");
         }
 
-        // Rows of all segments are stacked: segment s owns rows [first[s], first[s] + count).
+        // Rows of all segments are stacked: segment s owns rows [first[s], first[s] + count). Long segments (prefill
+        // chunks) attend in tiles; the others row by row, in waves.
         int[] first = new int[n];
+        boolean[] tiled = new boolean[n];
         int count = 0;
         int longest = 0;
         for (int s = 0; s < n; s++) {
             first[s] = count;
             count += segments.get(s).count();
-            longest = Math.max(longest, segments.get(s).count());
+            tiled[s] = observer == null && segments.get(s).count() >= PrefillAttention.MIN_ROWS;
+            longest = Math.max(longest, tiled[s] ? 0 : segments.get(s).count());
         }
 
         float[] x = new float[count * dim];
@@ -93,7 +98,7 @@ public final class Transformer implements Decoder {
                 steps[r] = segment.cache().admit(segment.tokens()[segment.offset() + i]);
                 windowRope[r] = rope.table(steps[r].windowPosition());
                 sinkRope[r] = steps[r].sinkPosition() == steps[r].windowPosition() ? windowRope[r] : rope.table(steps[r].sinkPosition());
-                visibleRows[r] = visibleRows(segment.cache(), steps[r]);
+                visibleRows[r] = tiled[s] ? null : visibleRows(segment.cache(), steps[r]);
             }
         }
 
@@ -107,7 +112,7 @@ public final class Transformer implements Decoder {
         float[] up = new float[count * ffnDim];
         float[][][] scores = new float[n][heads][];
         for (int s = 0; s < n; s++) {
-            for (int h = 0; h < heads; h++) {
+            for (int h = 0; h < heads && !tiled[s]; h++) {
                 scores[s][h] = new float[segments.get(s).cache().slots()];
             }
         }
@@ -125,13 +130,19 @@ public final class Transformer implements Decoder {
             addBias(k, layer.attnKBias(), count);
             addBias(v, layer.attnVBias(), count);
 
-            // In waves: row i of every segment, in order. A row's key may overwrite a ring slot that the row
+            for (int s = 0; s < n; s++) {
+                if (tiled[s]) {
+                    prefillAttention.attend(l, segments.get(s).cache(), steps, windowRope, sinkRope, first[s],
+                            segments.get(s).count(), k, v, q, attention);
+                }
+            }
+            // In waves: row i of every other segment, in order. A row's key may overwrite a ring slot that the row
             // before it in the same segment still sees, so within a segment rows store and attend one after another.
             for (int i = 0; i < longest; i++) {
                 int active = 0;
                 int widest = 0;
                 for (int s = 0; s < n; s++) {
-                    if (segments.get(s).count() <= i) {
+                    if (tiled[s] || segments.get(s).count() <= i) {
                         continue;
                     }
                     SinkCache cache = segments.get(s).cache();

@@ -49,6 +49,16 @@ public abstract sealed class Ops permits ScalarOps, VectorOps {
     public abstract void weightedSum(float[] weights, float[] values, int[] rows, int valueOffset, int count,
                                      float[] out, int outOffset, int size);
 
+    /**
+     * Scores of several queries at once against keys stored transposed (one row per element of the head):
+     * {@code scores[i * scoresStride + e] = scale * sum over d < size of q[qOffset + i * qStride + d] * keys[d * keysStride + e]}
+     * for {@code i < queries} and {@code e} in {@code [from, to)}. A prefill tile's queries share every load of a
+     * key, and the scores come out in lanes with no sum across a vector. Each row of {@code keys} must be readable
+     * up to {@code to} rounded up to a multiple of the vector length.
+     */
+    public abstract void scoreTile(float[] q, int qOffset, int qStride, int queries, float[] keys, int keysStride,
+                                   int from, int to, float scale, float[] scores, int scoresStride, int size);
+
     /** {@link #scores} over keys stored as IEEE halves. */
     public abstract void scores(float[] q, int qOffset, short[] keys, int[] rows, int keyOffset, int from, int to,
                                 float scale, float[] scores, int size);

@@ -96,4 +96,18 @@ final class ScalarOps extends Ops {
             gate[gateOffset + i] = g / (1f + (float) Math.exp(-g)) * up[upOffset + i];
         }
     }
+
+    @Override
+    public void scoreTile(float[] q, int qOffset, int qStride, int queries, float[] keys, int keysStride,
+                          int from, int to, float scale, float[] scores, int scoresStride, int size) {
+        for (int i = 0; i < queries; i++) {
+            for (int e = from; e < to; e++) {
+                float dot = 0f;
+                for (int d = 0; d < size; d++) {
+                    dot += q[qOffset + i * qStride + d] * keys[d * keysStride + e];
+                }
+                scores[i * scoresStride + e] = dot * scale;
+            }
+        }
+    }
 }

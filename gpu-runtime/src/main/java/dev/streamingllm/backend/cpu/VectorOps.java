@@ -6,6 +6,7 @@ import static dev.streamingllm.backend.cpu.VectorKernels.L;
 import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -194,6 +195,40 @@ final class VectorOps extends Ops {
         for (; i < size; i++) {
             float g = gate[gateOffset + i];
             gate[gateOffset + i] = g / (1f + (float) Math.exp(-g)) * up[upOffset + i];
+        }
+    }
+
+    /** Four queries per pass over a vector of keys: one load of keys feeds four FMAs. */
+    @Override
+    public void scoreTile(float[] q, int qOffset, int qStride, int queries, float[] keys, int keysStride,
+                          int from, int to, float scale, float[] scores, int scoresStride, int size) {
+        for (int e = from; e < to; e += L) {
+            VectorMask<Float> inside = F.indexInRange(e, to);
+            int i = 0;
+            for (; i + 4 <= queries; i += 4) {
+                int q0 = qOffset + i * qStride, q1 = q0 + qStride, q2 = q1 + qStride, q3 = q2 + qStride;
+                FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+                for (int d = 0; d < size; d++) {
+                    FloatVector k = FloatVector.fromArray(F, keys, d * keysStride + e);
+                    acc0 = k.fma(FloatVector.broadcast(F, q[q0 + d]), acc0);
+                    acc1 = k.fma(FloatVector.broadcast(F, q[q1 + d]), acc1);
+                    acc2 = k.fma(FloatVector.broadcast(F, q[q2 + d]), acc2);
+                    acc3 = k.fma(FloatVector.broadcast(F, q[q3 + d]), acc3);
+                }
+                int out = i * scoresStride + e;
+                acc0.mul(scale).intoArray(scores, out, inside);
+                acc1.mul(scale).intoArray(scores, out + scoresStride, inside);
+                acc2.mul(scale).intoArray(scores, out + 2 * scoresStride, inside);
+                acc3.mul(scale).intoArray(scores, out + 3 * scoresStride, inside);
+            }
+            for (; i < queries; i++) {
+                int q0 = qOffset + i * qStride;
+                FloatVector acc = FloatVector.zero(F);
+                for (int d = 0; d < size; d++) {
+                    acc = FloatVector.fromArray(F, keys, d * keysStride + e).fma(FloatVector.broadcast(F, q[q0 + d]), acc);
+                }
+                acc.mul(scale).intoArray(scores, i * scoresStride + e, inside);
+            }
         }
     }
 }

@@ -55,6 +55,43 @@ class OpsTest {
 
     @ParameterizedTest
     @MethodSource("paths")
+    void aTileOfQueriesScoresTransposedKeysAndWritesOnlyItsRange(Ops ops) {
+        Random random = new Random(11);
+        for (int size : HEAD_SIZES) {
+            for (int queries : new int[] {1, 3, 4, 9}) {
+                for (int count : KEY_COUNTS) {
+                    int from = Math.min(2, count);
+                    int to = count + 2;
+                    int keysStride = to + 16 + 3;
+                    int qStride = size + 5;
+                    int scoresStride = to + 4;
+                    float[] keys = randoms(random, size * keysStride);
+                    float[] q = randoms(random, 1 + queries * qStride);
+                    float[] scores = new float[queries * scoresStride];
+                    java.util.Arrays.fill(scores, -1f);
+                    ops.scoreTile(q, 1, qStride, queries, keys, keysStride, from, to, 0.25f, scores, scoresStride, size);
+                    for (int i = 0; i < queries; i++) {
+                        for (int e = 0; e < scoresStride; e++) {
+                            float got = scores[i * scoresStride + e];
+                            if (e < from || e >= to) {
+                                assertThat(got).as("score %d of query %d outside [%d, %d) is untouched", e, i, from, to).isEqualTo(-1f);
+                                continue;
+                            }
+                            double want = 0;
+                            for (int d = 0; d < size; d++) {
+                                want += (double) q[1 + i * qStride + d] * keys[d * keysStride + e];
+                            }
+                            assertThat((double) got).as("%s size %d, %d queries, key %d of query %d", ops.getClass().getSimpleName(), size, queries, e, i)
+                                    .isCloseTo(want * 0.25, within(1e-5 * (1 + Math.abs(want))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("paths")
     void weightedSumAddsTheValueRowsInOrder(Ops ops) {
         Random random = new Random(11);
         for (int size : HEAD_SIZES) {
