@@ -63,17 +63,53 @@ final class Gemm {
             for (; r + 2 <= count; r += 2) {
                 kernel2x4(w, r * cols, x, t * cols, cols, out, t * outRows + first + r, outRows);
             }
-            for (; r < count; r++) {
-                for (int k = 0; k < 4; k++) {
-                    out[(t + k) * outRows + first + r] = dot(w, r * cols, x, (t + k) * cols, cols);
-                }
+            if (r < count) {
+                kernel1x4(w, r * cols, x, t * cols, cols, out, t * outRows + first + r, outRows);
             }
         }
         for (; t < batch; t++) {
-            for (int r = 0; r < count; r++) {
+            int r = 0;
+            for (; r + 4 <= count; r += 4) {
+                kernel4x1(w, r * cols, x, t * cols, cols, out, t * outRows + first + r);
+            }
+            for (; r < count; r++) {
                 out[t * outRows + first + r] = dot(w, r * cols, x, t * cols, cols);
             }
         }
+    }
+
+    /** One row against four tokens: the odd row of a tile. */
+    private static void kernel1x4(float[] w, int w0, float[] x, int x0, int cols, float[] out, int o, int outRows) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        for (int i = 0; i < cols; i += L) {
+            FloatVector r = FloatVector.fromArray(F, w, w0 + i);
+            a0 = r.fma(FloatVector.fromArray(F, x, x0 + i), a0);
+            a1 = r.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+            a2 = r.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+            a3 = r.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+        }
+        out[o] = sum(a0);
+        out[o + outRows] = sum(a1);
+        out[o + 2 * outRows] = sum(a2);
+        out[o + 3 * outRows] = sum(a3);
+    }
+
+    /** Four rows against one token: the tokens after the last group of four, four independent FMA chains. */
+    private static void kernel4x1(float[] w, int w0, float[] x, int x0, int cols, float[] out, int o) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols;
+        for (int i = 0; i < cols; i += L) {
+            FloatVector v = FloatVector.fromArray(F, x, x0 + i);
+            a0 = FloatVector.fromArray(F, w, w0 + i).fma(v, a0);
+            a1 = FloatVector.fromArray(F, w, w1 + i).fma(v, a1);
+            a2 = FloatVector.fromArray(F, w, w2 + i).fma(v, a2);
+            a3 = FloatVector.fromArray(F, w, w3 + i).fma(v, a3);
+        }
+        out[o] = sum(a0);
+        out[o + 1] = sum(a1);
+        out[o + 2] = sum(a2);
+        out[o + 3] = sum(a3);
     }
 
     /** Rows {@code w0, w0 + cols} against tokens {@code x0 .. x0 + 3 cols}; out rows of one token are adjacent. */
@@ -109,8 +145,8 @@ final class Gemm {
     }
 
     /**
-     * One row against one token, adding in the order of {@link #kernel2x4}'s accumulators (one FMA chain), so a
-     * row's result does not depend on whether a slice's boundaries left it in a pair.
+     * One row against one token. Every kernel adds a row-token product in one FMA chain in the same order, so a
+     * row's result does not depend on the group that a slice's boundaries put it in.
      */
     private static float dot(float[] w, int w0, float[] x, int x0, int cols) {
         FloatVector acc = FloatVector.zero(F);
