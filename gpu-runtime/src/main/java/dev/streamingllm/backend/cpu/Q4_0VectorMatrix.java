@@ -38,6 +38,22 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
         return true;
     }
 
+    /** As the plain kernel computes it, {@code (q - 8) * d}, a vector of nibbles at a time (for {@link Gemm}'s tiles). */
+    @Override
+    public void dequantizeRow(int row, float[] out, int outOffset) {
+        long base = row * rowBytes;
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            float d = f16(data, block);
+            int ob = outOffset + b * BLOCK;
+            for (int c = 0; c < 16; c += L) {
+                IntVector q = VectorKernels.bytes(data, block + 2 + c);
+                ((FloatVector) q.and(0xF).sub(8).convert(VectorOperators.I2F, 0)).mul(d).intoArray(out, ob + c);
+                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0)).mul(d).intoArray(out, ob + 16 + c);
+            }
+        }
+    }
+
     @Override
     boolean quantizesActivations() {
         return L == 8;

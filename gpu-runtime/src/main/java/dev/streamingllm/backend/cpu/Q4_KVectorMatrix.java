@@ -26,6 +26,28 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
         return true;
     }
 
+    /** As the plain kernel computes it, {@code d1 * q - m1}, a vector of nibbles at a time (for {@link Gemm}'s tiles). */
+    @Override
+    public void dequantizeRow(int row, float[] out, int outOffset) {
+        long base = row * rowBytes;
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            float d = f16(data, block);
+            float dmin = f16(data, block + 2);
+            for (int g = 0; g < 4; g++) {
+                float d1 = d * scale(data, block + 4, 2 * g), m1 = dmin * min(data, block + 4, 2 * g);
+                float d2 = d * scale(data, block + 4, 2 * g + 1), m2 = dmin * min(data, block + 4, 2 * g + 1);
+                long qs = block + 16 + 32 * g;
+                int o = outOffset + b * BLOCK + 64 * g;
+                for (int l = 0; l < 32; l += L) {
+                    IntVector q = VectorKernels.bytes(data, qs + l);
+                    ((FloatVector) q.and(0xF).convert(VectorOperators.I2F, 0)).mul(d1).sub(m1).intoArray(out, o + l);
+                    ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).mul(d2).sub(m2).intoArray(out, o + 32 + l);
+                }
+            }
+        }
+    }
+
     @Override
     boolean quantizesActivations() {
         return L == 8;

@@ -29,6 +29,34 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
         return true;
     }
 
+    /**
+     * As the plain kernel computes it, {@code (d * scale) * (q - 32)}, a vector of 6-bit quants at a time (for
+     * {@link Gemm}'s tiles): four low bits from {@code ql}, two high bits from {@code qh}.
+     */
+    @Override
+    public void dequantizeRow(int row, float[] out, int outOffset) {
+        long base = row * rowBytes;
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            float d = f16(data, block + 208);
+            for (int half = 0; half < 2; half++) {
+                long ql = block + 64 * half;
+                long qh = block + 128 + 32 * half;
+                long scales = block + 192 + 8 * half;
+                int o = outOffset + b * BLOCK + 128 * half;
+                for (int k = 0; k < 4; k++) {
+                    for (int l = 0; l < 32; l += L) {
+                        float factor = d * data.get(I8, scales + 2 * k + l / 16);
+                        IntVector low = VectorKernels.bytes(data, ql + l + 32 * (k & 1)).lanewise(VectorOperators.LSHR, 4 * (k >> 1)).and(0xF);
+                        IntVector high = VectorKernels.bytes(data, qh + l).lanewise(VectorOperators.LSHR, 2 * k).and(3);
+                        ((FloatVector) low.or(high.lanewise(VectorOperators.LSHL, 4)).sub(32).convert(VectorOperators.I2F, 0))
+                                .mul(factor).intoArray(out, o + 32 * k + l);
+                    }
+                }
+            }
+        }
+    }
+
     @Override
     boolean quantizesActivations() {
         return L == 8;
