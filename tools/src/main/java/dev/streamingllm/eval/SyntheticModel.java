@@ -1,4 +1,4 @@
-package dev.streamingllm.model;
+package dev.streamingllm.eval;
 
 import dev.streamingllm.gguf.GGMLQuantizer;
 import dev.streamingllm.gguf.GGMLType;

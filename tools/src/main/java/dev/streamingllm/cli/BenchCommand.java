@@ -6,7 +6,7 @@ import dev.streamingllm.eval.Benchmarks;
 import dev.streamingllm.eval.SnapshotBenchmark;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.model.Model;
-import dev.streamingllm.model.SyntheticModel;
+import dev.streamingllm.eval.SyntheticModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

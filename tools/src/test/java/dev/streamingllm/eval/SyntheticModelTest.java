@@ -1,4 +1,4 @@
-package dev.streamingllm.model;
+package dev.streamingllm.eval;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
+import dev.streamingllm.model.ModelConfig;
+import dev.streamingllm.model.Transformer;
+import dev.streamingllm.model.Weights;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
