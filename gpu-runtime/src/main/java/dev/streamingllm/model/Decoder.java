@@ -2,6 +2,7 @@ package dev.streamingllm.model;
 
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
+import dev.streamingllm.llama.ModelConfig;
 import java.util.List;
 
 /**

@@ -8,6 +8,8 @@ import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.gguf.GGUFTensor;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Weights;
 import dev.streamingllm.session.Scheduler;
 import dev.streamingllm.session.Session;
 import dev.streamingllm.template.ChatTemplate;

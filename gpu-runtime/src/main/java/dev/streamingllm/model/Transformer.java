@@ -5,6 +5,9 @@ import dev.streamingllm.backend.cpu.Parallel;
 import dev.streamingllm.backend.cpu.WeightMatrix;
 import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.cache.SinkCache;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Rope;
+import dev.streamingllm.llama.Weights;
 import java.util.Arrays;
 import java.util.List;
 

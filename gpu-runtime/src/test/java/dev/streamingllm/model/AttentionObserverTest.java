@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.gguf.GGUFFile;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Weights;
 import dev.streamingllm.testing.Shared;
 import dev.streamingllm.tokenizer.Tokenizer;
 import java.io.IOException;

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.gguf.GGUFFile;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Weights;
 import dev.streamingllm.testing.ReferenceLogits;
 import dev.streamingllm.testing.Shared;
 import java.io.IOException;

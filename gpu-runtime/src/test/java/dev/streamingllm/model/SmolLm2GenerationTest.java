@@ -3,6 +3,8 @@ package dev.streamingllm.model;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Weights;
 import dev.streamingllm.pull.ModelCatalog;
 import dev.streamingllm.pull.ModelPuller;
 import dev.streamingllm.pull.PullProgress;

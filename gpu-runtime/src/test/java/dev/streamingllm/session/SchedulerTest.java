@@ -7,7 +7,7 @@ import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.model.Decoder;
 import dev.streamingllm.model.Model;
-import dev.streamingllm.model.ModelConfig;
+import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.model.Segment;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.testing.Shared;

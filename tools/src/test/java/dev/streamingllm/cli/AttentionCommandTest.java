@@ -3,7 +3,7 @@ package dev.streamingllm.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.streamingllm.gguf.GGUFFile;
-import dev.streamingllm.model.ModelConfig;
+import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.testing.Shared;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;

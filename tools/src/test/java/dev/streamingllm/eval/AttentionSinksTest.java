@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.streamingllm.gguf.GGUFFile;
-import dev.streamingllm.model.ModelConfig;
+import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.model.Transformer;
-import dev.streamingllm.model.Weights;
+import dev.streamingllm.llama.Weights;
 import dev.streamingllm.testing.Shared;
 import dev.streamingllm.tokenizer.Tokenizer;
 import java.io.IOException;

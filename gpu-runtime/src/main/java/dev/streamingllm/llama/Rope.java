@@ -1,4 +1,4 @@
-package dev.streamingllm.model;
+package dev.streamingllm.llama;
 
 /**
  * Rotary position embedding. Angles are computed in double from the position so that the window's
@@ -11,7 +11,7 @@ public final class Rope {
     private final boolean neox;
     private final double[] inverseFrequency;
 
-    Rope(ModelConfig config, float[] frequencyFactors) {
+    public Rope(ModelConfig config, float[] frequencyFactors) {
         this.headDim = config.headDim();
         this.ropeDim = config.ropeDim();
         this.neox = config.ropeNeox();
@@ -31,7 +31,7 @@ public final class Rope {
     }
 
     /** cos and sin for one position, interleaved: table[2i] = cos, table[2i + 1] = sin. */
-    float[] table(long position) {
+    public float[] table(long position) {
         float[] table = new float[ropeDim];
         for (int i = 0; i < ropeDim / 2; i++) {
             double angle = position * inverseFrequency[i];
@@ -42,7 +42,7 @@ public final class Rope {
     }
 
     /** Rotates {@code heads} consecutive heads of {@code vector} starting at {@code offset}, in place. */
-    void rotate(float[] vector, int offset, int heads, float[] table) {
+    public void rotate(float[] vector, int offset, int heads, float[] table) {
         int half = ropeDim / 2;
         for (int h = 0; h < heads; h++) {
             int base = offset + h * headDim;
@@ -60,7 +60,7 @@ public final class Rope {
     }
 
     /** Like {@link #rotate} but writes into {@code out} and leaves the source untouched. */
-    void rotateInto(float[] source, int sourceOffset, float[] out, int outOffset, int heads, float[] table) {
+    public void rotateInto(float[] source, int sourceOffset, float[] out, int outOffset, int heads, float[] table) {
         System.arraycopy(source, sourceOffset, out, outOffset, heads * headDim);
         rotate(out, outOffset, heads, table);
     }

@@ -1,4 +1,4 @@
-package dev.streamingllm.model;
+package dev.streamingllm.llama;
 
 import dev.streamingllm.backend.cpu.WeightMatrix;
 import dev.streamingllm.gguf.GGUFException;
