@@ -1,5 +1,7 @@
 package dev.streamingllm.model;
 
+import dev.streamingllm.backend.Decoder;
+import dev.streamingllm.backend.Segment;
 import dev.streamingllm.backend.cpu.Ops;
 import dev.streamingllm.backend.cpu.Parallel;
 import dev.streamingllm.backend.cpu.WeightMatrix;

@@ -2,7 +2,7 @@ package dev.streamingllm.session;
 
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
-import dev.streamingllm.model.Decoder;
+import dev.streamingllm.backend.Decoder;
 
 /**
  * One endless token stream over one sink cache: prefill any number of tokens (in chunks, evicting as

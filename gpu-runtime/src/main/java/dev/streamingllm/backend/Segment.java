@@ -1,4 +1,4 @@
-package dev.streamingllm.model;
+package dev.streamingllm.backend;
 
 import dev.streamingllm.cache.SinkCache;
 

@@ -1,4 +1,4 @@
-package dev.streamingllm.model;
+package dev.streamingllm.backend;
 
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
@@ -6,7 +6,7 @@ import dev.streamingllm.llama.ModelConfig;
 import java.util.List;
 
 /**
- * What a session runs tokens through: the CPU {@link Transformer} or a GPU backend. Both keep the
+ * What a session runs tokens through: the CPU {@code Transformer} or the {@code CudaDecoder}. Both keep the
  * cache's bookkeeping in a {@link SinkCache}, so positions and eviction are the same on every backend.
  */
 public interface Decoder {
