@@ -3,6 +3,7 @@ package dev.streamingllm.model;
 import dev.streamingllm.backend.Backend;
 import dev.streamingllm.backend.Backends;
 import dev.streamingllm.backend.Decoder;
+import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.backend.cuda.CudaDecoder;
 import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.cache.CacheConfig;

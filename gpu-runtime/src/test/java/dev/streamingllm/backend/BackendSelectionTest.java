@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.streamingllm.backend.cuda.CudaDevice;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
-import dev.streamingllm.model.Transformer;
+import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.testing.Shared;
 import org.junit.jupiter.api.Test;
 

@@ -2,6 +2,7 @@ package dev.streamingllm.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.gguf.GGUFFile;

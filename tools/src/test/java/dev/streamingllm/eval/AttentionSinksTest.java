@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.llama.ModelConfig;
-import dev.streamingllm.model.Transformer;
+import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.llama.Weights;
 import dev.streamingllm.testing.Shared;
 import dev.streamingllm.tokenizer.Tokenizer;

@@ -7,7 +7,7 @@ import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.llama.ModelConfig;
-import dev.streamingllm.model.Transformer;
+import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.llama.Weights;
 import java.io.IOException;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package dev.streamingllm.model;
+package dev.streamingllm.backend.cpu.decoder;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package dev.streamingllm.model;
+package dev.streamingllm.backend.cpu.decoder;
 
 import dev.streamingllm.backend.Decoder;
 import dev.streamingllm.backend.Segment;

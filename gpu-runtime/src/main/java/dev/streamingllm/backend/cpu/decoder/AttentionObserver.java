@@ -1,4 +1,4 @@
-package dev.streamingllm.model;
+package dev.streamingllm.backend.cpu.decoder;
 
 /**
  * Sees the attention probabilities of the CPU {@link Transformer}, for looking at where attention goes
