@@ -9,7 +9,7 @@ import java.util.List;
  * What a session runs tokens through: the CPU {@code Transformer} or the {@code CudaDecoder}. Both keep the
  * cache's bookkeeping in a {@link SinkCache}, so positions and eviction are the same on every backend.
  */
-public interface Decoder {
+public interface Decoder extends AutoCloseable {
 
     ModelConfig config();
 
@@ -31,4 +31,9 @@ public interface Decoder {
      * ({@link Segment#logitRows()} x vocab). A cache may appear in one segment only.
      */
     float[][] forward(List<Segment> segments);
+
+    /** Releases what the decoder holds outside the heap (device memory); the CPU decoder holds nothing. */
+    @Override
+    default void close() {
+    }
 }

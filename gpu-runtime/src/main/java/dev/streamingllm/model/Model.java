@@ -1,10 +1,8 @@
 package dev.streamingllm.model;
 
 import dev.streamingllm.backend.Backend;
-import dev.streamingllm.backend.Backends;
 import dev.streamingllm.backend.Decoder;
 import dev.streamingllm.backend.cpu.decoder.Transformer;
-import dev.streamingllm.backend.cuda.CudaDecoder;
 import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.gguf.GGMLType;
@@ -45,10 +43,8 @@ public final class Model implements AutoCloseable {
         Weights weights = Weights.load(gguf, config);
         this.transformer = new Transformer(config, weights);
         this.backend = Backends.select(requested);
-        this.decoder = backend.backend() == Backend.CUDA
-                ? new CudaDecoder(gguf, config, weights, backend.device().orElseThrow(),
-                        cudaOptions != null ? cudaOptions : CudaOptions.of(defaultCacheCapacity()))
-                : transformer;
+        this.decoder = Backends.decoder(backend, gguf, config, weights, transformer,
+                cudaOptions != null ? cudaOptions : CudaOptions.of(defaultCacheCapacity()));
         this.tokenizer = Tokenizer.fromGGUF(gguf);
         this.chatTemplate = gguf.findString("tokenizer.chat_template")
                 .map(source -> ChatTemplate.of("tokenizer.chat_template of " + gguf.path().getFileName(), source, bosText(), eosText()))
@@ -184,9 +180,7 @@ public final class Model implements AutoCloseable {
     @Override
     public void close() {
         scheduler.close();
-        if (decoder instanceof CudaDecoder cuda) {
-            cuda.close();
-        }
+        decoder.close();
         gguf.close();
     }
 }

@@ -56,7 +56,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>One stream, one pass at a time: calls are serialized on this object.
  */
-public final class CudaDecoder implements Decoder, AutoCloseable {
+public final class CudaDecoder implements Decoder {
 
     private static final Logger LOG = LoggerFactory.getLogger(CudaDecoder.class);
     private static final Cleaner CLEANER = Cleaner.create();

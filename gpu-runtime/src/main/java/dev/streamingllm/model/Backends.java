@@ -1,11 +1,22 @@
-package dev.streamingllm.backend;
+package dev.streamingllm.model;
 
+import dev.streamingllm.backend.Backend;
+import dev.streamingllm.backend.Decoder;
+import dev.streamingllm.backend.cpu.decoder.Transformer;
+import dev.streamingllm.backend.cuda.CudaDecoder;
 import dev.streamingllm.backend.cuda.CudaDevice;
+import dev.streamingllm.backend.cuda.CudaOptions;
+import dev.streamingllm.gguf.GGUFFile;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Weights;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Resolves a requested {@link Backend} to the one that will run, probing the CUDA device once per JVM. */
+/**
+ * Resolves a requested {@link Backend} to the one that will run, probing the CUDA device once per JVM, and builds
+ * that backend's {@link Decoder}.
+ */
 public final class Backends {
 
     private static final Logger LOG = LoggerFactory.getLogger(Backends.class);
@@ -39,6 +50,18 @@ public final class Backends {
                 LOG.info("backend auto: running on the CPU because {}", probe.reason());
                 yield new Choice(Backend.CPU, Optional.empty(), probe.reason());
             }
+        };
+    }
+
+    /**
+     * The decoder of {@code choice}: {@code cpu} itself on the CPU, else a {@link CudaDecoder} that uploads
+     * {@code weights} to the chosen device and sizes its cache slots by {@code cudaOptions}.
+     */
+    static Decoder decoder(Choice choice, GGUFFile gguf, ModelConfig config, Weights weights, Transformer cpu,
+            CudaOptions cudaOptions) {
+        return switch (choice.backend()) {
+            case CUDA -> new CudaDecoder(gguf, config, weights, choice.device().orElseThrow(), cudaOptions);
+            case CPU, AUTO -> cpu;
         };
     }
 }

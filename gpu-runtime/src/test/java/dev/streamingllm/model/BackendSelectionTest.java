@@ -1,13 +1,13 @@
-package dev.streamingllm.backend;
+package dev.streamingllm.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.streamingllm.backend.Backend;
+import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.backend.cuda.CudaDevice;
 import dev.streamingllm.cache.CacheConfig;
-import dev.streamingllm.model.Model;
-import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.testing.Shared;
 import org.junit.jupiter.api.Test;
 
