@@ -4,14 +4,11 @@ import dev.streamingllm.backend.Backend;
 import dev.streamingllm.backend.Decoder;
 import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.backend.cuda.CudaOptions;
-import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.gguf.GGUFTensor;
 import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.llama.Weights;
-import dev.streamingllm.session.Scheduler;
-import dev.streamingllm.session.Session;
 import dev.streamingllm.template.ChatTemplate;
 import dev.streamingllm.tokenizer.Tokenizer;
 import java.nio.file.Path;
@@ -35,7 +32,6 @@ public final class Model implements AutoCloseable {
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
     private final String fingerprint;
-    private final Scheduler scheduler;
 
     private Model(GGUFFile gguf, Backend requested, CudaOptions cudaOptions) {
         this.gguf = gguf;
@@ -50,7 +46,6 @@ public final class Model implements AutoCloseable {
                 .map(source -> ChatTemplate.of("tokenizer.chat_template of " + gguf.path().getFileName(), source, bosText(), eosText()))
                 .orElseGet(() -> chatTemplate(defaultTemplateName()));
         this.fingerprint = ModelFingerprint.of(gguf);
-        this.scheduler = new Scheduler(decoder, Scheduler.Settings.DEFAULT);
     }
 
     /** A built-in template by name (chatml, llama2, llama3, zephyr), for files without one or to override it. */
@@ -116,15 +111,6 @@ public final class Model implements AutoCloseable {
         return Math.min(config.contextLength(), DEFAULT_SLOT_TOKENS);
     }
 
-    public Session newSession(CacheConfig cache) {
-        return new Session(decoder, cache);
-    }
-
-    /** Runs the generations of all sessions of this model together (continuous batching). */
-    public Scheduler scheduler() {
-        return scheduler;
-    }
-
     /** The backend sessions run on, and why it was chosen. */
     public Backends.Choice backend() {
         return backend;
@@ -179,7 +165,6 @@ public final class Model implements AutoCloseable {
 
     @Override
     public void close() {
-        scheduler.close();
         decoder.close();
         gguf.close();
     }

@@ -106,7 +106,7 @@ class SmolLm2GenerationTest {
             int[] promptTokens = model.tokenizer().encode(prompt, true, true);
             int[] all = model.tokenizer().encode(prompt + g.get("continuation").asString(), true, true);
             assertThat(all).startsWith(promptTokens);
-            Session session = model.newSession(CacheConfig.streaming(4, 1020));
+            Session session = new Session(model.decoder(), CacheConfig.streaming(4, 1020));
             float[] logits = session.prefill(promptTokens);
             for (int i = promptTokens.length; i < all.length; i++, positions++) {
                 int ours = argmax(logits, 0, logits.length);

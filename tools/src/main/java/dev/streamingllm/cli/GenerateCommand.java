@@ -5,6 +5,7 @@ import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.sampling.SamplingParams;
+import dev.streamingllm.session.Engine;
 import dev.streamingllm.session.Generator;
 import dev.streamingllm.session.Session;
 import java.nio.file.Path;
@@ -64,15 +65,15 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() {
         SamplingParams params = SamplingParams.builder().temperature(temperature).topK(topK).topP(topP).minP(minP)
                 .repeatPenalty(repeatPenalty).seed(seed).maxTokens(maxTokens).stop(stop).build();
-        try (Model m = Model.load(model, backend, CudaOptions.of(sinks + window))) {
-            Session session = m.newSession(CacheConfig.streaming(sinks, window));
+        try (Model m = Model.load(model, backend, CudaOptions.of(sinks + window)); Engine engine = new Engine(m)) {
+            Session session = engine.newSession(CacheConfig.streaming(sinks, window));
             String text = chat ? m.chatTemplate().render(List.of(dev.streamingllm.template.ChatMessage.user(prompt)), true) : prompt;
             int[] tokens = m.tokenizer().encode(text, true, chat);
             if (!chat) {
                 System.out.print(prompt);
             }
             long start = System.nanoTime();
-            Generator.Result result = new Generator(m.tokenizer(), m.scheduler()).generate(session, tokens, params, piece -> {
+            Generator.Result result = new Generator(m.tokenizer(), engine.scheduler()).generate(session, tokens, params, piece -> {
                 System.out.print(piece);
                 System.out.flush();
             }, () -> false);

@@ -41,7 +41,7 @@ final class LogitsCommand implements Callable<Integer> {
         }
         CacheConfig cache = sinks == null ? CacheConfig.dense(tokens.length) : CacheConfig.streaming(sinks, window);
         try (Model m = Model.load(model, backend, CudaOptions.of(cache.capacity()))) {
-            Session session = m.newSession(cache);
+            Session session = new Session(m.decoder(), cache);
             float[] logits = session.prefillAll(tokens);
             int vocab = m.config().vocabularySize();
             float[][] rows = new float[tokens.length][];

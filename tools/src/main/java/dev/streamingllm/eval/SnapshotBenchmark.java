@@ -4,6 +4,7 @@ import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Conversation;
 import dev.streamingllm.session.ConversationSnapshot;
+import dev.streamingllm.session.Engine;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -21,7 +22,14 @@ public final class SnapshotBenchmark {
 
     /** Fills a conversation's cache of geometry {@code cache}, then saves and restores it; medians of {@code repetitions}. */
     public static Result measure(Model model, CacheConfig cache, int repetitions) {
-        Conversation conversation = new Conversation(model, cache, false);
+        try (Engine engine = new Engine(model)) {
+            return measure(engine, cache, repetitions);
+        }
+    }
+
+    private static Result measure(Engine engine, CacheConfig cache, int repetitions) {
+        Model model = engine.model();
+        Conversation conversation = new Conversation(engine, cache, false);
         SplittableRandom random = new SplittableRandom(1234);
         int[] tokens = random.ints(cache.capacity(), 3, model.config().vocabularySize()).toArray();
         conversation.session().prefill(tokens);
@@ -32,7 +40,7 @@ public final class SnapshotBenchmark {
             long start = System.nanoTime();
             snapshot = ConversationSnapshot.write(conversation);
             long saved = System.nanoTime();
-            ConversationSnapshot.read(snapshot, model, model.chatTemplate());
+            ConversationSnapshot.read(snapshot, engine, model.chatTemplate());
             long restored = System.nanoTime();
             if (r >= 0) {
                 save[r] = saved - start;

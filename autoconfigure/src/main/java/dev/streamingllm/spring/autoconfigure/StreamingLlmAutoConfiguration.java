@@ -94,11 +94,11 @@ public class StreamingLlmAutoConfiguration {
         CacheConfig geometry = new CacheConfig(cache.getSinks(), window, cache.getEvictBatch(), cache.getType());
         ChatSessions.Settings settings = new ChatSessions.Settings(geometry, cache.isPinSystemPrompt(),
                 properties.getSessions().getMax(), properties.getSessions().getTtl(), properties.getSessions().isReusePrefix());
-        StreamingLlmProperties.Batch batch = properties.getBatch();
-        model.scheduler().settings(new Scheduler.Settings(batch.getPrefillChunk(), batch.getPrefillWhileDecoding()));
         // the loader (session routing) is looked up when a turn names an unknown conversation: it needs these sessions itself
         ChatSessions sessions = new ChatSessions(model, settings, listeners.orderedStream().toList(), loader::getIfAvailable,
                 Clock.systemUTC());
+        StreamingLlmProperties.Batch batch = properties.getBatch();
+        sessions.engine().scheduler().settings(new Scheduler.Settings(batch.getPrefillChunk(), batch.getPrefillWhileDecoding()));
         long perSession = sessions.bytesPerSession();
         log.info("StreamingLLM: {} on the {} backend; cache {} sinks + {} window = {} tokens of {}; memory budget {} sessions x {} = {}",
                 model.path().getFileName(), model.backend().backend().name().toLowerCase(), geometry.sinks(), geometry.window(),

@@ -137,7 +137,7 @@ class InProcessTakeoverTest {
 
     /** The same conversation run without interruption in this process, greedy, the whole history each turn. */
     private static List<String> uninterrupted(ChatSessions settingsFrom) {
-        Conversation conversation = new Conversation(model, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
+        Conversation conversation = new Conversation(settingsFrom.engine(), settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
         SamplingParams greedy = SamplingParams.builder().temperature(0).maxTokens(MAX_TOKENS).build();
         List<ChatMessage> history = new ArrayList<>();
         List<String> texts = new ArrayList<>();

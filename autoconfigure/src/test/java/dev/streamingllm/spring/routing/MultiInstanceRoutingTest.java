@@ -165,7 +165,7 @@ class MultiInstanceRoutingTest {
 
     /** The same conversation run without interruption in this process, greedy, the whole history each turn. */
     private static Conversation uninterrupted(ChatSessions settingsFrom, int turns, List<String> texts) {
-        Conversation conversation = new Conversation(model, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
+        Conversation conversation = new Conversation(settingsFrom.engine(), settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
         List<ChatMessage> history = new ArrayList<>();
         for (int i = 0; i < turns; i++) {
             history.add(ChatMessage.user(USERS[i]));

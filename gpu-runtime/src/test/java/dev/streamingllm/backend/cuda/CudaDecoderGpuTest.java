@@ -8,6 +8,7 @@ import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.model.Model;
+import dev.streamingllm.session.Session;
 import dev.streamingllm.testing.QuantizedModels;
 import dev.streamingllm.testing.ReferenceLogits;
 import dev.streamingllm.testing.Shared;
@@ -66,10 +67,10 @@ class CudaDecoderGpuTest {
         CacheConfig cache = CacheConfig.streaming(4, 60);
         float[] cpu;
         try (Model model = Model.load(file, Backend.CPU, null)) {
-            cpu = decodeAll(model.newSession(cache)::decode, tokens);
+            cpu = decodeAll(new Session(model.decoder(), cache)::decode, tokens);
         }
         try (Model model = Model.load(file, Backend.CUDA, CudaOptions.of(64))) {
-            float[] gpu = decodeAll(model.newSession(cache)::decode, tokens);
+            float[] gpu = decodeAll(new Session(model.decoder(), cache)::decode, tokens);
             assertThat(relativeL2(gpu, cpu)).isLessThanOrEqualTo(1e-3);
         }
     }
