@@ -8,6 +8,7 @@ import dev.streamingllm.backend.Backend;
 import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.backend.cuda.CudaDevice;
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.CacheSettings;
 import dev.streamingllm.session.Session;
 import dev.streamingllm.testing.Shared;
 import org.junit.jupiter.api.Test;
@@ -55,7 +56,7 @@ class BackendSelectionTest {
     @Test
     void anAutoModelRunsOnTheCpu() {
         assumeNoDevice();
-        try (Model model = Model.load(Shared.model("stories260K.gguf"), Backend.AUTO, null)) {
+        try (Model model = Model.load(Shared.model("stories260K.gguf"), Backend.AUTO, CacheSettings.DEFAULT)) {
             assertThat(model.backend().backend()).isEqualTo(Backend.CPU);
             assertThat(model.decoder()).isInstanceOf(Transformer.class);
             float[] logits = new Session(model.decoder(), CacheConfig.streaming(4, 28)).prefill(new int[] {1, 403, 407});

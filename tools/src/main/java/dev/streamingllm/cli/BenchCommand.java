@@ -1,12 +1,13 @@
 package dev.streamingllm.cli;
 
+import dev.streamingllm.backend.Backend;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.eval.AttentionMode;
 import dev.streamingllm.eval.Benchmarks;
 import dev.streamingllm.eval.SnapshotBenchmark;
 import dev.streamingllm.gguf.GGMLType;
-import dev.streamingllm.model.Model;
 import dev.streamingllm.eval.SyntheticModel;
+import dev.streamingllm.model.Model;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,6 +17,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import tools.jackson.databind.json.JsonMapper;
@@ -67,11 +69,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--snapshot", description = "measure a conversation snapshot (session routing's takeover) with a full cache")
     boolean snapshot;
 
-    @Option(names = "--sinks", defaultValue = "4", description = "sinks for --stream and --snapshot (default: ${DEFAULT-VALUE})")
-    int sinks;
-
-    @Option(names = "--window", description = "window for --stream (default: 1020) and --snapshot (default: min(context, 2048) - sinks, as the starter)")
-    Integer window;
+    /** The cache of --stream and --snapshot. */
+    @Mixin
+    CacheOptions cacheOptions;
 
     @Option(names = "--synthetic", paramLabel = "SHAPE", description = "write a random-weight model of this shape: ${COMPLETION-CANDIDATES}",
             completionCandidates = Shapes.class)
@@ -110,14 +110,14 @@ final class BenchCommand implements Callable<Integer> {
         if (threads != null) {
             dev.streamingllm.backend.cpu.Parallel.setThreads(threads);
         }
-        try (Model m = Model.load(model)) {
+        try (Model m = Model.load(model, Backend.CPU, cacheOptions.settings())) {
             Benchmarks bench = new Benchmarks(m.transformer());
             if (latency) {
                 latency(bench);
             } else if (snapshot) {
                 snapshot(m);
             } else if (stream != null) {
-                stream(bench);
+                stream(bench, m.cacheConfig());
             } else {
                 throughput(bench);
             }
@@ -180,21 +180,21 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private void stream(Benchmarks bench) {
+    private void stream(Benchmarks bench, CacheConfig cache) {
         System.out.printf("%-10s %9s %9s %9s %9s %12s%n", "tokens", "p50 ms", "p90 ms", "p99 ms", "max ms", "RSS MiB");
-        bench.stream(CacheConfig.streaming(sinks, window != null ? window : 1020), warmup, stream, 100_000, block ->
+        bench.stream(cache, warmup, stream, 100_000, block ->
                 System.out.printf("%-10d %9.3f %9.3f %9.3f %9.3f %12.1f%n", block.tokens(), block.p50Ms(), block.p90Ms(),
                         block.p99Ms(), block.maxMs(), block.residentBytes() / 1048576.0));
     }
 
     private void snapshot(Model m) throws Exception {
-        int w = window != null ? window : m.defaultCacheCapacity() - sinks;
-        SnapshotBenchmark.Result result = SnapshotBenchmark.measure(m, CacheConfig.streaming(sinks, w), repetitions);
+        CacheConfig cache = m.cacheConfig();
+        SnapshotBenchmark.Result result = SnapshotBenchmark.measure(m, cache, repetitions);
         if (json) {
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("model", model.toString());
-            out.put("sinks", sinks);
-            out.put("window", w);
+            out.put("sinks", cache.sinks());
+            out.put("window", cache.window());
             out.put("tokens_held", result.tokensHeld());
             out.put("cache_bytes", result.cacheBytes());
             out.put("snapshot_bytes", result.snapshotBytes());
@@ -203,7 +203,7 @@ final class BenchCommand implements Callable<Integer> {
             System.out.println(JsonMapper.builder().build().writeValueAsString(out));
         } else {
             System.out.printf("cache %d sinks + %d window, %d tokens held, %d cache bytes%nsnapshot %d bytes: save %.1f ms, restore %.1f ms (median of %d)%n",
-                    sinks, w, result.tokensHeld(), result.cacheBytes(), result.snapshotBytes(), result.saveMs(), result.restoreMs(), repetitions);
+                    cache.sinks(), cache.window(), result.tokensHeld(), result.cacheBytes(), result.snapshotBytes(), result.saveMs(), result.restoreMs(), repetitions);
         }
     }
 }

@@ -14,6 +14,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import tools.jackson.databind.json.JsonMapper;
@@ -29,11 +30,8 @@ final class GpuBenchCommand implements Callable<Integer> {
     @Option(names = "--sessions", split = ",", defaultValue = "1,8,32,128", description = "concurrent sessions per run (default: ${DEFAULT-VALUE})")
     List<Integer> sessions;
 
-    @Option(names = "--sinks", defaultValue = "4")
-    int sinks;
-
-    @Option(names = "--window", defaultValue = "508", description = "window per session (default: ${DEFAULT-VALUE})")
-    int window;
+    @Mixin
+    CacheOptions cacheOptions;
 
     @Option(names = "--prompt", defaultValue = "64", description = "prefilled tokens per session (default: ${DEFAULT-VALUE})")
     int prompt;
@@ -50,10 +48,10 @@ final class GpuBenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         int most = sessions.stream().mapToInt(Integer::intValue).max().orElse(1);
-        CacheConfig cacheConfig = CacheConfig.streaming(sinks, window);
-        CudaOptions options = new CudaOptions(cacheConfig.capacity(), most, Math.max(most, 64), CudaOptions.DEFAULT_GEMM_MIN_ROWS);
+        CudaOptions options = new CudaOptions(0, most, Math.max(most, 64), CudaOptions.DEFAULT_GEMM_MIN_ROWS);
         List<Map<String, Object>> rows = new ArrayList<>();
-        try (Model m = Model.load(model, Backend.CUDA, options)) {
+        try (Model m = Model.load(model, Backend.CUDA, cacheOptions.settings(), options)) {
+            CacheConfig cacheConfig = m.cacheConfig();
             CudaDecoder decoder = (CudaDecoder) m.decoder();
             int vocab = m.config().vocabularySize();
             for (int n : sessions) {

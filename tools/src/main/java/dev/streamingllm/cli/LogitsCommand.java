@@ -1,8 +1,7 @@
 package dev.streamingllm.cli;
 
-import dev.streamingllm.backend.Backend;
-import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.CacheSettings;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Session;
 import java.nio.file.Path;
@@ -11,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import tools.jackson.databind.json.JsonMapper;
@@ -30,9 +30,8 @@ final class LogitsCommand implements Callable<Integer> {
     @Option(names = "--window", description = "rolling window size (with --sinks)")
     Integer window;
 
-    @Option(names = "--backend", defaultValue = "cpu", converter = BackendConverter.class,
-            description = "auto, cpu or cuda (default: ${DEFAULT-VALUE})")
-    Backend backend;
+    @Mixin
+    BackendOption backend;
 
     @Override
     public Integer call() {
@@ -40,7 +39,7 @@ final class LogitsCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--sinks and --window go together");
         }
         CacheConfig cache = sinks == null ? CacheConfig.dense(tokens.length) : CacheConfig.streaming(sinks, window);
-        try (Model m = Model.load(model, backend, CudaOptions.of(cache.capacity()))) {
+        try (Model m = Model.load(model, backend.backend, CacheSettings.of(cache))) {
             Session session = new Session(m.decoder(), cache);
             float[] logits = session.prefillAll(tokens);
             int vocab = m.config().vocabularySize();

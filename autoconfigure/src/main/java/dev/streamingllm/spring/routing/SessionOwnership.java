@@ -243,8 +243,7 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
         try {
             List<ChatMessage> transcript = json.readValue(publication.transcript(), MESSAGES);
             SessionRecord record = publication.record();
-            CacheConfig cache = new CacheConfig(record.sinks(), record.window(), sessions.settings().cache().evictBatch(),
-                    sessions.settings().cache().type());
+            CacheConfig cache = sessions.settings().cache().with(record.sinks(), record.window());
             return Optional.of(Conversation.replay(engine, model.chatTemplate(), cache, sessions.settings().pinSystemPrompt(), transcript));
         } catch (RuntimeException e) {
             log.warn("Session {}: transcript unusable ({}); the conversation starts over here", sessionId, e.getMessage());

@@ -181,7 +181,7 @@ public final class CudaDecoder implements Decoder {
 
         // The pool: equal slots of slotCapacity + 1 cache places (one for the token in flight), keys and values.
         this.slotStride = options.slotCapacity() + 1;
-        long slotBytes = 2L * config.layers() * slotStride * kvDim * Float.BYTES;
+        long slotBytes = CacheConfig.dense(options.slotCapacity()).bytes(config.layers(), kvDim); // f32 on the device
         long free = freeMemory();
         long fit = Math.max(0, (free - HEADROOM) / slotBytes);
         int slots = (int) Math.min(Integer.MAX_VALUE, options.maxSessions() == 0 ? fit : Math.min(fit, options.maxSessions()));
