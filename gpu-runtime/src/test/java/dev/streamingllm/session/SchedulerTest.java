@@ -3,12 +3,12 @@ package dev.streamingllm.session;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.streamingllm.backend.Decoder;
+import dev.streamingllm.backend.Segment;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
-import dev.streamingllm.backend.Decoder;
-import dev.streamingllm.model.Model;
 import dev.streamingllm.llama.ModelConfig;
-import dev.streamingllm.backend.Segment;
+import dev.streamingllm.model.Model;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.testing.Shared;
 import java.util.ArrayList;

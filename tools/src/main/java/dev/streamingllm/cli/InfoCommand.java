@@ -1,7 +1,7 @@
 package dev.streamingllm.cli;
 
-import dev.streamingllm.model.Model;
 import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.model.Model;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;

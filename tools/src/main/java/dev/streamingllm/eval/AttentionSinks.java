@@ -1,8 +1,8 @@
 package dev.streamingllm.eval;
 
-import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.backend.cpu.decoder.AttentionObserver;
 import dev.streamingllm.backend.cpu.decoder.Transformer;
+import dev.streamingllm.cache.CacheConfig;
 
 /**
  * The attention sink itself (the paper's Figure 2): per layer, the share of attention that queries pay

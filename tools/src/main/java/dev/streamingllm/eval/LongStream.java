@@ -1,7 +1,7 @@
 package dev.streamingllm.eval;
 
-import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.backend.cpu.decoder.Transformer;
+import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.session.Session;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -3,9 +3,9 @@ package dev.streamingllm.eval;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.llama.ModelConfig;
-import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.llama.Weights;
 import dev.streamingllm.testing.Shared;
 import dev.streamingllm.tokenizer.Tokenizer;

@@ -17,15 +17,15 @@ import static org.bytedeco.cuda.global.cudart.cudaDeviceSynchronize;
 import static org.bytedeco.cuda.global.cudart.cudaMemGetInfo;
 import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
 
+import dev.streamingllm.backend.Decoder;
+import dev.streamingllm.backend.Segment;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
-import dev.streamingllm.backend.Decoder;
 import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.llama.Rope;
-import dev.streamingllm.backend.Segment;
 import dev.streamingllm.llama.Weights;
 import java.lang.ref.Cleaner;
 import java.util.ArrayDeque;
