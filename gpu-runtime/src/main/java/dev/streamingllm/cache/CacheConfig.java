@@ -54,6 +54,11 @@ public record CacheConfig(int sinks, int window, int evictBatch, CacheType type)
         return new CacheConfig(0, capacity, 1);
     }
 
+    /** This geometry with {@code sinks} and {@code window} replaced where given (null keeps this one's). */
+    public CacheConfig with(Integer sinks, Integer window) {
+        return new CacheConfig(sinks != null ? sinks : this.sinks, window != null ? window : this.window, evictBatch, type);
+    }
+
     /** Tokens the cache holds between steps. */
     public int capacity() {
         return sinks + window;

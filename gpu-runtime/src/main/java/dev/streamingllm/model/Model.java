@@ -1,15 +1,16 @@
 package dev.streamingllm.model;
 
 import dev.streamingllm.backend.Backend;
-import dev.streamingllm.backend.Backends;
-import dev.streamingllm.backend.cuda.CudaDecoder;
+import dev.streamingllm.backend.Decoder;
+import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.CacheSettings;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.gguf.GGUFTensor;
-import dev.streamingllm.session.Scheduler;
-import dev.streamingllm.session.Session;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Weights;
 import dev.streamingllm.template.ChatTemplate;
 import dev.streamingllm.tokenizer.Tokenizer;
 import java.nio.file.Path;
@@ -22,35 +23,30 @@ import java.util.TreeMap;
  */
 public final class Model implements AutoCloseable {
 
-    /** The longest default cache: sessions of long-context models would otherwise take gigabytes each. */
-    public static final int DEFAULT_SLOT_TOKENS = 2048;
-
     private final GGUFFile gguf;
     private final ModelConfig config;
+    private final CacheConfig cacheConfig;
     private final Transformer transformer;
     private final Backends.Choice backend;
     private final Decoder decoder;
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
     private final String fingerprint;
-    private final Scheduler scheduler;
 
-    private Model(GGUFFile gguf, Backend requested, CudaOptions cudaOptions) {
+    private Model(GGUFFile gguf, Backend requested, CacheSettings cache, CudaOptions cudaOptions) {
         this.gguf = gguf;
         this.config = ModelConfig.from(gguf);
+        this.cacheConfig = cache.resolve(config.contextLength());
         Weights weights = Weights.load(gguf, config);
         this.transformer = new Transformer(config, weights);
         this.backend = Backends.select(requested);
-        this.decoder = backend.backend() == Backend.CUDA
-                ? new CudaDecoder(gguf, config, weights, backend.device().orElseThrow(),
-                        cudaOptions != null ? cudaOptions : CudaOptions.of(defaultCacheCapacity()))
-                : transformer;
+        this.decoder = Backends.decoder(backend, gguf, config, weights, transformer,
+                (cudaOptions != null ? cudaOptions : CudaOptions.DEFAULT).forCapacity(cacheConfig.capacity()));
         this.tokenizer = Tokenizer.fromGGUF(gguf);
         this.chatTemplate = gguf.findString("tokenizer.chat_template")
                 .map(source -> ChatTemplate.of("tokenizer.chat_template of " + gguf.path().getFileName(), source, bosText(), eosText()))
                 .orElseGet(() -> chatTemplate(defaultTemplateName()));
         this.fingerprint = ModelFingerprint.of(gguf);
-        this.scheduler = new Scheduler(decoder, Scheduler.Settings.DEFAULT);
     }
 
     /** A built-in template by name (chatml, llama2, llama3, zephyr), for files without one or to override it. */
@@ -91,38 +87,31 @@ public final class Model implements AutoCloseable {
 
     /** Opens and validates {@code file} for the CPU; a bad file raises one {@code GGUFException} naming it and the problem. */
     public static Model load(Path file) {
-        return load(file, Backend.CPU, null);
+        return load(file, Backend.CPU, CacheSettings.DEFAULT);
     }
 
     /**
-     * Opens {@code file} on {@code backend} ({@link Backends#select}); {@code cudaOptions} sizes the CUDA
-     * backend's cache slots (null: {@value #DEFAULT_SLOT_TOKENS} tokens or the context length if smaller).
+     * Opens {@code file} on {@code backend} ({@link Backends#select}) for sessions of {@code cache}, resolved
+     * against the model's context length ({@link #cacheConfig()}); the CUDA backend's slots are that large.
      */
-    public static Model load(Path file, Backend backend, CudaOptions cudaOptions) {
+    public static Model load(Path file, Backend backend, CacheSettings cache) {
+        return load(file, backend, cache, null);
+    }
+
+    /** As {@link #load(Path, Backend, CacheSettings)}, with the CUDA backend sized by {@code cudaOptions} (null: {@link CudaOptions#DEFAULT}). */
+    public static Model load(Path file, Backend backend, CacheSettings cache, CudaOptions cudaOptions) {
         GGUFFile gguf = GGUFFile.open(file);
         try {
-            return new Model(gguf, backend, cudaOptions);
+            return new Model(gguf, backend, cache, cudaOptions);
         } catch (RuntimeException e) {
             gguf.close();
             throw e;
         }
     }
 
-    /**
-     * The cache capacity (sinks + window) used when none is configured: the context length, at most
-     * {@value #DEFAULT_SLOT_TOKENS} tokens. CUDA slots, the starter's sessions and the snapshot benchmark share it.
-     */
-    public int defaultCacheCapacity() {
-        return Math.min(config.contextLength(), DEFAULT_SLOT_TOKENS);
-    }
-
-    public Session newSession(CacheConfig cache) {
-        return new Session(decoder, cache);
-    }
-
-    /** Runs the generations of all sessions of this model together (continuous batching). */
-    public Scheduler scheduler() {
-        return scheduler;
+    /** The cache the model was loaded for, resolved against its context length: what sessions get unless they ask otherwise. */
+    public CacheConfig cacheConfig() {
+        return cacheConfig;
     }
 
     /** The backend sessions run on, and why it was chosen. */
@@ -179,10 +168,7 @@ public final class Model implements AutoCloseable {
 
     @Override
     public void close() {
-        scheduler.close();
-        if (decoder instanceof CudaDecoder cuda) {
-            cuda.close();
-        }
+        decoder.close();
         gguf.close();
     }
 }

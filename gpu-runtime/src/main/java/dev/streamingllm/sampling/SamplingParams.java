@@ -26,6 +26,15 @@ public record SamplingParams(
         List<String> stop,
         JsonGrammar grammar) {
 
+    // The defaults, as constants so that option annotations (the command-line tool's) can name them.
+    public static final float DEFAULT_TEMPERATURE = 0.8f;
+    public static final int DEFAULT_TOP_K = 40;
+    public static final float DEFAULT_TOP_P = 0.95f;
+    public static final float DEFAULT_MIN_P = 0.05f;
+    public static final float DEFAULT_REPEAT_PENALTY = 1f;
+    public static final int DEFAULT_PENALTY_LAST_N = 64;
+    public static final int DEFAULT_MAX_TOKENS = 256;
+
     public static final SamplingParams DEFAULTS = builder().build();
 
     public SamplingParams {
@@ -67,16 +76,16 @@ public record SamplingParams(
     }
 
     public static final class Builder {
-        private float temperature = 0.8f;
-        private int topK = 40;
-        private float topP = 0.95f;
-        private float minP = 0.05f;
-        private float repeatPenalty = 1f;
+        private float temperature = DEFAULT_TEMPERATURE;
+        private int topK = DEFAULT_TOP_K;
+        private float topP = DEFAULT_TOP_P;
+        private float minP = DEFAULT_MIN_P;
+        private float repeatPenalty = DEFAULT_REPEAT_PENALTY;
         private float frequencyPenalty;
         private float presencePenalty;
-        private int penaltyLastN = 64;
+        private int penaltyLastN = DEFAULT_PENALTY_LAST_N;
         private Long seed;
-        private int maxTokens = 256;
+        private int maxTokens = DEFAULT_MAX_TOKENS;
         private List<String> stop = List.of();
         private JsonGrammar grammar;
 

@@ -1,7 +1,6 @@
 package dev.streamingllm.session;
 
 import dev.streamingllm.cache.CacheConfig;
-import dev.streamingllm.model.Model;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.template.ChatMessage;
 import dev.streamingllm.template.ChatTemplate;
@@ -39,7 +38,7 @@ public final class Conversation {
     public record Turn(String text, int promptTokens, int completionTokens, FinishReason finishReason, boolean reset) {
     }
 
-    private final Model model;
+    private final Engine engine;
     private final CacheConfig cacheConfig;
     private final boolean pinSystemPrompt;
     private final ChatTemplate template;
@@ -49,21 +48,21 @@ public final class Conversation {
     private Session session;
     private int unfed = -1;
 
-    public Conversation(Model model, CacheConfig cacheConfig, boolean pinSystemPrompt) {
-        this(model, model.chatTemplate(), cacheConfig, pinSystemPrompt);
+    public Conversation(Engine engine, CacheConfig cacheConfig, boolean pinSystemPrompt) {
+        this(engine, engine.model().chatTemplate(), cacheConfig, pinSystemPrompt);
     }
 
-    public Conversation(Model model, ChatTemplate template, CacheConfig cacheConfig, boolean pinSystemPrompt) {
-        this(model, template, pinSystemPrompt, model.newSession(cacheConfig));
+    public Conversation(Engine engine, ChatTemplate template, CacheConfig cacheConfig, boolean pinSystemPrompt) {
+        this(engine, template, pinSystemPrompt, engine.newSession(cacheConfig));
     }
 
     /** Continues {@code session}; {@link ConversationSnapshot} then restores the matching state. */
-    Conversation(Model model, ChatTemplate template, boolean pinSystemPrompt, Session session) {
-        this.model = model;
+    Conversation(Engine engine, ChatTemplate template, boolean pinSystemPrompt, Session session) {
+        this.engine = engine;
         this.template = template;
         this.cacheConfig = session.cache().config();
         this.pinSystemPrompt = pinSystemPrompt;
-        this.generator = new Generator(model.tokenizer(), model.scheduler());
+        this.generator = new Generator(engine.model().tokenizer(), engine.scheduler());
         this.session = session;
     }
 
@@ -74,9 +73,9 @@ public final class Conversation {
      * evicted and the replies' original tokenization are gone), so continuations may differ from
      * those of the original conversation.
      */
-    public static Conversation replay(Model model, ChatTemplate template, CacheConfig cacheConfig, boolean pinSystemPrompt,
+    public static Conversation replay(Engine engine, ChatTemplate template, CacheConfig cacheConfig, boolean pinSystemPrompt,
             List<ChatMessage> transcript) {
-        Conversation conversation = new Conversation(model, template, cacheConfig, pinSystemPrompt);
+        Conversation conversation = new Conversation(engine, template, cacheConfig, pinSystemPrompt);
         conversation.prime(transcript);
         return conversation;
     }
@@ -123,7 +122,7 @@ public final class Conversation {
         int[] tokens;
         if (text == null) {
             if (reset) {
-                session = model.newSession(cacheConfig);
+                session = engine.newSession(cacheConfig);
             }
             tail.clear();
             system.clear();
@@ -134,7 +133,7 @@ public final class Conversation {
             pinSystemPrompt(text, rest.get(0));
             tail.addAll(rest);
         } else {
-            tokens = model.tokenizer().encode(text, false, true);
+            tokens = engine.model().tokenizer().encode(text, false, true);
             if (unfed >= 0) {
                 tokens = prepend(unfed, tokens);
             }
@@ -159,8 +158,8 @@ public final class Conversation {
         return List.copyOf(concat(system, tail));
     }
 
-    Model model() {
-        return model;
+    Engine engine() {
+        return engine;
     }
 
     boolean pinsSystemPrompt() {
@@ -250,9 +249,9 @@ public final class Conversation {
     }
 
     private int[] encodeStart(String text) {
-        int bos = model.tokenizer().bos();
-        boolean templateAddsBos = bos >= 0 && text.startsWith(model.tokenizer().piece(bos));
-        return model.tokenizer().encode(text, !templateAddsBos, true);
+        int bos = engine.model().tokenizer().bos();
+        boolean templateAddsBos = bos >= 0 && text.startsWith(engine.model().tokenizer().piece(bos));
+        return engine.model().tokenizer().encode(text, !templateAddsBos, true);
     }
 
     /** Keeps the system prompt's tokens next to the sinks, so eviction never cuts the chat's instructions. */

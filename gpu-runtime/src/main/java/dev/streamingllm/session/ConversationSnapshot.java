@@ -38,7 +38,7 @@ public final class ConversationSnapshot {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(cache.length + 4096);
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             out.writeInt(MAGIC);
-            writeString(out, conversation.model().fingerprint());
+            writeString(out, conversation.engine().model().fingerprint());
             out.writeBoolean(conversation.pinsSystemPrompt());
             out.writeInt(conversation.unfed());
             writeMessages(out, conversation.system());
@@ -52,10 +52,11 @@ public final class ConversationSnapshot {
     }
 
     /**
-     * Restores a conversation on {@code model}, rendering with {@code template}. A snapshot of another
+     * Restores a conversation on {@code engine}'s model, rendering with {@code template}. A snapshot of another
      * model, a corrupt or a truncated one is an {@link IllegalArgumentException} saying which.
      */
-    public static Conversation read(byte[] snapshot, Model model, ChatTemplate template) {
+    public static Conversation read(byte[] snapshot, Engine engine, ChatTemplate template) {
+        Model model = engine.model();
         int body = SnapshotFrame.open(snapshot, Integer.BYTES, "conversation snapshot");
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(snapshot, 0, body))) {
             if (in.readInt() != MAGIC) {
@@ -77,7 +78,7 @@ public final class ConversationSnapshot {
             }
             SinkCache cache = SinkCacheSnapshot.read(cacheBytes, model.config().layers(), model.config().kvDim());
             Session session = new Session(model.transformer(), cache, Session.DEFAULT_PREFILL_CHUNK);
-            Conversation conversation = new Conversation(model, template, pinSystemPrompt, session);
+            Conversation conversation = new Conversation(engine, template, pinSystemPrompt, session);
             conversation.restore(system, tail, unfed);
             return conversation;
         } catch (IOException | NegativeArraySizeException e) {

@@ -1,6 +1,6 @@
 package dev.streamingllm.session;
 
-import dev.streamingllm.model.Segment;
+import dev.streamingllm.backend.Segment;
 import dev.streamingllm.sampling.Sampler;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.sampling.StopStrings;

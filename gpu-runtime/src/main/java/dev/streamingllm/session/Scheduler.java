@@ -1,7 +1,7 @@
 package dev.streamingllm.session;
 
-import dev.streamingllm.model.Decoder;
-import dev.streamingllm.model.Segment;
+import dev.streamingllm.backend.Decoder;
+import dev.streamingllm.backend.Segment;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;

@@ -1,8 +1,8 @@
 package dev.streamingllm.session;
 
+import dev.streamingllm.backend.Decoder;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
-import dev.streamingllm.model.Decoder;
 
 /**
  * One endless token stream over one sink cache: prefill any number of tokens (in chunks, evicting as

@@ -1,7 +1,7 @@
 package dev.streamingllm.cache;
 
-import dev.streamingllm.model.ModelConfig;
-import dev.streamingllm.model.Weights;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Weights;
 import java.util.ArrayList;
 import java.util.List;
 

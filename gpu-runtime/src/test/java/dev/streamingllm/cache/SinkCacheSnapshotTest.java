@@ -37,7 +37,7 @@ class SinkCacheSnapshotTest {
 
     @Test
     void aRestoredCacheContinuesTheStreamBitForBit() {
-        Session original = model.newSession(new CacheConfig(4, 20, 3));
+        Session original = new Session(model.decoder(), new CacheConfig(4, 20, 3));
         original.cache().pinFirst(6);
         int[] stream = tokens(57, 1);
         original.prefill(stream);
@@ -60,7 +60,7 @@ class SinkCacheSnapshotTest {
 
     @Test
     void rejectsCorruptTruncatedAndForeignSnapshots() {
-        Session session = model.newSession(CacheConfig.streaming(4, 12));
+        Session session = new Session(model.decoder(), CacheConfig.streaming(4, 12));
         session.prefill(tokens(20, 3));
         byte[] snapshot = SinkCacheSnapshot.write(session.cache());
 

@@ -3,10 +3,10 @@ package dev.streamingllm.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.gguf.GGUFFile;
-import dev.streamingllm.model.ModelConfig;
-import dev.streamingllm.model.Transformer;
-import dev.streamingllm.model.Weights;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Weights;
 import dev.streamingllm.session.Session;
 import dev.streamingllm.testing.Shared;
 import java.util.SplittableRandom;

@@ -13,6 +13,7 @@ import dev.streamingllm.sampling.JsonGrammar;
 import dev.streamingllm.sampling.Sampler;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.session.Conversation;
+import dev.streamingllm.session.Engine;
 import dev.streamingllm.session.Session;
 import dev.streamingllm.template.ChatMessage;
 import java.util.ArrayList;
@@ -126,20 +127,21 @@ public final class StructuredOutputRun {
 
     public static void main(String[] args) {
         String name = args.length > 0 ? args[0] : "smollm2-135m-instruct";
-        try (Model model = Model.load(ModelPuller.standard(PullProgress.QUIET).resolve(name, PullPolicy.WHEN_MISSING))) {
+        try (Model model = Model.load(ModelPuller.standard(PullProgress.QUIET).resolve(name, PullPolicy.WHEN_MISSING));
+                Engine engine = new Engine(model)) {
             SamplingParams greedy = SamplingParams.builder().temperature(0).maxTokens(256).build();
             System.out.printf("%d prompts on %s, greedy, at most 256 tokens%n%n", CASES.size(), model.path().getFileName());
             System.out.println("| decoding | prompt | parse | validate | fields right | tokens per reply |");
             System.out.println("| --- | --- | --- | --- | --- | --- |");
-            run(model, "free", "instructions + schema", greedy, false, true);
-            List<int[]> constrained = run(model, "constrained", "bare", greedy, true, false);
-            run(model, "constrained", "instructions + schema", greedy, true, true);
+            run(engine, "free", "instructions + schema", greedy, false, true);
+            List<int[]> constrained = run(engine, "constrained", "bare", greedy, true, false);
+            run(engine, "constrained", "instructions + schema", greedy, true, true);
             maskCost(model, constrained);
         }
     }
 
     /** Answers every case; returns each constrained reply's tokens (for the mask's replay). */
-    private static List<int[]> run(Model model, String decoding, String promptKind, SamplingParams params, boolean constrain,
+    private static List<int[]> run(Engine engine, String decoding, String promptKind, SamplingParams params, boolean constrain,
             boolean instruct) {
         int parsed = 0;
         int valid = 0;
@@ -150,7 +152,7 @@ public final class StructuredOutputRun {
         for (Case c : CASES) {
             String prompt = c.task().instruction() + ": " + c.text() + (instruct ? "\n" + FORMAT.formatted(c.task().schema()) : "");
             SamplingParams p = constrain ? params.toBuilder().grammar(JsonGrammar.fromSchema(c.task().schema())).build() : params;
-            Conversation conversation = new Conversation(model, CacheConfig.streaming(4, 2044), false);
+            Conversation conversation = new Conversation(engine, CacheConfig.streaming(4, 2044), false);
             Conversation.Turn turn = conversation.reply(List.of(ChatMessage.user(prompt)), p, text -> { }, () -> false);
             Outcome o = judge(c, turn.text(), turn.completionTokens());
             parsed += o.parsed() ? 1 : 0;
@@ -159,7 +161,7 @@ public final class StructuredOutputRun {
             fields += o.fields();
             tokens += o.tokens();
             if (constrain) {
-                replies.add(model.tokenizer().encode(turn.text(), false, false));
+                replies.add(engine.model().tokenizer().encode(turn.text(), false, false));
             }
         }
         int n = CASES.size();
@@ -239,7 +241,7 @@ public final class StructuredOutputRun {
         }
         double maskMicros = (best[0] - best[1]) / 1e3 / tokens;
 
-        Session session = model.newSession(CacheConfig.streaming(4, 2044));
+        Session session = new Session(model.decoder(), CacheConfig.streaming(4, 2044));
         int[] prompt = model.tokenizer().encode(model.chatTemplate().render(List.of(ChatMessage.user("Tell me about the sea.")), true), false, true);
         float[] logits = session.prefill(prompt);
         int steps = 64;

@@ -2,9 +2,12 @@ package dev.streamingllm.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.gguf.GGUFFile;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Weights;
 import dev.streamingllm.testing.ReferenceLogits;
 import dev.streamingllm.testing.Shared;
 import java.io.IOException;

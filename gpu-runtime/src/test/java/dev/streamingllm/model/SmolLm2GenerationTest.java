@@ -3,6 +3,8 @@ package dev.streamingllm.model;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Weights;
 import dev.streamingllm.pull.ModelCatalog;
 import dev.streamingllm.pull.ModelPuller;
 import dev.streamingllm.pull.PullProgress;
@@ -104,7 +106,7 @@ class SmolLm2GenerationTest {
             int[] promptTokens = model.tokenizer().encode(prompt, true, true);
             int[] all = model.tokenizer().encode(prompt + g.get("continuation").asString(), true, true);
             assertThat(all).startsWith(promptTokens);
-            Session session = model.newSession(CacheConfig.streaming(4, 1020));
+            Session session = new Session(model.decoder(), CacheConfig.streaming(4, 1020));
             float[] logits = session.prefill(promptTokens);
             for (int i = promptTokens.length; i < all.length; i++, positions++) {
                 int ours = argmax(logits, 0, logits.length);

@@ -20,19 +20,23 @@ class ConversationSnapshotTest {
     private static final SamplingParams SEEDED = SamplingParams.builder().temperature(0.9f).seed(7L).maxTokens(12).build();
 
     private static Model model;
+    private static Engine engine;
     /** A second load of the same file: what another instance would run. */
-    private static Model elsewhere;
+    private static Engine elsewhere;
 
     @BeforeAll
     static void load() {
         model = Model.load(Shared.model("stories260K.gguf"));
-        elsewhere = Model.load(Shared.model("stories260K.gguf"));
+        engine = new Engine(model);
+        elsewhere = new Engine(Model.load(Shared.model("stories260K.gguf")));
     }
 
     @AfterAll
     static void close() {
+        engine.close();
         model.close();
         elsewhere.close();
+        elsewhere.model().close();
     }
 
     /** Runs {@code turns} user messages through {@code conversation}, growing {@code history}. */
@@ -51,13 +55,13 @@ class ConversationSnapshotTest {
     void aRestoredConversationContinuesTokenForToken() {
         for (SamplingParams params : List.of(GREEDY, SEEDED)) {
             // a small window so that the cache has slid before the snapshot
-            Conversation original = new Conversation(model, CacheConfig.streaming(4, 48), true);
+            Conversation original = new Conversation(engine, CacheConfig.streaming(4, 48), true);
             List<ChatMessage> history = new ArrayList<>(List.of(ChatMessage.system("Tell stories.")));
             talk(original, history, params, "Once upon a time", "The cat", "The dog");
             assertThat(original.session().cache().evicted()).isPositive();
 
             byte[] snapshot = ConversationSnapshot.write(original);
-            Conversation restored = ConversationSnapshot.read(snapshot, elsewhere, elsewhere.chatTemplate());
+            Conversation restored = ConversationSnapshot.read(snapshot, elsewhere, elsewhere.model().chatTemplate());
             assertThat(restored.session().cache().tokens()).containsExactly(original.session().cache().tokens());
             assertThat(restored.transcript()).isEqualTo(original.transcript());
 
@@ -74,34 +78,34 @@ class ConversationSnapshotTest {
 
     @Test
     void rejectsAnotherModelsCorruptAndTruncatedSnapshots() {
-        Conversation conversation = new Conversation(model, CacheConfig.streaming(4, 48), false);
+        Conversation conversation = new Conversation(engine, CacheConfig.streaming(4, 48), false);
         talk(conversation, new ArrayList<>(), GREEDY, "Once upon a time");
         byte[] snapshot = ConversationSnapshot.write(conversation);
 
-        try (Model other = Model.load(Shared.model("tiny-gqa-q8_0.gguf"))) {
+        try (Model other = Model.load(Shared.model("tiny-gqa-q8_0.gguf")); Engine otherEngine = new Engine(other)) {
             assertThat(other.fingerprint()).isNotEqualTo(model.fingerprint());
-            assertThatThrownBy(() -> ConversationSnapshot.read(snapshot, other, other.chatTemplate()))
+            assertThatThrownBy(() -> ConversationSnapshot.read(snapshot, otherEngine, other.chatTemplate()))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("taken on model " + model.fingerprint());
         }
         byte[] corrupt = snapshot.clone();
         corrupt[corrupt.length / 2] ^= 1;
-        assertThatThrownBy(() -> ConversationSnapshot.read(corrupt, model, model.chatTemplate())).hasMessageContaining("checksum mismatch");
-        assertThatThrownBy(() -> ConversationSnapshot.read(new byte[3], model, model.chatTemplate())).hasMessageContaining("truncated");
+        assertThatThrownBy(() -> ConversationSnapshot.read(corrupt, engine, model.chatTemplate())).hasMessageContaining("checksum mismatch");
+        assertThatThrownBy(() -> ConversationSnapshot.read(new byte[3], engine, model.chatTemplate())).hasMessageContaining("truncated");
     }
 
     @Test
     void theFingerprintIsStableAcrossLoads() {
-        assertThat(elsewhere.fingerprint()).isEqualTo(model.fingerprint()).hasSize(64);
+        assertThat(elsewhere.model().fingerprint()).isEqualTo(model.fingerprint()).hasSize(64);
     }
 
     @Test
     void aReplayedTranscriptContinuesWithOnlyTheNewMessages() {
-        Conversation original = new Conversation(model, CacheConfig.streaming(4, 64), false);
+        Conversation original = new Conversation(engine, CacheConfig.streaming(4, 64), false);
         List<ChatMessage> history = new ArrayList<>(List.of(ChatMessage.system("Tell stories.")));
         talk(original, history, GREEDY, "Once upon a time", "The cat");
 
-        Conversation replayed = Conversation.replay(elsewhere, elsewhere.chatTemplate(), CacheConfig.streaming(4, 64), false, original.transcript());
+        Conversation replayed = Conversation.replay(elsewhere, elsewhere.model().chatTemplate(), CacheConfig.streaming(4, 64), false, original.transcript());
         assertThat(replayed.transcript()).isEqualTo(original.transcript());
         assertThat(replayed.session().tokensSeen()).isPositive();
 
@@ -114,7 +118,7 @@ class ConversationSnapshotTest {
 
     @Test
     void aTranscriptWithoutAReplyCannotBeReplayed() {
-        assertThatThrownBy(() -> Conversation.replay(model, model.chatTemplate(), CacheConfig.streaming(4, 64), false,
+        assertThatThrownBy(() -> Conversation.replay(engine, model.chatTemplate(), CacheConfig.streaming(4, 64), false,
                 List.of(ChatMessage.user("Hello"))))
                 .hasMessageContaining("must end with an assistant reply");
     }

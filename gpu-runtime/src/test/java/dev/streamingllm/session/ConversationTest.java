@@ -19,14 +19,17 @@ class ConversationTest {
     private static final SamplingParams GREEDY = SamplingParams.builder().temperature(0).maxTokens(8).build();
 
     private static Model model;
+    private static Engine engine;
 
     @BeforeAll
     static void load() {
         model = Model.load(Shared.model("stories260K.gguf"));
+        engine = new Engine(model);
     }
 
     @AfterAll
     static void close() {
+        engine.close();
         model.close();
     }
 
@@ -45,7 +48,7 @@ class ConversationTest {
 
     @Test
     void laterTurnsPrefillOnlyTheirNewMessages() {
-        Conversation conversation = new Conversation(model, CacheConfig.streaming(4, 200), false);
+        Conversation conversation = new Conversation(engine, CacheConfig.streaming(4, 200), false);
         List<ChatMessage> history = new ArrayList<>(List.of(ChatMessage.system("Tell stories."), ChatMessage.user("Once upon a time")));
 
         Conversation.Turn first = turn(conversation, history);
@@ -69,8 +72,8 @@ class ConversationTest {
 
     @Test
     void onlyTheNewMessageContinuesAsTheWholeHistoryWould() {
-        Conversation whole = new Conversation(model, CacheConfig.streaming(4, 200), false);
-        Conversation onlyNew = new Conversation(model, CacheConfig.streaming(4, 200), false);
+        Conversation whole = new Conversation(engine, CacheConfig.streaming(4, 200), false);
+        Conversation onlyNew = new Conversation(engine, CacheConfig.streaming(4, 200), false);
         ChatMessage system = ChatMessage.system("Tell stories.");
         List<ChatMessage> history = new ArrayList<>(List.of(system));
         // the system messages may be left out (unchanged) or sent again each turn
@@ -90,7 +93,7 @@ class ConversationTest {
 
     @Test
     void onlyTheNewMessageWithAChangedSystemPromptStartsOver() {
-        Conversation conversation = new Conversation(model, CacheConfig.streaming(4, 200), false);
+        Conversation conversation = new Conversation(engine, CacheConfig.streaming(4, 200), false);
         turn(conversation, List.of(ChatMessage.system("Tell stories."), ChatMessage.user("Once upon a time")));
         List<ChatMessage> changed = List.of(ChatMessage.system("Tell jokes."), ChatMessage.user("The cat"));
         Conversation.Turn turn = turn(conversation, changed);
@@ -101,9 +104,9 @@ class ConversationTest {
 
     @Test
     void onlyTheNewMessageContinuesAConversationRestoredFromASnapshot() {
-        Conversation original = new Conversation(model, CacheConfig.streaming(4, 200), false);
+        Conversation original = new Conversation(engine, CacheConfig.streaming(4, 200), false);
         turn(original, List.of(ChatMessage.system("Tell stories."), ChatMessage.user("Once upon a time")));
-        Conversation restored = ConversationSnapshot.read(ConversationSnapshot.write(original), model, model.chatTemplate());
+        Conversation restored = ConversationSnapshot.read(ConversationSnapshot.write(original), engine, model.chatTemplate());
         Conversation.Turn expected = turn(original, List.of(ChatMessage.user("The cat")));
         Conversation.Turn turn = turn(restored, List.of(ChatMessage.user("The cat")));
         assertThat(turn.reset()).isFalse();
@@ -112,7 +115,7 @@ class ConversationTest {
 
     @Test
     void aHistoryCutFromTheFrontStillContinues() {
-        Conversation conversation = new Conversation(model, CacheConfig.streaming(4, 200), false);
+        Conversation conversation = new Conversation(engine, CacheConfig.streaming(4, 200), false);
         List<ChatMessage> history = new ArrayList<>(List.of(ChatMessage.user("Once upon a time")));
         history.add(ChatMessage.assistant(turn(conversation, history).text()));
         history.add(ChatMessage.user("The cat"));
@@ -126,7 +129,7 @@ class ConversationTest {
 
     @Test
     void anEditedHistoryStartsOver() {
-        Conversation conversation = new Conversation(model, CacheConfig.streaming(4, 200), false);
+        Conversation conversation = new Conversation(engine, CacheConfig.streaming(4, 200), false);
         List<ChatMessage> history = new ArrayList<>(List.of(ChatMessage.user("Once upon a time")));
         history.add(ChatMessage.assistant(turn(conversation, history).text()));
         history.add(ChatMessage.user("The cat"));
@@ -141,7 +144,7 @@ class ConversationTest {
 
     @Test
     void aCancelledReplyTheClientNeverSawStartsOver() {
-        Conversation conversation = new Conversation(model, CacheConfig.streaming(4, 200), false);
+        Conversation conversation = new Conversation(engine, CacheConfig.streaming(4, 200), false);
         List<ChatMessage> history = new ArrayList<>(List.of(ChatMessage.user("Once upon a time")));
         Conversation.Turn cancelled = conversation.reply(history, GREEDY, piece -> { }, () -> true);
         assertThat(cancelled.finishReason()).isEqualTo(FinishReason.CANCELLED);
@@ -152,7 +155,7 @@ class ConversationTest {
 
     @Test
     void theSystemPromptIsPinnedNextToTheSinks() {
-        Conversation conversation = new Conversation(model, CacheConfig.streaming(4, 130), true);
+        Conversation conversation = new Conversation(engine, CacheConfig.streaming(4, 130), true);
         List<ChatMessage> history = new ArrayList<>(List.of(ChatMessage.system("You tell short stories about cats."), ChatMessage.user("Go")));
         for (int i = 0; i < 12; i++) {
             history.add(ChatMessage.assistant(turn(conversation, history).text()));
@@ -165,7 +168,7 @@ class ConversationTest {
 
     @Test
     void aPromptWithoutAUserMessageIsRejected() {
-        Conversation conversation = new Conversation(model, CacheConfig.streaming(4, 60), false);
+        Conversation conversation = new Conversation(engine, CacheConfig.streaming(4, 60), false);
         assertThatThrownBy(() -> turn(conversation, List.of(ChatMessage.system("x"))))
                 .hasMessageContaining("no user message");
     }

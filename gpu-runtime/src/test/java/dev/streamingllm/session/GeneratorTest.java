@@ -16,21 +16,24 @@ import org.junit.jupiter.api.Test;
 class GeneratorTest {
 
     private static Model model;
+    private static Engine engine;
 
     @BeforeAll
     static void load() {
         model = Model.load(Shared.model("stories260K.gguf"));
+        engine = new Engine(model);
     }
 
     @AfterAll
     static void close() {
+        engine.close();
         model.close();
     }
 
     private Generator.Result generate(String prompt, SamplingParams params, List<String> pieces) {
-        Session session = model.newSession(CacheConfig.streaming(4, 508));
+        Session session = engine.newSession(CacheConfig.streaming(4, 508));
         int[] tokens = model.tokenizer().encode(prompt, true, false);
-        return new Generator(model.tokenizer(), model.scheduler()).generate(session, tokens, params, pieces::add, () -> false);
+        return new Generator(model.tokenizer(), engine.scheduler()).generate(session, tokens, params, pieces::add, () -> false);
     }
 
     @Test
@@ -64,9 +67,9 @@ class GeneratorTest {
 
     @Test
     void cancellationStopsAtTheNextStepAndLeavesTheSessionUsable() {
-        Session session = model.newSession(CacheConfig.streaming(4, 60));
+        Session session = engine.newSession(CacheConfig.streaming(4, 60));
         AtomicInteger polls = new AtomicInteger();
-        Generator generator = new Generator(model.tokenizer(), model.scheduler());
+        Generator generator = new Generator(model.tokenizer(), engine.scheduler());
         // polled before each step: the prompt, then three decode steps go through
         Generator.Result result = generator.generate(session, model.tokenizer().encode("Once upon a time", true, false),
                 SamplingParams.builder().temperature(0).maxTokens(100).build(), p -> { }, () -> polls.incrementAndGet() > 4);
@@ -81,12 +84,12 @@ class GeneratorTest {
     /** The text goes to {@code onText} on the caller's thread: a consumer that blocks holds up only its own generation. */
     @Test
     void aBlockedConsumerHoldsUpOnlyItsOwnGeneration() throws Exception {
-        Generator generator = new Generator(model.tokenizer(), model.scheduler());
+        Generator generator = new Generator(model.tokenizer(), engine.scheduler());
         java.util.concurrent.CountDownLatch firstPiece = new java.util.concurrent.CountDownLatch(1);
         java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
         List<String> blockedPieces = new java.util.concurrent.CopyOnWriteArrayList<>();
         SamplingParams params = SamplingParams.builder().temperature(0).maxTokens(30).build();
-        Thread blocked = Thread.ofVirtual().start(() -> generator.generate(model.newSession(CacheConfig.streaming(4, 508)),
+        Thread blocked = Thread.ofVirtual().start(() -> generator.generate(engine.newSession(CacheConfig.streaming(4, 508)),
                 model.tokenizer().encode("Once upon a time", true, false), params, piece -> {
                     blockedPieces.add(piece);
                     firstPiece.countDown();

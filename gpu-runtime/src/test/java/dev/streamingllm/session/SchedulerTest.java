@@ -3,12 +3,12 @@ package dev.streamingllm.session;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.streamingllm.backend.Decoder;
+import dev.streamingllm.backend.Segment;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.SinkCache;
-import dev.streamingllm.model.Decoder;
+import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.model.Model;
-import dev.streamingllm.model.ModelConfig;
-import dev.streamingllm.model.Segment;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.testing.Shared;
 import java.util.ArrayList;
@@ -34,14 +34,17 @@ class SchedulerTest {
     };
 
     private static Model model;
+    private static Engine engine;
 
     @BeforeAll
     static void load() {
         model = Model.load(Shared.model("stories260K.gguf"));
+        engine = new Engine(model);
     }
 
     @AfterAll
     static void close() {
+        engine.close();
         model.close();
     }
 
@@ -99,15 +102,15 @@ class SchedulerTest {
     void concurrentGenerationsReplyAsTheyDoAloneInSharedSteps() throws Exception {
         SamplingParams greedy = SamplingParams.builder().temperature(0).maxTokens(60).build();
         List<String> alone = new ArrayList<>();
-        long before = model.scheduler().steps();
+        long before = engine.scheduler().steps();
         for (String prompt : PROMPTS) {
             alone.add(reply(prompt, greedy));
         }
-        long sequentialSteps = model.scheduler().steps() - before;
+        long sequentialSteps = engine.scheduler().steps() - before;
 
         CountDownLatch start = new CountDownLatch(1);
         List<CompletableFuture<String>> replies = new ArrayList<>();
-        before = model.scheduler().steps();
+        before = engine.scheduler().steps();
         try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
             for (String prompt : PROMPTS) {
                 replies.add(CompletableFuture.supplyAsync(() -> {
@@ -120,7 +123,7 @@ class SchedulerTest {
                 assertThat(replies.get(i).get()).as(PROMPTS[i]).isEqualTo(alone.get(i));
             }
         }
-        assertThat(model.scheduler().steps() - before).isLessThan(sequentialSteps / 2);
+        assertThat(engine.scheduler().steps() - before).isLessThan(sequentialSteps / 2);
     }
 
     /**
@@ -193,8 +196,8 @@ class SchedulerTest {
     }
 
     private static String reply(String prompt, SamplingParams params) {
-        Session session = model.newSession(CacheConfig.streaming(4, 44));
-        return new Generator(model.tokenizer(), model.scheduler())
+        Session session = engine.newSession(CacheConfig.streaming(4, 44));
+        return new Generator(model.tokenizer(), engine.scheduler())
                 .generate(session, model.tokenizer().encode(prompt, true, false), params, piece -> { }, () -> false).text();
     }
 

@@ -49,14 +49,17 @@ class SmolLm2JsonGenerationTest {
             "Turn this order into JSON: Omar ordered two keyboards; no rush, he will pay on delivery.");
 
     private static Model model;
+    private static Engine engine;
 
     @BeforeAll
     static void load() {
         model = Model.load(ModelPuller.standard(PullProgress.QUIET).pull(ModelCatalog.SMOLLM2_135M_INSTRUCT));
+        engine = new Engine(model);
     }
 
     @AfterAll
     static void close() {
+        engine.close();
         model.close();
     }
 
@@ -102,7 +105,7 @@ class SmolLm2JsonGenerationTest {
     }
 
     private static Conversation.Turn reply(String prompt, SamplingParams params) {
-        Conversation conversation = new Conversation(model, CacheConfig.streaming(4, 1020), false);
+        Conversation conversation = new Conversation(engine, CacheConfig.streaming(4, 1020), false);
         return conversation.reply(List.of(ChatMessage.user(prompt)), params, text -> { }, () -> false);
     }
 }

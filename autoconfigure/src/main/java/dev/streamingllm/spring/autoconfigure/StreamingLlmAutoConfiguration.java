@@ -1,7 +1,7 @@
 package dev.streamingllm.spring.autoconfigure;
 
-import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.CacheSettings;
 import dev.streamingllm.gguf.GGUFException;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Scheduler;
@@ -16,7 +16,6 @@ import io.micrometer.observation.ObservationRegistry;
 import java.time.Clock;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.ai.chat.observation.ChatModelObservationConvention;
@@ -60,7 +59,7 @@ public class StreamingLlmAutoConfiguration {
                     : "the file does not exist or is not a regular file");
         }
         try {
-            return Model.load(path, properties.getBackend(), cudaOptions(properties.getCache()));
+            return Model.load(path, properties.getBackend(), cacheSettings(properties.getCache()));
         } catch (GGUFException e) {
             // the runtime's message names the file first; ours already does
             String reason = e.getMessage().startsWith(path + ": ") ? e.getMessage().substring(path.toString().length() + 2) : e.getMessage();
@@ -79,9 +78,9 @@ public class StreamingLlmAutoConfiguration {
         }
     }
 
-    /** CUDA slots as large as the configured cache; unset, both take {@link Model#defaultCacheCapacity()}. */
-    private static @Nullable CudaOptions cudaOptions(StreamingLlmProperties.Cache cache) {
-        return cache.getWindow() != null ? CudaOptions.of(cache.getSinks() + cache.getWindow()) : null;
+    /** The cache as configured; the runtime resolves an unset window against the model. */
+    private static CacheSettings cacheSettings(StreamingLlmProperties.Cache cache) {
+        return new CacheSettings(cache.getSinks(), cache.getWindow(), cache.getEvictBatch(), cache.getType());
     }
 
     @Bean
@@ -89,16 +88,14 @@ public class StreamingLlmAutoConfiguration {
     ChatSessions chatSessions(Model model, StreamingLlmProperties properties, ObjectProvider<SessionListener> listeners,
             ObjectProvider<SessionLoader> loader) {
         StreamingLlmProperties.Cache cache = properties.getCache();
-        int window = cache.getWindow() != null ? cache.getWindow()
-                : model.defaultCacheCapacity() - cache.getSinks();
-        CacheConfig geometry = new CacheConfig(cache.getSinks(), window, cache.getEvictBatch(), cache.getType());
+        CacheConfig geometry = cacheSettings(cache).resolve(model.config().contextLength());
         ChatSessions.Settings settings = new ChatSessions.Settings(geometry, cache.isPinSystemPrompt(),
                 properties.getSessions().getMax(), properties.getSessions().getTtl(), properties.getSessions().isReusePrefix());
-        StreamingLlmProperties.Batch batch = properties.getBatch();
-        model.scheduler().settings(new Scheduler.Settings(batch.getPrefillChunk(), batch.getPrefillWhileDecoding()));
         // the loader (session routing) is looked up when a turn names an unknown conversation: it needs these sessions itself
         ChatSessions sessions = new ChatSessions(model, settings, listeners.orderedStream().toList(), loader::getIfAvailable,
                 Clock.systemUTC());
+        StreamingLlmProperties.Batch batch = properties.getBatch();
+        sessions.engine().scheduler().settings(new Scheduler.Settings(batch.getPrefillChunk(), batch.getPrefillWhileDecoding()));
         long perSession = sessions.bytesPerSession();
         log.info("StreamingLLM: {} on the {} backend; cache {} sinks + {} window = {} tokens of {}; memory budget {} sessions x {} = {}",
                 model.path().getFileName(), model.backend().backend().name().toLowerCase(), geometry.sinks(), geometry.window(),

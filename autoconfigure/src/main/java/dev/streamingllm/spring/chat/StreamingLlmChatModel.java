@@ -124,8 +124,7 @@ public class StreamingLlmChatModel implements ChatModel {
         List<ChatMessage> messages = prompt.getInstructions().stream().map(StreamingLlmChatModel::toRuntime).toList();
         CacheConfig defaults = sessions.settings().cache();
         CacheConfig cache = options.getSinks() == null && options.getWindow() == null ? null
-                : new CacheConfig(options.getSinks() != null ? options.getSinks() : defaults.sinks(),
-                        options.getWindow() != null ? options.getWindow() : defaults.window(), defaults.evictBatch(), defaults.type());
+                : defaults.with(options.getSinks(), options.getWindow());
         return new TurnRequest(options.getConversationId(), messages, sampling(options), cache, options.getPinSystemPrompt(),
                 options.getClient());
     }

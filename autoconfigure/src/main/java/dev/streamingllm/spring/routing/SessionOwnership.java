@@ -4,6 +4,7 @@ import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Conversation;
 import dev.streamingllm.session.ConversationSnapshot;
+import dev.streamingllm.session.Engine;
 import dev.streamingllm.spring.session.ChatSession;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionInfo;
@@ -229,9 +230,10 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
 
     /** The stored conversation: exact from the snapshot, else approximate from the transcript, else none. */
     private Optional<Conversation> conversation(String sessionId, Publication publication) {
-        Model model = sessions.model();
+        Engine engine = sessions.engine();
+        Model model = engine.model();
         try {
-            Conversation restored = ConversationSnapshot.read(publication.snapshot(), model, model.chatTemplate());
+            Conversation restored = ConversationSnapshot.read(publication.snapshot(), engine, model.chatTemplate());
             log.info("Session {}: restored from its snapshot ({} bytes, {} tokens seen), exact", sessionId,
                     publication.snapshot().length, restored.session().tokensSeen());
             return Optional.of(restored);
@@ -241,9 +243,8 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
         try {
             List<ChatMessage> transcript = json.readValue(publication.transcript(), MESSAGES);
             SessionRecord record = publication.record();
-            CacheConfig cache = new CacheConfig(record.sinks(), record.window(), sessions.settings().cache().evictBatch(),
-                    sessions.settings().cache().type());
-            return Optional.of(Conversation.replay(model, model.chatTemplate(), cache, sessions.settings().pinSystemPrompt(), transcript));
+            CacheConfig cache = sessions.settings().cache().with(record.sinks(), record.window());
+            return Optional.of(Conversation.replay(engine, model.chatTemplate(), cache, sessions.settings().pinSystemPrompt(), transcript));
         } catch (RuntimeException e) {
             log.warn("Session {}: transcript unusable ({}); the conversation starts over here", sessionId, e.getMessage());
             return Optional.empty();

@@ -3,6 +3,7 @@ package dev.streamingllm.spring.session;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Conversation;
+import dev.streamingllm.session.Engine;
 import dev.streamingllm.session.FinishReason;
 import dev.streamingllm.session.Session;
 import dev.streamingllm.template.ChatMessage;
@@ -82,6 +83,7 @@ public final class ChatSessions implements AutoCloseable {
     }
 
     private final Model model;
+    private final Engine engine;
     private final Settings settings;
     private final Clock clock;
     private final Supplier<? extends @Nullable SessionLoader> loader;
@@ -112,6 +114,7 @@ public final class ChatSessions implements AutoCloseable {
     public ChatSessions(Model model, Settings settings, List<SessionListener> listeners,
             Supplier<? extends @Nullable SessionLoader> loader, Clock clock) {
         this.model = model;
+        this.engine = new Engine(model);
         this.settings = settings;
         this.clock = clock;
         this.loader = loader;
@@ -123,6 +126,11 @@ public final class ChatSessions implements AutoCloseable {
 
     public Model model() {
         return model;
+    }
+
+    /** The model with the scheduler that batches these sessions' generations; closed with the sessions. */
+    public Engine engine() {
+        return engine;
     }
 
     public Settings settings() {
@@ -326,7 +334,7 @@ public final class ChatSessions implements AutoCloseable {
             ChatSession session = prefixes == null ? null : holdAnonymous(prefixes, cache, pin);
             if (session == null) {
                 session = new ChatSession("one-shot-" + UUID.randomUUID(), ChatSession.Kind.ONE_SHOT,
-                        new Conversation(model, cache, pin), clock.instant());
+                        new Conversation(engine, cache, pin), clock.instant());
                 oneShots.incrementAndGet();
                 session.users++;
             }
@@ -356,7 +364,7 @@ public final class ChatSessions implements AutoCloseable {
             session = anonymous.take(prefixes);
             if (session == null && makeRoom(evictedSessions)) {
                 session = new ChatSession("anonymous-" + UUID.randomUUID(), ChatSession.Kind.ANONYMOUS,
-                        new Conversation(model, cache, pin), clock.instant());
+                        new Conversation(engine, cache, pin), clock.instant());
                 anonymous.add(session);
             }
             if (session != null) {
@@ -385,7 +393,7 @@ public final class ChatSessions implements AutoCloseable {
                         throw new SessionLimitException("all " + settings.maxSessions() + " sessions are running turns;"
                                 + " no room for a new conversation (raise streamingllm.sessions.max)");
                     }
-                    session = new ChatSession(id, ChatSession.Kind.NAMED, loaded.orElseGet(() -> new Conversation(model, cache, pin)),
+                    session = new ChatSession(id, ChatSession.Kind.NAMED, loaded.orElseGet(() -> new Conversation(engine, cache, pin)),
                             clock.instant());
                     sessions.put(id, session);
                     created = session;
@@ -508,6 +516,7 @@ public final class ChatSessions implements AutoCloseable {
             }
         }
         all.forEach(s -> ended(s, SessionListener.EndReason.SHUTDOWN));
+        engine.close();
     }
 
     @Override

@@ -88,7 +88,7 @@ class StreamingLlmAutoConfigurationTest {
                 "streamingllm.chat.max-tokens=7", "streamingllm.chat.seed=42", "streamingllm.chat.stop=x,y",
                 "streamingllm.batch.prefill-chunk=32", "streamingllm.batch.prefill-while-decoding=4")
                 .run(context -> {
-                    assertThat(context.getBean(Model.class).scheduler().settings()).isEqualTo(new Scheduler.Settings(32, 4));
+                    assertThat(context.getBean(ChatSessions.class).engine().scheduler().settings()).isEqualTo(new Scheduler.Settings(32, 4));
                     ChatSessions.Settings settings = context.getBean(ChatSessions.class).settings();
                     assertThat(settings).isEqualTo(new ChatSessions.Settings(new CacheConfig(2, 60, 4, CacheType.F32), false, 3, Duration.ofSeconds(90), false));
                     StreamingLlmChatOptions options = context.getBean(StreamingLlmChatModel.class).getOptions();

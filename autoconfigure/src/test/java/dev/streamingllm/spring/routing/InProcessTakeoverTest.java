@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.session.Conversation;
+import dev.streamingllm.session.Engine;
 import dev.streamingllm.spring.chat.ConversationIdAdvisor;
 import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import dev.streamingllm.spring.session.ChatSessions;
@@ -43,15 +44,19 @@ class InProcessTakeoverTest {
 
     private static RealRedis redis;
     private static Model model;
+    /** Runs the uninterrupted reference conversations, apart from the instances under test. */
+    private static Engine engine;
 
     @BeforeAll
     static void startRedis() {
         redis = RealRedis.start();
         model = Model.load(MODEL);
+        engine = new Engine(model);
     }
 
     @AfterAll
     static void stopRedis() throws Exception {
+        engine.close();
         model.close();
         redis.close();
     }
@@ -137,7 +142,7 @@ class InProcessTakeoverTest {
 
     /** The same conversation run without interruption in this process, greedy, the whole history each turn. */
     private static List<String> uninterrupted(ChatSessions settingsFrom) {
-        Conversation conversation = new Conversation(model, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
+        Conversation conversation = new Conversation(engine, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
         SamplingParams greedy = SamplingParams.builder().temperature(0).maxTokens(MAX_TOKENS).build();
         List<ChatMessage> history = new ArrayList<>();
         List<String> texts = new ArrayList<>();

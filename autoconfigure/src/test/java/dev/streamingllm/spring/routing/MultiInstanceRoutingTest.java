@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Conversation;
+import dev.streamingllm.session.Engine;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionUnavailableException;
@@ -48,6 +49,8 @@ class MultiInstanceRoutingTest {
 
     private static RealRedis redis;
     private static Model model;
+    /** Runs the uninterrupted reference conversations, apart from the instances under test. */
+    private static Engine engine;
 
     /** One answer of {@code POST /v1/chat/completions}: the reply's text, and which instance served it. */
     record Reply(int status, String text, String servedBy, String location, String body) {
@@ -58,10 +61,12 @@ class MultiInstanceRoutingTest {
         redis = RealRedis.start();
         System.out.println("Redis for the routing tests: " + redis.kind() + " on port " + redis.port());
         model = Model.load(MODEL);
+        engine = new Engine(model);
     }
 
     @AfterAll
     static void stopRedis() throws Exception {
+        engine.close();
         model.close();
         redis.close();
     }
@@ -165,7 +170,7 @@ class MultiInstanceRoutingTest {
 
     /** The same conversation run without interruption in this process, greedy, the whole history each turn. */
     private static Conversation uninterrupted(ChatSessions settingsFrom, int turns, List<String> texts) {
-        Conversation conversation = new Conversation(model, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
+        Conversation conversation = new Conversation(engine, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
         List<ChatMessage> history = new ArrayList<>();
         for (int i = 0; i < turns; i++) {
             history.add(ChatMessage.user(USERS[i]));

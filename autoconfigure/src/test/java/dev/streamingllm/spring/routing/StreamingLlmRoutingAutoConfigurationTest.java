@@ -98,7 +98,7 @@ class StreamingLlmRoutingAutoConfigurationTest {
             assertThat(written.snapshot()).isNotEmpty();
 
             String resumed = sessions.turn(new TurnRequest("kept", history, greedy), text -> { }, () -> false).text();
-            Conversation uninterrupted = new Conversation(sessions.model(), sessions.settings().cache(), sessions.settings().pinSystemPrompt());
+            Conversation uninterrupted = new Conversation(sessions.engine(), sessions.settings().cache(), sessions.settings().pinSystemPrompt());
             List<ChatMessage> replay = new ArrayList<>();
             String expected = null;
             for (int i = 0; i < control.size(); i += 2) {

@@ -7,6 +7,7 @@ import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.session.Conversation;
+import dev.streamingllm.session.Engine;
 import dev.streamingllm.session.FinishReason;
 import dev.streamingllm.spring.TestModels;
 import dev.streamingllm.template.ChatMessage;
@@ -31,14 +32,18 @@ class ChatSessionsTest {
     private static final CacheConfig CACHE = CacheConfig.streaming(4, 124);
 
     private static Model model;
+    /** Runs the conversations a loader hands out, as another instance's sessions would. */
+    private static Engine engine;
 
     @BeforeAll
     static void load() {
         model = Model.load(TestModels.stories260K());
+        engine = new Engine(model);
     }
 
     @AfterAll
     static void close() {
+        engine.close();
         model.close();
     }
 
@@ -366,7 +371,7 @@ class ChatSessionsTest {
 
     @Test
     void anUnknownIdIsLoadedOutsideTheLockAndOneOfTwoConcurrentLoadsWins() throws Exception {
-        Conversation stored = new Conversation(model, CACHE, true);
+        Conversation stored = new Conversation(engine, CACHE, true);
         stored.reply(List.of(ChatMessage.user("Once upon a time")), GREEDY, piece -> { }, () -> false);
         long storedSeen = stored.session().tokensSeen();
         CountDownLatch bothLoading = new CountDownLatch(2);
@@ -381,7 +386,7 @@ class ChatSessionsTest {
                 } catch (InterruptedException e) {
                     throw new IllegalStateException(e);
                 }
-                Conversation conversation = new Conversation(model, CACHE, true);
+                Conversation conversation = new Conversation(engine, CACHE, true);
                 handedOut.add(conversation);
                 yield Optional.of(conversation);
             }

@@ -17,16 +17,16 @@ import static org.bytedeco.cuda.global.cudart.cudaDeviceSynchronize;
 import static org.bytedeco.cuda.global.cudart.cudaMemGetInfo;
 import static org.bytedeco.cuda.global.cudart.cudaSetDevice;
 
+import dev.streamingllm.backend.Decoder;
+import dev.streamingllm.backend.Segment;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
-import dev.streamingllm.model.Decoder;
-import dev.streamingllm.model.ModelConfig;
-import dev.streamingllm.model.Rope;
-import dev.streamingllm.model.Segment;
-import dev.streamingllm.model.Weights;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Rope;
+import dev.streamingllm.llama.Weights;
 import java.lang.ref.Cleaner;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -56,7 +56,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>One stream, one pass at a time: calls are serialized on this object.
  */
-public final class CudaDecoder implements Decoder, AutoCloseable {
+public final class CudaDecoder implements Decoder {
 
     private static final Logger LOG = LoggerFactory.getLogger(CudaDecoder.class);
     private static final Cleaner CLEANER = Cleaner.create();
@@ -181,7 +181,7 @@ public final class CudaDecoder implements Decoder, AutoCloseable {
 
         // The pool: equal slots of slotCapacity + 1 cache places (one for the token in flight), keys and values.
         this.slotStride = options.slotCapacity() + 1;
-        long slotBytes = 2L * config.layers() * slotStride * kvDim * Float.BYTES;
+        long slotBytes = CacheConfig.dense(options.slotCapacity()).bytes(config.layers(), kvDim); // f32 on the device
         long free = freeMemory();
         long fit = Math.max(0, (free - HEADROOM) / slotBytes);
         int slots = (int) Math.min(Integer.MAX_VALUE, options.maxSessions() == 0 ? fit : Math.min(fit, options.maxSessions()));

@@ -4,7 +4,8 @@ package dev.streamingllm.backend.cuda;
  * Sizing of the CUDA decoder.
  *
  * @param slotCapacity tokens one session's device cache holds (sinks + window, the largest a session may ask for);
- *                     every slot of the pool has this size
+ *                     every slot of the pool has this size. 0: as large as the cache the model is loaded for
+ *                     ({@link #forCapacity})
  * @param maxSessions  slots to allocate; 0 allocates as many as fit in the device memory left after the weights
  * @param maxRows      rows (tokens) per forward pass: the largest prefill group or decode batch run at once
  * @param gemmMinRows  from this many rows on, matrix products go through cuBLAS GEMMs instead of the
@@ -16,8 +17,8 @@ public record CudaOptions(int slotCapacity, int maxSessions, int maxRows, int ge
     public static final int DEFAULT_GEMM_MIN_ROWS = 9;
 
     public CudaOptions {
-        if (slotCapacity < 2) {
-            throw new IllegalArgumentException("slotCapacity must be >= 2 (sinks + window), was " + slotCapacity);
+        if (slotCapacity != 0 && slotCapacity < 2) {
+            throw new IllegalArgumentException("slotCapacity must be >= 2 (sinks + window), or 0 for the model's cache, was " + slotCapacity);
         }
         if (maxSessions < 0) {
             throw new IllegalArgumentException("maxSessions must be >= 0 (0 = as many as fit), was " + maxSessions);
@@ -30,8 +31,11 @@ public record CudaOptions(int slotCapacity, int maxSessions, int maxRows, int ge
         }
     }
 
-    /** Slots of {@code slotCapacity} tokens, as many as fit, default batch sizes. */
-    public static CudaOptions of(int slotCapacity) {
-        return new CudaOptions(slotCapacity, 0, DEFAULT_MAX_ROWS, DEFAULT_GEMM_MIN_ROWS);
+    /** Slots as large as the model's cache, as many as fit, default batch sizes. */
+    public static final CudaOptions DEFAULT = new CudaOptions(0, 0, DEFAULT_MAX_ROWS, DEFAULT_GEMM_MIN_ROWS);
+
+    /** These options with slots of {@code capacity} tokens where the slot capacity is left to the model's cache (0). */
+    public CudaOptions forCapacity(int capacity) {
+        return slotCapacity != 0 ? this : new CudaOptions(capacity, maxSessions, maxRows, gemmMinRows);
     }
 }

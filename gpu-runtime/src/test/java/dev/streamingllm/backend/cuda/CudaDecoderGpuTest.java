@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.streamingllm.backend.Backend;
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.CacheSettings;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.model.Model;
+import dev.streamingllm.session.Session;
 import dev.streamingllm.testing.QuantizedModels;
 import dev.streamingllm.testing.ReferenceLogits;
 import dev.streamingllm.testing.Shared;
@@ -65,11 +67,11 @@ class CudaDecoderGpuTest {
         }
         CacheConfig cache = CacheConfig.streaming(4, 60);
         float[] cpu;
-        try (Model model = Model.load(file, Backend.CPU, null)) {
-            cpu = decodeAll(model.newSession(cache)::decode, tokens);
+        try (Model model = Model.load(file)) {
+            cpu = decodeAll(new Session(model.decoder(), cache)::decode, tokens);
         }
-        try (Model model = Model.load(file, Backend.CUDA, CudaOptions.of(64))) {
-            float[] gpu = decodeAll(model.newSession(cache)::decode, tokens);
+        try (Model model = Model.load(file, Backend.CUDA, CacheSettings.of(CacheConfig.dense(64)))) {
+            float[] gpu = decodeAll(new Session(model.decoder(), cache)::decode, tokens);
             assertThat(relativeL2(gpu, cpu)).isLessThanOrEqualTo(1e-3);
         }
     }
@@ -88,10 +90,10 @@ class CudaDecoderGpuTest {
             tokens[i] = (i * 7919 + 13) % 200 + 3;
         }
         float[] cpu;
-        try (Model model = Model.load(file, Backend.CPU, null)) {
+        try (Model model = Model.load(file)) {
             cpu = forward(model, tokens, 1);
         }
-        try (Model model = Model.load(file, Backend.CUDA, CudaOptions.of(tokens.length))) {
+        try (Model model = Model.load(file, Backend.CUDA, CacheSettings.of(CacheConfig.dense(tokens.length)))) {
             assertThat(relativeL2(forward(model, tokens, 1), cpu)).as("%s decode", type).isLessThanOrEqualTo(1e-3);
             assertThat(relativeL2(forward(model, tokens, tokens.length), cpu)).as("%s prefill", type).isLessThanOrEqualTo(1e-2);
         }
@@ -112,7 +114,7 @@ class CudaDecoderGpuTest {
 
     @Test
     void aBatchedStepEqualsEachSessionDecodingAlone() {
-        try (Model model = Model.load(Shared.model("tiny-gqa-f16.gguf"), Backend.CUDA, new CudaOptions(32, 12, 16, 9))) {
+        try (Model model = Model.load(Shared.model("tiny-gqa-f16.gguf"), Backend.CUDA, CacheSettings.of(CacheConfig.dense(32)), new CudaOptions(32, 12, 16, 9))) {
             CudaDecoder decoder = (CudaDecoder) model.decoder();
             CacheConfig config = CacheConfig.streaming(4, 20);
             int sessions = 5;
@@ -160,7 +162,7 @@ class CudaDecoderGpuTest {
     private static float[] run(ReferenceLogits reference, int chunk) {
         int n = reference.tokens().length;
         CacheConfig cacheConfig = reference.dense() ? CacheConfig.dense(n) : CacheConfig.streaming(reference.sinks(), reference.window());
-        try (Model model = Model.load(Shared.model(reference.model()), Backend.CUDA, CudaOptions.of(cacheConfig.capacity()))) {
+        try (Model model = Model.load(Shared.model(reference.model()), Backend.CUDA, CacheSettings.of(cacheConfig))) {
             SinkCache cache = model.decoder().newCache(cacheConfig);
             int vocab = model.config().vocabularySize();
             float[] all = new float[n * vocab];

@@ -1,0 +1,165 @@
+package dev.streamingllm.backend.cpu.decoder;
+
+import dev.streamingllm.backend.cpu.Ops;
+import dev.streamingllm.backend.cpu.Parallel;
+import dev.streamingllm.cache.CacheType;
+import dev.streamingllm.cache.SinkCache;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Rope;
+
+/**
+ * Attention of a prefill chunk as tiles of queries: the keys and values a tile of consecutive rows sees are gathered
+ * once per KV head (keys transposed, halves widened) and every query of the tile scores them together, where one row
+ * at a time read the whole cache again for each row and head.
+ *
+ * <p>A row's new key may go to the ring slot of the oldest key, which the rows before it in the chunk still see. The
+ * gather takes the keys already in the cache before the tile stores its own, and the tile's own keys after (from the
+ * cache, so rounded as stored), so every row sees exactly the keys it sees when the rows run one after another:
+ * sinks, then its window in order. A tile holds at most as many rows as the ring has slots, so no two of its rows
+ * share a slot.
+ */
+final class PrefillAttention {
+
+    /** Rows from which a segment is attended in tiles; shorter ones (decode steps) run row by row. */
+    static final int MIN_ROWS = 8;
+    /** Rows per tile: the scores of a tile are {@code MAX_TILE x visible} floats per head. */
+    static final int MAX_TILE = 64;
+
+    private final ModelConfig config;
+    private final Rope rope;
+    private final Ops ops = Ops.get();
+
+    PrefillAttention(ModelConfig config, Rope rope) {
+        this.config = config;
+        this.rope = rope;
+    }
+
+    /**
+     * Attends rows {@code [first, first + count)} of the pass (one segment, over {@code cache}) in layer {@code layer}:
+     * stores their keys (rotated) and values in the cache and writes their attention outputs to {@code out}.
+     * {@code k}, {@code v} and {@code q} are the pass's projections, not yet rotated.
+     */
+    void attend(int layer, SinkCache cache, SinkCache.Step[] steps, float[][] windowRope, float[][] sinkRope,
+                int first, int count, float[] k, float[] v, float[] q, float[] out) {
+        int tile = Math.min(MAX_TILE, Math.max(1, ringSlots(cache)));
+        for (int a = first; a < first + count; a += tile) {
+            attendTile(layer, cache, steps, windowRope, sinkRope, a, Math.min(first + count, a + tile), k, v, q, out);
+        }
+    }
+
+    /** Slots of the ring, which a tile's rows may not outnumber. */
+    private static int ringSlots(SinkCache cache) {
+        return cache.slots() - cache.sinkCapacity();
+    }
+
+    private void attendTile(int layer, SinkCache cache, SinkCache.Step[] steps, float[][] windowRope, float[][] sinkRope,
+                            int a, int b, float[] k, float[] v, float[] q, float[] out) {
+        int kvDim = config.kvDim();
+        int qDim = config.qDim();
+        int heads = config.heads();
+        int kvHeads = config.kvHeads();
+        int headDim = config.headDim();
+        int rows = b - a;
+
+        // The tile's entries: sinks [0, sinks), then the ring entries its rows see, in stream order from the first
+        // row's ring start. A step's ring start is a slot, wrapping; start[r] counts on past the wrap.
+        int sinks = steps[b - 1].sinkCount();
+        int ringFrom = steps[a].ringStart();
+        int ringSlots = ringSlots(cache);
+        int[] start = new int[rows];
+        for (int r = a + 1; r < b; r++) {
+            start[r - a] = start[r - a - 1] + Math.floorMod(steps[r].ringStart() - steps[r - 1].ringStart(), ringSlots);
+        }
+        int ringTo = start[rows - 1] + steps[b - 1].ringCount();
+        int entries = sinks + ringTo;
+        // Vector loads start at any entry and run up to 15 floats past the last one.
+        int stride = roundUp(entries, 16) + 16;
+
+        // Entries the tile writes: a sink row writes sink entry slot(), a ring row the last entry it sees.
+        boolean[] written = new boolean[entries];
+        for (int r = a; r < b; r++) {
+            written[steps[r].sink() ? steps[r].slot() : sinks + start[r - a] + steps[r].ringCount() - 1] = true;
+        }
+
+        float[][] keysT = new float[kvHeads][headDim * stride];
+        float[][] values = new float[kvHeads][entries * headDim];
+        gather(layer, cache, sinks, ringFrom, entries, written, false, keysT, values, stride);
+        float[] rotated = new float[kvDim];
+        for (int r = a; r < b; r++) {
+            SinkCache.Step step = steps[r];
+            rope.rotateInto(k, r * kvDim, rotated, 0, kvHeads, step.sink() ? sinkRope[r] : windowRope[r]);
+            cache.store(layer, step.slot(), rotated, 0, v, r * kvDim);
+        }
+        gather(layer, cache, sinks, ringFrom, entries, written, true, keysT, values, stride);
+
+        // Queries rotated for the sinks (by their places in the cache) and for the window (by window positions).
+        float[] qWindow = new float[rows * qDim];
+        float[] qSink = new float[rows * qDim];
+        for (int r = a; r < b; r++) {
+            rope.rotateInto(q, r * qDim, qWindow, (r - a) * qDim, heads, windowRope[r]);
+            rope.rotateInto(q, r * qDim, qSink, (r - a) * qDim, heads, sinkRope[r]);
+        }
+
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        int group = heads / kvHeads;
+        Parallel.forRange(heads, 1, (from, to) -> {
+            float[] scores = new float[rows * stride];
+            float[] weights = new float[entries];
+            int[] offsets = new int[entries];
+            for (int h = from; h < to; h++) {
+                float[] keys = keysT[h / group];
+                ops.scoreTile(qSink, h * headDim, qDim, rows, keys, stride, 0, sinks, scale, scores, stride, headDim);
+                ops.scoreTile(qWindow, h * headDim, qDim, rows, keys, stride, sinks, entries, scale, scores, stride, headDim);
+                for (int r = a; r < b; r++) {
+                    SinkCache.Step step = steps[r];
+                    int visible = 0;
+                    for (int e = 0; e < step.sinkCount(); e++, visible++) {
+                        weights[visible] = scores[(r - a) * stride + e];
+                        offsets[visible] = e * headDim;
+                    }
+                    int ringStart = sinks + start[r - a];
+                    for (int e = ringStart; e < ringStart + step.ringCount(); e++, visible++) {
+                        weights[visible] = scores[(r - a) * stride + e];
+                        offsets[visible] = e * headDim;
+                    }
+                    ops.softmax(weights, 0, visible);
+                    ops.weightedSum(weights, values[h / group], offsets, 0, visible, out, r * qDim + h * headDim, headDim);
+                }
+            }
+        });
+    }
+
+    /**
+     * Copies the entries that are ({@code written}) or are not (otherwise) the tile's own from the cache: keys
+     * transposed per KV head, {@code keysT[g][d * stride + e]}, values as rows, {@code values[g][e * headDim + d]}.
+     */
+    private void gather(int layer, SinkCache cache, int sinks, int ringFrom, int entries, boolean[] written, boolean own,
+                        float[][] keysT, float[][] values, int stride) {
+        int kvDim = config.kvDim();
+        int headDim = config.headDim();
+        boolean half = cache.type() == CacheType.F16;
+        float[] keys = half ? null : cache.keys(layer);
+        float[] vals = half ? null : cache.values(layer);
+        short[] halfKeys = half ? cache.halfKeys(layer) : null;
+        short[] halfVals = half ? cache.halfValues(layer) : null;
+        for (int e = 0; e < entries; e++) {
+            if (written[e] != own) {
+                continue;
+            }
+            int at = (e < sinks ? e : cache.ringSlot(ringFrom + e - sinks)) * kvDim;
+            for (int g = 0; g < config.kvHeads(); g++) {
+                float[] kt = keysT[g];
+                float[] vg = values[g];
+                for (int d = 0; d < headDim; d++) {
+                    int i = at + g * headDim + d;
+                    kt[d * stride + e] = half ? Float.float16ToFloat(halfKeys[i]) : keys[i];
+                    vg[e * headDim + d] = half ? Float.float16ToFloat(halfVals[i]) : vals[i];
+                }
+            }
+        }
+    }
+
+    private static int roundUp(int n, int multiple) {
+        return (n + multiple - 1) / multiple * multiple;
+    }
+}

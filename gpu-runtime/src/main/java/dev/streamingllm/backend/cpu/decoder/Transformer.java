@@ -1,0 +1,296 @@
+package dev.streamingllm.backend.cpu.decoder;
+
+import dev.streamingllm.backend.Decoder;
+import dev.streamingllm.backend.Segment;
+import dev.streamingllm.backend.cpu.Ops;
+import dev.streamingllm.backend.cpu.Parallel;
+import dev.streamingllm.backend.cpu.WeightMatrix;
+import dev.streamingllm.cache.CacheType;
+import dev.streamingllm.cache.SinkCache;
+import dev.streamingllm.llama.ModelConfig;
+import dev.streamingllm.llama.Rope;
+import dev.streamingllm.llama.Weights;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The Llama-family decoder (llama, qwen2) on the CPU: RMSNorm, attention with RoPE over a sink cache,
+ * SwiGLU feed-forward. A call runs segments of tokens of one or more sessions through every layer at once:
+ * a prefill chunk, a decode step of many sessions, or both (continuous batching).
+ */
+public final class Transformer implements Decoder {
+
+    /** Multiply-adds of attention per parallel slice, as {@code WeightMatrix.MIN_SLICE_WORK} for matmuls. */
+    static final int MIN_HEAD_WORK = 32 * 1024;
+
+    private final ModelConfig config;
+    private final Weights weights;
+    private final Rope rope;
+    private final PrefillAttention prefillAttention;
+    private final Ops ops = Ops.get();
+
+    public Transformer(ModelConfig config, Weights weights) {
+        this.config = config;
+        this.weights = weights;
+        this.rope = new Rope(config, weights.ropeFrequencyFactors());
+        this.prefillAttention = new PrefillAttention(config, rope);
+    }
+
+    @Override
+    public ModelConfig config() {
+        return config;
+    }
+
+    @Override
+    public SinkCache newCache(dev.streamingllm.cache.CacheConfig cacheConfig) {
+        return new SinkCache(cacheConfig, config.layers(), config.kvDim());
+    }
+
+    @Override
+    public float[][] forward(List<Segment> segments) {
+        return forward(segments, null);
+    }
+
+    /** One segment's forward pass, showing every attention row to {@code observer} (may be null). */
+    public float[] forward(SinkCache cache, int[] tokens, int offset, int count, boolean allLogits, AttentionObserver observer) {
+        return forward(List.of(new Segment(cache, tokens, offset, count, allLogits)), observer)[0];
+    }
+
+    private float[][] forward(List<Segment> segments, AttentionObserver observer) {
+        int dim = config.dim();
+        int qDim = config.qDim();
+        int kvDim = config.kvDim();
+        int ffnDim = config.ffnDim();
+        int heads = config.heads();
+        int n = segments.size();
+        if (segments.stream().map(Segment::cache).distinct().count() != n) {
+            throw new IllegalArgumentException("a cache appears in more than one segment of a forward pass");
+        }
+
+        // Rows of all segments are stacked: segment s owns rows [first[s], first[s] + count). Long segments (prefill
+        // chunks) attend in tiles; the others row by row, in waves.
+        int[] first = new int[n];
+        boolean[] tiled = new boolean[n];
+        int count = 0;
+        int longest = 0;
+        for (int s = 0; s < n; s++) {
+            first[s] = count;
+            count += segments.get(s).count();
+            tiled[s] = observer == null && segments.get(s).count() >= PrefillAttention.MIN_ROWS;
+            longest = Math.max(longest, tiled[s] ? 0 : segments.get(s).count());
+        }
+
+        float[] x = new float[count * dim];
+        for (int s = 0; s < n; s++) {
+            Segment segment = segments.get(s);
+            for (int i = 0; i < segment.count(); i++) {
+                int token = segment.tokens()[segment.offset() + i];
+                if (token < 0 || token >= config.vocabularySize()) {
+                    throw new IllegalArgumentException("token id " + token + " is outside the vocabulary [0, " + config.vocabularySize() + ")");
+                }
+                weights.tokenEmbedding().dequantizeRow(token, x, (first[s] + i) * dim);
+            }
+        }
+
+        SinkCache.Step[] steps = new SinkCache.Step[count];
+        int[][] visibleRows = new int[count][];
+        float[][] windowRope = new float[count][];
+        float[][] sinkRope = new float[count][];
+        for (int s = 0; s < n; s++) {
+            Segment segment = segments.get(s);
+            for (int i = 0; i < segment.count(); i++) {
+                int r = first[s] + i;
+                steps[r] = segment.cache().admit(segment.tokens()[segment.offset() + i]);
+                windowRope[r] = rope.table(steps[r].windowPosition());
+                sinkRope[r] = steps[r].sinkPosition() == steps[r].windowPosition() ? windowRope[r] : rope.table(steps[r].sinkPosition());
+                visibleRows[r] = tiled[s] ? null : visibleRows(segment.cache(), steps[r]);
+            }
+        }
+
+        float[] xb = new float[count * dim];
+        float[] q = new float[count * qDim];
+        float[] k = new float[count * kvDim];
+        float[] v = new float[count * kvDim];
+        float[] attention = new float[count * qDim];
+        float[] projected = new float[count * dim];
+        float[] gate = new float[count * ffnDim];
+        float[] up = new float[count * ffnDim];
+        float[][][] scores = new float[n][heads][];
+        for (int s = 0; s < n; s++) {
+            for (int h = 0; h < heads && !tiled[s]; h++) {
+                scores[s][h] = new float[segments.get(s).cache().slots()];
+            }
+        }
+        float[][] qWindow = new float[n][qDim];
+        float[][] qSink = new float[n][qDim];
+        int[] waveSegments = new int[n];
+        float[] rotatedKey = new float[kvDim];
+
+        for (int l = 0; l < config.layers(); l++) {
+            Weights.Layer layer = weights.layers()[l];
+
+            rmsnorm(xb, x, layer.attnNorm(), count);
+            WeightMatrix.matmul(xb, count, new WeightMatrix[] {layer.attnQ(), layer.attnK(), layer.attnV()}, new float[][] {q, k, v});
+            addBias(q, layer.attnQBias(), count);
+            addBias(k, layer.attnKBias(), count);
+            addBias(v, layer.attnVBias(), count);
+
+            for (int s = 0; s < n; s++) {
+                if (tiled[s]) {
+                    prefillAttention.attend(l, segments.get(s).cache(), steps, windowRope, sinkRope, first[s],
+                            segments.get(s).count(), k, v, q, attention);
+                }
+            }
+            // In waves: row i of every other segment, in order. A row's key may overwrite a ring slot that the row
+            // before it in the same segment still sees, so within a segment rows store and attend one after another.
+            for (int i = 0; i < longest; i++) {
+                int active = 0;
+                int widest = 0;
+                for (int s = 0; s < n; s++) {
+                    if (tiled[s] || segments.get(s).count() <= i) {
+                        continue;
+                    }
+                    SinkCache cache = segments.get(s).cache();
+                    int r = first[s] + i;
+                    SinkCache.Step step = steps[r];
+                    float[] keyRope = step.sink() ? sinkRope[r] : windowRope[r];
+                    rope.rotateInto(k, r * kvDim, rotatedKey, 0, config.kvHeads(), keyRope);
+                    cache.store(l, step.slot(), rotatedKey, 0, v, r * kvDim);
+                    rope.rotateInto(q, r * qDim, qWindow[s], 0, heads, windowRope[r]);
+                    rope.rotateInto(q, r * qDim, qSink[s], 0, heads, sinkRope[r]);
+                    widest = Math.max(widest, visibleRows[r].length);
+                    waveSegments[active++] = s;
+                }
+                attend(l, segments, first, i, steps, waveSegments, active, widest, visibleRows, qWindow, qSink, scores, attention);
+                if (observer != null) {
+                    // After the parallel heads, so an observer needs no locking.
+                    for (int a = 0; a < active; a++) {
+                        int s = waveSegments[a];
+                        SinkCache.Step step = steps[first[s] + i];
+                        for (int h = 0; h < heads; h++) {
+                            observer.scores(l, h, step.windowPosition(), scores[s][h], step.sinkCount() + step.ringCount());
+                        }
+                    }
+                }
+            }
+
+            layer.attnOutput().matmul(attention, projected, count);
+            accumulate(x, projected);
+
+            rmsnorm(xb, x, layer.ffnNorm(), count);
+            WeightMatrix.matmul(xb, count, new WeightMatrix[] {layer.ffnGate(), layer.ffnUp()}, new float[][] {gate, up});
+            ops.siluMul(gate, 0, up, 0, count * ffnDim);
+            layer.ffnDown().matmul(gate, projected, count);
+            accumulate(x, projected);
+        }
+
+        // Logits for each segment's last row, or all its rows, in one matmul.
+        int rows = segments.stream().mapToInt(Segment::logitRows).sum();
+        float[] last = new float[rows * dim];
+        int at = 0;
+        for (int s = 0; s < n; s++) {
+            Segment segment = segments.get(s);
+            int from = first[s] + segment.count() - segment.logitRows();
+            System.arraycopy(x, from * dim, last, at * dim, segment.logitRows() * dim);
+            at += segment.logitRows();
+        }
+        float[] normed = new float[rows * dim];
+        rmsnorm(normed, last, weights.outputNorm(), rows);
+        int vocab = config.vocabularySize();
+        float[] logits = new float[rows * vocab];
+        weights.output().matmul(normed, logits, rows);
+        if (n == 1) {
+            return new float[][] {logits};
+        }
+        float[][] out = new float[n][];
+        at = 0;
+        for (int s = 0; s < n; s++) {
+            int segmentRows = segments.get(s).logitRows();
+            out[s] = Arrays.copyOfRange(logits, at * vocab, (at + segmentRows) * vocab);
+            at += segmentRows;
+        }
+        return out;
+    }
+
+    /**
+     * Attention of row {@code i} of each segment in the wave over its sinks and visible window, every
+     * (segment, head) pair in parallel. Each query comes rotated twice: {@code qSink} by its place in the
+     * cache (against sink keys, which sit at fixed places) and {@code qWindow} by its window position
+     * (against window keys).
+     */
+    private void attend(int layer, List<Segment> segments, int[] first, int i, SinkCache.Step[] steps, int[] waveSegments,
+                        int active, int widest, int[][] visibleRows, float[][] qWindow, float[][] qSink,
+                        float[][][] scoreRows, float[] out) {
+        int heads = config.heads();
+        int headDim = config.headDim();
+        int qDim = config.qDim();
+        int group = heads / config.kvHeads();
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+
+        // Small models attend over a few floats per head: below MIN_HEAD_WORK a hand-off to another
+        // thread costs more than the head itself (and much more when that thread is descheduled).
+        int grain = Math.max(1, MIN_HEAD_WORK / Math.max(1, 2 * widest * headDim));
+        Parallel.forRange(active * heads, grain, (from, to) -> {
+            for (int unit = from; unit < to; unit++) {
+                int s = waveSegments[unit / heads];
+                int h = unit % heads;
+                SinkCache cache = segments.get(s).cache();
+                SinkCache.Step step = steps[first[s] + i];
+                int[] rows = visibleRows[first[s] + i];
+                int visible = rows.length;
+                int kvOffset = (h / group) * headDim;
+                int qOffset = h * headDim;
+                float[] scores = scoreRows[s][h];
+                int outOffset = (first[s] + i) * qDim + qOffset;
+                if (cache.type() == CacheType.F16) {
+                    short[] keys = cache.halfKeys(layer);
+                    ops.scores(qSink[s], qOffset, keys, rows, kvOffset, 0, step.sinkCount(), scale, scores, headDim);
+                    ops.scores(qWindow[s], qOffset, keys, rows, kvOffset, step.sinkCount(), visible, scale, scores, headDim);
+                    ops.softmax(scores, 0, visible);
+                    ops.weightedSum(scores, cache.halfValues(layer), rows, kvOffset, visible, out, outOffset, headDim);
+                } else {
+                    float[] keys = cache.keys(layer);
+                    ops.scores(qSink[s], qOffset, keys, rows, kvOffset, 0, step.sinkCount(), scale, scores, headDim);
+                    ops.scores(qWindow[s], qOffset, keys, rows, kvOffset, step.sinkCount(), visible, scale, scores, headDim);
+                    ops.softmax(scores, 0, visible);
+                    ops.weightedSum(scores, cache.values(layer), rows, kvOffset, visible, out, outOffset, headDim);
+                }
+            }
+        });
+    }
+
+    /** Offsets in the layer's key and value arrays of the keys {@code step} sees: the sinks, then its window. */
+    private int[] visibleRows(SinkCache cache, SinkCache.Step step) {
+        int visible = step.sinkCount() + step.ringCount();
+        int[] rows = new int[visible];
+        for (int j = 0; j < visible; j++) {
+            rows[j] = slot(cache, step, j) * config.kvDim();
+        }
+        return rows;
+    }
+
+    private static int slot(SinkCache cache, SinkCache.Step step, int j) {
+        return j < step.sinkCount() ? j : cache.ringSlot(step.ringStart() + (j - step.sinkCount()));
+    }
+
+    private void rmsnorm(float[] out, float[] x, float[] weight, int rows) {
+        for (int r = 0; r < rows; r++) {
+            ops.rmsnorm(out, r * config.dim(), x, r * config.dim(), weight, config.rmsEps(), config.dim());
+        }
+    }
+
+    private static void addBias(float[] x, float[] bias, int rows) {
+        if (bias == null) {
+            return;
+        }
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < bias.length; i++) {
+                x[r * bias.length + i] += bias[i];
+            }
+        }
+    }
+
+    private void accumulate(float[] x, float[] delta) {
+        ops.axpy(1f, delta, 0, x, 0, x.length);
+    }
+}
