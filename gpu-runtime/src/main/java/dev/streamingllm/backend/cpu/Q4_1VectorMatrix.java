@@ -145,21 +145,22 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
         return sum(acc0.add(acc1));
     }
 
-    /** The block's table {@code d * q + m}, its nibbles looked up, as {@link #dot} reads them. */
+    /**
+     * {@code d * q + m} in one FMA per weight, the value {@link #dot}'s table holds: a conversion and an FMA cost less
+     * than a lookup in a table of two vectors (for {@link Gemm}'s tiles).
+     */
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long base = row * rowBytes;
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
-            float d = f16(data, block);
-            float m = f16(data, block + 2);
-            IntVector lo = VectorKernels.table(d, m, 0);
-            IntVector hi = VectorKernels.table(d, m, 1);
+            FloatVector d = FloatVector.broadcast(F, f16(data, block));
+            FloatVector m = FloatVector.broadcast(F, f16(data, block + 2));
             int ob = outOffset + b * BLOCK;
             for (int c = 0; c < 16; c += L) {
                 IntVector q = VectorKernels.bytes(data, block + 4 + c);
-                VectorKernels.lookup(q, lo, hi).intoArray(out, ob + c);
-                VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo, hi).intoArray(out, ob + 16 + c);
+                ((FloatVector) q.and(0xF).convert(VectorOperators.I2F, 0)).fma(d, m).intoArray(out, ob + c);
+                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(d, m).intoArray(out, ob + 16 + c);
             }
         }
     }
