@@ -12,6 +12,7 @@ import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionListener;
 import dev.streamingllm.spring.session.SessionLoader;
+import dev.streamingllm.spring.session.TurnStore;
 import io.micrometer.observation.ObservationRegistry;
 import java.time.Clock;
 import java.nio.file.Files;
@@ -87,7 +88,7 @@ public class StreamingLlmAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     ChatSessions chatSessions(Model model, StreamingLlmProperties properties, ObjectProvider<SessionListener> listeners,
-            ObjectProvider<SessionLoader> loader) {
+            ObjectProvider<SessionLoader> loader, ObjectProvider<TurnStore> store) {
         StreamingLlmProperties.Cache cache = properties.getCache();
         int window = cache.getWindow() != null ? cache.getWindow()
                 : model.defaultCacheCapacity() - cache.getSinks();
@@ -96,9 +97,9 @@ public class StreamingLlmAutoConfiguration {
                 properties.getSessions().getMax(), properties.getSessions().getTtl(), properties.getSessions().isReusePrefix());
         StreamingLlmProperties.Batch batch = properties.getBatch();
         model.scheduler().settings(new Scheduler.Settings(batch.getPrefillChunk(), batch.getPrefillWhileDecoding()));
-        // the loader (session routing) is looked up when a turn names an unknown conversation: it needs these sessions itself
+        // loader and store (session routing) are looked up when a turn needs them: routing needs these sessions itself
         ChatSessions sessions = new ChatSessions(model, settings, listeners.orderedStream().toList(), loader::getIfAvailable,
-                Clock.systemUTC());
+                store::getIfAvailable, Clock.systemUTC());
         long perSession = sessions.bytesPerSession();
         log.info("StreamingLLM: {} on the {} backend; cache {} sinks + {} window = {} tokens of {}; memory budget {} sessions x {} = {}",
                 model.path().getFileName(), model.backend().backend().name().toLowerCase(), geometry.sinks(), geometry.window(),

@@ -21,6 +21,7 @@ public final class InMemorySessionRegistry implements SessionRegistry {
     private final Map<String, Expiring<Lease>> leases = new HashMap<>();
     private final Map<String, Long> fences = new HashMap<>();
     private final Map<String, Publication> publications = new HashMap<>();
+    private final Map<String, Long> acknowledged = new HashMap<>();
 
     public InMemorySessionRegistry() {
         this(Clock.systemUTC());
@@ -75,8 +76,11 @@ public final class InMemorySessionRegistry implements SessionRegistry {
     }
 
     @Override
-    public Mono<Boolean> renew(Lease lease, Duration ttl) {
-        return fenced(lease, () -> leases.put(lease.sessionId(), new Expiring<>(lease, clock.instant().plus(ttl))));
+    public Mono<Boolean> renew(Lease lease, long turns, Duration ttl) {
+        return fenced(lease, () -> {
+            leases.put(lease.sessionId(), new Expiring<>(lease, clock.instant().plus(ttl)));
+            acknowledged.merge(lease.sessionId(), turns, Math::max);
+        });
     }
 
     @Override
@@ -86,7 +90,13 @@ public final class InMemorySessionRegistry implements SessionRegistry {
 
     @Override
     public Mono<Boolean> publish(Lease lease, Publication publication) {
-        return fenced(lease, () -> publications.put(lease.sessionId(), publication));
+        return fenced(lease, () -> {
+            Publication stored = publications.get(lease.sessionId());
+            if (stored == null || stored.record().turns() <= publication.record().turns()) {
+                publications.put(lease.sessionId(), publication);
+            }
+            acknowledged.merge(lease.sessionId(), publication.record().turns(), Math::max);
+        });
     }
 
     @Override
@@ -99,10 +109,20 @@ public final class InMemorySessionRegistry implements SessionRegistry {
     }
 
     @Override
+    public Mono<Long> acknowledged(String sessionId) {
+        return Mono.fromSupplier(() -> {
+            synchronized (this) {
+                return acknowledged.getOrDefault(sessionId, 0L);
+            }
+        });
+    }
+
+    @Override
     public Mono<Boolean> remove(Lease lease) {
         return fenced(lease, () -> {
             leases.remove(lease.sessionId());
             publications.remove(lease.sessionId());
+            acknowledged.remove(lease.sessionId());
         });
     }
 

@@ -11,16 +11,20 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * The registry in Redis. Keys under {@code prefix}: {@code instance:<id>} (base URL, expiring heartbeat),
  * {@code lease:<session>} ("instance fence", SET NX PX), {@code fence:<session>} (INCR counter),
- * {@code session:<session>} (record as JSON), {@code snapshot:<session>} and {@code transcript:<session>}.
+ * {@code session:<session>} (record as JSON), {@code snapshot:<session>}, {@code transcript:<session>},
+ * {@code turns:<session>} (the stored state's turn count) and {@code acked:<session>} (turns acknowledged to clients).
  * Fenced writes are Lua scripts that compare the lease first, so check and write are one atomic step.
  */
 public final class RedisSessionRegistry implements SessionRegistry {
 
     private static final RedisScript<Long> RENEW = RedisScript.of("""
-            if redis.call('GET', KEYS[1]) == ARGV[1] then
-              return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+            if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+              return 0
             end
-            return 0""", Long.class);
+            if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[3]) then
+              redis.call('SET', KEYS[2], ARGV[3])
+            end
+            return redis.call('PEXPIRE', KEYS[1], ARGV[2])""", Long.class);
 
     private static final RedisScript<Long> RELEASE = RedisScript.of("""
             if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -32,16 +36,23 @@ public final class RedisSessionRegistry implements SessionRegistry {
             if redis.call('GET', KEYS[1]) ~= ARGV[1] then
               return 0
             end
-            redis.call('SET', KEYS[2], ARGV[2])
-            redis.call('SET', KEYS[3], ARGV[3])
-            redis.call('SET', KEYS[4], ARGV[4])
+            local turns = tonumber(ARGV[5])
+            if tonumber(redis.call('GET', KEYS[5]) or '-1') <= turns then
+              redis.call('SET', KEYS[2], ARGV[2])
+              redis.call('SET', KEYS[3], ARGV[3])
+              redis.call('SET', KEYS[4], ARGV[4])
+              redis.call('SET', KEYS[5], ARGV[5])
+            end
+            if tonumber(redis.call('GET', KEYS[6]) or '0') < turns then
+              redis.call('SET', KEYS[6], ARGV[5])
+            end
             return 1""", Long.class);
 
     private static final RedisScript<Long> REMOVE = RedisScript.of("""
             if redis.call('GET', KEYS[1]) ~= ARGV[1] then
               return 0
             end
-            redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+            redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
             return 1""", Long.class);
 
     private final ReactiveRedisTemplate<String, byte[]> redis;
@@ -81,8 +92,10 @@ public final class RedisSessionRegistry implements SessionRegistry {
     }
 
     @Override
-    public Mono<Boolean> renew(Lease lease, Duration ttl) {
-        return run(RENEW, List.of(key("lease", lease.sessionId())), utf8(lease.value()), utf8(Long.toString(ttl.toMillis())));
+    public Mono<Boolean> renew(Lease lease, long acknowledged, Duration ttl) {
+        String id = lease.sessionId();
+        return run(RENEW, List.of(key("lease", id), key("acked", id)), utf8(lease.value()), utf8(Long.toString(ttl.toMillis())),
+                utf8(Long.toString(acknowledged)));
     }
 
     @Override
@@ -93,8 +106,8 @@ public final class RedisSessionRegistry implements SessionRegistry {
     @Override
     public Mono<Boolean> publish(Lease lease, Publication publication) {
         String id = lease.sessionId();
-        return run(PUBLISH, List.of(key("lease", id), key("session", id), key("snapshot", id), key("transcript", id)),
-                utf8(lease.value()), json.writeValueAsBytes(publication.record()), publication.snapshot(), publication.transcript());
+        return run(PUBLISH, keys(id), utf8(lease.value()), json.writeValueAsBytes(publication.record()), publication.snapshot(),
+                publication.transcript(), utf8(Long.toString(publication.record().turns())));
     }
 
     @Override
@@ -108,7 +121,18 @@ public final class RedisSessionRegistry implements SessionRegistry {
     @Override
     public Mono<Boolean> remove(Lease lease) {
         String id = lease.sessionId();
-        return run(REMOVE, List.of(key("lease", id), key("session", id), key("snapshot", id), key("transcript", id)), utf8(lease.value()));
+        return run(REMOVE, keys(id), utf8(lease.value()));
+    }
+
+    @Override
+    public Mono<Long> acknowledged(String sessionId) {
+        return redis.opsForValue().get(key("acked", sessionId)).map(value -> Long.parseLong(string(value))).defaultIfEmpty(0L);
+    }
+
+    /** The keys of one session, in the order the fenced scripts expect them. */
+    private List<String> keys(String id) {
+        return List.of(key("lease", id), key("session", id), key("snapshot", id), key("transcript", id), key("turns", id),
+                key("acked", id));
     }
 
     @Override

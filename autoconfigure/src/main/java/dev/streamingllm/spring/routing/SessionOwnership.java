@@ -10,7 +10,7 @@ import dev.streamingllm.spring.session.SessionInfo;
 import dev.streamingllm.spring.session.SessionListener;
 import dev.streamingllm.spring.session.SessionUnavailableException;
 import dev.streamingllm.spring.session.SessionLoader;
-import dev.streamingllm.spring.session.TurnResult;
+import dev.streamingllm.spring.session.TurnStore;
 import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.template.ChatMessage;
 import java.time.Instant;
@@ -34,24 +34,28 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * This instance's side of session routing: holds the leases of the sessions it serves, renews them with its
- * heartbeat, stores each session's snapshot after every turn, decides where a request goes, and takes sessions
- * over from owners whose leases expired. With a registry no other instance reads ({@link SessionRegistry#shared()}),
- * a session's snapshot is written only when it leaves memory (evicted or expired), for its conversation to resume
- * from: a turn costs no serialization there.
+ * heartbeat, stores each session's snapshot after every turn before the turn's reply completes ({@link TurnStore}),
+ * decides where a request goes, and takes sessions over from owners whose leases expired. With a registry no other
+ * instance reads ({@link SessionRegistry#shared()}), a session's snapshot is written only when it leaves memory
+ * (evicted or expired), for its conversation to resume from: a turn costs no serialization there.
  *
- * <p>When the registry is unreachable, sessions served here keep working: their snapshots wait in memory (the
- * latest per session) and health reports DOWN with the reason. When it answers again, leases are re-acquired and
+ * <p>Each session's turns are counted across owners: the stored state carries its count, and the lease's renewal
+ * records the count acknowledged to clients, so that a takeover never calls a state older than an acknowledged turn
+ * exact.
+ *
+ * <p>When the registry is unreachable, sessions served here keep working: their turns are answered as not durable,
+ * their snapshots wait in memory (the latest per session) and health reports DOWN with the reason. When it answers again, leases are re-acquired and
  * every local session is written anew, so a registry that restarted empty is whole again. Requests for sessions
  * not served here are refused meanwhile (503): without the registry nobody can tell whether another instance owns
  * them, and serving them here could fork a conversation.
  */
-public final class SessionOwnership implements SessionLoader, SmartLifecycle, AutoCloseable {
+public final class SessionOwnership implements SessionLoader, TurnStore, SmartLifecycle, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(SessionOwnership.class);
     private static final TypeReference<List<ChatMessage>> MESSAGES = new TypeReference<>() { };
 
     /** A session's state after a turn, waiting to be written. */
-    private record Pending(SessionInfo info, byte[] snapshot, byte[] transcript) {
+    private record Pending(SessionInfo info, long turns, byte[] snapshot, byte[] transcript) {
     }
 
     /** The registry's reachability, for health. */
@@ -67,6 +71,8 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
     private final Map<String, Lease> leases = new ConcurrentHashMap<>();
     private final Set<String> local = ConcurrentHashMap.newKeySet();
     private final Map<String, Pending> pending = new ConcurrentHashMap<>();
+    /** Turns of each session served here, counted across owners: the latest was acknowledged to its client. */
+    private final Map<String, Long> turns = new ConcurrentHashMap<>();
     /** Sessions served here whose snapshot waits until they leave memory (a registry that is not shared). */
     private final Map<String, ChatSession> unsaved = new ConcurrentHashMap<>();
     private final ScheduledExecutorService ticker;
@@ -189,6 +195,7 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
     @Override
     public Optional<Conversation> load(String sessionId) {
         Publication publication;
+        long acknowledged;
         try {
             Lease lease = leases.get(sessionId);
             if (lease == null) {
@@ -210,8 +217,10 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
                 lease = other;
             }
             publication = registry.find(sessionId).block(settings.redisTimeout());
+            acknowledged = registry.acknowledged(sessionId).blockOptional(settings.redisTimeout()).orElse(0L);
             leases.put(sessionId, lease);
             local.add(sessionId);
+            turns.put(sessionId, Math.max(acknowledged, publication == null ? 0 : publication.record().turns()));
         } catch (SessionUnavailableException e) {
             throw e;
         } catch (RuntimeException e) {
@@ -219,21 +228,37 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
             throw new SessionUnavailableException(unreachable(e).reason(), null, e);
         }
         if (publication == null) {
+            if (acknowledged > 0) {
+                log.warn("Session {}: {} turns were acknowledged but no state is stored; the conversation starts over here",
+                        sessionId, acknowledged);
+            }
             return Optional.empty();
         }
         if (publication.record().client() != null) {
             bind(sessionId, publication.record().client());
         }
-        return conversation(sessionId, publication);
+        return conversation(sessionId, publication, acknowledged);
     }
 
-    /** The stored conversation: exact from the snapshot, else approximate from the transcript, else none. */
-    private Optional<Conversation> conversation(String sessionId, Publication publication) {
+    /**
+     * The stored conversation: exact from the snapshot, else approximate from the transcript, else none. A state that
+     * holds fewer turns than were acknowledged is used, being all there is, but called stale, never exact.
+     */
+    private Optional<Conversation> conversation(String sessionId, Publication publication, long acknowledged) {
         Model model = sessions.model();
+        long stored = publication.record().turns();
+        String missing = stored < acknowledged
+                ? "stale: it holds " + stored + " turns of " + acknowledged + " acknowledged, the later ones are lost"
+                : null;
         try {
             Conversation restored = ConversationSnapshot.read(publication.snapshot(), model, model.chatTemplate());
-            log.info("Session {}: restored from its snapshot ({} bytes, {} tokens seen), exact", sessionId,
-                    publication.snapshot().length, restored.session().tokensSeen());
+            if (missing != null) {
+                log.warn("Session {}: restored from its snapshot ({} bytes, {} tokens seen), {}", sessionId,
+                        publication.snapshot().length, restored.session().tokensSeen(), missing);
+            } else {
+                log.info("Session {}: restored from its snapshot ({} bytes, {} tokens seen, {} turns), exact", sessionId,
+                        publication.snapshot().length, restored.session().tokensSeen(), stored);
+            }
             return Optional.of(restored);
         } catch (IllegalArgumentException e) {
             log.warn("Session {}: snapshot unusable ({}); replaying its transcript instead, approximate", sessionId, e.getMessage());
@@ -243,11 +268,49 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
             SessionRecord record = publication.record();
             CacheConfig cache = new CacheConfig(record.sinks(), record.window(), sessions.settings().cache().evictBatch(),
                     sessions.settings().cache().type());
+            if (missing != null) {
+                log.warn("Session {}: replayed from its transcript, approximate and {}", sessionId, missing);
+            }
             return Optional.of(Conversation.replay(model, model.chatTemplate(), cache, sessions.settings().pinSystemPrompt(), transcript));
         } catch (RuntimeException e) {
             log.warn("Session {}: transcript unusable ({}); the conversation starts over here", sessionId, e.getMessage());
             return Optional.empty();
         }
+    }
+
+    /**
+     * Counts the turn and writes the session's state under its lease before the turn's reply completes. False when the
+     * registry is unreachable (known down, or failing now): the state then waits, the latest per session, for the
+     * heartbeat to write it, and the turn's count is recorded with the next lease renewal that reaches the registry.
+     * A registry that lives in this process keeps the session in memory instead, until it leaves.
+     */
+    @Override
+    public boolean store(ChatSession session) {
+        String id = session.id();
+        if (closed) {
+            return false;
+        }
+        local.add(id);
+        turns.merge(id, 1L, Long::sum);
+        if (!registry.shared()) {
+            unsaved.put(id, session);
+            return true;
+        }
+        Pending state = pending(session);
+        Lease lease = leases.get(id);
+        if (lease != null && downReason == null) {
+            try {
+                if (Boolean.TRUE.equals(registry.publish(lease, publication(state, lease)).block(settings.redisTimeout()))) {
+                    pending.remove(id);
+                    return true;
+                }
+            } catch (RuntimeException e) {
+                down(e);
+            }
+        }
+        pending.put(id, state);
+        requestTick();
+        return false;
     }
 
     /** Renews the heartbeat and leases, acquires missing leases and writes pending snapshots; notices outages and recoveries. */
@@ -264,7 +327,8 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
                 boolean recovered = downReason != null;
                 for (String id : List.copyOf(local)) {
                     Lease lease = leases.get(id);
-                    boolean held = lease != null && Boolean.TRUE.equals(registry.renew(lease, settings.lease()).block(settings.redisTimeout()));
+                    boolean held = lease != null && Boolean.TRUE.equals(registry.renew(lease, turns.getOrDefault(id, 0L), settings.lease())
+                            .block(settings.redisTimeout()));
                     if (!held) {
                         reacquire(id);
                     } else if (recovered) {
@@ -305,6 +369,7 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
             leases.remove(id);
             local.remove(id);
             pending.remove(id);
+            turns.remove(id);
             sessions.end(id);
         }
     }
@@ -316,7 +381,8 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
 
     private Pending pending(ChatSession session) {
         Conversation conversation = session.conversation();
-        return new Pending(session.info(), ConversationSnapshot.write(conversation), json.writeValueAsBytes(conversation.transcript()));
+        return new Pending(session.info(), turns.getOrDefault(session.id(), 0L), ConversationSnapshot.write(conversation),
+                json.writeValueAsBytes(conversation.transcript()));
     }
 
     private Publication publication(Pending pending, Lease lease) {
@@ -325,7 +391,7 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
         ConversationKeys bindings = keys.get();
         String client = bindings == null ? null : bindings.owner(info.id()).orElse(null);
         SessionRecord record = new SessionRecord(info.id(), self.id(), self.baseUrl(), sessions.model().fingerprint(), info.sinks(),
-                info.window(), info.tokensSeen(), info.lastActive(), lease.fence(), client);
+                info.window(), info.tokensSeen(), info.lastActive(), lease.fence(), client, pending.turns());
         return new Publication(record, pending.snapshot(), pending.transcript());
     }
 
@@ -420,19 +486,6 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
             }
         }
 
-        @Override
-        public void turnCompleted(ChatSession session, TurnResult result) {
-            if (closed) {
-                return;
-            }
-            local.add(session.id());
-            if (!registry.shared()) {
-                unsaved.put(session.id(), session);
-                return;
-            }
-            pending.put(session.id(), pending(session));
-            requestTick();
-        }
 
         @Override
         public void sessionEnded(SessionInfo last, EndReason reason) {
@@ -444,6 +497,9 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
             Lease lease = leases.remove(id);
             Pending state = pending.remove(id);
             ChatSession held = unsaved.remove(id);
+            // ended, so no turn runs on it any more
+            Pending latest = state == null && held != null && reason != EndReason.SHUTDOWN ? pending(held) : state;
+            turns.remove(id);
             if (lease == null) {
                 return;
             }
@@ -453,12 +509,8 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
                     return;
                 }
                 // evicted or expired here: keep the latest state for whichever instance serves the conversation next
-                if (state == null && held != null && reason != EndReason.SHUTDOWN) {
-                    // ended, so no turn runs on it any more
-                    state = pending(held);
-                }
-                if (state != null) {
-                    registry.publish(lease, publication(state, lease)).block(settings.redisTimeout());
+                if (latest != null) {
+                    registry.publish(lease, publication(latest, lease)).block(settings.redisTimeout());
                 }
                 registry.release(lease).block(settings.redisTimeout());
             } catch (RuntimeException e) {

@@ -7,6 +7,7 @@ import dev.streamingllm.session.Conversation;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionUnavailableException;
+import dev.streamingllm.spring.web.ChatCompletionsController;
 import dev.streamingllm.spring.web.ChatExchange;
 import dev.streamingllm.template.ChatMessage;
 import java.io.File;
@@ -42,15 +43,18 @@ class MultiInstanceRoutingTest {
             .toAbsolutePath().normalize();
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final HttpClient HTTP = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).build();
-    private static final String[] USERS = {"Once upon a time", "The cat", "The dog", "A bird"};
+    private static final String[] USERS = {"Once upon a time", "The cat", "The dog", "A bird", "A fish"};
     private static final int MAX_TOKENS = 16;
     private static final SamplingParams GREEDY = SamplingParams.builder().temperature(0).maxTokens(MAX_TOKENS).build();
 
     private static RealRedis redis;
     private static Model model;
 
-    /** One answer of {@code POST /v1/chat/completions}: the reply's text, and which instance served it. */
-    record Reply(int status, String text, String servedBy, String location, String body) {
+    /**
+     * One answer of {@code POST /v1/chat/completions}: the reply's text, which instance served it, and whether it says
+     * its turn was stored (the header of a JSON reply, the finishing chunk of a streamed one).
+     */
+    record Reply(int status, String text, String servedBy, String location, String body, boolean durable) {
     }
 
     @BeforeAll
@@ -125,10 +129,21 @@ class MultiInstanceRoutingTest {
         String servedBy = response.headers().firstValue(RoutingWebFilter.SERVED_BY).orElse(null);
         String location = response.headers().firstValue("Location").orElse(null);
         if (response.statusCode() != 200) {
-            return new Reply(response.statusCode(), null, servedBy, location, response.body());
+            return new Reply(response.statusCode(), null, servedBy, location, response.body(), false);
         }
-        String text = stream ? streamedText(response) : JSON.readTree(response.body()).get("choices").get(0).get("message").get("content").asString();
-        return new Reply(200, text, servedBy, location, response.body());
+        if (stream) {
+            return new Reply(200, streamedText(response), servedBy, location, response.body(), streamedDurable(response));
+        }
+        String text = JSON.readTree(response.body()).get("choices").get(0).get("message").get("content").asString();
+        boolean durable = !response.headers().firstValue(ChatCompletionsController.DURABLE).orElse("true").equals("false");
+        return new Reply(200, text, servedBy, location, response.body(), durable);
+    }
+
+    /** False when the stream's finishing chunk says {@code "durable": false}. */
+    private static boolean streamedDurable(HttpResponse<String> response) {
+        return response.body().lines().filter(line -> line.startsWith("data: {"))
+                .map(line -> JSON.readTree(line.substring(5).strip()))
+                .noneMatch(chunk -> chunk.has("durable") && !chunk.get("durable").asBoolean());
     }
 
     /** The text of a server-sent event stream of chunks, checking it is one and that it ends in {@code [DONE]}. */
@@ -206,6 +221,7 @@ class MultiInstanceRoutingTest {
             String id = "conv-" + UUID.randomUUID();
             Reply first = say(url(a), id, USERS[0]);
             assertThat(first.servedBy()).isEqualTo("A");
+            assertThat(first.durable()).isTrue();
             // streamed through B's proxy, server-sent events passed through
             Reply throughB = say(url(b), id, false, USERS[1], true);
             assertThat(throughB.servedBy()).isEqualTo("A");
@@ -400,15 +416,21 @@ class MultiInstanceRoutingTest {
             RoutingHealthIndicator healthA = a.getBean(RoutingHealthIndicator.class);
             awaitStatus(healthA, Status.DOWN);
             assertThat((String) healthA.health().getDetails().get("reason")).contains("unreachable");
-            // served locally meanwhile
-            texts.add(say(url(a), id, USERS[2]).text());
+            // served locally meanwhile, saying its turn is not stored, streamed or not
+            Reply third = say(url(a), id, false, USERS[2], true);
+            assertThat(third.durable()).as("streamed during the outage").isFalse();
+            texts.add(third.text());
+            Reply fourth = say(url(a), id, USERS[3]);
+            assertThat(fourth.durable()).as("JSON during the outage").isFalse();
+            texts.add(fourth.text());
 
             redis.restart();
             awaitStatus(healthA, Status.UP);
-            Reply fourth = say(url(b), id, USERS[3]);
-            assertThat(fourth.servedBy()).isEqualTo("A");
-            texts.add(fourth.text());
-            assertThat(texts).isEqualTo(uninterrupted(a.getBean(ChatSessions.class), 4));
+            Reply fifth = say(url(b), id, USERS[4]);
+            assertThat(fifth.servedBy()).isEqualTo("A");
+            assertThat(fifth.durable()).isTrue();
+            texts.add(fifth.text());
+            assertThat(texts).isEqualTo(uninterrupted(a.getBean(ChatSessions.class), 5));
         }
     }
 
