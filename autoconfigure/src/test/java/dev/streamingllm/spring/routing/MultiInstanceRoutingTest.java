@@ -299,7 +299,7 @@ class MultiInstanceRoutingTest {
             assertThat(delete.statusCode()).as(delete.body()).isEqualTo(404);
             // past a few heartbeats: nothing was leased, so nothing is renewed either
             Thread.sleep(1_500);
-            assertThat(redisKeys(a, "streamingllm:*:" + id)).isEmpty();
+            assertThat(redisKeys(a, "streamingllm:*:{" + id + "}")).isEmpty();
             assertThat(a.getBean(SessionOwnership.class).lease(id)).isEmpty();
             assertThat(a.getBean(SessionOwnership.class).status().localSessions()).isZero();
         }

@@ -138,6 +138,24 @@ class StreamingLlmRoutingAutoConfigurationTest {
         });
     }
 
+    /** Boot's cluster properties select the Redis registry too, and its scripts run on a real three-master cluster. */
+    @Test
+    void withClusterNodesTheRegistryIsInTheCluster() throws Exception {
+        try (RealRedisCluster cluster = RealRedisCluster.start()) {
+            runner.withPropertyValues("spring.data.redis.cluster.nodes=" + String.join(",", cluster.nodes())).run(context -> {
+                assertThat(context).hasNotFailed();
+                SessionRegistry registry = context.getBean(SessionRegistry.class);
+                assertThat(registry).isInstanceOf(RedisSessionRegistry.class);
+                Lease lease = registry.acquire("cluster-session", "here", Duration.ofSeconds(5)).block(Duration.ofSeconds(5));
+                assertThat(registry.renew(lease, 1, Duration.ofSeconds(5)).block(Duration.ofSeconds(5))).isTrue();
+            });
+        }
+        runner.withClassLoader(new FilteredClassLoader(ReactiveRedisTemplate.class))
+                .withPropertyValues("spring.data.redis.cluster.nodes=127.0.0.1:7000")
+                .run(context -> assertThat(context.getStartupFailure()).rootCause()
+                        .hasMessageContaining("spring.data.redis.cluster.nodes is set"));
+    }
+
     @Test
     void offWhenDisabled() {
         runner.withPropertyValues("streamingllm.routing.enabled=false", "streamingllm.web.enabled=true").run(context -> {
@@ -196,7 +214,7 @@ class StreamingLlmRoutingAutoConfigurationTest {
     @Configuration(proxyBeanMethods = false)
     static class UserBeans {
 
-        final SessionRegistry registry = new InMemorySessionRegistry();
+        final SessionRegistry registry = new InMemorySessionRegistry(Duration.ofHours(1), 1 << 20);
 
         @Bean
         SessionRegistry mySessionRegistry() {
