@@ -10,7 +10,10 @@ import dev.streamingllm.spring.routing.SessionRegistry;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.SessionOwner;
+import io.lettuce.core.resource.Delay;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
@@ -22,6 +25,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.data.redis.autoconfigure.ClientResourcesBuilderCustomizer;
 import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Conditional;
@@ -68,6 +72,23 @@ public class StreamingLlmRoutingAutoConfiguration {
                     .build();
             return new RedisSessionRegistry(new ReactiveRedisTemplate<>(connections, serialization), properties.getKeyPrefix(),
                     properties.getRetention());
+        }
+    }
+
+    /**
+     * Lettuce reconnects within a heartbeat, not after its default backoff of up to 30 s: an owner must re-assert its
+     * sessions within the grace period that follows a Redis restart ({@code Epoch}).
+     */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass({ClientResourcesBuilderCustomizer.class, Delay.class})
+    @Conditional(RedisConfigured.class)
+    static class RedisReconnectConfiguration {
+
+        @Bean
+        ClientResourcesBuilderCustomizer streamingLlmRedisReconnectDelay(StreamingLlmRoutingProperties properties) {
+            Duration heartbeat = properties.getHeartbeat();
+            return builder -> builder.reconnectDelay(Delay.exponential(Duration.ofMillis(Math.min(100, heartbeat.toMillis())), heartbeat, 2,
+                    TimeUnit.MILLISECONDS));
         }
     }
 

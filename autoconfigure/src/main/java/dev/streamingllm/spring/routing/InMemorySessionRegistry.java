@@ -57,6 +57,12 @@ public final class InMemorySessionRegistry implements SessionRegistry {
         this.maxBytes = maxBytes;
     }
 
+    /** Memory of this process is lost only with the process, and every session with it: one epoch. */
+    @Override
+    public Mono<Epoch> epoch(Duration grace) {
+        return Mono.just(Epoch.FIRST);
+    }
+
     @Override
     public Mono<Void> heartbeat(Instance self, Duration ttl) {
         return Mono.fromRunnable(() -> {

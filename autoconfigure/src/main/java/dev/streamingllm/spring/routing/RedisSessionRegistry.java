@@ -3,6 +3,9 @@ package dev.streamingllm.spring.routing;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
 import org.springframework.data.redis.core.ReactiveRedisTemplate;
 import org.springframework.data.redis.core.script.RedisScript;
 import reactor.core.publisher.Mono;
@@ -16,12 +19,39 @@ import tools.jackson.databind.json.JsonMapper;
  * clients). The braces are a Redis Cluster hash tag: all keys of one session live in one slot, so the scripts, which
  * touch several of them, run on a cluster too. Fenced writes are Lua scripts that compare the lease first, so check and
  * write are one atomic step. Every key of a session but the lease expires after {@code retention}, refreshed by every
- * write and lease renewal: a conversation nobody continues leaves nothing behind.
+ * write and lease renewal: a conversation nobody continues leaves nothing behind. {@code epoch} ("number grace-end")
+ * tells a registry that lost its data ({@link Epoch}); it never expires.
  */
 public final class RedisSessionRegistry implements SessionRegistry {
 
-    /** KEYS: lease, fence; ARGV: instance, lease ms, retention ms. The new fence, or 0 when the lease is held. */
+    /**
+     * KEYS: epoch; ARGV: the epoch this client saw last ('' for none), its number (0), grace ms, an id for a new one. The
+     * stored epoch, unless it is missing or was begun by a client that never saw the last one (not newer than it, yet
+     * not it): then a new one, numbered past it, with a grace period from the server's clock when an epoch was lost.
+     */
+    private static final RedisScript<byte[]> EPOCH = RedisScript.of("""
+            local seen = tonumber(ARGV[2])
+            local value = redis.call('GET', KEYS[1])
+            if value and (value == ARGV[1] or tonumber(string.match(value, '^%d+')) > seen) then
+              return value
+            end
+            local grace = '0'
+            if seen > 0 then
+              local now = redis.call('TIME')
+              grace = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3]))
+            end
+            value = string.format('%d', seen + 1) .. ' ' .. grace .. ' ' .. ARGV[4]
+            redis.call('SET', KEYS[1], value)
+            return value""", byte[].class);
+
+    /**
+     * KEYS: lease, fence; ARGV: instance, lease ms, retention ms, fence floor. The new fence, or 0 when the lease is
+     * held. The floor keeps tokens growing across a loss of the registry's data.
+     */
     private static final RedisScript<Long> ACQUIRE = RedisScript.of("""
+            if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[4]) then
+              redis.call('SET', KEYS[2], ARGV[4])
+            end
             local fence = redis.call('INCR', KEYS[2])
             redis.call('PEXPIRE', KEYS[2], ARGV[3])
             if redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. fence, 'NX', 'PX', ARGV[2]) then
@@ -79,6 +109,8 @@ public final class RedisSessionRegistry implements SessionRegistry {
     private final ReactiveRedisTemplate<String, byte[]> redis;
     private final String prefix;
     private final Duration retention;
+    /** The epoch this client saw last: null until it asked. */
+    private final AtomicReference<@Nullable Epoch> seen = new AtomicReference<>();
     private final JsonMapper json = JsonMapper.builder().build();
 
     /** @param retention how long a session's keys outlive its last turn or lease renewal */
@@ -96,6 +128,16 @@ public final class RedisSessionRegistry implements SessionRegistry {
     }
 
     @Override
+    public Mono<Epoch> epoch(Duration grace) {
+        Epoch last = seen.get();
+        return redis.execute(EPOCH, List.of(prefix + "epoch"), List.of(utf8(last == null ? "" : last.value()),
+                        utf8(Long.toString(last == null ? 0 : last.number())), millis(grace), utf8(UUID.randomUUID().toString())))
+                .next()
+                .map(value -> Epoch.parse(string(value)))
+                .doOnNext(seen::set);
+    }
+
+    @Override
     public Mono<Void> heartbeat(Instance self, Duration ttl) {
         return redis.opsForValue().set(prefix + "instance:" + self.id(), utf8(self.baseUrl()), ttl).then();
     }
@@ -107,10 +149,11 @@ public final class RedisSessionRegistry implements SessionRegistry {
 
     @Override
     public Mono<Lease> acquire(String sessionId, String instanceId, Duration ttl) {
-        // the token comes first: every grant gets a larger one than any grant before it
-        return redis.execute(ACQUIRE, List.of(key("lease", sessionId), key("fence", sessionId)),
-                        List.of(utf8(instanceId), millis(ttl), millis(retention)))
-                .next()
+        // the token comes first: every grant gets a larger one than any grant before it, in this epoch or an earlier one,
+        // so the epoch is looked at right before (a lease period is the grace after a loss, as the owners use it)
+        return epoch(ttl).flatMap(epoch -> redis.execute(ACQUIRE, List.of(key("lease", sessionId), key("fence", sessionId)),
+                                List.of(utf8(instanceId), millis(ttl), millis(retention), utf8(Long.toString(epoch.fenceFloor()))))
+                        .next())
                 .filter(fence -> fence != null && fence > 0)
                 .map(fence -> new Lease(sessionId, instanceId, fence));
     }

@@ -22,6 +22,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -76,6 +77,10 @@ public final class SessionOwnership implements SessionLoader, TurnStore, SmartLi
     /** Sessions served here whose snapshot waits until they leave memory (a registry that is not shared). */
     private final Map<String, ChatSession> unsaved = new ConcurrentHashMap<>();
     private final ScheduledExecutorService ticker;
+    /** The registry's epoch as last seen; null until first asked. */
+    private final AtomicReference<@Nullable Epoch> epoch = new AtomicReference<>();
+    /** A loss of the registry's data was noticed outside the heartbeat: its next tick re-asserts every local session. */
+    private volatile boolean reassert;
     private volatile String downReason;
     private volatile Instant downSince;
     private volatile boolean closed;
@@ -198,11 +203,24 @@ public final class SessionOwnership implements SessionLoader, TurnStore, SmartLi
         long acknowledged;
         try {
             Lease lease = leases.get(sessionId);
+            Epoch current = null;
             if (lease == null) {
-                lease = registry.acquire(sessionId, settings.instanceId(), settings.lease()).block(settings.redisTimeout());
+                current = registry.epoch(settings.lease()).block(settings.redisTimeout());
+                if (notice(current)) {
+                    requestTick();
+                }
+                // after a loss, a conversation nobody holds may be another live instance's that has not re-asserted it yet
+                if (!current.inGrace(Instant.now())) {
+                    lease = registry.acquire(sessionId, settings.instanceId(), settings.lease()).block(settings.redisTimeout());
+                }
             }
             if (lease == null) {
                 Lease other = registry.lease(sessionId).block(settings.redisTimeout());
+                if (other == null && current != null && current.inGrace(Instant.now())) {
+                    throw new SessionUnavailableException("the session registry (" + registry.kind() + ") lost its data (epoch "
+                            + current.number() + "); conversations it does not know, like " + sessionId + ", are not taken until "
+                            + current.graceUntil() + ", so that the instances serving them can re-assert them; retry then", null, null);
+                }
                 if (other == null) {
                     throw new SessionUnavailableException("session " + sessionId + " changed hands while it was taken over; retry",
                             null, null);
@@ -320,11 +338,13 @@ public final class SessionOwnership implements SessionLoader, TurnStore, SmartLi
                 return;
             }
             try {
+                boolean lost = notice(registry.epoch(settings.lease()).block(settings.redisTimeout())) || reassert;
+                reassert = false;
                 Instance self = self();
                 if (self.baseUrl() != null) {
                     registry.heartbeat(self, settings.lease()).block(settings.redisTimeout());
                 }
-                boolean recovered = downReason != null;
+                boolean recovered = downReason != null || lost;
                 for (String id : List.copyOf(local)) {
                     Lease lease = leases.get(id);
                     boolean held = lease != null && Boolean.TRUE.equals(registry.renew(lease, turns.getOrDefault(id, 0L), settings.lease())
@@ -342,16 +362,34 @@ public final class SessionOwnership implements SessionLoader, TurnStore, SmartLi
                         pending.remove(entry.getKey(), entry.getValue());
                     }
                 }
-                if (recovered) {
+                if (downReason != null) {
                     log.info("Session registry ({}) reachable again after {}; leases and snapshots of {} local sessions re-written",
                             registry.kind(), downSince, local.size());
                     downReason = null;
                     downSince = null;
+                } else if (lost) {
+                    log.info("Session registry ({}): leases and snapshots of {} local sessions re-written in epoch {}", registry.kind(),
+                            local.size(), epoch.get().number());
                 }
             } catch (RuntimeException e) {
                 down(e);
             }
         }
+    }
+
+    /**
+     * Records the registry's epoch; true when it changed since the last look: the registry lost its data, and the
+     * sessions served here must be re-asserted (leases taken again, states written anew).
+     */
+    private boolean notice(Epoch current) {
+        Epoch before = epoch.getAndSet(current);
+        if (before == null || before.equals(current)) {
+            return false;
+        }
+        log.warn("Session registry ({}) lost its data: epoch {} follows {}; re-asserting {} local sessions, and conversations it does not"
+                + " know are not taken until {}", registry.kind(), current.number(), before.number(), local.size(), current.graceUntil());
+        reassert = true;
+        return true;
     }
 
     /** The lease is gone (expired, or the registry lost it): take it again, or give the session up if another instance holds it. */

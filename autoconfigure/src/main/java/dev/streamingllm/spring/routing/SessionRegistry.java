@@ -10,6 +10,14 @@ import reactor.core.publisher.Mono;
  */
 public interface SessionRegistry {
 
+    /**
+     * The registry's current epoch; a new one, with a grace period of {@code grace}, when the registry is found to have
+     * lost its data since this client last asked (the epoch is gone, or older than one this client saw). Every grant
+     * ({@link #acquire}) looks at the epoch first, with its lease period as the grace, and gets a fencing token above
+     * every token of earlier epochs.
+     */
+    Mono<Epoch> epoch(Duration grace);
+
     /** Announces {@code self} as live for {@code ttl}; repeated before it expires. */
     Mono<Void> heartbeat(Instance self, Duration ttl);
 

@@ -54,7 +54,7 @@ class MultiInstanceRoutingTest {
      * One answer of {@code POST /v1/chat/completions}: the reply's text, which instance served it, and whether it says
      * its turn was stored (the header of a JSON reply, the finishing chunk of a streamed one).
      */
-    record Reply(int status, String text, String servedBy, String location, String body, boolean durable) {
+    record Reply(int status, String text, String servedBy, String location, String body, boolean durable, String retryAfter) {
     }
 
     @BeforeAll
@@ -129,14 +129,15 @@ class MultiInstanceRoutingTest {
         String servedBy = response.headers().firstValue(RoutingWebFilter.SERVED_BY).orElse(null);
         String location = response.headers().firstValue("Location").orElse(null);
         if (response.statusCode() != 200) {
-            return new Reply(response.statusCode(), null, servedBy, location, response.body(), false);
+            return new Reply(response.statusCode(), null, servedBy, location, response.body(), false,
+                    response.headers().firstValue("Retry-After").orElse(null));
         }
         if (stream) {
-            return new Reply(200, streamedText(response), servedBy, location, response.body(), streamedDurable(response));
+            return new Reply(200, streamedText(response), servedBy, location, response.body(), streamedDurable(response), null);
         }
         String text = JSON.readTree(response.body()).get("choices").get(0).get("message").get("content").asString();
         boolean durable = !response.headers().firstValue(ChatCompletionsController.DURABLE).orElse("true").equals("false");
-        return new Reply(200, text, servedBy, location, response.body(), durable);
+        return new Reply(200, text, servedBy, location, response.body(), durable, null);
     }
 
     /** False when the stream's finishing chunk says {@code "durable": false}. */
@@ -400,6 +401,69 @@ class MultiInstanceRoutingTest {
                 return "served by " + e.ownerId();
             }
         }).subscribeOn(Schedulers.boundedElastic());
+    }
+
+    /**
+     * Redis restarts empty while the owner of a conversation cannot re-assert it yet (frozen with SIGSTOP): another
+     * instance refuses the conversation for a lease period rather than start it anew, and once the owner is back it
+     * serves the conversation, whole, under a larger fence.
+     */
+    @Test
+    void aRedisThatRestartsEmptyHandsNoConversationAwayFromItsOwner() throws Exception {
+        int portB = RealRedis.freePort();
+        Process b = startProcess("B", portB);
+        try (ConfigurableApplicationContext a = start("A")) {
+            String urlB = "http://localhost:" + portB;
+            awaitUp(urlB);
+            String id = "conv-" + UUID.randomUUID();
+            List<String> texts = new ArrayList<>();
+            texts.add(say(urlB, id, USERS[0]).text());
+            Reply second = say(url(a), id, USERS[1]);
+            assertThat(second.servedBy()).isEqualTo("B");
+            texts.add(second.text());
+            SessionRegistry registry = a.getBean(SessionOwnership.class).registry();
+            long fenceBefore = registry.lease(id).block(Duration.ofSeconds(2)).fence();
+
+            signal(b, "STOP");
+            try {
+                redis.stop();
+                redis.restart();
+                // A reconnects and finds the registry empty: the conversation is refused, not begun anew
+                Reply refused = chat(url(a), id, false, USERS[2], false);
+                long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+                while (refused.status() == 503 && refused.body().contains("unreachable") && System.nanoTime() < deadline) {
+                    Thread.sleep(50);
+                    refused = chat(url(a), id, false, USERS[2], false);
+                }
+                assertThat(refused.status()).as(refused.body()).isEqualTo(503);
+                assertThat(refused.body()).contains("lost its data");
+                assertThat(refused.retryAfter()).isNotNull();
+                assertThat(a.getBean(ChatSessions.class).find(id)).isEmpty();
+            } finally {
+                signal(b, "CONT");
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            Lease reasserted = registry.lease(id).block(Duration.ofSeconds(2));
+            while ((reasserted == null || !reasserted.instanceId().equals("B")) && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+                reasserted = registry.lease(id).block(Duration.ofSeconds(2));
+            }
+            assertThat(reasserted).as("B's lease after it re-asserted the conversation").isNotNull();
+            assertThat(reasserted.instanceId()).isEqualTo("B");
+            assertThat(reasserted.fence()).isGreaterThan(fenceBefore);
+
+            Reply third = say(url(a), id, USERS[2]);
+            assertThat(third.servedBy()).isEqualTo("B");
+            texts.add(third.text());
+            assertThat(texts).isEqualTo(uninterrupted(a.getBean(ChatSessions.class), 3));
+        } finally {
+            b.destroyForcibly();
+        }
+    }
+
+    /** Sends a signal to an instance's process: STOP freezes it, CONT resumes it. */
+    private static void signal(Process process, String signal) throws Exception {
+        assertThat(new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).start().waitFor()).isZero();
     }
 
     @Test

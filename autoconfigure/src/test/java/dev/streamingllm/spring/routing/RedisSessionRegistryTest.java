@@ -8,6 +8,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
+import org.springframework.data.redis.connection.ReactiveRedisConnectionFactory;
 import org.springframework.data.redis.connection.RedisClusterConfiguration;
 import org.springframework.data.redis.connection.RedisStandaloneConfiguration;
 import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
@@ -70,12 +71,57 @@ class RedisSessionRegistryTest {
     }
 
     @Test
+    void aRegistryThatLostItsDataBeginsANewEpochWithAGracePeriodAndLargerFences() throws Exception {
+        try (RealRedis redis = RealRedis.start()) {
+            LettuceConnectionFactory connections = new LettuceConnectionFactory(new RedisStandaloneConfiguration("localhost", redis.port()));
+            try {
+                ReactiveRedisTemplate<String, byte[]> template = template(connections);
+                RedisSessionRegistry owner = new RedisSessionRegistry(template, "streamingllm", Duration.ofHours(1));
+                RedisSessionRegistry fresh = new RedisSessionRegistry(template, "streamingllm", Duration.ofHours(1));
+                Duration grace = Duration.ofSeconds(30);
+                Epoch first = owner.epoch(grace).block(CALL);
+                assertThat(first.number()).isEqualTo(1);
+                assertThat(first.inGrace(Instant.now())).isFalse();
+                assertThat(owner.epoch(grace).block(CALL)).as("asked again").isEqualTo(first);
+                String id = "lost-" + UUID.randomUUID();
+                Lease before = owner.acquire(id, "a", LEASE).block(CALL);
+                assertThat(owner.release(before).block(CALL)).isTrue();
+                before = owner.acquire(id, "a", LEASE).block(CALL);
+                assertThat(before.fence()).isEqualTo(2);
+
+                ((ReactiveRedisConnectionFactory) connections).getReactiveConnection().serverCommands().flushAll().block(CALL);
+
+                // a client that never saw the lost epoch cannot tell: it begins one as on a first start
+                Epoch begun = fresh.epoch(grace).block(CALL);
+                assertThat(begun.number()).isEqualTo(1);
+                assertThat(begun).isNotEqualTo(first);
+                // the client that saw it begins the next, with a grace period, and every client then agrees
+                Instant asked = Instant.now();
+                Epoch after = owner.epoch(grace).block(CALL);
+                assertThat(after.number()).isEqualTo(2);
+                assertThat(after.inGrace(asked)).isTrue();
+                assertThat(after.graceUntil()).isBefore(Instant.now().plus(grace).plusSeconds(1));
+                assertThat(fresh.epoch(grace).block(CALL)).isEqualTo(after);
+
+                // fencing tokens go on growing past the loss, through either client
+                Lease again = owner.acquire(id, "a", LEASE).block(CALL);
+                assertThat(again.fence()).isGreaterThan(before.fence());
+                assertThat(owner.publish(before, state(id, before, 9)).block(CALL)).as("a write under the lost lease").isFalse();
+                assertThat(fresh.acquire("other-" + id, "b", LEASE).block(CALL).fence()).isGreaterThan(before.fence());
+            } finally {
+                connections.destroy();
+            }
+        }
+    }
+
+    @Test
     void theFencedScriptsRunOnAThreeMasterCluster() throws Exception {
         try (RealRedisCluster cluster = RealRedisCluster.start()) {
             LettuceConnectionFactory connections = new LettuceConnectionFactory(new RedisClusterConfiguration(cluster.nodes()));
             try {
                 SessionRegistry registry = new RedisSessionRegistry(template(connections), "streamingllm", Duration.ofHours(1));
                 registry.heartbeat(new Instance("a", "http://localhost:1"), LEASE).block(CALL);
+                assertThat(registry.epoch(LEASE).block(CALL).number()).isEqualTo(1);
                 assertThat(registry.instance("a").block(CALL)).isEqualTo(new Instance("a", "http://localhost:1"));
                 // enough conversations that their slots spread over all three masters
                 for (int i = 0; i < 12; i++) {

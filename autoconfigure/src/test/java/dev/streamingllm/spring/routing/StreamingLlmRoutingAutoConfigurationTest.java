@@ -12,6 +12,7 @@ import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.session.Conversation;
 import dev.streamingllm.spring.session.TurnRequest;
 import dev.streamingllm.template.ChatMessage;
+import io.lettuce.core.resource.ClientResources;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -135,6 +136,8 @@ class StreamingLlmRoutingAutoConfigurationTest {
             Lease lease = registry.acquire("acr-session", "here", Duration.ofSeconds(5)).block(Duration.ofSeconds(5));
             assertThat(lease).isNotNull();
             assertThat(registry.lease("acr-session").block(Duration.ofSeconds(5))).isEqualTo(lease);
+            // Lettuce reconnects within a heartbeat (3 s by default), however long Redis was gone
+            assertThat(context.getBean(ClientResources.class).reconnectDelay().createDelay(50)).isLessThanOrEqualTo(Duration.ofSeconds(3));
         });
     }
 
