@@ -498,6 +498,274 @@ class MultiInstanceRoutingTest {
         }
     }
 
+    /** One turn a client was answered 200 for. */
+    record Acknowledged(String user, String reply, boolean durable, String servedBy) {
+    }
+
+    /**
+     * A bounded chaos run: three instances in processes of their own and one Redis on loopback, 16 conversations driven
+     * at once through random instances, instances killed with SIGKILL and restarted at random, Redis restarted empty
+     * once (when every conversation is held by a live instance: an empty Redis loses what only it held). Every turn
+     * answered as durable is in its conversation's final history, in order — a conversation served by two instances at
+     * once, or restored from an older state, would lose one — and every refused request got 503 with Retry-After.
+     * {@code -Dstreamingllm.chaos.seconds} sets the duration (90 by default).
+     */
+    @Test
+    void aChaosRunLosesNoAcknowledgedTurn() throws Exception {
+        long seconds = Long.getLong("streamingllm.chaos.seconds", 90);
+        long seed = System.nanoTime();
+        java.util.Random random = new java.util.Random(seed);
+        String[] names = {"A", "B", "C"};
+        int[] ports = {RealRedis.freePort(), RealRedis.freePort(), RealRedis.freePort()};
+        Process[] processes = new Process[3];
+        int conversations = 16;
+        // the transcript holds the last 64 messages: every turn of a conversation stays checkable
+        int maxTurns = 24;
+        Map<String, List<Acknowledged>> acknowledged = new java.util.concurrent.ConcurrentHashMap<>();
+        List<String> violations = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicLong unreachable = new java.util.concurrent.atomic.AtomicLong();
+        Map<String, Long> unanswered = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.atomic.AtomicLong longestWaitMs = new java.util.concurrent.atomic.AtomicLong();
+        int kills = 0;
+        try {
+            for (int i = 0; i < 3; i++) {
+                processes[i] = startProcess(names[i], ports[i]);
+                awaitUp("http://localhost:" + ports[i]);
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
+            List<Thread> clients = new ArrayList<>();
+            for (int c = 0; c < conversations; c++) {
+                String id = "chaos-" + c + "-" + UUID.randomUUID();
+                List<Acknowledged> turns = new java.util.concurrent.CopyOnWriteArrayList<>();
+                acknowledged.put(id, turns);
+                java.util.Random own = new java.util.Random(seed + c);
+                clients.add(Thread.ofVirtual().start(() -> {
+                    long waitingSince = System.nanoTime();
+                    while (System.nanoTime() < deadline && turns.size() < maxTurns) {
+                        String user = id.substring(0, id.indexOf('-', 6)) + " turn " + turns.size();
+                        String url = "http://localhost:" + ports[own.nextInt(3)];
+                        try {
+                            Reply reply = chat(url, id, false, user, own.nextBoolean());
+                            if (reply.status() == 200) {
+                                turns.add(new Acknowledged(user, reply.text(), reply.durable(), reply.servedBy()));
+                                longestWaitMs.accumulateAndGet((System.nanoTime() - waitingSince) / 1_000_000, Math::max);
+                                waitingSince = System.nanoTime();
+                            } else if (reply.status() == 503) {
+                                refused.incrementAndGet();
+                                if (reply.retryAfter() == null) {
+                                    violations.add("503 without Retry-After from " + url + ": " + reply.body());
+                                }
+                                pause(200);
+                            } else {
+                                violations.add(reply.status() + " from " + url + " for " + id + ": " + reply.body());
+                            }
+                        } catch (java.io.IOException | AssertionError | tools.jackson.core.JacksonException e) {
+                            // the instance is dead, or died while answering (a stream cut before [DONE]): not acknowledged
+                            unreachable.incrementAndGet();
+                            unanswered.merge(e.getClass().getSimpleName() + ": " + String.valueOf(e.getMessage()).lines().findFirst().orElse(""),
+                                    1L, Long::sum);
+                            // a client's back-off, so that calls to a dead instance do not spin a core
+                            pause(200);
+                        } catch (Exception e) {
+                            violations.add("client of " + id + " failed: " + e);
+                            return;
+                        }
+                    }
+                }));
+            }
+
+            boolean redisRestarted = false;
+            while (System.nanoTime() < deadline) {
+                Thread.sleep(1_000 + random.nextInt(3_000));
+                if (!redisRestarted && System.nanoTime() > deadline - Duration.ofSeconds(seconds / 2).toNanos()) {
+                    awaitHeldByLiveInstances(acknowledged.keySet(), processes, ports, Duration.ofSeconds(60));
+                    redis.stop();
+                    redis.restart();
+                    redisRestarted = true;
+                    continue;
+                }
+                int victim = random.nextInt(3);
+                // killed only while another instance answers: a restarted JVM takes a while before it does
+                boolean anotherAnswers = java.util.stream.IntStream.range(0, 3).anyMatch(i -> i != victim && answers(ports[i]));
+                if (processes[victim].isAlive() && anotherAnswers) {
+                    processes[victim].destroyForcibly().waitFor();
+                    kills++;
+                } else if (!processes[victim].isAlive()) {
+                    processes[victim] = startProcess(names[victim], ports[victim]);
+                }
+            }
+            for (Thread client : clients) {
+                client.join(Duration.ofSeconds(90));
+            }
+            assertThat(redisRestarted).isTrue();
+            restartDead(processes, names, ports);
+            for (int port : ports) {
+                awaitSettled("http://localhost:" + port);
+            }
+
+            long turns = 0;
+            long durable = 0;
+            List<String> lost = new ArrayList<>();
+            try (RegistryReader reader = new RegistryReader()) {
+                for (Map.Entry<String, List<Acknowledged>> conversation : acknowledged.entrySet()) {
+                    Publication stored = reader.registry().find(conversation.getKey()).block(Duration.ofSeconds(5));
+                    List<ChatMessage> history = stored == null ? List.of()
+                            : JSON.readValue(stored.transcript(), new tools.jackson.core.type.TypeReference<List<ChatMessage>>() { });
+                    int at = 0;
+                    for (Acknowledged turn : conversation.getValue()) {
+                        turns++;
+                        int found = indexOf(history, turn, at);
+                        if (found >= 0) {
+                            at = found + 2;
+                        } else if (turn.durable()) {
+                            lost.add(conversation.getKey() + ": '" + turn.user() + "' served by " + turn.servedBy());
+                        }
+                        durable += turn.durable() ? 1 : 0;
+                    }
+                }
+            }
+            System.out.printf("chaos run (seed %d): %d s, %d conversations, %d acknowledged turns (%d durable), %d kills, Redis restarted"
+                            + " once, %d refused with 503, %d requests unanswered by dead instances, longest wait for a turn %d ms, %d lost%n",
+                    seed, seconds, conversations, turns, durable, kills, refused.get(), unreachable.get(), longestWaitMs.get(), lost.size());
+            System.out.println("unanswered requests by cause: " + unanswered);
+            assertThat(violations).isEmpty();
+            assertThat(lost).as("acknowledged durable turns missing from their conversation's final history").isEmpty();
+            assertThat(turns).isGreaterThan(conversations);
+        } finally {
+            for (Process process : processes) {
+                if (process != null) {
+                    process.destroyForcibly();
+                }
+            }
+        }
+    }
+
+    private static boolean answers(int port) {
+        try {
+            return HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/actuator/health")).build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+        } catch (java.io.IOException | InterruptedException e) {
+            return false;
+        }
+    }
+
+    private static void pause(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Where the turn's user message is, followed by its reply, at {@code from} or later; -1 when it is not. */
+    private static int indexOf(List<ChatMessage> history, Acknowledged turn, int from) {
+        for (int i = from; i + 1 < history.size(); i++) {
+            if (history.get(i).content().equals(turn.user()) && history.get(i + 1).content().equals(turn.reply())) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static void restartDead(Process[] processes, String[] names, int[] ports) throws Exception {
+        for (int i = 0; i < processes.length; i++) {
+            if (!processes[i].isAlive()) {
+                processes[i] = startProcess(names[i], ports[i]);
+            }
+        }
+        for (int port : ports) {
+            awaitUp("http://localhost:" + port);
+        }
+    }
+
+    /**
+     * Waits until every conversation that has begun is leased by an instance with a live heartbeat; a look at a
+     * conversation whose owner is gone ({@code GET /v1/sessions/{id}} at a live instance) takes it over.
+     */
+    private static void awaitHeldByLiveInstances(java.util.Set<String> ids, Process[] processes, int[] ports, Duration limit)
+            throws Exception {
+        try (RegistryReader reader = new RegistryReader()) {
+            long deadline = System.nanoTime() + limit.toNanos();
+            while (true) {
+                List<String> loose = new ArrayList<>();
+                for (String id : ids) {
+                    Lease lease = reader.registry().lease(id).block(Duration.ofSeconds(2));
+                    boolean begun = reader.registry().find(id).blockOptional(Duration.ofSeconds(2)).isPresent();
+                    if (begun && (lease == null || reader.registry().instance(lease.instanceId()).blockOptional(Duration.ofSeconds(2)).isEmpty())) {
+                        loose.add(id);
+                    }
+                }
+                if (loose.isEmpty()) {
+                    return;
+                }
+                for (String id : loose) {
+                    for (int i = 0; i < processes.length; i++) {
+                        if (processes[i].isAlive()) {
+                            try {
+                                HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + ports[i] + "/v1/sessions/" + id)).build(),
+                                        HttpResponse.BodyHandlers.discarding());
+                                break;
+                            } catch (java.io.IOException e) {
+                                // still starting: the next instance
+                            }
+                        }
+                    }
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("conversations not held by a live instance: " + loose);
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+
+    /** Waits until the instance reaches the registry and has written every snapshot it holds. */
+    private static void awaitSettled(String baseUrl) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/actuator/health")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            JsonNode routing = JSON.readTree(response.body()).path("components").path("streamingLlmRouting");
+            if ("UP".equals(routing.path("status").asString("")) && routing.path("details").path("pendingSnapshots").asInt(-1) == 0) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("instance at " + baseUrl + " did not settle: " + response.body());
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    /** The test's own connection to the registry, read-only use. */
+    private static final class RegistryReader implements AutoCloseable {
+
+        private final org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory connections;
+        private final SessionRegistry registry;
+
+        RegistryReader() {
+            connections = new org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory(
+                    new org.springframework.data.redis.connection.RedisStandaloneConfiguration("localhost", redis.port()));
+            connections.afterPropertiesSet();
+            connections.start();
+            registry = new RedisSessionRegistry(new org.springframework.data.redis.core.ReactiveRedisTemplate<>(connections,
+                    org.springframework.data.redis.serializer.RedisSerializationContext.<String, byte[]>newSerializationContext(
+                                    org.springframework.data.redis.serializer.RedisSerializer.byteArray())
+                            .key(org.springframework.data.redis.serializer.RedisSerializer.string())
+                            .hashKey(org.springframework.data.redis.serializer.RedisSerializer.string()).build()),
+                    "streamingllm", Duration.ofHours(1));
+        }
+
+        SessionRegistry registry() {
+            return registry;
+        }
+
+        @Override
+        public void close() {
+            connections.destroy();
+        }
+    }
+
     private static void awaitRegistered(SessionRegistry registry, String id, String url) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (!new Instance(id, url).equals(registry.instance(id).block(Duration.ofSeconds(2)))) {
@@ -519,7 +787,8 @@ class MultiInstanceRoutingTest {
     }
 
     private static void awaitUp(String baseUrl) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        // generous: on a loaded machine a JVM with the model takes minutes to start
+        long deadline = System.nanoTime() + Duration.ofSeconds(240).toNanos();
         while (System.nanoTime() < deadline) {
             try {
                 HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/actuator/health")).build(),
