@@ -45,10 +45,12 @@ import tools.jackson.databind.json.JsonMapper;
  * exact.
  *
  * <p>When the registry is unreachable, sessions served here keep working: their turns are answered as not durable,
- * their snapshots wait in memory (the latest per session) and health reports DOWN with the reason. When it answers again, leases are re-acquired and
- * every local session is written anew, so a registry that restarted empty is whole again. Requests for sessions
- * not served here are refused meanwhile (503): without the registry nobody can tell whether another instance owns
- * them, and serving them here could fork a conversation.
+ * their snapshots wait in memory (the latest per session) and health reports DOWN with the reason. When it answers
+ * again, leases are re-acquired and every local session is written anew, so a registry that restarted empty is whole
+ * again. Requests for sessions not served here are refused meanwhile (503): without the registry nobody can tell
+ * whether another instance owns them, and serving them here could fork a conversation. A registry that lost its data
+ * begins a new {@link Epoch}: noticed within a heartbeat, it has every local session re-asserted the same way, and
+ * until its grace period ends no conversation the registry does not know is taken here.
  */
 public final class SessionOwnership implements SessionLoader, TurnStore, SmartLifecycle, AutoCloseable {
 
