@@ -12,6 +12,7 @@ import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionListener;
 import dev.streamingllm.spring.session.SessionLoader;
+import dev.streamingllm.spring.session.TurnStore;
 import io.micrometer.observation.ObservationRegistry;
 import java.time.Clock;
 import java.nio.file.Files;
@@ -86,14 +87,14 @@ public class StreamingLlmAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     ChatSessions chatSessions(Model model, StreamingLlmProperties properties, ObjectProvider<SessionListener> listeners,
-            ObjectProvider<SessionLoader> loader) {
+            ObjectProvider<SessionLoader> loader, ObjectProvider<TurnStore> store) {
         StreamingLlmProperties.Cache cache = properties.getCache();
         CacheConfig geometry = cacheSettings(cache).resolve(model.config().contextLength());
         ChatSessions.Settings settings = new ChatSessions.Settings(geometry, cache.isPinSystemPrompt(),
                 properties.getSessions().getMax(), properties.getSessions().getTtl(), properties.getSessions().isReusePrefix());
-        // the loader (session routing) is looked up when a turn names an unknown conversation: it needs these sessions itself
+        // loader and store (session routing) are looked up when a turn needs them: routing needs these sessions itself
         ChatSessions sessions = new ChatSessions(model, settings, listeners.orderedStream().toList(), loader::getIfAvailable,
-                Clock.systemUTC());
+                store::getIfAvailable, Clock.systemUTC());
         StreamingLlmProperties.Batch batch = properties.getBatch();
         sessions.engine().scheduler().settings(new Scheduler.Settings(batch.getPrefillChunk(), batch.getPrefillWhileDecoding()));
         long perSession = sessions.bytesPerSession();

@@ -10,6 +10,10 @@ import dev.streamingllm.spring.routing.SessionRegistry;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.SessionOwner;
+import io.lettuce.core.resource.Delay;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
@@ -21,6 +25,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.data.redis.autoconfigure.ClientResourcesBuilderCustomizer;
 import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Conditional;
@@ -48,6 +53,10 @@ import tools.jackson.databind.json.JsonMapper;
 @EnableConfigurationProperties(StreamingLlmRoutingProperties.class)
 public class StreamingLlmRoutingAutoConfiguration {
 
+    /** Any of these set means the application meant to use Redis: a standalone server, a cluster, or Sentinel. */
+    static final List<String> REDIS_PROPERTIES = List.of("spring.data.redis.url", "spring.data.redis.host",
+            "spring.data.redis.cluster.nodes", "spring.data.redis.sentinel.master");
+
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnClass(ReactiveRedisTemplate.class)
     @Conditional(RedisConfigured.class)
@@ -61,7 +70,25 @@ public class StreamingLlmRoutingAutoConfiguration {
                     .<String, byte[]>newSerializationContext(RedisSerializer.byteArray())
                     .key(RedisSerializer.string()).hashKey(RedisSerializer.string())
                     .build();
-            return new RedisSessionRegistry(new ReactiveRedisTemplate<>(connections, serialization), properties.getKeyPrefix());
+            return new RedisSessionRegistry(new ReactiveRedisTemplate<>(connections, serialization), properties.getKeyPrefix(),
+                    properties.getRetention());
+        }
+    }
+
+    /**
+     * Lettuce reconnects within a heartbeat, not after its default backoff of up to 30 s: an owner must re-assert its
+     * sessions within the grace period that follows a Redis restart ({@code Epoch}).
+     */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass({ClientResourcesBuilderCustomizer.class, Delay.class})
+    @Conditional(RedisConfigured.class)
+    static class RedisReconnectConfiguration {
+
+        @Bean
+        ClientResourcesBuilderCustomizer streamingLlmRedisReconnectDelay(StreamingLlmRoutingProperties properties) {
+            Duration heartbeat = properties.getHeartbeat();
+            return builder -> builder.reconnectDelay(Delay.exponential(Duration.ofMillis(Math.min(100, heartbeat.toMillis())), heartbeat, 2,
+                    TimeUnit.MILLISECONDS));
         }
     }
 
@@ -71,10 +98,9 @@ public class StreamingLlmRoutingAutoConfiguration {
      */
     @Bean
     @ConditionalOnMissingBean
-    SessionRegistry streamingLlmInMemorySessionRegistry(ApplicationContext context) {
+    SessionRegistry streamingLlmInMemorySessionRegistry(ApplicationContext context, StreamingLlmRoutingProperties properties) {
         Environment environment = context.getEnvironment();
-        String property = environment.containsProperty("spring.data.redis.url") ? "spring.data.redis.url"
-                : environment.containsProperty("spring.data.redis.host") ? "spring.data.redis.host" : null;
+        String property = REDIS_PROPERTIES.stream().filter(environment::containsProperty).findFirst().orElse(null);
         if (property != null) {
             String missing = ClassUtils.isPresent("org.springframework.data.redis.core.ReactiveRedisTemplate", context.getClassLoader())
                     ? "no reactive Redis connection factory was created (is Lettuce on the class path, and Boot's Redis auto-configuration enabled?)"
@@ -83,7 +109,7 @@ public class StreamingLlmRoutingAutoConfiguration {
                     + missing + ". To run this instance alone with in-memory routing, remove " + property
                     + " or set streamingllm.routing.enabled=false.");
         }
-        return new InMemorySessionRegistry();
+        return new InMemorySessionRegistry(properties.getRetention(), properties.getInMemoryLimit().toBytes());
     }
 
     @Bean
@@ -144,7 +170,10 @@ public class StreamingLlmRoutingAutoConfiguration {
         return resolved.contains("${") ? null : resolved;
     }
 
-    /** Redis counts as configured when a host or URL is set: Boot would otherwise connect to localhost:6379 by default. */
+    /**
+     * Redis counts as configured when a host, URL, cluster nodes or a Sentinel master is set: Boot would otherwise
+     * connect to localhost:6379 by default.
+     */
     static class RedisConfigured extends AnyNestedCondition {
 
         RedisConfigured() {
@@ -157,6 +186,14 @@ public class StreamingLlmRoutingAutoConfiguration {
 
         @ConditionalOnProperty(prefix = "spring.data.redis", name = "url")
         static class Url {
+        }
+
+        @ConditionalOnProperty(prefix = "spring.data.redis.cluster", name = "nodes")
+        static class Cluster {
+        }
+
+        @ConditionalOnProperty(prefix = "spring.data.redis.sentinel", name = "master")
+        static class Sentinel {
         }
     }
 }

@@ -4,6 +4,7 @@ import dev.streamingllm.spring.routing.RoutingMode;
 import java.time.Duration;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.util.unit.DataSize;
 
 /**
  * Session routing between instances, under {@code streamingllm.routing}. With {@code spring.data.redis.host} (or
@@ -35,6 +36,12 @@ public class StreamingLlmRoutingProperties {
 
     /** Prefix of every Redis key the registry writes. */
     private String keyPrefix = "streamingllm";
+
+    /** How long a conversation's stored state outlives its last turn or lease renewal, in Redis and in memory. */
+    private Duration retention = Duration.ofHours(24);
+
+    /** The most bytes of stored states (snapshots and transcripts) the in-memory registry keeps; least recently used go first. */
+    private DataSize inMemoryLimit = DataSize.ofMegabytes(256);
 
     public boolean isEnabled() {
         return enabled;
@@ -90,6 +97,22 @@ public class StreamingLlmRoutingProperties {
 
     public void setRedisTimeout(Duration redisTimeout) {
         this.redisTimeout = redisTimeout;
+    }
+
+    public Duration getRetention() {
+        return retention;
+    }
+
+    public void setRetention(Duration retention) {
+        this.retention = retention;
+    }
+
+    public DataSize getInMemoryLimit() {
+        return inMemoryLimit;
+    }
+
+    public void setInMemoryLimit(DataSize inMemoryLimit) {
+        this.inMemoryLimit = inMemoryLimit;
     }
 
     public String getKeyPrefix() {

@@ -40,6 +40,12 @@ import reactor.core.publisher.Flux;
  */
 public class StreamingLlmChatModel implements ChatModel {
 
+    /**
+     * Response metadata: whether the turn's state is stored where another instance would continue the conversation
+     * from (session routing's registry); false when the registry could not be reached.
+     */
+    public static final String DURABLE = "durable";
+
     /** The provider name in observations and metadata. */
     public static final String PROVIDER = "streamingllm";
 
@@ -193,7 +199,8 @@ public class StreamingLlmChatModel implements ChatModel {
                     .keyValue("reset", result.reset())
                     .keyValue("cached-tokens", result.cachedTokens())
                     .keyValue("tokens-seen", result.session().tokensSeen())
-                    .keyValue("evicted", result.session().evicted());
+                    .keyValue("evicted", result.session().evicted())
+                    .keyValue(DURABLE, result.durable());
         }
         return new ChatResponse(List.of(new Generation(new AssistantMessage(text), generationMetadata)), metadata.build());
     }

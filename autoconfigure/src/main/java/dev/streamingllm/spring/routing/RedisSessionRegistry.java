@@ -3,24 +3,74 @@ package dev.streamingllm.spring.routing;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
 import org.springframework.data.redis.core.ReactiveRedisTemplate;
 import org.springframework.data.redis.core.script.RedisScript;
 import reactor.core.publisher.Mono;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * The registry in Redis. Keys under {@code prefix}: {@code instance:<id>} (base URL, expiring heartbeat),
- * {@code lease:<session>} ("instance fence", SET NX PX), {@code fence:<session>} (INCR counter),
- * {@code session:<session>} (record as JSON), {@code snapshot:<session>} and {@code transcript:<session>}.
- * Fenced writes are Lua scripts that compare the lease first, so check and write are one atomic step.
+ * The registry in Redis. Keys under {@code prefix}: {@code instance:<id>} (base URL, expiring heartbeat), and for each
+ * session {@code lease:{<session>}} ("instance fence", SET NX PX), {@code fence:{<session>}} (INCR counter),
+ * {@code session:{<session>}} (record as JSON), {@code snapshot:{<session>}}, {@code transcript:{<session>}},
+ * {@code turns:{<session>}} (the stored state's turn count) and {@code acked:{<session>}} (turns acknowledged to
+ * clients). The braces are a Redis Cluster hash tag: all keys of one session live in one slot, so the scripts, which
+ * touch several of them, run on a cluster too. Fenced writes are Lua scripts that compare the lease first, so check and
+ * write are one atomic step. Every key of a session but the lease expires after {@code retention}, refreshed by every
+ * write and lease renewal: a conversation nobody continues leaves nothing behind. {@code epoch} ("number grace-end")
+ * tells a registry that lost its data ({@link Epoch}); it never expires.
  */
 public final class RedisSessionRegistry implements SessionRegistry {
 
-    private static final RedisScript<Long> RENEW = RedisScript.of("""
-            if redis.call('GET', KEYS[1]) == ARGV[1] then
-              return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    /**
+     * KEYS: epoch; ARGV: the epoch this client saw last ('' for none), its number (0), grace ms, an id for a new one. The
+     * stored epoch, unless it is missing or was begun by a client that never saw the last one (not newer than it, yet
+     * not it): then a new one, numbered past it, with a grace period from the server's clock when an epoch was lost.
+     */
+    private static final RedisScript<byte[]> EPOCH = RedisScript.of("""
+            local seen = tonumber(ARGV[2])
+            local value = redis.call('GET', KEYS[1])
+            if value and (value == ARGV[1] or tonumber(string.match(value, '^%d+')) > seen) then
+              return value
+            end
+            local grace = '0'
+            if seen > 0 then
+              local now = redis.call('TIME')
+              grace = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3]))
+            end
+            value = string.format('%d', seen + 1) .. ' ' .. grace .. ' ' .. ARGV[4]
+            redis.call('SET', KEYS[1], value)
+            return value""", byte[].class);
+
+    /**
+     * KEYS: lease, fence; ARGV: instance, lease ms, retention ms, fence floor. The new fence, or 0 when the lease is
+     * held. The floor keeps tokens growing across a loss of the registry's data.
+     */
+    private static final RedisScript<Long> ACQUIRE = RedisScript.of("""
+            if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[4]) then
+              redis.call('SET', KEYS[2], ARGV[4])
+            end
+            local fence = redis.call('INCR', KEYS[2])
+            redis.call('PEXPIRE', KEYS[2], ARGV[3])
+            if redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. fence, 'NX', 'PX', ARGV[2]) then
+              return fence
             end
             return 0""", Long.class);
+
+    /** KEYS: {@link #keys}; ARGV: lease value, lease ms, acknowledged turns, retention ms. */
+    private static final RedisScript<Long> RENEW = RedisScript.of("""
+            if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+              return 0
+            end
+            if tonumber(redis.call('GET', KEYS[6]) or '0') < tonumber(ARGV[3]) then
+              redis.call('SET', KEYS[6], ARGV[3])
+            end
+            for i = 2, #KEYS do
+              redis.call('PEXPIRE', KEYS[i], ARGV[4])
+            end
+            return redis.call('PEXPIRE', KEYS[1], ARGV[2])""", Long.class);
 
     private static final RedisScript<Long> RELEASE = RedisScript.of("""
             if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -28,51 +78,84 @@ public final class RedisSessionRegistry implements SessionRegistry {
             end
             return 0""", Long.class);
 
+    /** KEYS: {@link #keys}; ARGV: lease value, record, snapshot, transcript, turns, retention ms. */
     private static final RedisScript<Long> PUBLISH = RedisScript.of("""
             if redis.call('GET', KEYS[1]) ~= ARGV[1] then
               return 0
             end
-            redis.call('SET', KEYS[2], ARGV[2])
-            redis.call('SET', KEYS[3], ARGV[3])
-            redis.call('SET', KEYS[4], ARGV[4])
+            local turns = tonumber(ARGV[5])
+            if tonumber(redis.call('GET', KEYS[5]) or '-1') <= turns then
+              redis.call('SET', KEYS[2], ARGV[2])
+              redis.call('SET', KEYS[3], ARGV[3])
+              redis.call('SET', KEYS[4], ARGV[4])
+              redis.call('SET', KEYS[5], ARGV[5])
+            end
+            if tonumber(redis.call('GET', KEYS[6]) or '0') < turns then
+              redis.call('SET', KEYS[6], ARGV[5])
+            end
+            for i = 2, #KEYS do
+              redis.call('PEXPIRE', KEYS[i], ARGV[6])
+            end
             return 1""", Long.class);
 
+    /** KEYS: {@link #keys}; ARGV: lease value. The fence stays, so that a later grant still gets a larger one. */
     private static final RedisScript<Long> REMOVE = RedisScript.of("""
             if redis.call('GET', KEYS[1]) ~= ARGV[1] then
               return 0
             end
-            redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+            redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
             return 1""", Long.class);
 
     private final ReactiveRedisTemplate<String, byte[]> redis;
     private final String prefix;
+    private final Duration retention;
+    /** The epoch this client saw last: null until it asked. */
+    private final AtomicReference<@Nullable Epoch> seen = new AtomicReference<>();
     private final JsonMapper json = JsonMapper.builder().build();
 
-    public RedisSessionRegistry(ReactiveRedisTemplate<String, byte[]> redis, String prefix) {
+    /** @param retention how long a session's keys outlive its last turn or lease renewal */
+    public RedisSessionRegistry(ReactiveRedisTemplate<String, byte[]> redis, String prefix, Duration retention) {
+        if (prefix.contains("{") || prefix.contains("}")) {
+            throw new IllegalArgumentException("streamingllm.routing.key-prefix must not contain braces (Redis Cluster hash tags), was '"
+                    + prefix + "'");
+        }
+        if (retention.isNegative() || retention.isZero()) {
+            throw new IllegalArgumentException("streamingllm.routing.retention must be positive, was " + retention);
+        }
         this.redis = redis;
         this.prefix = prefix.endsWith(":") ? prefix : prefix + ":";
+        this.retention = retention;
+    }
+
+    @Override
+    public Mono<Epoch> epoch(Duration grace) {
+        Epoch last = seen.get();
+        return redis.execute(EPOCH, List.of(prefix + "epoch"), List.of(utf8(last == null ? "" : last.value()),
+                        utf8(Long.toString(last == null ? 0 : last.number())), millis(grace), utf8(UUID.randomUUID().toString())))
+                .next()
+                .map(value -> Epoch.parse(string(value)))
+                .doOnNext(seen::set);
     }
 
     @Override
     public Mono<Void> heartbeat(Instance self, Duration ttl) {
-        return redis.opsForValue().set(key("instance", self.id()), utf8(self.baseUrl()), ttl).then();
+        return redis.opsForValue().set(prefix + "instance:" + self.id(), utf8(self.baseUrl()), ttl).then();
     }
 
     @Override
     public Mono<Instance> instance(String instanceId) {
-        return redis.opsForValue().get(key("instance", instanceId)).map(url -> new Instance(instanceId, string(url)));
+        return redis.opsForValue().get(prefix + "instance:" + instanceId).map(url -> new Instance(instanceId, string(url)));
     }
 
     @Override
     public Mono<Lease> acquire(String sessionId, String instanceId, Duration ttl) {
-        // the token comes first: every grant gets a larger one than any grant before it
-        return redis.opsForValue().increment(key("fence", sessionId))
-                .flatMap(fence -> {
-                    Lease lease = new Lease(sessionId, instanceId, fence);
-                    return redis.opsForValue().setIfAbsent(key("lease", sessionId), utf8(lease.value()), ttl)
-                            .filter(Boolean::booleanValue)
-                            .map(granted -> lease);
-                });
+        // the token comes first: every grant gets a larger one than any grant before it, in this epoch or an earlier one,
+        // so the epoch is looked at right before (a lease period is the grace after a loss, as the owners use it)
+        return epoch(ttl).flatMap(epoch -> redis.execute(ACQUIRE, List.of(key("lease", sessionId), key("fence", sessionId)),
+                                List.of(utf8(instanceId), millis(ttl), millis(retention), utf8(Long.toString(epoch.fenceFloor()))))
+                        .next())
+                .filter(fence -> fence != null && fence > 0)
+                .map(fence -> new Lease(sessionId, instanceId, fence));
     }
 
     @Override
@@ -81,8 +164,9 @@ public final class RedisSessionRegistry implements SessionRegistry {
     }
 
     @Override
-    public Mono<Boolean> renew(Lease lease, Duration ttl) {
-        return run(RENEW, List.of(key("lease", lease.sessionId())), utf8(lease.value()), utf8(Long.toString(ttl.toMillis())));
+    public Mono<Boolean> renew(Lease lease, long acknowledged, Duration ttl) {
+        String id = lease.sessionId();
+        return run(RENEW, keys(id), utf8(lease.value()), millis(ttl), utf8(Long.toString(acknowledged)), millis(retention));
     }
 
     @Override
@@ -93,8 +177,8 @@ public final class RedisSessionRegistry implements SessionRegistry {
     @Override
     public Mono<Boolean> publish(Lease lease, Publication publication) {
         String id = lease.sessionId();
-        return run(PUBLISH, List.of(key("lease", id), key("session", id), key("snapshot", id), key("transcript", id)),
-                utf8(lease.value()), json.writeValueAsBytes(publication.record()), publication.snapshot(), publication.transcript());
+        return run(PUBLISH, keys(id), utf8(lease.value()), json.writeValueAsBytes(publication.record()), publication.snapshot(),
+                publication.transcript(), utf8(Long.toString(publication.record().turns())), millis(retention));
     }
 
     @Override
@@ -108,7 +192,18 @@ public final class RedisSessionRegistry implements SessionRegistry {
     @Override
     public Mono<Boolean> remove(Lease lease) {
         String id = lease.sessionId();
-        return run(REMOVE, List.of(key("lease", id), key("session", id), key("snapshot", id), key("transcript", id)), utf8(lease.value()));
+        return run(REMOVE, keys(id), utf8(lease.value()));
+    }
+
+    @Override
+    public Mono<Long> acknowledged(String sessionId) {
+        return redis.opsForValue().get(key("acked", sessionId)).map(value -> Long.parseLong(string(value))).defaultIfEmpty(0L);
+    }
+
+    /** The keys of one session, in the order the fenced scripts expect them. */
+    private List<String> keys(String id) {
+        return List.of(key("lease", id), key("session", id), key("snapshot", id), key("transcript", id), key("turns", id),
+                key("acked", id), key("fence", id));
     }
 
     @Override
@@ -120,8 +215,13 @@ public final class RedisSessionRegistry implements SessionRegistry {
         return redis.execute(script, keys, List.of(args)).next().map(result -> result != null && result > 0);
     }
 
-    private String key(String kind, String id) {
-        return prefix + kind + ":" + id;
+    /** A session's key: its id is the hash tag, so that all of them share a cluster slot. */
+    private String key(String kind, String sessionId) {
+        return prefix + kind + ":{" + sessionId + "}";
+    }
+
+    private static byte[] millis(Duration duration) {
+        return utf8(Long.toString(duration.toMillis()));
     }
 
     private static byte[] utf8(String text) {

@@ -11,7 +11,7 @@ import dev.streamingllm.spring.session.SessionInfo;
 import dev.streamingllm.spring.session.SessionListener;
 import dev.streamingllm.spring.session.SessionUnavailableException;
 import dev.streamingllm.spring.session.SessionLoader;
-import dev.streamingllm.spring.session.TurnResult;
+import dev.streamingllm.spring.session.TurnStore;
 import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.template.ChatMessage;
 import java.time.Instant;
@@ -23,6 +23,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -35,24 +36,30 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * This instance's side of session routing: holds the leases of the sessions it serves, renews them with its
- * heartbeat, stores each session's snapshot after every turn, decides where a request goes, and takes sessions
- * over from owners whose leases expired. With a registry no other instance reads ({@link SessionRegistry#shared()}),
- * a session's snapshot is written only when it leaves memory (evicted or expired), for its conversation to resume
- * from: a turn costs no serialization there.
+ * heartbeat, stores each session's snapshot after every turn before the turn's reply completes ({@link TurnStore}),
+ * decides where a request goes, and takes sessions over from owners whose leases expired. With a registry no other
+ * instance reads ({@link SessionRegistry#shared()}), a session's snapshot is written only when it leaves memory
+ * (evicted or expired), for its conversation to resume from: a turn costs no serialization there.
  *
- * <p>When the registry is unreachable, sessions served here keep working: their snapshots wait in memory (the
- * latest per session) and health reports DOWN with the reason. When it answers again, leases are re-acquired and
- * every local session is written anew, so a registry that restarted empty is whole again. Requests for sessions
- * not served here are refused meanwhile (503): without the registry nobody can tell whether another instance owns
- * them, and serving them here could fork a conversation.
+ * <p>Each session's turns are counted across owners: the stored state carries its count, and the lease's renewal
+ * records the count acknowledged to clients, so that a takeover never calls a state older than an acknowledged turn
+ * exact.
+ *
+ * <p>When the registry is unreachable, sessions served here keep working: their turns are answered as not durable,
+ * their snapshots wait in memory (the latest per session) and health reports DOWN with the reason. When it answers
+ * again, leases are re-acquired and every local session is written anew, so a registry that restarted empty is whole
+ * again. Requests for sessions not served here are refused meanwhile (503): without the registry nobody can tell
+ * whether another instance owns them, and serving them here could fork a conversation. A registry that lost its data
+ * begins a new {@link Epoch}: noticed within a heartbeat, it has every local session re-asserted the same way, and
+ * until its grace period ends no conversation the registry does not know is taken here.
  */
-public final class SessionOwnership implements SessionLoader, SmartLifecycle, AutoCloseable {
+public final class SessionOwnership implements SessionLoader, TurnStore, SmartLifecycle, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(SessionOwnership.class);
     private static final TypeReference<List<ChatMessage>> MESSAGES = new TypeReference<>() { };
 
     /** A session's state after a turn, waiting to be written. */
-    private record Pending(SessionInfo info, byte[] snapshot, byte[] transcript) {
+    private record Pending(SessionInfo info, long turns, byte[] snapshot, byte[] transcript) {
     }
 
     /** The registry's reachability, for health. */
@@ -68,9 +75,15 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
     private final Map<String, Lease> leases = new ConcurrentHashMap<>();
     private final Set<String> local = ConcurrentHashMap.newKeySet();
     private final Map<String, Pending> pending = new ConcurrentHashMap<>();
+    /** Turns of each session served here, counted across owners: the latest was acknowledged to its client. */
+    private final Map<String, Long> turns = new ConcurrentHashMap<>();
     /** Sessions served here whose snapshot waits until they leave memory (a registry that is not shared). */
     private final Map<String, ChatSession> unsaved = new ConcurrentHashMap<>();
     private final ScheduledExecutorService ticker;
+    /** The registry's epoch as last seen; null until first asked. */
+    private final AtomicReference<@Nullable Epoch> epoch = new AtomicReference<>();
+    /** A loss of the registry's data was noticed outside the heartbeat: its next tick re-asserts every local session. */
+    private volatile boolean reassert;
     private volatile String downReason;
     private volatile Instant downSince;
     private volatile boolean closed;
@@ -190,13 +203,27 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
     @Override
     public Optional<Conversation> load(String sessionId) {
         Publication publication;
+        long acknowledged;
         try {
             Lease lease = leases.get(sessionId);
+            Epoch current = null;
             if (lease == null) {
-                lease = registry.acquire(sessionId, settings.instanceId(), settings.lease()).block(settings.redisTimeout());
+                current = registry.epoch(settings.lease()).block(settings.redisTimeout());
+                if (notice(current)) {
+                    requestTick();
+                }
+                // after a loss, a conversation nobody holds may be another live instance's that has not re-asserted it yet
+                if (!current.inGrace(Instant.now())) {
+                    lease = registry.acquire(sessionId, settings.instanceId(), settings.lease()).block(settings.redisTimeout());
+                }
             }
             if (lease == null) {
                 Lease other = registry.lease(sessionId).block(settings.redisTimeout());
+                if (other == null && current != null && current.inGrace(Instant.now())) {
+                    throw new SessionUnavailableException("the session registry (" + registry.kind() + ") lost its data (epoch "
+                            + current.number() + "); conversations it does not know, like " + sessionId + ", are not taken until "
+                            + current.graceUntil() + ", so that the instances serving them can re-assert them; retry then", null, null);
+                }
                 if (other == null) {
                     throw new SessionUnavailableException("session " + sessionId + " changed hands while it was taken over; retry",
                             null, null);
@@ -211,8 +238,10 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
                 lease = other;
             }
             publication = registry.find(sessionId).block(settings.redisTimeout());
+            acknowledged = registry.acknowledged(sessionId).blockOptional(settings.redisTimeout()).orElse(0L);
             leases.put(sessionId, lease);
             local.add(sessionId);
+            turns.put(sessionId, Math.max(acknowledged, publication == null ? 0 : publication.record().turns()));
         } catch (SessionUnavailableException e) {
             throw e;
         } catch (RuntimeException e) {
@@ -220,22 +249,38 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
             throw new SessionUnavailableException(unreachable(e).reason(), null, e);
         }
         if (publication == null) {
+            if (acknowledged > 0) {
+                log.warn("Session {}: {} turns were acknowledged but no state is stored; the conversation starts over here",
+                        sessionId, acknowledged);
+            }
             return Optional.empty();
         }
         if (publication.record().client() != null) {
             bind(sessionId, publication.record().client());
         }
-        return conversation(sessionId, publication);
+        return conversation(sessionId, publication, acknowledged);
     }
 
-    /** The stored conversation: exact from the snapshot, else approximate from the transcript, else none. */
-    private Optional<Conversation> conversation(String sessionId, Publication publication) {
+    /**
+     * The stored conversation: exact from the snapshot, else approximate from the transcript, else none. A state that
+     * holds fewer turns than were acknowledged is used, being all there is, but called stale, never exact.
+     */
+    private Optional<Conversation> conversation(String sessionId, Publication publication, long acknowledged) {
         Engine engine = sessions.engine();
         Model model = engine.model();
+        long stored = publication.record().turns();
+        String missing = stored < acknowledged
+                ? "stale: it holds " + stored + " turns of " + acknowledged + " acknowledged, the later ones are lost"
+                : null;
         try {
             Conversation restored = ConversationSnapshot.read(publication.snapshot(), engine, model.chatTemplate());
-            log.info("Session {}: restored from its snapshot ({} bytes, {} tokens seen), exact", sessionId,
-                    publication.snapshot().length, restored.session().tokensSeen());
+            if (missing != null) {
+                log.warn("Session {}: restored from its snapshot ({} bytes, {} tokens seen), {}", sessionId,
+                        publication.snapshot().length, restored.session().tokensSeen(), missing);
+            } else {
+                log.info("Session {}: restored from its snapshot ({} bytes, {} tokens seen, {} turns), exact", sessionId,
+                        publication.snapshot().length, restored.session().tokensSeen(), stored);
+            }
             return Optional.of(restored);
         } catch (IllegalArgumentException e) {
             log.warn("Session {}: snapshot unusable ({}); replaying its transcript instead, approximate", sessionId, e.getMessage());
@@ -244,11 +289,49 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
             List<ChatMessage> transcript = json.readValue(publication.transcript(), MESSAGES);
             SessionRecord record = publication.record();
             CacheConfig cache = sessions.settings().cache().with(record.sinks(), record.window());
+            if (missing != null) {
+                log.warn("Session {}: replayed from its transcript, approximate and {}", sessionId, missing);
+            }
             return Optional.of(Conversation.replay(engine, model.chatTemplate(), cache, sessions.settings().pinSystemPrompt(), transcript));
         } catch (RuntimeException e) {
             log.warn("Session {}: transcript unusable ({}); the conversation starts over here", sessionId, e.getMessage());
             return Optional.empty();
         }
+    }
+
+    /**
+     * Counts the turn and writes the session's state under its lease before the turn's reply completes. False when the
+     * registry is unreachable (known down, or failing now): the state then waits, the latest per session, for the
+     * heartbeat to write it, and the turn's count is recorded with the next lease renewal that reaches the registry.
+     * A registry that lives in this process keeps the session in memory instead, until it leaves.
+     */
+    @Override
+    public boolean store(ChatSession session) {
+        String id = session.id();
+        if (closed) {
+            return false;
+        }
+        local.add(id);
+        turns.merge(id, 1L, Long::sum);
+        if (!registry.shared()) {
+            unsaved.put(id, session);
+            return true;
+        }
+        Pending state = pending(session);
+        Lease lease = leases.get(id);
+        if (lease != null && downReason == null) {
+            try {
+                if (Boolean.TRUE.equals(registry.publish(lease, publication(state, lease)).block(settings.redisTimeout()))) {
+                    pending.remove(id);
+                    return true;
+                }
+            } catch (RuntimeException e) {
+                down(e);
+            }
+        }
+        pending.put(id, state);
+        requestTick();
+        return false;
     }
 
     /** Renews the heartbeat and leases, acquires missing leases and writes pending snapshots; notices outages and recoveries. */
@@ -258,14 +341,17 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
                 return;
             }
             try {
+                boolean lost = notice(registry.epoch(settings.lease()).block(settings.redisTimeout())) || reassert;
+                reassert = false;
                 Instance self = self();
                 if (self.baseUrl() != null) {
                     registry.heartbeat(self, settings.lease()).block(settings.redisTimeout());
                 }
-                boolean recovered = downReason != null;
+                boolean recovered = downReason != null || lost;
                 for (String id : List.copyOf(local)) {
                     Lease lease = leases.get(id);
-                    boolean held = lease != null && Boolean.TRUE.equals(registry.renew(lease, settings.lease()).block(settings.redisTimeout()));
+                    boolean held = lease != null && Boolean.TRUE.equals(registry.renew(lease, turns.getOrDefault(id, 0L), settings.lease())
+                            .block(settings.redisTimeout()));
                     if (!held) {
                         reacquire(id);
                     } else if (recovered) {
@@ -279,16 +365,34 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
                         pending.remove(entry.getKey(), entry.getValue());
                     }
                 }
-                if (recovered) {
+                if (downReason != null) {
                     log.info("Session registry ({}) reachable again after {}; leases and snapshots of {} local sessions re-written",
                             registry.kind(), downSince, local.size());
                     downReason = null;
                     downSince = null;
+                } else if (lost) {
+                    log.info("Session registry ({}): leases and snapshots of {} local sessions re-written in epoch {}", registry.kind(),
+                            local.size(), epoch.get().number());
                 }
             } catch (RuntimeException e) {
                 down(e);
             }
         }
+    }
+
+    /**
+     * Records the registry's epoch; true when it changed since the last look: the registry lost its data, and the
+     * sessions served here must be re-asserted (leases taken again, states written anew).
+     */
+    private boolean notice(Epoch current) {
+        Epoch before = epoch.getAndSet(current);
+        if (before == null || before.equals(current)) {
+            return false;
+        }
+        log.warn("Session registry ({}) lost its data: epoch {} follows {}; re-asserting {} local sessions, and conversations it does not"
+                + " know are not taken until {}", registry.kind(), current.number(), before.number(), local.size(), current.graceUntil());
+        reassert = true;
+        return true;
     }
 
     /** The lease is gone (expired, or the registry lost it): take it again, or give the session up if another instance holds it. */
@@ -306,6 +410,7 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
             leases.remove(id);
             local.remove(id);
             pending.remove(id);
+            turns.remove(id);
             sessions.end(id);
         }
     }
@@ -317,7 +422,8 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
 
     private Pending pending(ChatSession session) {
         Conversation conversation = session.conversation();
-        return new Pending(session.info(), ConversationSnapshot.write(conversation), json.writeValueAsBytes(conversation.transcript()));
+        return new Pending(session.info(), turns.getOrDefault(session.id(), 0L), ConversationSnapshot.write(conversation),
+                json.writeValueAsBytes(conversation.transcript()));
     }
 
     private Publication publication(Pending pending, Lease lease) {
@@ -326,7 +432,7 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
         ConversationKeys bindings = keys.get();
         String client = bindings == null ? null : bindings.owner(info.id()).orElse(null);
         SessionRecord record = new SessionRecord(info.id(), self.id(), self.baseUrl(), sessions.model().fingerprint(), info.sinks(),
-                info.window(), info.tokensSeen(), info.lastActive(), lease.fence(), client);
+                info.window(), info.tokensSeen(), info.lastActive(), lease.fence(), client, pending.turns());
         return new Publication(record, pending.snapshot(), pending.transcript());
     }
 
@@ -421,19 +527,6 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
             }
         }
 
-        @Override
-        public void turnCompleted(ChatSession session, TurnResult result) {
-            if (closed) {
-                return;
-            }
-            local.add(session.id());
-            if (!registry.shared()) {
-                unsaved.put(session.id(), session);
-                return;
-            }
-            pending.put(session.id(), pending(session));
-            requestTick();
-        }
 
         @Override
         public void sessionEnded(SessionInfo last, EndReason reason) {
@@ -445,6 +538,9 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
             Lease lease = leases.remove(id);
             Pending state = pending.remove(id);
             ChatSession held = unsaved.remove(id);
+            // ended, so no turn runs on it any more
+            Pending latest = state == null && held != null && reason != EndReason.SHUTDOWN ? pending(held) : state;
+            turns.remove(id);
             if (lease == null) {
                 return;
             }
@@ -454,12 +550,8 @@ public final class SessionOwnership implements SessionLoader, SmartLifecycle, Au
                     return;
                 }
                 // evicted or expired here: keep the latest state for whichever instance serves the conversation next
-                if (state == null && held != null && reason != EndReason.SHUTDOWN) {
-                    // ended, so no turn runs on it any more
-                    state = pending(held);
-                }
-                if (state != null) {
-                    registry.publish(lease, publication(state, lease)).block(settings.redisTimeout());
+                if (latest != null) {
+                    registry.publish(lease, publication(latest, lease)).block(settings.redisTimeout());
                 }
                 registry.release(lease).block(settings.redisTimeout());
             } catch (RuntimeException e) {

@@ -8,6 +8,9 @@ import org.jspecify.annotations.Nullable;
  * geometry, how far it has come, under which fencing token that was written, and which client the conversation
  * belongs to ({@code client}: the HTTP API's {@code "key:" + SHA-256 hex of the API key}, never the key; null when
  * not bound), so that a new owner after a takeover keeps the binding.
+ *
+ * @param turns the conversation's turns this state holds, counted across owners: a newer owner continues the count,
+ *              and the registry keeps no state older than what it stores
  */
 public record SessionRecord(
         String sessionId,
@@ -19,5 +22,6 @@ public record SessionRecord(
         long tokensSeen,
         Instant lastActive,
         long fence,
-        @Nullable String client) {
+        @Nullable String client,
+        long turns) {
 }

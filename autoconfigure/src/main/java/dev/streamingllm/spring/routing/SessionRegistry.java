@@ -10,6 +10,14 @@ import reactor.core.publisher.Mono;
  */
 public interface SessionRegistry {
 
+    /**
+     * The registry's current epoch; a new one, with a grace period of {@code grace}, when the registry is found to have
+     * lost its data since this client last asked (the epoch is gone, or older than one this client saw). Every grant
+     * ({@link #acquire}) looks at the epoch first, with its lease period as the grace, and gets a fencing token above
+     * every token of earlier epochs.
+     */
+    Mono<Epoch> epoch(Duration grace);
+
     /** Announces {@code self} as live for {@code ttl}; repeated before it expires. */
     Mono<Void> heartbeat(Instance self, Duration ttl);
 
@@ -22,17 +30,27 @@ public interface SessionRegistry {
     /** The session's current lease; empty when nobody holds it. */
     Mono<Lease> lease(String sessionId);
 
-    /** Extends the lease if it is still exactly this one. */
-    Mono<Boolean> renew(Lease lease, Duration ttl);
+    /**
+     * Extends the lease if it is still exactly this one, and records beside it that the holder has acknowledged
+     * {@code acknowledged} turns of the session (a count never lowered), so that a later owner can tell a stored state
+     * older than what clients were answered.
+     */
+    Mono<Boolean> renew(Lease lease, long acknowledged, Duration ttl);
 
     /** Gives the lease up if it is still exactly this one; record and snapshot stay for the next owner. */
     Mono<Boolean> release(Lease lease);
 
-    /** Stores the session's state after a turn if {@code lease} is still its lease. */
+    /**
+     * Stores the session's state after a turn if {@code lease} is still its lease, and counts its turns as acknowledged.
+     * A state with fewer turns than the stored one is not written (a late retry), yet succeeds: a newer one is there.
+     */
     Mono<Boolean> publish(Lease lease, Publication publication);
 
     /** The latest publication of the session; empty when there is none. */
     Mono<Publication> find(String sessionId);
+
+    /** The turns of the session its owners have acknowledged (see {@link #renew}); 0 when none. */
+    Mono<Long> acknowledged(String sessionId);
 
     /** Deletes the session's lease, record and snapshot if {@code lease} is still its lease (the conversation ended). */
     Mono<Boolean> remove(Lease lease);

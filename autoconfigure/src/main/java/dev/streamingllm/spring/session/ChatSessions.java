@@ -87,6 +87,7 @@ public final class ChatSessions implements AutoCloseable {
     private final Settings settings;
     private final Clock clock;
     private final Supplier<? extends @Nullable SessionLoader> loader;
+    private final Supplier<? extends @Nullable TurnStore> store;
     private final List<SessionListener> listeners = new CopyOnWriteArrayList<>();
     private final Map<String, ChatSession> sessions = new LinkedHashMap<>();
     private final PrefixIndex anonymous = new PrefixIndex();
@@ -113,11 +114,22 @@ public final class ChatSessions implements AutoCloseable {
      */
     public ChatSessions(Model model, Settings settings, List<SessionListener> listeners,
             Supplier<? extends @Nullable SessionLoader> loader, Clock clock) {
+        this(model, settings, listeners, loader, () -> null, clock);
+    }
+
+    /**
+     * @param loader consulted for a conversation id this instance does not hold; supplies null when there is none
+     * @param store  stores each named session's state after a turn, before the turn returns; supplies null when there
+     *               is none. Suppliers, so that routing, which needs these sessions itself, can be found late.
+     */
+    public ChatSessions(Model model, Settings settings, List<SessionListener> listeners,
+            Supplier<? extends @Nullable SessionLoader> loader, Supplier<? extends @Nullable TurnStore> store, Clock clock) {
         this.model = model;
         this.engine = new Engine(model);
         this.settings = settings;
         this.clock = clock;
         this.loader = loader;
+        this.store = store;
         this.listeners.addAll(listeners);
         this.sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("streamingllm-session-sweeper").daemon().factory());
         long period = Math.clamp(settings.ttl().toMillis() / 4, 1_000, 60_000);
@@ -256,7 +268,7 @@ public final class ChatSessions implements AutoCloseable {
             if (cancelled.getAsBoolean()) {
                 // nothing fed: an anonymous session is released without an index (it is dropped), a named one is as it was
                 return new TurnResult(session.id(), "", 0, 0, session.conversation().session().tokensSeen(),
-                        FinishReason.CANCELLED, false, session.oneShot(), session.info());
+                        FinishReason.CANCELLED, false, session.oneShot(), session.info(), true);
             }
             result = run(session, request, onText, () -> session.ended || cancelled.getAsBoolean());
             return result;
@@ -314,12 +326,27 @@ public final class ChatSessions implements AutoCloseable {
         evicted.addAndGet(evictedNow);
         seen.addAndGet(seenNow);
         long cached = turn.reset() ? 0 : seenBefore;
+        // stored before the turn returns: its reply is acknowledged only once its state survives this instance
+        boolean durable = session.anonymous() || stored(session);
         TurnResult result = new TurnResult(session.id(), turn.text(), turn.promptTokens(), turn.completionTokens(), cached,
-                turn.finishReason(), turn.reset(), session.oneShot(), session.info());
+                turn.finishReason(), turn.reset(), session.oneShot(), session.info(), durable);
         if (!session.anonymous()) {
             listeners.forEach(l -> l.turnCompleted(session, result));
         }
         return result;
+    }
+
+    private boolean stored(ChatSession session) {
+        TurnStore turnStore = store.get();
+        if (turnStore == null) {
+            return true;
+        }
+        try {
+            return turnStore.store(session);
+        } catch (RuntimeException e) {
+            log.warn("turn store {} failed on session {}; the turn is not durable", turnStore, session.id(), e);
+            return false;
+        }
     }
 
     /**

@@ -12,6 +12,8 @@ import dev.streamingllm.session.FinishReason;
  *                         prefill again; 0 for a new session or a reset
  * @param reset            the history did not extend what the session had seen, so it started over
  * @param session          the session's state after the turn
+ * @param durable          the turn's state is where the conversation's next instance finds it ({@link TurnStore}); false
+ *                         when the store could not be reached, so that the reply does not claim what was not done
  */
 public record TurnResult(
         String conversationId,
@@ -22,5 +24,6 @@ public record TurnResult(
         FinishReason finishReason,
         boolean reset,
         boolean oneShot,
-        SessionInfo session) {
+        SessionInfo session,
+        boolean durable) {
 }

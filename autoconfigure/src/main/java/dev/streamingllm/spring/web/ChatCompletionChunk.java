@@ -7,7 +7,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * One server-sent event of a streamed chat completion: a piece of the reply, then one chunk with the finish
- * reason, then (when the client asked for {@code stream_options.include_usage}) one with the usage and no choices.
+ * reason (and {@code "durable": false} when the turn's state could not be stored in the session registry), then (when the
+ * client asked for {@code stream_options.include_usage}) one with the usage and no choices.
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record ChatCompletionChunk(
@@ -17,15 +18,22 @@ public record ChatCompletionChunk(
         String model,
         List<Choice> choices,
         @JsonInclude(JsonInclude.Include.NON_NULL) ChatCompletion.@Nullable Usage usage,
-        @JsonProperty("system_fingerprint") @Nullable String systemFingerprint) {
+        @JsonProperty("system_fingerprint") @Nullable String systemFingerprint,
+        @JsonInclude(JsonInclude.Include.NON_NULL) @Nullable Boolean durable) {
 
     static ChatCompletionChunk delta(String id, long created, String model, Delta delta, @Nullable String finishReason) {
         return new ChatCompletionChunk(id, "chat.completion.chunk", created, model,
-                List.of(new Choice(0, delta, null, finishReason)), null, null);
+                List.of(new Choice(0, delta, null, finishReason)), null, null, null);
+    }
+
+    /** The finishing chunk; {@code "durable": false} (an extension) when the turn's state could not be stored. */
+    static ChatCompletionChunk finish(String id, long created, String model, String finishReason, boolean durable) {
+        return new ChatCompletionChunk(id, "chat.completion.chunk", created, model,
+                List.of(new Choice(0, new Delta(null, null), null, finishReason)), null, null, durable ? null : Boolean.FALSE);
     }
 
     static ChatCompletionChunk usage(String id, long created, String model, ChatCompletion.Usage usage) {
-        return new ChatCompletionChunk(id, "chat.completion.chunk", created, model, List.of(), usage, null);
+        return new ChatCompletionChunk(id, "chat.completion.chunk", created, model, List.of(), usage, null, null);
     }
 
     @JsonInclude(JsonInclude.Include.ALWAYS)

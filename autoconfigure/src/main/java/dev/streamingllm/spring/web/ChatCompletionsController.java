@@ -53,6 +53,13 @@ public class ChatCompletionsController {
 
     private static final int MAX_STOP_SEQUENCES = 4;
 
+    /**
+     * Set to {@code false} on a JSON reply whose turn could not be stored in the session registry: the conversation
+     * would lose the turn if this instance went away. A streamed reply says so in its finishing chunk instead
+     * ({@code "durable": false}), since its headers are sent before the turn ends.
+     */
+    public static final String DURABLE = "X-StreamingLLM-Durable";
+
     private final StreamingLlmChatModel chatModel;
     private final ConversationKeys keys;
     private final GenerationLimiter limiter;
@@ -124,8 +131,15 @@ public class ChatCompletionsController {
                     return response.writeAndFlushWith(events(turn, responses, request.includeUsage()).map(Mono::just))
                             .then(Mono.<ResponseEntity<?>>empty());
                 }
-                return whole(turn, responses).map(completion -> ResponseEntity.ok().cacheControl(CacheControl.noCache())
-                        .contentType(MediaType.APPLICATION_JSON).body(completion));
+                AtomicReference<@Nullable ChatResponse> last = new AtomicReference<>();
+                return whole(turn, responses.doOnNext(last::set)).map(completion -> {
+                    ResponseEntity.BodyBuilder ok = ResponseEntity.ok().cacheControl(CacheControl.noCache())
+                            .contentType(MediaType.APPLICATION_JSON);
+                    if (!durable(last.get())) {
+                        ok.header(DURABLE, "false");
+                    }
+                    return ok.body(completion);
+                });
             } catch (RuntimeException e) {
                 slot.release();
                 throw e;
@@ -160,8 +174,7 @@ public class ChatCompletionsController {
             }
             String finish = generation(response).getMetadata().getFinishReason();
             if (finish != null) {
-                out.add(ChatCompletionChunk.delta(turn.id(), turn.created(), modelId,
-                        new ChatCompletionChunk.Delta(null, null), finishReason(response)));
+                out.add(ChatCompletionChunk.finish(turn.id(), turn.created(), modelId, finishReason(response), durable(response)));
                 if (includeUsage) {
                     out.add(ChatCompletionChunk.usage(turn.id(), turn.created(), modelId, usage(response)));
                 }
@@ -342,6 +355,11 @@ public class ChatCompletionsController {
     private static String text(ChatResponse response) {
         String text = generation(response).getOutput().getText();
         return text == null ? "" : text;
+    }
+
+    /** False only when the turn ran and its state could not be stored. */
+    private static boolean durable(@Nullable ChatResponse response) {
+        return response == null || !Boolean.FALSE.equals(response.getMetadata().get(StreamingLlmChatModel.DURABLE));
     }
 
     /** The runtime's finish reason in OpenAI's words. */

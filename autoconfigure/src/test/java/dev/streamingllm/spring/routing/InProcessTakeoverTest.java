@@ -20,11 +20,15 @@ import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.ai.chat.client.ChatClient;
 import org.springframework.ai.chat.client.advisor.MessageChatMemoryAdvisor;
 import org.springframework.ai.chat.memory.ChatMemory;
 import org.springframework.ai.chat.memory.MessageWindowChatMemory;
 import org.springframework.ai.chat.model.ChatModel;
+import org.springframework.ai.chat.model.ChatResponse;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -35,6 +39,7 @@ import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactor
  * {@code ChatClient} with a chat-memory advisor: a conversation whose owner is gone continues on the other instance
  * through the {@code SessionLoader}, restored from its snapshot.
  */
+@ExtendWith(OutputCaptureExtension.class)
 class InProcessTakeoverTest {
 
     private static final Path MODEL = Path.of(System.getProperty("streamingllm.shared", "../../shared"), "models", "stories260K.gguf")
@@ -118,6 +123,54 @@ class InProcessTakeoverTest {
             assertThat(b.getBean(SessionOwnership.class).lease(id)).isPresent();
             assertThat(registry.lease(id).block(Duration.ofSeconds(2))).extracting(Lease::instanceId)
                     .isEqualTo(b.getBean(SessionOwnership.class).settings().instanceId());
+        }
+    }
+
+    @Test
+    void aTurnIsInTheRegistryWhenItsReplyReturnsSoItSurvivesItsOwnerVanishingAtOnce() throws Exception {
+        String id = "durable-" + UUID.randomUUID();
+        try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID()); ConfigurableApplicationContext b = start("b-" + UUID.randomUUID())) {
+            ChatClient onA = chatClient(a);
+            List<String> expected = uninterrupted(a.getBean(ChatSessions.class));
+            assertThat(say(onA, id, USERS[0])).isEqualTo(expected.get(0));
+            ChatResponse second = onA.prompt().user(USERS[1]).advisors(p -> p.param(ChatMemory.CONVERSATION_ID, id)).call().chatResponse();
+            // A vanishes the moment the reply returns: nothing it would write later reaches Redis
+            a.getBean(LettuceConnectionFactory.class).stop();
+            assertThat(second.getResult().getOutput().getText()).isEqualTo(expected.get(1));
+            assertThat(second.getMetadata().<Boolean>get("durable")).isTrue();
+            long tokensSeen = a.getBean(ChatSessions.class).info(id).orElseThrow().tokensSeen();
+
+            SessionRegistry registry = b.getBean(SessionOwnership.class).registry();
+            Publication stored = registry.find(id).block(Duration.ofSeconds(2));
+            assertThat(stored).as("the registry right after the reply").isNotNull();
+            assertThat(stored.record().turns()).isEqualTo(2);
+            assertThat(stored.record().tokensSeen()).isEqualTo(tokensSeen);
+            assertThat(registry.acknowledged(id).block(Duration.ofSeconds(2))).isEqualTo(2L);
+
+            awaitLeaseExpired(registry, id);
+            assertThat(say(chatClient(b), id, USERS[2])).as("greedy continuation after the takeover").isEqualTo(expected.get(2));
+        }
+    }
+
+    @Test
+    void aStoredStateOlderThanTheAcknowledgedTurnsIsRestoredAsStaleNeverExact(CapturedOutput output) throws Exception {
+        String id = "stale-" + UUID.randomUUID();
+        try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID()); ConfigurableApplicationContext b = start("b-" + UUID.randomUUID())) {
+            ChatClient onA = chatClient(a);
+            say(onA, id, USERS[0]);
+            SessionRegistry registry = b.getBean(SessionOwnership.class).registry();
+            Lease lease = a.getBean(SessionOwnership.class).lease(id).orElseThrow();
+            // the owner answered a second turn whose state never reached the registry, while its renewals still did
+            assertThat(registry.renew(lease, 2, Duration.ofSeconds(3)).block(Duration.ofSeconds(2))).isTrue();
+            a.getBean(LettuceConnectionFactory.class).stop();
+            awaitLeaseExpired(registry, id);
+
+            say(chatClient(b), id, USERS[2]);
+            assertThat(output.getOut()).contains("Session " + id + ": restored from its snapshot")
+                    .contains("stale: it holds 1 turns of 2 acknowledged")
+                    .doesNotContainPattern("Session " + id + ": restored .*exact");
+            // the count goes on from what was acknowledged
+            assertThat(registry.find(id).block(Duration.ofSeconds(2)).record().turns()).isEqualTo(3);
         }
     }
 

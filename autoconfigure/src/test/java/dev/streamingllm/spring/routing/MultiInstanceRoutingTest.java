@@ -8,6 +8,7 @@ import dev.streamingllm.session.Engine;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionUnavailableException;
+import dev.streamingllm.spring.web.ChatCompletionsController;
 import dev.streamingllm.spring.web.ChatExchange;
 import dev.streamingllm.template.ChatMessage;
 import java.io.File;
@@ -43,7 +44,7 @@ class MultiInstanceRoutingTest {
             .toAbsolutePath().normalize();
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final HttpClient HTTP = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).build();
-    private static final String[] USERS = {"Once upon a time", "The cat", "The dog", "A bird"};
+    private static final String[] USERS = {"Once upon a time", "The cat", "The dog", "A bird", "A fish"};
     private static final int MAX_TOKENS = 16;
     private static final SamplingParams GREEDY = SamplingParams.builder().temperature(0).maxTokens(MAX_TOKENS).build();
 
@@ -52,8 +53,11 @@ class MultiInstanceRoutingTest {
     /** Runs the uninterrupted reference conversations, apart from the instances under test. */
     private static Engine engine;
 
-    /** One answer of {@code POST /v1/chat/completions}: the reply's text, and which instance served it. */
-    record Reply(int status, String text, String servedBy, String location, String body) {
+    /**
+     * One answer of {@code POST /v1/chat/completions}: the reply's text, which instance served it, and whether it says
+     * its turn was stored (the header of a JSON reply, the finishing chunk of a streamed one).
+     */
+    record Reply(int status, String text, String servedBy, String location, String body, boolean durable, String retryAfter) {
     }
 
     @BeforeAll
@@ -130,10 +134,22 @@ class MultiInstanceRoutingTest {
         String servedBy = response.headers().firstValue(RoutingWebFilter.SERVED_BY).orElse(null);
         String location = response.headers().firstValue("Location").orElse(null);
         if (response.statusCode() != 200) {
-            return new Reply(response.statusCode(), null, servedBy, location, response.body());
+            return new Reply(response.statusCode(), null, servedBy, location, response.body(), false,
+                    response.headers().firstValue("Retry-After").orElse(null));
         }
-        String text = stream ? streamedText(response) : JSON.readTree(response.body()).get("choices").get(0).get("message").get("content").asString();
-        return new Reply(200, text, servedBy, location, response.body());
+        if (stream) {
+            return new Reply(200, streamedText(response), servedBy, location, response.body(), streamedDurable(response), null);
+        }
+        String text = JSON.readTree(response.body()).get("choices").get(0).get("message").get("content").asString();
+        boolean durable = !response.headers().firstValue(ChatCompletionsController.DURABLE).orElse("true").equals("false");
+        return new Reply(200, text, servedBy, location, response.body(), durable, null);
+    }
+
+    /** False when the stream's finishing chunk says {@code "durable": false}. */
+    private static boolean streamedDurable(HttpResponse<String> response) {
+        return response.body().lines().filter(line -> line.startsWith("data: {"))
+                .map(line -> JSON.readTree(line.substring(5).strip()))
+                .noneMatch(chunk -> chunk.has("durable") && !chunk.get("durable").asBoolean());
     }
 
     /** The text of a server-sent event stream of chunks, checking it is one and that it ends in {@code [DONE]}. */
@@ -211,6 +227,7 @@ class MultiInstanceRoutingTest {
             String id = "conv-" + UUID.randomUUID();
             Reply first = say(url(a), id, USERS[0]);
             assertThat(first.servedBy()).isEqualTo("A");
+            assertThat(first.durable()).isTrue();
             // streamed through B's proxy, server-sent events passed through
             Reply throughB = say(url(b), id, false, USERS[1], true);
             assertThat(throughB.servedBy()).isEqualTo("A");
@@ -288,7 +305,7 @@ class MultiInstanceRoutingTest {
             assertThat(delete.statusCode()).as(delete.body()).isEqualTo(404);
             // past a few heartbeats: nothing was leased, so nothing is renewed either
             Thread.sleep(1_500);
-            assertThat(redisKeys(a, "streamingllm:*:" + id)).isEmpty();
+            assertThat(redisKeys(a, "streamingllm:*:{" + id + "}")).isEmpty();
             assertThat(a.getBean(SessionOwnership.class).lease(id)).isEmpty();
             assertThat(a.getBean(SessionOwnership.class).status().localSessions()).isZero();
         }
@@ -391,6 +408,69 @@ class MultiInstanceRoutingTest {
         }).subscribeOn(Schedulers.boundedElastic());
     }
 
+    /**
+     * Redis restarts empty while the owner of a conversation cannot re-assert it yet (frozen with SIGSTOP): another
+     * instance refuses the conversation for a lease period rather than start it anew, and once the owner is back it
+     * serves the conversation, whole, under a larger fence.
+     */
+    @Test
+    void aRedisThatRestartsEmptyHandsNoConversationAwayFromItsOwner() throws Exception {
+        int portB = RealRedis.freePort();
+        Process b = startProcess("B", portB);
+        try (ConfigurableApplicationContext a = start("A")) {
+            String urlB = "http://localhost:" + portB;
+            awaitUp(urlB);
+            String id = "conv-" + UUID.randomUUID();
+            List<String> texts = new ArrayList<>();
+            texts.add(say(urlB, id, USERS[0]).text());
+            Reply second = say(url(a), id, USERS[1]);
+            assertThat(second.servedBy()).isEqualTo("B");
+            texts.add(second.text());
+            SessionRegistry registry = a.getBean(SessionOwnership.class).registry();
+            long fenceBefore = registry.lease(id).block(Duration.ofSeconds(2)).fence();
+
+            signal(b, "STOP");
+            try {
+                redis.stop();
+                redis.restart();
+                // A reconnects and finds the registry empty: the conversation is refused, not begun anew
+                Reply refused = chat(url(a), id, false, USERS[2], false);
+                long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+                while (refused.status() == 503 && refused.body().contains("unreachable") && System.nanoTime() < deadline) {
+                    Thread.sleep(50);
+                    refused = chat(url(a), id, false, USERS[2], false);
+                }
+                assertThat(refused.status()).as(refused.body()).isEqualTo(503);
+                assertThat(refused.body()).contains("lost its data");
+                assertThat(refused.retryAfter()).isNotNull();
+                assertThat(a.getBean(ChatSessions.class).find(id)).isEmpty();
+            } finally {
+                signal(b, "CONT");
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            Lease reasserted = registry.lease(id).block(Duration.ofSeconds(2));
+            while ((reasserted == null || !reasserted.instanceId().equals("B")) && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+                reasserted = registry.lease(id).block(Duration.ofSeconds(2));
+            }
+            assertThat(reasserted).as("B's lease after it re-asserted the conversation").isNotNull();
+            assertThat(reasserted.instanceId()).isEqualTo("B");
+            assertThat(reasserted.fence()).isGreaterThan(fenceBefore);
+
+            Reply third = say(url(a), id, USERS[2]);
+            assertThat(third.servedBy()).isEqualTo("B");
+            texts.add(third.text());
+            assertThat(texts).isEqualTo(uninterrupted(a.getBean(ChatSessions.class), 3));
+        } finally {
+            b.destroyForcibly();
+        }
+    }
+
+    /** Sends a signal to an instance's process: STOP freezes it, CONT resumes it. */
+    private static void signal(Process process, String signal) throws Exception {
+        assertThat(new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).start().waitFor()).isZero();
+    }
+
     @Test
     void aConversationContinuesWhenRedisRestarts() throws Exception {
         try (ConfigurableApplicationContext a = start("A"); ConfigurableApplicationContext b = start("B")) {
@@ -405,15 +485,289 @@ class MultiInstanceRoutingTest {
             RoutingHealthIndicator healthA = a.getBean(RoutingHealthIndicator.class);
             awaitStatus(healthA, Status.DOWN);
             assertThat((String) healthA.health().getDetails().get("reason")).contains("unreachable");
-            // served locally meanwhile
-            texts.add(say(url(a), id, USERS[2]).text());
+            // served locally meanwhile, saying its turn is not stored, streamed or not
+            Reply third = say(url(a), id, false, USERS[2], true);
+            assertThat(third.durable()).as("streamed during the outage").isFalse();
+            texts.add(third.text());
+            Reply fourth = say(url(a), id, USERS[3]);
+            assertThat(fourth.durable()).as("JSON during the outage").isFalse();
+            texts.add(fourth.text());
 
             redis.restart();
             awaitStatus(healthA, Status.UP);
-            Reply fourth = say(url(b), id, USERS[3]);
-            assertThat(fourth.servedBy()).isEqualTo("A");
-            texts.add(fourth.text());
-            assertThat(texts).isEqualTo(uninterrupted(a.getBean(ChatSessions.class), 4));
+            Reply fifth = say(url(b), id, USERS[4]);
+            assertThat(fifth.servedBy()).isEqualTo("A");
+            assertThat(fifth.durable()).isTrue();
+            texts.add(fifth.text());
+            assertThat(texts).isEqualTo(uninterrupted(a.getBean(ChatSessions.class), 5));
+        }
+    }
+
+    /** One turn a client was answered 200 for. */
+    record Acknowledged(String user, String reply, boolean durable, String servedBy) {
+    }
+
+    /**
+     * A bounded chaos run: three instances in processes of their own and one Redis on loopback, 16 conversations driven
+     * at once through random instances, instances killed with SIGKILL and restarted at random, Redis restarted empty
+     * once (when every conversation is held by a live instance: an empty Redis loses what only it held). Every turn
+     * answered as durable is in its conversation's final history, in order — a conversation served by two instances at
+     * once, or restored from an older state, would lose one — and every refused request got 503 with Retry-After.
+     * {@code -Dstreamingllm.chaos.seconds} sets the duration (90 by default).
+     */
+    @Test
+    void aChaosRunLosesNoAcknowledgedTurn() throws Exception {
+        long seconds = Long.getLong("streamingllm.chaos.seconds", 90);
+        long seed = System.nanoTime();
+        java.util.Random random = new java.util.Random(seed);
+        String[] names = {"A", "B", "C"};
+        int[] ports = {RealRedis.freePort(), RealRedis.freePort(), RealRedis.freePort()};
+        Process[] processes = new Process[3];
+        int conversations = 16;
+        // the transcript holds the last 64 messages: every turn of a conversation stays checkable
+        int maxTurns = 24;
+        Map<String, List<Acknowledged>> acknowledged = new java.util.concurrent.ConcurrentHashMap<>();
+        List<String> violations = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicLong refused = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicLong unreachable = new java.util.concurrent.atomic.AtomicLong();
+        Map<String, Long> unanswered = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.atomic.AtomicLong longestWaitMs = new java.util.concurrent.atomic.AtomicLong();
+        int kills = 0;
+        try {
+            for (int i = 0; i < 3; i++) {
+                processes[i] = startProcess(names[i], ports[i]);
+                awaitUp("http://localhost:" + ports[i]);
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
+            List<Thread> clients = new ArrayList<>();
+            for (int c = 0; c < conversations; c++) {
+                String id = "chaos-" + c + "-" + UUID.randomUUID();
+                List<Acknowledged> turns = new java.util.concurrent.CopyOnWriteArrayList<>();
+                acknowledged.put(id, turns);
+                java.util.Random own = new java.util.Random(seed + c);
+                clients.add(Thread.ofVirtual().start(() -> {
+                    long waitingSince = System.nanoTime();
+                    while (System.nanoTime() < deadline && turns.size() < maxTurns) {
+                        String user = id.substring(0, id.indexOf('-', 6)) + " turn " + turns.size();
+                        String url = "http://localhost:" + ports[own.nextInt(3)];
+                        try {
+                            Reply reply = chat(url, id, false, user, own.nextBoolean());
+                            if (reply.status() == 200) {
+                                turns.add(new Acknowledged(user, reply.text(), reply.durable(), reply.servedBy()));
+                                longestWaitMs.accumulateAndGet((System.nanoTime() - waitingSince) / 1_000_000, Math::max);
+                                waitingSince = System.nanoTime();
+                            } else if (reply.status() == 503) {
+                                refused.incrementAndGet();
+                                if (reply.retryAfter() == null) {
+                                    violations.add("503 without Retry-After from " + url + ": " + reply.body());
+                                }
+                                pause(200);
+                            } else {
+                                violations.add(reply.status() + " from " + url + " for " + id + ": " + reply.body());
+                            }
+                        } catch (java.io.IOException | AssertionError | tools.jackson.core.JacksonException e) {
+                            // the instance is dead, or died while answering (a stream cut before [DONE]): not acknowledged
+                            unreachable.incrementAndGet();
+                            unanswered.merge(e.getClass().getSimpleName() + ": " + String.valueOf(e.getMessage()).lines().findFirst().orElse(""),
+                                    1L, Long::sum);
+                            // a client's back-off, so that calls to a dead instance do not spin a core
+                            pause(200);
+                        } catch (Exception e) {
+                            violations.add("client of " + id + " failed: " + e);
+                            return;
+                        }
+                    }
+                }));
+            }
+
+            boolean redisRestarted = false;
+            while (System.nanoTime() < deadline) {
+                Thread.sleep(1_000 + random.nextInt(3_000));
+                if (!redisRestarted && System.nanoTime() > deadline - Duration.ofSeconds(seconds / 2).toNanos()) {
+                    awaitHeldByLiveInstances(acknowledged.keySet(), processes, ports, Duration.ofSeconds(60));
+                    redis.stop();
+                    redis.restart();
+                    redisRestarted = true;
+                    continue;
+                }
+                int victim = random.nextInt(3);
+                // killed only while another instance answers: a restarted JVM takes a while before it does
+                boolean anotherAnswers = java.util.stream.IntStream.range(0, 3).anyMatch(i -> i != victim && answers(ports[i]));
+                if (processes[victim].isAlive() && anotherAnswers) {
+                    processes[victim].destroyForcibly().waitFor();
+                    kills++;
+                } else if (!processes[victim].isAlive()) {
+                    processes[victim] = startProcess(names[victim], ports[victim]);
+                }
+            }
+            for (Thread client : clients) {
+                client.join(Duration.ofSeconds(90));
+            }
+            assertThat(redisRestarted).isTrue();
+            restartDead(processes, names, ports);
+            for (int port : ports) {
+                awaitSettled("http://localhost:" + port);
+            }
+
+            long turns = 0;
+            long durable = 0;
+            List<String> lost = new ArrayList<>();
+            try (RegistryReader reader = new RegistryReader()) {
+                for (Map.Entry<String, List<Acknowledged>> conversation : acknowledged.entrySet()) {
+                    Publication stored = reader.registry().find(conversation.getKey()).block(Duration.ofSeconds(5));
+                    List<ChatMessage> history = stored == null ? List.of()
+                            : JSON.readValue(stored.transcript(), new tools.jackson.core.type.TypeReference<List<ChatMessage>>() { });
+                    int at = 0;
+                    for (Acknowledged turn : conversation.getValue()) {
+                        turns++;
+                        int found = indexOf(history, turn, at);
+                        if (found >= 0) {
+                            at = found + 2;
+                        } else if (turn.durable()) {
+                            lost.add(conversation.getKey() + ": '" + turn.user() + "' served by " + turn.servedBy());
+                        }
+                        durable += turn.durable() ? 1 : 0;
+                    }
+                }
+            }
+            System.out.printf("chaos run (seed %d): %d s, %d conversations, %d acknowledged turns (%d durable), %d kills, Redis restarted"
+                            + " once, %d refused with 503, %d requests unanswered by dead instances, longest wait for a turn %d ms, %d lost%n",
+                    seed, seconds, conversations, turns, durable, kills, refused.get(), unreachable.get(), longestWaitMs.get(), lost.size());
+            System.out.println("unanswered requests by cause: " + unanswered);
+            assertThat(violations).isEmpty();
+            assertThat(lost).as("acknowledged durable turns missing from their conversation's final history").isEmpty();
+            assertThat(turns).isGreaterThan(conversations);
+        } finally {
+            for (Process process : processes) {
+                if (process != null) {
+                    process.destroyForcibly();
+                }
+            }
+        }
+    }
+
+    private static boolean answers(int port) {
+        try {
+            return HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/actuator/health")).build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+        } catch (java.io.IOException | InterruptedException e) {
+            return false;
+        }
+    }
+
+    private static void pause(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Where the turn's user message is, followed by its reply, at {@code from} or later; -1 when it is not. */
+    private static int indexOf(List<ChatMessage> history, Acknowledged turn, int from) {
+        for (int i = from; i + 1 < history.size(); i++) {
+            if (history.get(i).content().equals(turn.user()) && history.get(i + 1).content().equals(turn.reply())) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static void restartDead(Process[] processes, String[] names, int[] ports) throws Exception {
+        for (int i = 0; i < processes.length; i++) {
+            if (!processes[i].isAlive()) {
+                processes[i] = startProcess(names[i], ports[i]);
+            }
+        }
+        for (int port : ports) {
+            awaitUp("http://localhost:" + port);
+        }
+    }
+
+    /**
+     * Waits until every conversation that has begun is leased by an instance with a live heartbeat; a look at a
+     * conversation whose owner is gone ({@code GET /v1/sessions/{id}} at a live instance) takes it over.
+     */
+    private static void awaitHeldByLiveInstances(java.util.Set<String> ids, Process[] processes, int[] ports, Duration limit)
+            throws Exception {
+        try (RegistryReader reader = new RegistryReader()) {
+            long deadline = System.nanoTime() + limit.toNanos();
+            while (true) {
+                List<String> loose = new ArrayList<>();
+                for (String id : ids) {
+                    Lease lease = reader.registry().lease(id).block(Duration.ofSeconds(2));
+                    boolean begun = reader.registry().find(id).blockOptional(Duration.ofSeconds(2)).isPresent();
+                    if (begun && (lease == null || reader.registry().instance(lease.instanceId()).blockOptional(Duration.ofSeconds(2)).isEmpty())) {
+                        loose.add(id);
+                    }
+                }
+                if (loose.isEmpty()) {
+                    return;
+                }
+                for (String id : loose) {
+                    for (int i = 0; i < processes.length; i++) {
+                        if (processes[i].isAlive()) {
+                            try {
+                                HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + ports[i] + "/v1/sessions/" + id)).build(),
+                                        HttpResponse.BodyHandlers.discarding());
+                                break;
+                            } catch (java.io.IOException e) {
+                                // still starting: the next instance
+                            }
+                        }
+                    }
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("conversations not held by a live instance: " + loose);
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+
+    /** Waits until the instance reaches the registry and has written every snapshot it holds. */
+    private static void awaitSettled(String baseUrl) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/actuator/health")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            JsonNode routing = JSON.readTree(response.body()).path("components").path("streamingLlmRouting");
+            if ("UP".equals(routing.path("status").asString("")) && routing.path("details").path("pendingSnapshots").asInt(-1) == 0) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("instance at " + baseUrl + " did not settle: " + response.body());
+            }
+            Thread.sleep(200);
+        }
+    }
+
+    /** The test's own connection to the registry, read-only use. */
+    private static final class RegistryReader implements AutoCloseable {
+
+        private final org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory connections;
+        private final SessionRegistry registry;
+
+        RegistryReader() {
+            connections = new org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory(
+                    new org.springframework.data.redis.connection.RedisStandaloneConfiguration("localhost", redis.port()));
+            connections.afterPropertiesSet();
+            connections.start();
+            registry = new RedisSessionRegistry(new org.springframework.data.redis.core.ReactiveRedisTemplate<>(connections,
+                    org.springframework.data.redis.serializer.RedisSerializationContext.<String, byte[]>newSerializationContext(
+                                    org.springframework.data.redis.serializer.RedisSerializer.byteArray())
+                            .key(org.springframework.data.redis.serializer.RedisSerializer.string())
+                            .hashKey(org.springframework.data.redis.serializer.RedisSerializer.string()).build()),
+                    "streamingllm", Duration.ofHours(1));
+        }
+
+        SessionRegistry registry() {
+            return registry;
+        }
+
+        @Override
+        public void close() {
+            connections.destroy();
         }
     }
 
@@ -438,7 +792,8 @@ class MultiInstanceRoutingTest {
     }
 
     private static void awaitUp(String baseUrl) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        // generous: on a loaded machine a JVM with the model takes minutes to start
+        long deadline = System.nanoTime() + Duration.ofSeconds(240).toNanos();
         while (System.nanoTime() < deadline) {
             try {
                 HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/actuator/health")).build(),

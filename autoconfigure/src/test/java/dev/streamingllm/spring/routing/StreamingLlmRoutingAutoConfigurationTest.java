@@ -12,6 +12,7 @@ import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.session.Conversation;
 import dev.streamingllm.spring.session.TurnRequest;
 import dev.streamingllm.template.ChatMessage;
+import io.lettuce.core.resource.ClientResources;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -135,7 +136,27 @@ class StreamingLlmRoutingAutoConfigurationTest {
             Lease lease = registry.acquire("acr-session", "here", Duration.ofSeconds(5)).block(Duration.ofSeconds(5));
             assertThat(lease).isNotNull();
             assertThat(registry.lease("acr-session").block(Duration.ofSeconds(5))).isEqualTo(lease);
+            // Lettuce reconnects within a heartbeat (3 s by default), however long Redis was gone
+            assertThat(context.getBean(ClientResources.class).reconnectDelay().createDelay(50)).isLessThanOrEqualTo(Duration.ofSeconds(3));
         });
+    }
+
+    /** Boot's cluster properties select the Redis registry too, and its scripts run on a real three-master cluster. */
+    @Test
+    void withClusterNodesTheRegistryIsInTheCluster() throws Exception {
+        try (RealRedisCluster cluster = RealRedisCluster.start()) {
+            runner.withPropertyValues("spring.data.redis.cluster.nodes=" + String.join(",", cluster.nodes())).run(context -> {
+                assertThat(context).hasNotFailed();
+                SessionRegistry registry = context.getBean(SessionRegistry.class);
+                assertThat(registry).isInstanceOf(RedisSessionRegistry.class);
+                Lease lease = registry.acquire("cluster-session", "here", Duration.ofSeconds(5)).block(Duration.ofSeconds(5));
+                assertThat(registry.renew(lease, 1, Duration.ofSeconds(5)).block(Duration.ofSeconds(5))).isTrue();
+            });
+        }
+        runner.withClassLoader(new FilteredClassLoader(ReactiveRedisTemplate.class))
+                .withPropertyValues("spring.data.redis.cluster.nodes=127.0.0.1:7000")
+                .run(context -> assertThat(context.getStartupFailure()).rootCause()
+                        .hasMessageContaining("spring.data.redis.cluster.nodes is set"));
     }
 
     @Test
@@ -196,7 +217,7 @@ class StreamingLlmRoutingAutoConfigurationTest {
     @Configuration(proxyBeanMethods = false)
     static class UserBeans {
 
-        final SessionRegistry registry = new InMemorySessionRegistry();
+        final SessionRegistry registry = new InMemorySessionRegistry(Duration.ofHours(1), 1 << 20);
 
         @Bean
         SessionRegistry mySessionRegistry() {
