@@ -49,9 +49,9 @@ class SchedulerTest {
     }
 
     /**
-     * One pass over several sessions gives each the logits it gets alone, up to rounding: a batch of eight rows or
-     * more multiplies float activations (tiles of dequantized weights) where on 256-bit machines a lone row of Q4_0
-     * multiplies activations rounded to 8 bits. Rows crossing between sessions would differ by whole logits.
+     * One pass over several sessions gives each the logits it gets alone, up to rounding: a batch multiplies float
+     * activations (tiles of dequantized weights) where on 256-bit machines a lone row of Q4_0 multiplies activations
+     * rounded to 8 bits. Rows crossing between sessions would differ by whole logits.
      */
     @ParameterizedTest
     @ValueSource(strings = {"stories260K.gguf", "tiny-gqa-q8_0.gguf", "tiny-gqa-q4_0.gguf"})

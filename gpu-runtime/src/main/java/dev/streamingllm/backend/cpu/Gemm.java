@@ -20,6 +20,12 @@ final class Gemm {
 
     /** Tokens in a batch from which decoding a tile of weights pays for itself. */
     static final int MIN_BATCH = 8;
+    /**
+     * The same where the row kernels multiply integers against quantized activations (the 4-bit types with 8 float
+     * lanes): a second token already makes a float tile cheaper than a second integer pass (Q4_0 1.1x, Q4_1 1.3-1.6x,
+     * Q4_K 2-4x faster at two and four tokens, one thread, Zen 3).
+     */
+    static final int MIN_QUANTIZED_BATCH = 2;
     /** Weight rows per tile: 24 rows of a 1,536-wide matrix are 144 KiB, which stays in L2 for the whole batch. */
     static final int TILE_ROWS = 24;
 
@@ -30,7 +36,7 @@ final class Gemm {
 
     /** Whether {@code matrix} times {@code batch} tokens goes through tiles. */
     static boolean applies(WeightMatrix matrix, int batch) {
-        return batch >= MIN_BATCH && matrix.cols % L == 0;
+        return batch >= (matrix.quantizesActivations() ? MIN_QUANTIZED_BATCH : MIN_BATCH) && matrix.cols % L == 0;
     }
 
     /** Rows {@code [start, end)} of {@code out = matrix x} for {@code batch} tokens, as {@link WeightMatrix#matmul} lays them out. */

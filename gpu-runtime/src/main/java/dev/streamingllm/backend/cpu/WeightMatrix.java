@@ -133,8 +133,8 @@ public abstract sealed class WeightMatrix
     }
 
     /**
-     * Whether batches of {@link Gemm#MIN_BATCH} tokens and more go through {@link Gemm}, which dequantizes tiles of
-     * rows and multiplies floats: the Vector API matrices.
+     * Whether large enough batches ({@link Gemm#applies}) go through {@link Gemm}, which dequantizes tiles of rows and
+     * multiplies floats: the Vector API matrices.
      */
     boolean batchesInTiles() {
         return false;
