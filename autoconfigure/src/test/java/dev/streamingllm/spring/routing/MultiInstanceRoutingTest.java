@@ -378,7 +378,11 @@ class MultiInstanceRoutingTest {
                 String id = "race-" + UUID.randomUUID();
                 // a dead owner's lease, already expired
                 assertThat(registry.acquire(id, "dead", Duration.ofMillis(50)).block()).isNotNull();
-                Thread.sleep(80);
+                long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                while (registry.lease(id).block(Duration.ofSeconds(2)) != null) {
+                    assertThat(System.nanoTime()).as("the dead owner's lease of %s expires", id).isLessThan(deadline);
+                    Thread.onSpinWait();
+                }
                 // a turn reaching each instance at once: both are routed here, and the turns' takeovers race
                 assertThat(Mono.zip(ownershipA.route(id), ownershipB.route(id), List::<Route>of).block(Duration.ofSeconds(30)))
                         .containsOnly(new Route.Local());
