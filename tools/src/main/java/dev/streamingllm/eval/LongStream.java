@@ -112,9 +112,8 @@ public final class LongStream {
             if (!Files.exists(file)) {
                 return null;
             }
-            Properties p = new Properties();
-            try (Reader in = Files.newBufferedReader(file)) {
-                p.load(in);
+            try {
+                Properties p = read(file);
                 if (!stream.equals(p.getProperty("stream"))) {
                     throw new IllegalArgumentException("checkpoint " + directory + " belongs to another stream (" + p.getProperty("stream")
                             + "), not " + stream + "; give a new directory");
