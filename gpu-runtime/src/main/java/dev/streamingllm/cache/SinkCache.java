@@ -19,6 +19,9 @@ package dev.streamingllm.cache;
  */
 public final class SinkCache {
 
+    /** The largest finite IEEE half. */
+    private static final float HALF_MAX = 65504f;
+
     private final CacheConfig config;
     private final int layers;
     private final int kvDim;
@@ -212,7 +215,11 @@ public final class SinkCache {
         return halfValues[layer];
     }
 
-    /** Stores one token's key and value rows of layer {@code layer} in {@code slot}, in the cache's type. */
+    /**
+     * Stores one token's key and value rows of layer {@code layer} in {@code slot}, in the cache's type. Halves
+     * saturate at the largest finite half (65504): the CPU kernels read them as finite numbers, and an attention
+     * score against an infinite key would be NaN anyway.
+     */
     public void store(int layer, int slot, float[] key, int keyOffset, float[] value, int valueOffset) {
         int at = slot * kvDim;
         if (config.type() == CacheType.F16) {
@@ -220,8 +227,8 @@ public final class SinkCache {
             short[] k = halfKeys[layer];
             short[] v = halfValues[layer];
             for (int i = 0; i < kvDim; i++) {
-                k[at + i] = Float.floatToFloat16(key[keyOffset + i]);
-                v[at + i] = Float.floatToFloat16(value[valueOffset + i]);
+                k[at + i] = Float.floatToFloat16(Math.clamp(key[keyOffset + i], -HALF_MAX, HALF_MAX));
+                v[at + i] = Float.floatToFloat16(Math.clamp(value[valueOffset + i], -HALF_MAX, HALF_MAX));
             }
         } else {
             requireStorage(CacheType.F32);

@@ -7,6 +7,7 @@ import dev.streamingllm.session.Session;
 import dev.streamingllm.testing.Shared;
 import java.util.Random;
 import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -48,5 +49,14 @@ class HalfCacheTest {
             int[] next = {tokens[3], tokens[7]};
             assertThat(resumed.prefillAll(next)).containsExactly(f16.prefillAll(next));
         }
+    }
+
+    /** Keys and values beyond the half range are stored as the largest finite half, never as infinities. */
+    @Test
+    void halvesSaturateAtTheLargestFiniteHalf() {
+        SinkCache cache = new SinkCache(CacheConfig.streaming(1, 2).withType(CacheType.F16), 1, 3);
+        cache.store(0, 0, new float[] {1e6f, -1e6f, 1.5f}, 0, new float[] {Float.POSITIVE_INFINITY, 70000f, -2f}, 0);
+        assertThat(cache.halfKeys(0)).startsWith(Float.floatToFloat16(65504f), Float.floatToFloat16(-65504f), Float.floatToFloat16(1.5f));
+        assertThat(cache.halfValues(0)).startsWith(Float.floatToFloat16(65504f), Float.floatToFloat16(65504f), Float.floatToFloat16(-2f));
     }
 }

@@ -65,6 +65,22 @@ final class VectorKernels {
         return special.or(bits.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
 
+    /** The halves in the low 16 bits of each int lane, as floats ({@link #oddHalves} on them moved up). */
+    static FloatVector evenHalves(IntVector pairs) {
+        return oddHalves(pairs.lanewise(VectorOperators.LSHL, 16));
+    }
+
+    /**
+     * The finite halves in the high 16 bits of each int lane, as floats: exponent and mantissa shifted into float
+     * position (the low bits masked off, so no lane is widened) and rebiased by one multiply by 2^112, which also
+     * normalizes subnormals, then the sign put back. Exponent 31 is not made infinity or NaN, as {@link #halves}
+     * does: the KV cache, which this reads, saturates at the largest half when it stores.
+     */
+    static FloatVector oddHalves(IntVector pairs) {
+        IntVector magnitude = pairs.lanewise(VectorOperators.LSHR, 3).and(0x0FFFE000).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        return magnitude.or(pairs.and(0x80000000)).reinterpretAsFloats();
+    }
+
     static float sum(FloatVector v) {
         if (L == 16) {
             v = v.add(v.rearrange(FOLD_8));

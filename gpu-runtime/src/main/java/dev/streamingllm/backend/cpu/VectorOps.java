@@ -1,20 +1,23 @@
 package dev.streamingllm.backend.cpu;
 
 import static dev.streamingllm.backend.cpu.VectorKernels.F;
-import static dev.streamingllm.backend.cpu.VectorKernels.H;
 import static dev.streamingllm.backend.cpu.VectorKernels.L;
 import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /** {@link Ops} with the Vector API; tails shorter than a vector run in plain Java. */
 final class VectorOps extends Ops {
 
     /** For heads narrower than a vector, and the tail of a row. */
     private static final Ops SCALAR = Ops.scalar();
+    /** As many halves as a float vector has bytes / 2: two to each of its lanes. */
+    private static final VectorSpecies<Short> PAIRS = VectorSpecies.of(short.class, F.vectorShape());
 
     @Override
     public void rmsnorm(float[] out, int outOffset, float[] x, int xOffset, float[] weight, float eps, int size) {
@@ -131,57 +134,71 @@ final class VectorOps extends Ops {
         }
     }
 
+    /**
+     * Half-precision keys read two elements per int lane ({@link #pairs}): a key's even and odd elements land in
+     * separate vectors, converted in place without widening, and the query is split the same way once per call.
+     */
     @Override
     public void scores(float[] q, int qOffset, short[] keys, int[] rows, int keyOffset, int from, int to,
                        float scale, float[] scores, int size) {
-        if (size % L != 0) {
+        if (size % (2 * L) != 0) {
             SCALAR.scores(q, qOffset, keys, rows, keyOffset, from, to, scale, scores, size);
             return;
         }
+        float[] split = new float[size];
+        for (int i = 0; i < size; i += 2 * L) {
+            for (int lane = 0; lane < L; lane++) {
+                split[i + lane] = q[qOffset + i + 2 * lane];
+                split[i + L + lane] = q[qOffset + i + 2 * lane + 1];
+            }
+        }
         for (int j = from; j < to; j++) {
             int k = rows[j] + keyOffset;
-            FloatVector acc = FloatVector.fromArray(F, q, qOffset).mul(halves(keys, k));
-            for (int i = L; i < size; i += L) {
-                acc = FloatVector.fromArray(F, q, qOffset + i).fma(halves(keys, k + i), acc);
+            FloatVector acc = FloatVector.zero(F);
+            for (int i = 0; i < size; i += 2 * L) {
+                IntVector pairs = pairs(keys, k + i);
+                acc = VectorKernels.evenHalves(pairs).fma(FloatVector.fromArray(F, split, i), acc);
+                acc = VectorKernels.oddHalves(pairs).fma(FloatVector.fromArray(F, split, i + L), acc);
             }
             scores[j] = sum(acc) * scale;
         }
     }
 
-    /** As the float {@link #weightedSum}: up to four vectors of the output stay in registers across every value. */
+    /**
+     * As {@link #scores(float[], int, short[], int[], int, int, int, float, float[], int)} reads keys: even and
+     * odd elements accumulate apart, {@code 2 L} elements of the output per pass over the values, and are put
+     * back in order at the end. (Four accumulators per pass instead of two ran half as fast.)
+     */
     @Override
     public void weightedSum(float[] weights, short[] values, int[] rows, int valueOffset, int count,
                             float[] out, int outOffset, int size) {
-        int i = 0;
-        for (; i + 4 * L <= size; i += 4 * L) {
-            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        if (size % (2 * L) != 0) {
+            SCALAR.weightedSum(weights, values, rows, valueOffset, count, out, outOffset, size);
+            return;
+        }
+        float[] split = new float[size];
+        for (int i = 0; i < size; i += 2 * L) {
+            FloatVector even = FloatVector.zero(F), odd = even;
             for (int j = 0; j < count; j++) {
                 FloatVector w = FloatVector.broadcast(F, weights[j]);
-                int v = rows[j] + valueOffset + i;
-                acc0 = halves(values, v).fma(w, acc0);
-                acc1 = halves(values, v + L).fma(w, acc1);
-                acc2 = halves(values, v + 2 * L).fma(w, acc2);
-                acc3 = halves(values, v + 3 * L).fma(w, acc3);
+                IntVector pairs = pairs(values, rows[j] + valueOffset + i);
+                even = VectorKernels.evenHalves(pairs).fma(w, even);
+                odd = VectorKernels.oddHalves(pairs).fma(w, odd);
             }
-            acc0.intoArray(out, outOffset + i);
-            acc1.intoArray(out, outOffset + i + L);
-            acc2.intoArray(out, outOffset + i + 2 * L);
-            acc3.intoArray(out, outOffset + i + 3 * L);
+            even.intoArray(split, i);
+            odd.intoArray(split, i + L);
         }
-        for (; i + L <= size; i += L) {
-            FloatVector acc = FloatVector.zero(F);
-            for (int j = 0; j < count; j++) {
-                acc = halves(values, rows[j] + valueOffset + i).fma(FloatVector.broadcast(F, weights[j]), acc);
+        for (int i = 0; i < size; i += 2 * L) {
+            for (int lane = 0; lane < L; lane++) {
+                out[outOffset + i + 2 * lane] = split[i + lane];
+                out[outOffset + i + 2 * lane + 1] = split[i + L + lane];
             }
-            acc.intoArray(out, outOffset + i);
-        }
-        if (i < size) {
-            SCALAR.weightedSum(weights, values, rows, valueOffset + i, count, out, outOffset + i, size - i);
         }
     }
 
-    private static FloatVector halves(short[] bits, int offset) {
-        return VectorKernels.halves(ShortVector.fromArray(H, bits, offset));
+    /** {@code 2 L} halves from {@code offset}, two to an int lane (element {@code 2 i} in the low bits of lane {@code i}). */
+    private static IntVector pairs(short[] halves, int offset) {
+        return ShortVector.fromArray(PAIRS, halves, offset).reinterpretAsInts();
     }
 
     @Override

@@ -2,9 +2,12 @@ package dev.streamingllm.backend.cpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.Random;
 import java.util.stream.Stream;
+import jdk.incubator.vector.IntVector;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -150,6 +153,35 @@ class OpsTest {
                     }
                     assertThat((double) out[i]).as("%s sum size %d element %d", ops.getClass().getSimpleName(), size, i)
                             .isCloseTo(want, within(1e-5 * (1 + Math.abs(want))));
+                }
+            }
+        }
+    }
+
+    /** The cache's vector conversion, two halves to an int lane, gives every finite half's exact float value. */
+    @Test
+    void everyFiniteHalfConvertsExactlyFromEitherHalfOfALane() {
+        assumeTrue(Simd.ENABLED, "the Vector API kernels are off on this JVM");
+        int lanes = VectorKernels.L;
+        int[] pairs = new int[lanes];
+        float[] even = new float[lanes];
+        float[] odd = new float[lanes];
+        for (int first = 0; first < 0x10000; first += lanes) {
+            for (int lane = 0; lane < lanes; lane++) {
+                // element 2i in the low bits, 2i + 1 in the high bits; the high one runs through the halves backwards
+                pairs[lane] = (first + lane) | (0xFFFF - first - lane) << 16;
+            }
+            IntVector v = IntVector.fromArray(VectorKernels.I, pairs, 0);
+            VectorKernels.evenHalves(v).intoArray(even, 0);
+            VectorKernels.oddHalves(v).intoArray(odd, 0);
+            for (int lane = 0; lane < lanes; lane++) {
+                short low = (short) (first + lane);
+                short high = (short) (0xFFFF - first - lane);
+                if (Float.isFinite(Float.float16ToFloat(low))) {
+                    assertThat(even[lane]).as("half %04x", low & 0xFFFF).isEqualTo(Float.float16ToFloat(low));
+                }
+                if (Float.isFinite(Float.float16ToFloat(high))) {
+                    assertThat(odd[lane]).as("half %04x", high & 0xFFFF).isEqualTo(Float.float16ToFloat(high));
                 }
             }
         }
