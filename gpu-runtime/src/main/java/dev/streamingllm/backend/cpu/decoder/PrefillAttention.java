@@ -142,21 +142,23 @@ final class PrefillAttention {
         float[] vals = half ? null : cache.values(layer);
         short[] halfKeys = half ? cache.halfKeys(layer) : null;
         short[] halfVals = half ? cache.halfValues(layer) : null;
-        for (int e = 0; e < entries; e++) {
-            if (written[e] != own) {
-                continue;
-            }
-            int at = (e < sinks ? e : cache.ringSlot(ringFrom + e - sinks)) * kvDim;
-            for (int g = 0; g < config.kvHeads(); g++) {
+        // One KV head per slice: a tile over a long window copies megabytes, which one thread did alone.
+        Parallel.forRange(config.kvHeads(), 1, (from, to) -> {
+            for (int g = from; g < to; g++) {
                 float[] kt = keysT[g];
                 float[] vg = values[g];
-                for (int d = 0; d < headDim; d++) {
-                    int i = at + g * headDim + d;
-                    kt[d * stride + e] = half ? Float.float16ToFloat(halfKeys[i]) : keys[i];
-                    vg[e * headDim + d] = half ? Float.float16ToFloat(halfVals[i]) : vals[i];
+                for (int e = 0; e < entries; e++) {
+                    if (written[e] != own) {
+                        continue;
+                    }
+                    int at = (e < sinks ? e : cache.ringSlot(ringFrom + e - sinks)) * kvDim + g * headDim;
+                    for (int d = 0; d < headDim; d++) {
+                        kt[d * stride + e] = half ? Float.float16ToFloat(halfKeys[at + d]) : keys[at + d];
+                        vg[e * headDim + d] = half ? Float.float16ToFloat(halfVals[at + d]) : vals[at + d];
+                    }
                 }
             }
-        }
+        });
     }
 
     private static int roundUp(int n, int multiple) {
