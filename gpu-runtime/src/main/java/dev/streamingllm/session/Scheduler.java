@@ -18,15 +18,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * steps; a cancelled one leaves at the next step, during prefill too.
  *
  * <p>A long prompt is fed in chunks interleaved with the decode steps of the others, so running streams keep
- * flowing: while any generation decodes, a step carries at most {@link Settings#prefillWhileDecoding()} prompt
- * tokens; alone, a prompt goes {@link Settings#prefillChunk()} tokens at a time.
+ * flowing: while any generation decodes, a step carries the prompt tokens a {@link PrefillBudget} allows, at most
+ * {@link Settings#prefillWhileDecoding()}; alone, a prompt goes {@link Settings#prefillChunk()} tokens at a time.
  */
 public final class Scheduler implements AutoCloseable {
 
     /**
      * @param prefillChunk         prompt tokens per step when no generation is decoding
-     * @param prefillWhileDecoding prompt tokens per step while some generation decodes: fewer keep the decoding
-     *                             streams' inter-token time low, more finish prompts sooner
+     * @param prefillWhileDecoding the most prompt tokens per step while some generation decodes; fewer are taken when
+     *                             the measured costs say more would slow the decoding streams more than
+     *                             {@link PrefillBudget#STALL} times
      */
     public record Settings(int prefillChunk, int prefillWhileDecoding) {
 
@@ -45,6 +46,8 @@ public final class Scheduler implements AutoCloseable {
     private final Deque<Generation> arrived = new ArrayDeque<>();
     /** The generations being run, in arrival order; only the scheduler's thread touches it. */
     private final List<Generation> running = new ArrayList<>();
+    /** Only the scheduler's thread touches it. */
+    private final PrefillBudget budget = new PrefillBudget();
     private volatile Settings settings;
     private Thread thread;
     private boolean closed;
@@ -130,13 +133,16 @@ public final class Scheduler implements AutoCloseable {
             }
         }
         Settings current = settings;
-        int budget = planned.isEmpty() ? current.prefillChunk() : current.prefillWhileDecoding();
+        boolean decoding = !planned.isEmpty();
+        int left = decoding ? budget.tokens(current.prefillWhileDecoding()) : current.prefillChunk();
+        int promptTokens = 0;
         for (Generation generation : running) {
-            if (generation.prefilling() && budget > 0) {
-                Segment chunk = generation.next(budget);
+            if (generation.prefilling() && left > 0) {
+                Segment chunk = generation.next(left);
                 planned.add(generation);
                 segments.add(chunk);
-                budget -= chunk.count();
+                left -= chunk.count();
+                promptTokens += chunk.count();
             }
         }
         if (segments.isEmpty()) {
@@ -144,7 +150,11 @@ public final class Scheduler implements AutoCloseable {
         }
         float[][] logits;
         try {
+            long start = System.nanoTime();
             logits = decoder.forward(segments);
+            if (decoding) {
+                budget.record(promptTokens, System.nanoTime() - start);
+            }
         } catch (RuntimeException | Error e) {
             planned.forEach(g -> g.fail(e));
             running.removeAll(planned);

@@ -314,8 +314,8 @@ public class StreamingLlmProperties {
         private int prefillChunk = Scheduler.Settings.DEFAULT.prefillChunk();
 
         /**
-         * Prompt tokens per step while some generation decodes: fewer keep running streams' inter-token time low,
-         * more finish a long prompt sooner.
+         * The most prompt tokens per step while some generation decodes; a step takes fewer when the measured costs
+         * say more would make it over twice as long as a step that only decodes.
          */
         private int prefillWhileDecoding = Scheduler.Settings.DEFAULT.prefillWhileDecoding();
 
