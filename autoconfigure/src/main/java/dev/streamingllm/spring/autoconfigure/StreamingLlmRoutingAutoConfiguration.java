@@ -1,5 +1,6 @@
 package dev.streamingllm.spring.autoconfigure;
 
+import dev.streamingllm.spring.api.ConversationKeys;
 import dev.streamingllm.spring.routing.InMemorySessionRegistry;
 import dev.streamingllm.spring.routing.RedisSessionRegistry;
 import dev.streamingllm.spring.routing.RoutingHealthIndicator;
@@ -8,7 +9,6 @@ import dev.streamingllm.spring.routing.RoutingWebFilter;
 import dev.streamingllm.spring.routing.SessionOwnership;
 import dev.streamingllm.spring.routing.SessionRegistry;
 import dev.streamingllm.spring.session.ChatSessions;
-import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.SessionOwner;
 import io.lettuce.core.resource.Delay;
 import java.time.Duration;

@@ -1,13 +1,13 @@
 package dev.streamingllm.spring.autoconfigure;
 
+import dev.streamingllm.spring.api.ChatExchange;
+import dev.streamingllm.spring.api.ConversationKeys;
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.web.ApiErrorWebExceptionHandler;
 import dev.streamingllm.spring.web.ApiExceptionHandler;
 import dev.streamingllm.spring.web.ApiRequestFilter;
 import dev.streamingllm.spring.web.ChatCompletionsController;
-import dev.streamingllm.spring.web.ChatExchange;
-import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.GenerationLimiter;
 import dev.streamingllm.spring.web.OversizedRequestErrors;
 import dev.streamingllm.spring.web.SessionOwner;

@@ -1,7 +1,7 @@
 package dev.streamingllm.spring.routing;
 
-import dev.streamingllm.spring.web.ApiException;
-import dev.streamingllm.spring.web.ChatExchange;
+import dev.streamingllm.spring.api.ApiException;
+import dev.streamingllm.spring.api.ChatExchange;
 import java.net.URI;
 import org.springframework.core.Ordered;
 import org.springframework.core.io.buffer.DataBuffer;

@@ -1,6 +1,9 @@
 package dev.streamingllm.spring.web;
 
 import dev.streamingllm.sampling.JsonGrammar;
+import dev.streamingllm.spring.api.ApiException;
+import dev.streamingllm.spring.api.ChatExchange;
+import dev.streamingllm.spring.api.ConversationKeys;
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
 import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import dev.streamingllm.spring.session.TurnWork;

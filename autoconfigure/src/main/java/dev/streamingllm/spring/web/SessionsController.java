@@ -1,5 +1,8 @@
 package dev.streamingllm.spring.web;
 
+import dev.streamingllm.spring.api.ApiException;
+import dev.streamingllm.spring.api.ChatExchange;
+import dev.streamingllm.spring.api.ConversationKeys;
 import dev.streamingllm.spring.session.ChatSessions;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;

@@ -2,11 +2,11 @@ package dev.streamingllm.spring.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.streamingllm.spring.api.ChatExchange;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmAutoConfiguration;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmRoutingAutoConfiguration;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmWebAutoConfiguration;
 import dev.streamingllm.spring.session.ChatSessions;
-import dev.streamingllm.spring.web.ChatExchange;
 import dev.streamingllm.spring.web.SessionOwner;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.session.Conversation;

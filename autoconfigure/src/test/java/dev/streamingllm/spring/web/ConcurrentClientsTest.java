@@ -2,6 +2,7 @@ package dev.streamingllm.spring.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.streamingllm.spring.api.ChatExchange;
 import dev.streamingllm.spring.session.ChatSessions;
 import java.time.Duration;
 import java.util.List;

@@ -2,6 +2,7 @@ package dev.streamingllm.spring.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.streamingllm.spring.api.ConversationKeys;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmAutoConfiguration;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmWebAutoConfiguration;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmWebMetrics;

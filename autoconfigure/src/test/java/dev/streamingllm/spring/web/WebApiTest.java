@@ -3,6 +3,8 @@ package dev.streamingllm.spring.web;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.streamingllm.spring.api.ChatExchange;
+import dev.streamingllm.spring.api.ConversationKeys;
 import dev.streamingllm.spring.routing.SessionOwnership;
 import dev.streamingllm.spring.session.ChatSessions;
 import io.micrometer.core.instrument.MeterRegistry;

@@ -1,4 +1,4 @@
-package dev.streamingllm.spring.web;
+package dev.streamingllm.spring.api;
 
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -9,7 +9,7 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * What a request names, resolved once and kept as exchange attributes: the client (API key) and the
- * conversation id. {@link ApiRequestFilter} resolves both for requests under {@code /v1}; session routing
+ * conversation id. The HTTP API's request filter resolves both for requests under {@code /v1}; session routing
  * reads them from here, and resolves the conversation id itself, with the same rule, where that filter is
  * not installed (routing in an application without the HTTP API).
  *
@@ -67,7 +67,7 @@ public final class ChatExchange {
     }
 
     /** As {@link #resolveConversationId(ServerWebExchange)}, with the chat request's body for its {@code user} field. */
-    static @Nullable String resolveConversationId(ServerWebExchange exchange, byte @Nullable [] body, @Nullable JsonMapper json) {
+    public static @Nullable String resolveConversationId(ServerWebExchange exchange, byte @Nullable [] body, @Nullable JsonMapper json) {
         ServerHttpRequest request = exchange.getRequest();
         String path = request.getPath().pathWithinApplication().value();
         String id = path.startsWith(SESSIONS_PATH) ? path.substring(SESSIONS_PATH.length())

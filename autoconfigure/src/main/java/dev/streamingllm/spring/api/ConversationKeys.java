@@ -1,4 +1,4 @@
-package dev.streamingllm.spring.web;
+package dev.streamingllm.spring.api;
 
 import dev.streamingllm.spring.session.SessionInfo;
 import dev.streamingllm.spring.session.SessionListener;
