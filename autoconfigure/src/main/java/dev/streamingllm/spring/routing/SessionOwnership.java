@@ -5,7 +5,7 @@ import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Conversation;
 import dev.streamingllm.session.ConversationSnapshot;
 import dev.streamingllm.session.Engine;
-import dev.streamingllm.spring.api.ConversationKeys;
+import dev.streamingllm.spring.api.ConversationOwners;
 import dev.streamingllm.spring.session.ChatSession;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionInfo;
@@ -69,7 +69,7 @@ public final class SessionOwnership implements SessionLoader, TurnStore, SmartLi
     private final SessionRegistry registry;
     private final ChatSessions sessions;
     private final RoutingSettings settings;
-    private final Supplier<@Nullable ConversationKeys> keys;
+    private final Supplier<@Nullable ConversationOwners> owners;
     private final JsonMapper json = JsonMapper.builder().build();
     /** Sessions served here, with their leases; a session without an entry has no lease yet. */
     private final Map<String, Lease> leases = new ConcurrentHashMap<>();
@@ -89,15 +89,15 @@ public final class SessionOwnership implements SessionLoader, TurnStore, SmartLi
     private volatile boolean closed;
 
     /**
-     * @param keys the HTTP API's conversation bindings, stored with each session's record and restored on takeover;
+     * @param owners the HTTP API's conversation owners, stored with each session's record and restored on takeover;
      *             supplies null without the HTTP API
      */
     public SessionOwnership(SessionRegistry registry, ChatSessions sessions, RoutingSettings settings,
-            Supplier<@Nullable ConversationKeys> keys) {
+            Supplier<@Nullable ConversationOwners> owners) {
         this.registry = registry;
         this.sessions = sessions;
         this.settings = settings;
-        this.keys = keys;
+        this.owners = owners;
         sessions.addListener(new Listener());
         this.ticker = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("streamingllm-routing").daemon().factory());
         ticker.scheduleWithFixedDelay(this::tick, 0, settings.heartbeat().toMillis(), TimeUnit.MILLISECONDS);
@@ -429,8 +429,8 @@ public final class SessionOwnership implements SessionLoader, TurnStore, SmartLi
     private Publication publication(Pending pending, Lease lease) {
         SessionInfo info = pending.info();
         Instance self = self();
-        ConversationKeys bindings = keys.get();
-        String client = bindings == null ? null : bindings.owner(info.id()).orElse(null);
+        ConversationOwners clients = owners.get();
+        String client = clients == null ? null : clients.owner(info.id()).orElse(null);
         SessionRecord record = new SessionRecord(info.id(), self.id(), self.baseUrl(), sessions.model().fingerprint(), info.sinks(),
                 info.window(), info.tokensSeen(), info.lastActive(), lease.fence(), client, pending.turns());
         return new Publication(record, pending.snapshot(), pending.transcript());
@@ -438,9 +438,9 @@ public final class SessionOwnership implements SessionLoader, TurnStore, SmartLi
 
     /** Restores the conversation's binding to the client that created it, as its previous owner stored it. */
     private void bind(String sessionId, String client) {
-        ConversationKeys bindings = keys.get();
-        if (bindings != null) {
-            bindings.bind(sessionId, client);
+        ConversationOwners clients = owners.get();
+        if (clients != null) {
+            clients.bind(sessionId, client);
         }
     }
 

@@ -6,7 +6,7 @@ import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Conversation;
 import dev.streamingllm.session.Engine;
 import dev.streamingllm.sampling.SamplingParams;
-import dev.streamingllm.spring.api.ChatExchange;
+import dev.streamingllm.spring.api.ExchangeAttributes;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionUnavailableException;
 import dev.streamingllm.spring.web.ChatCompletionsController;
@@ -129,7 +129,7 @@ class MultiInstanceRoutingTest {
                 .header("Content-Type", "application/json").timeout(Duration.ofSeconds(60))
                 .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)));
         if (!byUser) {
-            request.header(ChatExchange.CONVERSATION_HEADER, id);
+            request.header(ExchangeAttributes.CONVERSATION_HEADER, id);
         }
         HttpResponse<String> response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
         String servedBy = response.headers().firstValue(RoutingWebFilter.SERVED_BY).orElse(null);
@@ -363,7 +363,7 @@ class MultiInstanceRoutingTest {
                 "temperature", 0, "max_tokens", MAX_TOKENS));
         return HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/v1/chat/completions"))
                 .header("Content-Type", "application/json").header("Authorization", "Bearer " + key)
-                .header(ChatExchange.CONVERSATION_HEADER, id).timeout(Duration.ofSeconds(60))
+                .header(ExchangeAttributes.CONVERSATION_HEADER, id).timeout(Duration.ofSeconds(60))
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 

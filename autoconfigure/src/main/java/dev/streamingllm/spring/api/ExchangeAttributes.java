@@ -16,16 +16,16 @@ import tools.jackson.databind.json.JsonMapper;
  * <p>The conversation id is the path's {@code /v1/sessions/{id}}, else the header {@code X-Conversation-Id},
  * else (for a chat request, whose body the API filter reads) OpenAI's {@code user} field.
  */
-public final class ChatExchange {
+public final class ExchangeAttributes {
 
     /** The request header naming the conversation; OpenAI's {@code user} field is the fallback. */
     public static final String CONVERSATION_HEADER = "X-Conversation-Id";
 
     /** Attribute: the conversation id (String), absent for a request without one. */
-    public static final String CONVERSATION_ID = ChatExchange.class.getName() + ".conversationId";
+    public static final String CONVERSATION_ID = ExchangeAttributes.class.getName() + ".conversationId";
 
     /** Attribute: who is calling (String): a fingerprint of the API key, or {@link #ANONYMOUS}. */
-    public static final String CLIENT = ChatExchange.class.getName() + ".client";
+    public static final String CLIENT = ExchangeAttributes.class.getName() + ".client";
 
     /** The client when the server requires no API key. */
     public static final String ANONYMOUS = "anonymous";
@@ -43,7 +43,7 @@ public final class ChatExchange {
 
     private static final Pattern VALID_ID = Pattern.compile("[A-Za-z0-9._:@+=-]{1,128}");
 
-    private ChatExchange() {
+    private ExchangeAttributes() {
     }
 
     public static @Nullable String conversationId(ServerWebExchange exchange) {
