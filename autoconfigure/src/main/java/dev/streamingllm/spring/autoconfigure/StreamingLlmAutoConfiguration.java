@@ -8,7 +8,6 @@ import dev.streamingllm.session.Scheduler;
 import dev.streamingllm.pull.ModelPuller;
 import dev.streamingllm.pull.PullException;
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
-import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionListener;
 import dev.streamingllm.spring.session.SessionLoader;
@@ -110,7 +109,7 @@ public class StreamingLlmAutoConfiguration {
     StreamingLlmChatModel streamingLlmChatModel(ChatSessions sessions, StreamingLlmProperties properties,
             ObjectProvider<ObservationRegistry> observationRegistry,
             ObjectProvider<ChatModelObservationConvention> observationConvention) {
-        StreamingLlmChatModel chatModel = new StreamingLlmChatModel(sessions, defaultOptions(properties),
+        StreamingLlmChatModel chatModel = new StreamingLlmChatModel(sessions, properties.getChat(),
                 observationRegistry.getIfUnique(() -> ObservationRegistry.NOOP));
         observationConvention.ifAvailable(chatModel::setObservationConvention);
         return chatModel;
@@ -120,14 +119,6 @@ public class StreamingLlmAutoConfiguration {
     @ConditionalOnMissingBean
     StreamingLlmMetrics streamingLlmMetrics(ChatSessions sessions) {
         return new StreamingLlmMetrics(sessions);
-    }
-
-    static StreamingLlmChatOptions defaultOptions(StreamingLlmProperties properties) {
-        StreamingLlmProperties.Chat chat = properties.getChat();
-        return StreamingLlmChatOptions.builder().temperature(chat.getTemperature()).topK(chat.getTopK()).topP(chat.getTopP())
-                .minP(chat.getMinP()).repeatPenalty(chat.getRepeatPenalty()).frequencyPenalty(chat.getFrequencyPenalty())
-                .presencePenalty(chat.getPresencePenalty()).maxTokens(chat.getMaxTokens()).seed(chat.getSeed())
-                .stopSequences(chat.getStop()).build();
     }
 
     static String bytes(long bytes) {

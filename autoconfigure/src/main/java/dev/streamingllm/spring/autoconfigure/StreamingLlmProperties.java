@@ -5,11 +5,12 @@ import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.pull.ModelCatalog;
 import dev.streamingllm.pull.PullPolicy;
 import dev.streamingllm.session.Scheduler;
+import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.NestedConfigurationProperty;
 
 /** StreamingLLM settings, under the project's own prefix {@code streamingllm}. */
 @ConfigurationProperties(prefix = StreamingLlmProperties.PREFIX)
@@ -32,7 +33,9 @@ public class StreamingLlmProperties {
     /** Compute backend: auto (CUDA when a usable device is present, else the CPU), cpu or cuda. */
     private Backend backend = Backend.AUTO;
 
-    private final Chat chat = new Chat();
+    /** Default chat options; a prompt's own options override them. Unset values keep the runtime's defaults. */
+    @NestedConfigurationProperty
+    private StreamingLlmChatOptions chat = StreamingLlmChatOptions.builder().build();
 
     private final Cache cache = new Cache();
 
@@ -72,8 +75,12 @@ public class StreamingLlmProperties {
         this.backend = backend;
     }
 
-    public Chat getChat() {
+    public StreamingLlmChatOptions getChat() {
         return chat;
+    }
+
+    public void setChat(StreamingLlmChatOptions chat) {
+        this.chat = chat;
     }
 
     public Cache getCache() {
@@ -86,120 +93,6 @@ public class StreamingLlmProperties {
 
     public Batch getBatch() {
         return batch;
-    }
-
-    /** Default chat options; a prompt's own options override them. Unset values keep the runtime's defaults. */
-    public static class Chat {
-
-        /** Sampling temperature; 0 picks the most likely token (greedy). */
-        private @Nullable Double temperature;
-
-        /** Keep only the k most likely tokens (0 = off). */
-        private @Nullable Integer topK;
-
-        /** Nucleus sampling: keep the most likely tokens up to this probability mass. */
-        private @Nullable Double topP;
-
-        /** Drop tokens less likely than min-p times the most likely one (0 = off). */
-        private @Nullable Double minP;
-
-        /** llama.cpp's repetition penalty (1 = off). */
-        private @Nullable Double repeatPenalty;
-
-        /** OpenAI's frequency penalty (0 = off). */
-        private @Nullable Double frequencyPenalty;
-
-        /** OpenAI's presence penalty (0 = off). */
-        private @Nullable Double presencePenalty;
-
-        /** Most tokens generated per reply. */
-        private @Nullable Integer maxTokens;
-
-        /** Seed of the sampler's random stream, for repeatable replies. */
-        private @Nullable Long seed;
-
-        /** Strings that end a reply. */
-        private @Nullable List<String> stop;
-
-        public @Nullable Double getTemperature() {
-            return temperature;
-        }
-
-        public void setTemperature(@Nullable Double temperature) {
-            this.temperature = temperature;
-        }
-
-        public @Nullable Integer getTopK() {
-            return topK;
-        }
-
-        public void setTopK(@Nullable Integer topK) {
-            this.topK = topK;
-        }
-
-        public @Nullable Double getTopP() {
-            return topP;
-        }
-
-        public void setTopP(@Nullable Double topP) {
-            this.topP = topP;
-        }
-
-        public @Nullable Double getMinP() {
-            return minP;
-        }
-
-        public void setMinP(@Nullable Double minP) {
-            this.minP = minP;
-        }
-
-        public @Nullable Double getRepeatPenalty() {
-            return repeatPenalty;
-        }
-
-        public void setRepeatPenalty(@Nullable Double repeatPenalty) {
-            this.repeatPenalty = repeatPenalty;
-        }
-
-        public @Nullable Double getFrequencyPenalty() {
-            return frequencyPenalty;
-        }
-
-        public void setFrequencyPenalty(@Nullable Double frequencyPenalty) {
-            this.frequencyPenalty = frequencyPenalty;
-        }
-
-        public @Nullable Double getPresencePenalty() {
-            return presencePenalty;
-        }
-
-        public void setPresencePenalty(@Nullable Double presencePenalty) {
-            this.presencePenalty = presencePenalty;
-        }
-
-        public @Nullable Integer getMaxTokens() {
-            return maxTokens;
-        }
-
-        public void setMaxTokens(@Nullable Integer maxTokens) {
-            this.maxTokens = maxTokens;
-        }
-
-        public @Nullable Long getSeed() {
-            return seed;
-        }
-
-        public void setSeed(@Nullable Long seed) {
-            this.seed = seed;
-        }
-
-        public @Nullable List<String> getStop() {
-            return stop;
-        }
-
-        public void setStop(@Nullable List<String> stop) {
-            this.stop = stop;
-        }
     }
 
     /** Geometry of each session's sink cache. */

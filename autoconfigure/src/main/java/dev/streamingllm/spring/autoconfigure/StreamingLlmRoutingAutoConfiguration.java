@@ -1,5 +1,6 @@
 package dev.streamingllm.spring.autoconfigure;
 
+import dev.streamingllm.spring.api.ConversationOwners;
 import dev.streamingllm.spring.routing.InMemorySessionRegistry;
 import dev.streamingllm.spring.routing.RedisSessionRegistry;
 import dev.streamingllm.spring.routing.RoutingHealthIndicator;
@@ -8,7 +9,6 @@ import dev.streamingllm.spring.routing.RoutingWebFilter;
 import dev.streamingllm.spring.routing.SessionOwnership;
 import dev.streamingllm.spring.routing.SessionRegistry;
 import dev.streamingllm.spring.session.ChatSessions;
-import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.SessionOwner;
 import io.lettuce.core.resource.Delay;
 import java.time.Duration;
@@ -115,7 +115,7 @@ public class StreamingLlmRoutingAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     SessionOwnership streamingLlmSessionOwnership(SessionRegistry registry, ChatSessions sessions, StreamingLlmRoutingProperties properties,
-            Environment environment, ObjectProvider<ConversationKeys> keys) {
+            Environment environment, ObjectProvider<ConversationOwners> owners) {
         String instanceId = properties.getInstanceId() != null ? properties.getInstanceId()
                 : "instance-" + UUID.randomUUID().toString().substring(0, 8);
         String configuredUrl = properties.getBaseUrl();
@@ -123,7 +123,7 @@ public class StreamingLlmRoutingAutoConfiguration {
         RoutingSettings settings = new RoutingSettings(instanceId,
                 () -> baseUrl(environment, configuredUrl, host),
                 properties.getMode(), properties.getLease(), properties.getHeartbeat(), properties.getRedisTimeout());
-        return new SessionOwnership(registry, sessions, settings, keys::getIfAvailable);
+        return new SessionOwnership(registry, sessions, settings, owners::getIfAvailable);
     }
 
     // nested, so that applications without WebFlux never load the filter's classes

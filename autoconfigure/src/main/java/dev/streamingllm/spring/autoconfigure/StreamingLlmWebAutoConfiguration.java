@@ -1,13 +1,13 @@
 package dev.streamingllm.spring.autoconfigure;
 
+import dev.streamingllm.spring.api.ConversationOwners;
+import dev.streamingllm.spring.api.ExchangeAttributes;
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.web.ApiErrorWebExceptionHandler;
 import dev.streamingllm.spring.web.ApiExceptionHandler;
 import dev.streamingllm.spring.web.ApiRequestFilter;
 import dev.streamingllm.spring.web.ChatCompletionsController;
-import dev.streamingllm.spring.web.ChatExchange;
-import dev.streamingllm.spring.web.ConversationKeys;
 import dev.streamingllm.spring.web.GenerationLimiter;
 import dev.streamingllm.spring.web.OversizedRequestErrors;
 import dev.streamingllm.spring.web.SessionOwner;
@@ -61,8 +61,8 @@ public class StreamingLlmWebAutoConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
-    ConversationKeys streamingLlmConversationKeys() {
-        return new ConversationKeys();
+    ConversationOwners streamingLlmConversationOwners() {
+        return new ConversationOwners();
     }
 
     @Bean
@@ -85,20 +85,20 @@ public class StreamingLlmWebAutoConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
-    ChatCompletionsController streamingLlmChatCompletionsController(StreamingLlmChatModel chatModel, ConversationKeys keys,
+    ChatCompletionsController streamingLlmChatCompletionsController(StreamingLlmChatModel chatModel, ConversationOwners owners,
             GenerationLimiter limiter, ObjectProvider<JsonMapper> json,
             StreamingLlmWebProperties properties) {
         int maxTokens = properties.getLimits().getMaxTokens();
         if (maxTokens < 1) {
             throw new IllegalArgumentException("streamingllm.web.limits.max-tokens must be >= 1, was " + maxTokens);
         }
-        return new ChatCompletionsController(chatModel, keys, limiter, json.getIfAvailable(JsonMapper::new), maxTokens);
+        return new ChatCompletionsController(chatModel, owners, limiter, json.getIfAvailable(JsonMapper::new), maxTokens);
     }
 
     @Bean
     @ConditionalOnMissingBean
-    SessionsController streamingLlmSessionsController(ChatSessions sessions, ConversationKeys keys, SessionOwner owner) {
-        return new SessionsController(sessions, keys, owner);
+    SessionsController streamingLlmSessionsController(ChatSessions sessions, ConversationOwners owners, SessionOwner owner) {
+        return new SessionsController(sessions, owners, owner);
     }
 
     @Bean
@@ -153,7 +153,7 @@ public class StreamingLlmWebAutoConfiguration {
         config.setMaxAge(cors.getMaxAge());
         UrlBasedCorsConfigurationSource source = new UrlBasedCorsConfigurationSource();
         source.registerCorsConfiguration("/v1/**", config);
-        return new OrderedCorsWebFilter(source, ChatExchange.FILTER_ORDER - 1);
+        return new OrderedCorsWebFilter(source, ExchangeAttributes.FILTER_ORDER - 1);
     }
 
     /** Origins or origin patterns are set for CORS, in any form the binder reads (a list in YAML included). */

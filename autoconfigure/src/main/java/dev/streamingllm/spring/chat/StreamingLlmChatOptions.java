@@ -6,6 +6,7 @@ import org.jspecify.annotations.Nullable;
 import org.springframework.ai.chat.prompt.ChatOptions;
 import org.springframework.ai.chat.prompt.DefaultChatOptionsBuilder;
 import org.springframework.ai.model.tool.StructuredOutputChatOptions;
+import org.springframework.boot.context.properties.bind.ConstructorBinding;
 
 /**
  * Options of {@link StreamingLlmChatModel}: the portable {@link ChatOptions} plus the sink cache's geometry,
@@ -18,15 +19,25 @@ import org.springframework.ai.model.tool.StructuredOutputChatOptions;
 public final class StreamingLlmChatOptions implements StructuredOutputChatOptions {
 
     private final @Nullable String model;
+    /** OpenAI's frequency penalty (0 = off). */
     private final @Nullable Double frequencyPenalty;
+    /** Most tokens generated per reply. */
     private final @Nullable Integer maxTokens;
+    /** OpenAI's presence penalty (0 = off). */
     private final @Nullable Double presencePenalty;
-    private final @Nullable List<String> stopSequences;
+    /** Strings that end a reply. */
+    private final @Nullable List<String> stop;
+    /** Sampling temperature; 0 picks the most likely token (greedy). */
     private final @Nullable Double temperature;
+    /** Keep only the k most likely tokens (0 = off). */
     private final @Nullable Integer topK;
+    /** Nucleus sampling: keep the most likely tokens up to this probability mass. */
     private final @Nullable Double topP;
+    /** Drop tokens less likely than min-p times the most likely one (0 = off). */
     private final @Nullable Double minP;
+    /** llama.cpp's repetition penalty (1 = off). */
     private final @Nullable Double repeatPenalty;
+    /** Seed of the sampler's random stream, for repeatable replies. */
     private final @Nullable Long seed;
     private final @Nullable Integer sinks;
     private final @Nullable Integer window;
@@ -42,7 +53,7 @@ public final class StreamingLlmChatOptions implements StructuredOutputChatOption
         this.frequencyPenalty = frequencyPenalty;
         this.maxTokens = maxTokens;
         this.presencePenalty = presencePenalty;
-        this.stopSequences = stopSequences == null ? null : stopSequences.stream().distinct().toList();
+        this.stop = stopSequences == null ? null : stopSequences.stream().distinct().toList();
         this.temperature = temperature;
         this.topK = topK;
         this.topP = topP;
@@ -57,6 +68,18 @@ public final class StreamingLlmChatOptions implements StructuredOutputChatOption
         this.outputSchema = b.outputSchema;
     }
 
+    /**
+     * The options a configuration sets as every prompt's defaults ({@code streamingllm.chat.*}), bound by Spring Boot;
+     * unset ones keep the runtime's defaults. The others concern the model or one prompt.
+     */
+    @ConstructorBinding
+    StreamingLlmChatOptions(@Nullable Double temperature, @Nullable Integer topK, @Nullable Double topP, @Nullable Double minP,
+            @Nullable Double repeatPenalty, @Nullable Double frequencyPenalty, @Nullable Double presencePenalty,
+            @Nullable Integer maxTokens, @Nullable Long seed, @Nullable List<String> stop) {
+        this(null, frequencyPenalty, maxTokens, presencePenalty, stop, temperature, topK, topP,
+                builder().minP(minP).repeatPenalty(repeatPenalty).seed(seed));
+    }
+
     public static Builder builder() {
         return new Builder();
     }
@@ -65,7 +88,7 @@ public final class StreamingLlmChatOptions implements StructuredOutputChatOption
     @Override
     public Builder mutate() {
         Builder b = builder().model(model).frequencyPenalty(frequencyPenalty).maxTokens(maxTokens)
-                .presencePenalty(presencePenalty).stopSequences(stopSequences).temperature(temperature).topK(topK)
+                .presencePenalty(presencePenalty).stopSequences(stop).temperature(temperature).topK(topK)
                 .topP(topP);
         return b.minP(minP).repeatPenalty(repeatPenalty).seed(seed).sinks(sinks).window(window)
                 .pinSystemPrompt(pinSystemPrompt).conversationId(conversationId).client(client).outputSchema(outputSchema);
@@ -102,7 +125,7 @@ public final class StreamingLlmChatOptions implements StructuredOutputChatOption
 
     @Override
     public @Nullable List<String> getStopSequences() {
-        return stopSequences;
+        return stop;
     }
 
     @Override
@@ -182,7 +205,7 @@ public final class StreamingLlmChatOptions implements StructuredOutputChatOption
         return o instanceof StreamingLlmChatOptions that && Objects.equals(model, that.model)
                 && Objects.equals(frequencyPenalty, that.frequencyPenalty) && Objects.equals(maxTokens, that.maxTokens)
                 && Objects.equals(presencePenalty, that.presencePenalty)
-                && Objects.equals(stopSequences, that.stopSequences) && Objects.equals(temperature, that.temperature)
+                && Objects.equals(stop, that.stop) && Objects.equals(temperature, that.temperature)
                 && Objects.equals(topK, that.topK) && Objects.equals(topP, that.topP) && Objects.equals(minP, that.minP)
                 && Objects.equals(repeatPenalty, that.repeatPenalty) && Objects.equals(seed, that.seed)
                 && Objects.equals(sinks, that.sinks) && Objects.equals(window, that.window)
@@ -193,7 +216,7 @@ public final class StreamingLlmChatOptions implements StructuredOutputChatOption
 
     @Override
     public int hashCode() {
-        return Objects.hash(model, frequencyPenalty, maxTokens, presencePenalty, stopSequences, temperature, topK, topP,
+        return Objects.hash(model, frequencyPenalty, maxTokens, presencePenalty, stop, temperature, topK, topP,
                 minP, repeatPenalty, seed, sinks, window, pinSystemPrompt, conversationId, client, outputSchema);
     }
 

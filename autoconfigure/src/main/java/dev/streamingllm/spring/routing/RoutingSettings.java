@@ -25,4 +25,9 @@ public record RoutingSettings(String instanceId, Supplier<String> baseUrl, Routi
                     + heartbeat + "), so that a live owner renews before its lease expires");
         }
     }
+
+    /** This instance as the registry announces it; its base URL is null until the server runs. */
+    public Instance self() {
+        return new Instance(instanceId, baseUrl.get());
+    }
 }

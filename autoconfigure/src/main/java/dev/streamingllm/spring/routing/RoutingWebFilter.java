@@ -1,7 +1,7 @@
 package dev.streamingllm.spring.routing;
 
-import dev.streamingllm.spring.web.ApiException;
-import dev.streamingllm.spring.web.ChatExchange;
+import dev.streamingllm.spring.api.ApiException;
+import dev.streamingllm.spring.api.ExchangeAttributes;
 import java.net.URI;
 import org.springframework.core.Ordered;
 import org.springframework.core.io.buffer.DataBuffer;
@@ -25,7 +25,7 @@ import tools.jackson.databind.json.JsonMapper;
  * <p>Runs after the HTTP API's {@code ApiRequestFilter}, so a request is authenticated and size-checked here
  * before it is forwarded, and its conversation id is the one that filter resolved (the {@code user} field
  * included; the body it read is replayed to the owner). Without the HTTP API the id comes from the header or
- * the session path, by the same rule ({@link ChatExchange#resolveConversationId}).
+ * the session path, by the same rule ({@link ExchangeAttributes#resolveConversationId}).
  */
 public final class RoutingWebFilter implements WebFilter, Ordered {
 
@@ -47,14 +47,14 @@ public final class RoutingWebFilter implements WebFilter, Ordered {
     @Override
     public int getOrder() {
         // after the API filter (key, size limit, conversation id), before the endpoints
-        return ChatExchange.FILTER_ORDER + 1;
+        return ExchangeAttributes.FILTER_ORDER + 1;
     }
 
     @Override
     public Mono<Void> filter(ServerWebExchange exchange, WebFilterChain chain) {
         String id;
         try {
-            id = ChatExchange.resolveConversationId(exchange);
+            id = ExchangeAttributes.resolveConversationId(exchange);
         } catch (ApiException e) {
             return e.writeTo(exchange.getResponse(), json);
         }

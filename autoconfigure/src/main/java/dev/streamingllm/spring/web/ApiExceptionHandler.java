@@ -1,5 +1,7 @@
 package dev.streamingllm.spring.web;
 
+import dev.streamingllm.spring.api.ApiError;
+import dev.streamingllm.spring.api.ApiException;
 import dev.streamingllm.spring.session.SessionLimitException;
 import dev.streamingllm.spring.session.SessionUnavailableException;
 import java.time.Duration;

@@ -1,5 +1,7 @@
 package dev.streamingllm.spring.web;
 
+import dev.streamingllm.spring.api.ApiException;
+import dev.streamingllm.spring.api.ExchangeAttributes;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -29,7 +31,7 @@ import tools.jackson.databind.json.JsonMapper;
  * The one place a request under {@code /v1} is resolved, before any handler (or routing filter) sees it: the
  * API key is checked (401), a chat request's body is read under the size limit (413) and kept for replay (a
  * proxying filter after this one forwards it), and the conversation id is resolved and validated (400). The
- * results are exchange attributes, see {@link ChatExchange}.
+ * results are exchange attributes, see {@link ExchangeAttributes}.
  */
 public class ApiRequestFilter implements WebFilter, Ordered {
 
@@ -49,7 +51,7 @@ public class ApiRequestFilter implements WebFilter, Ordered {
 
     @Override
     public int getOrder() {
-        return ChatExchange.FILTER_ORDER;
+        return ExchangeAttributes.FILTER_ORDER;
     }
 
     @Override
@@ -60,9 +62,9 @@ public class ApiRequestFilter implements WebFilter, Ordered {
             return chain.filter(exchange);
         }
         try {
-            exchange.getAttributes().put(ChatExchange.CLIENT, authenticate(request.getHeaders()));
-            if (path.startsWith(ChatExchange.SESSIONS_PATH)) {
-                ChatExchange.resolveConversationId(exchange);
+            exchange.getAttributes().put(ExchangeAttributes.CLIENT, authenticate(request.getHeaders()));
+            if (path.startsWith(ExchangeAttributes.SESSIONS_PATH)) {
+                ExchangeAttributes.resolveConversationId(exchange);
                 return chain.filter(exchange);
             }
             if (!path.equals(COMPLETIONS) || request.getMethod() != HttpMethod.POST) {
@@ -82,7 +84,7 @@ public class ApiRequestFilter implements WebFilter, Ordered {
                 .flatMap(body -> {
                     try {
                         byte[] bytes = body.orElseThrow(this::tooLarge);
-                        ChatExchange.resolveConversationId(exchange, bytes, json);
+                        ExchangeAttributes.resolveConversationId(exchange, bytes, json);
                         return chain.filter(exchange.mutate().request(replaying(request, bytes)).build());
                     } catch (ApiException e) {
                         return e.writeTo(exchange.getResponse(), json);
@@ -92,7 +94,7 @@ public class ApiRequestFilter implements WebFilter, Ordered {
 
     private String authenticate(HttpHeaders headers) {
         if (keyFingerprints.isEmpty()) {
-            return ChatExchange.ANONYMOUS;
+            return ExchangeAttributes.ANONYMOUS;
         }
         String authorization = headers.getFirst(HttpHeaders.AUTHORIZATION);
         if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {

@@ -1,6 +1,9 @@
 package dev.streamingllm.spring.web;
 
 import dev.streamingllm.sampling.JsonGrammar;
+import dev.streamingllm.spring.api.ApiException;
+import dev.streamingllm.spring.api.ConversationOwners;
+import dev.streamingllm.spring.api.ExchangeAttributes;
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
 import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import dev.streamingllm.spring.session.TurnWork;
@@ -42,7 +45,7 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * OpenAI's Chat Completions and Models endpoints over {@link StreamingLlmChatModel}. The conversation id
- * ({@link ChatExchange}) names the session that holds the conversation, so a client may send only its new
+ * ({@link ExchangeAttributes}) names the session that holds the conversation, so a client may send only its new
  * message each turn; without one, a resent history continues the session of the same API key that it extends.
  *
  * <p>A request is validated, then admitted ({@link GenerationLimiter}), and only then reaches a session. A client that
@@ -61,7 +64,7 @@ public class ChatCompletionsController {
     public static final String DURABLE = "X-StreamingLLM-Durable";
 
     private final StreamingLlmChatModel chatModel;
-    private final ConversationKeys keys;
+    private final ConversationOwners owners;
     private final GenerationLimiter limiter;
     private final JsonMapper json;
     private final int maxTokens;
@@ -70,10 +73,10 @@ public class ChatCompletionsController {
     private final ChatRequestReader reader = new ChatRequestReader();
     private final AtomicLong abandoned = new AtomicLong();
 
-    public ChatCompletionsController(StreamingLlmChatModel chatModel, ConversationKeys keys,
+    public ChatCompletionsController(StreamingLlmChatModel chatModel, ConversationOwners owners,
             GenerationLimiter limiter, JsonMapper json, int maxTokens) {
         this.chatModel = chatModel;
-        this.keys = keys;
+        this.owners = owners;
         this.limiter = limiter;
         this.json = json;
         this.maxTokens = maxTokens;
@@ -107,12 +110,12 @@ public class ChatCompletionsController {
         ChatCompletionRequest request = reader.read(body);
         List<Message> incoming = validate(request);
         String outputSchema = outputSchema(request.responseFormat());
-        String client = ChatExchange.client(exchange);
-        String conversationId = ChatExchange.conversationId(exchange);
+        String client = ExchangeAttributes.client(exchange);
+        String conversationId = ExchangeAttributes.conversationId(exchange);
         Prompt prompt = new Prompt(incoming, options(request, conversationId, client, outputSchema));
         return limiter.admit(client).flatMap(slot -> {
             try {
-                if (conversationId != null && !keys.claim(conversationId, client)) {
+                if (conversationId != null && !owners.claim(conversationId, client)) {
                     throw ApiException.notFound("conversation_not_found", "No conversation '" + conversationId + "' here.");
                 }
                 Turn turn = new Turn("chatcmpl-" + UUID.randomUUID().toString().replace("-", ""), Instant.now().getEpochSecond());

@@ -1,5 +1,6 @@
 package dev.streamingllm.spring.web;
 
+import dev.streamingllm.spring.api.ApiException;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;

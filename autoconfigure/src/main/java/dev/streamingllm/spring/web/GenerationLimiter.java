@@ -1,5 +1,6 @@
 package dev.streamingllm.spring.web;
 
+import dev.streamingllm.spring.api.ApiException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.HashMap;

@@ -1,5 +1,6 @@
 package dev.streamingllm.spring.web;
 
+import dev.streamingllm.spring.api.ApiException;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandler;

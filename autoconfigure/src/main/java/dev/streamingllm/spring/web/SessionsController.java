@@ -1,5 +1,8 @@
 package dev.streamingllm.spring.web;
 
+import dev.streamingllm.spring.api.ApiException;
+import dev.streamingllm.spring.api.ConversationOwners;
+import dev.streamingllm.spring.api.ExchangeAttributes;
 import dev.streamingllm.spring.session.ChatSessions;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -12,12 +15,12 @@ import org.springframework.web.server.ServerWebExchange;
 public class SessionsController {
 
     private final ChatSessions sessions;
-    private final ConversationKeys keys;
+    private final ConversationOwners owners;
     private final SessionOwner owner;
 
-    public SessionsController(ChatSessions sessions, ConversationKeys keys, SessionOwner owner) {
+    public SessionsController(ChatSessions sessions, ConversationOwners owners, SessionOwner owner) {
         this.sessions = sessions;
-        this.keys = keys;
+        this.owners = owners;
         this.owner = owner;
     }
 
@@ -37,7 +40,7 @@ public class SessionsController {
     }
 
     private void visible(String id, ServerWebExchange exchange) {
-        if (!keys.visible(id, ChatExchange.client(exchange))) {
+        if (!owners.visible(id, ExchangeAttributes.client(exchange))) {
             throw notFound(id);
         }
     }

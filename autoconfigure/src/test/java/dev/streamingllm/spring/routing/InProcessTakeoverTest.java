@@ -2,6 +2,7 @@ package dev.streamingllm.spring.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.streamingllm.model.Model;
 import dev.streamingllm.sampling.SamplingParams;
@@ -210,26 +211,15 @@ class InProcessTakeoverTest {
         return texts;
     }
 
-    private static void awaitPublished(SessionRegistry registry, String id, long tokensSeen) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (System.nanoTime() < deadline) {
-            Publication publication = registry.find(id).block(Duration.ofSeconds(2));
-            if (publication != null && publication.record().tokensSeen() == tokensSeen) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("session " + id + " was not published with " + tokensSeen + " tokens seen");
+    private static void awaitPublished(SessionRegistry registry, String id, long tokensSeen) {
+        await("session " + id + " published with " + tokensSeen + " tokens seen").atMost(Duration.ofSeconds(20))
+                .pollInterval(Duration.ofMillis(100))
+                .until(() -> registry.find(id).block(Duration.ofSeconds(2)),
+                        publication -> publication != null && publication.record().tokensSeen() == tokensSeen);
     }
 
-    private static void awaitLeaseExpired(SessionRegistry registry, String id) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (registry.lease(id).block(Duration.ofSeconds(2)) == null) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("the lease of session " + id + " did not expire");
+    private static void awaitLeaseExpired(SessionRegistry registry, String id) {
+        await("the lease of session " + id + " expiring").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
+                .until(() -> registry.lease(id).block(Duration.ofSeconds(2)) == null);
     }
 }

@@ -1,15 +1,16 @@
 package dev.streamingllm.spring.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Conversation;
 import dev.streamingllm.session.Engine;
 import dev.streamingllm.sampling.SamplingParams;
+import dev.streamingllm.spring.api.ExchangeAttributes;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionUnavailableException;
 import dev.streamingllm.spring.web.ChatCompletionsController;
-import dev.streamingllm.spring.web.ChatExchange;
 import dev.streamingllm.template.ChatMessage;
 import java.io.File;
 import java.net.URI;
@@ -129,7 +130,7 @@ class MultiInstanceRoutingTest {
                 .header("Content-Type", "application/json").timeout(Duration.ofSeconds(60))
                 .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)));
         if (!byUser) {
-            request.header(ChatExchange.CONVERSATION_HEADER, id);
+            request.header(ExchangeAttributes.CONVERSATION_HEADER, id);
         }
         HttpResponse<String> response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
         String servedBy = response.headers().firstValue(RoutingWebFilter.SERVED_BY).orElse(null);
@@ -204,21 +205,16 @@ class MultiInstanceRoutingTest {
         return texts;
     }
 
-    private static void awaitPublished(SessionRegistry registry, String id, long tokensSeen) throws InterruptedException {
+    private static void awaitPublished(SessionRegistry registry, String id, long tokensSeen) {
         awaitPublished(registry, id, tokensSeen, false);
     }
 
     /** Waits until the session is stored with {@code tokensSeen} tokens seen, or with any number when {@code any}. */
-    private static void awaitPublished(SessionRegistry registry, String id, long tokensSeen, boolean any) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (System.nanoTime() < deadline) {
-            Publication publication = registry.find(id).block(Duration.ofSeconds(2));
-            if (publication != null && (any || publication.record().tokensSeen() == tokensSeen)) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("session " + id + " was not published with " + tokensSeen + " tokens seen");
+    private static void awaitPublished(SessionRegistry registry, String id, long tokensSeen, boolean any) {
+        await("session " + id + " published with " + (any ? "any number of" : tokensSeen) + " tokens seen").atMost(Duration.ofSeconds(20))
+                .pollInterval(Duration.ofMillis(100))
+                .until(() -> registry.find(id).block(Duration.ofSeconds(2)),
+                        publication -> publication != null && (any || publication.record().tokensSeen() == tokensSeen));
     }
 
     @Test
@@ -271,13 +267,14 @@ class MultiInstanceRoutingTest {
             a.destroyForcibly().waitFor();
 
             // B refuses until A's lease expires, then takes the session over; the client still sends only its new message
-            Reply third = chat(url(b), id, false, USERS[2], false);
-            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-            while (third.status() == 503 && System.nanoTime() < deadline) {
-                assertThat(JSON.readTree(third.body()).get("error").get("code").asString()).isEqualTo("session_unavailable");
-                Thread.sleep(250);
-                third = chat(url(b), id, false, USERS[2], false);
-            }
+            Reply third = await("B taking session " + id + " over").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(250))
+                    .until(() -> chat(url(b), id, false, USERS[2], false), reply -> {
+                        if (reply.status() != 503) {
+                            return true;
+                        }
+                        assertThat(JSON.readTree(reply.body()).get("error").get("code").asString()).isEqualTo("session_unavailable");
+                        return false;
+                    });
             assertThat(third.status()).as(third.body()).isEqualTo(200);
             assertThat(third.servedBy()).isEqualTo("B");
             Reply fourth = say(url(b), id, false, USERS[3], true);
@@ -304,11 +301,13 @@ class MultiInstanceRoutingTest {
                     HttpResponse.BodyHandlers.ofString());
             assertThat(get.statusCode()).as(get.body()).isEqualTo(404);
             assertThat(delete.statusCode()).as(delete.body()).isEqualTo(404);
-            // past a few heartbeats: nothing was leased, so nothing is renewed either
-            Thread.sleep(1_500);
-            assertThat(redisKeys(a, "streamingllm:*:{" + id + "}")).isEmpty();
-            assertThat(a.getBean(SessionOwnership.class).lease(id)).isEmpty();
-            assertThat(a.getBean(SessionOwnership.class).status().localSessions()).isZero();
+            // through a few heartbeats: nothing was leased, so nothing is renewed either
+            SessionOwnership ownership = a.getBean(SessionOwnership.class);
+            await().during(Duration.ofMillis(1_500)).atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                assertThat(redisKeys(a, "streamingllm:*:{" + id + "}")).isEmpty();
+                assertThat(ownership.lease(id)).isEmpty();
+                assertThat(ownership.status().localSessions()).isZero();
+            });
         }
     }
 
@@ -337,12 +336,9 @@ class MultiInstanceRoutingTest {
             a.destroyForcibly().waitFor();
 
             // once A's lease expires B takes the session over, and with it the binding: the other key still gets 404
-            HttpResponse<String> other = keyed(url(b), "key-two", id, USERS[1]);
-            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-            while (other.statusCode() == 503 && System.nanoTime() < deadline) {
-                Thread.sleep(250);
-                other = keyed(url(b), "key-two", id, USERS[1]);
-            }
+            HttpResponse<String> other = await("B taking session " + id + " over").atMost(Duration.ofSeconds(20))
+                    .pollInterval(Duration.ofMillis(250))
+                    .until(() -> keyed(url(b), "key-two", id, USERS[1]), response -> response.statusCode() != 503);
             assertThat(other.statusCode()).as(other.body()).isEqualTo(404);
             assertThat(b.getBean(SessionOwnership.class).lease(id)).isPresent();
             HttpResponse<String> look = HTTP.send(HttpRequest.newBuilder(URI.create(url(b) + "/v1/sessions/" + id))
@@ -363,7 +359,7 @@ class MultiInstanceRoutingTest {
                 "temperature", 0, "max_tokens", MAX_TOKENS));
         return HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/v1/chat/completions"))
                 .header("Content-Type", "application/json").header("Authorization", "Bearer " + key)
-                .header(ChatExchange.CONVERSATION_HEADER, id).timeout(Duration.ofSeconds(60))
+                .header(ExchangeAttributes.CONVERSATION_HEADER, id).timeout(Duration.ofSeconds(60))
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
@@ -379,11 +375,8 @@ class MultiInstanceRoutingTest {
                 String id = "race-" + UUID.randomUUID();
                 // a dead owner's lease, already expired
                 assertThat(registry.acquire(id, "dead", Duration.ofMillis(50)).block()).isNotNull();
-                long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-                while (registry.lease(id).block(Duration.ofSeconds(2)) != null) {
-                    assertThat(System.nanoTime()).as("the dead owner's lease of %s expires", id).isLessThan(deadline);
-                    Thread.onSpinWait();
-                }
+                await("the dead owner's lease of " + id + " expiring").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(5))
+                        .until(() -> registry.lease(id).block(Duration.ofSeconds(2)) == null);
                 // a turn reaching each instance at once: both are routed here, and the turns' takeovers race
                 assertThat(Mono.zip(ownershipA.route(id), ownershipB.route(id), List::<Route>of).block(Duration.ofSeconds(30)))
                         .containsOnly(new Route.Local());
@@ -439,12 +432,9 @@ class MultiInstanceRoutingTest {
                 redis.stop();
                 redis.restart();
                 // A reconnects and finds the registry empty: the conversation is refused, not begun anew
-                Reply refused = chat(url(a), id, false, USERS[2], false);
-                long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-                while (refused.status() == 503 && refused.body().contains("unreachable") && System.nanoTime() < deadline) {
-                    Thread.sleep(50);
-                    refused = chat(url(a), id, false, USERS[2], false);
-                }
+                Reply refused = await("A reaching the restarted registry").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
+                        .until(() -> chat(url(a), id, false, USERS[2], false),
+                                reply -> !(reply.status() == 503 && reply.body().contains("unreachable")));
                 assertThat(refused.status()).as(refused.body()).isEqualTo(503);
                 assertThat(refused.body()).contains("lost its data");
                 assertThat(refused.retryAfter()).isNotNull();
@@ -452,12 +442,8 @@ class MultiInstanceRoutingTest {
             } finally {
                 signal(b, "CONT");
             }
-            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-            Lease reasserted = registry.lease(id).block(Duration.ofSeconds(2));
-            while ((reasserted == null || !reasserted.instanceId().equals("B")) && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-                reasserted = registry.lease(id).block(Duration.ofSeconds(2));
-            }
+            Lease reasserted = await("B re-asserting session " + id).atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
+                    .until(() -> registry.lease(id).block(Duration.ofSeconds(2)), lease -> lease != null && lease.instanceId().equals("B"));
             assertThat(reasserted).as("B's lease after it re-asserted the conversation").isNotNull();
             assertThat(reasserted.instanceId()).isEqualTo("B");
             assertThat(reasserted.fence()).isGreaterThan(fenceBefore);
@@ -599,7 +585,7 @@ class MultiInstanceRoutingTest {
                 }
                 int victim = random.nextInt(3);
                 // killed only while another instance answers: a restarted JVM takes a while before it does
-                boolean anotherAnswers = java.util.stream.IntStream.range(0, 3).anyMatch(i -> i != victim && answers(ports[i]));
+                boolean anotherAnswers = java.util.stream.IntStream.range(0, 3).anyMatch(i -> i != victim && answers("http://localhost:" + ports[i]));
                 if (processes[victim].isAlive() && anotherAnswers) {
                     processes[victim].destroyForcibly().waitFor();
                     kills++;
@@ -653,9 +639,10 @@ class MultiInstanceRoutingTest {
         }
     }
 
-    private static boolean answers(int port) {
+    /** Whether the instance at {@code baseUrl} is up: its health answers 200. */
+    private static boolean answers(String baseUrl) {
         try {
-            return HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/actuator/health")).build(),
+            return HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/actuator/health")).build(),
                     HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
         } catch (java.io.IOException | InterruptedException e) {
             return false;
@@ -733,20 +720,13 @@ class MultiInstanceRoutingTest {
     }
 
     /** Waits until the instance reaches the registry and has written every snapshot it holds. */
-    private static void awaitSettled(String baseUrl) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (true) {
+    private static void awaitSettled(String baseUrl) {
+        await("instance at " + baseUrl + " settling").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() -> {
             HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/actuator/health")).build(),
                     HttpResponse.BodyHandlers.ofString());
             JsonNode routing = JSON.readTree(response.body()).path("components").path("streamingLlmRouting");
-            if ("UP".equals(routing.path("status").asString("")) && routing.path("details").path("pendingSnapshots").asInt(-1) == 0) {
-                return;
-            }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("instance at " + baseUrl + " did not settle: " + response.body());
-            }
-            Thread.sleep(200);
-        }
+            return "UP".equals(routing.path("status").asString("")) && routing.path("details").path("pendingSnapshots").asInt(-1) == 0;
+        });
     }
 
     /** The test's own connection to the registry, read-only use. */
@@ -778,41 +758,19 @@ class MultiInstanceRoutingTest {
         }
     }
 
-    private static void awaitRegistered(SessionRegistry registry, String id, String url) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (!new Instance(id, url).equals(registry.instance(id).block(Duration.ofSeconds(2)))) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("instance " + id + " did not announce itself at " + url);
-            }
-            Thread.sleep(50);
-        }
+    private static void awaitRegistered(SessionRegistry registry, String id, String url) {
+        await("instance " + id + " announcing itself at " + url).atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+                .until(() -> new Instance(id, url).equals(registry.instance(id).block(Duration.ofSeconds(2))));
     }
 
-    private static void awaitStatus(RoutingHealthIndicator health, Status status) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (!health.health().getStatus().equals(status)) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("routing health stayed " + health.health());
-            }
-            Thread.sleep(100);
-        }
+    private static void awaitStatus(RoutingHealthIndicator health, Status status) {
+        await("routing health " + status).atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
+                .until(() -> health.health().getStatus().equals(status));
     }
 
-    private static void awaitUp(String baseUrl) throws InterruptedException {
+    private static void awaitUp(String baseUrl) {
         // generous: on a loaded machine a JVM with the model takes minutes to start
-        long deadline = System.nanoTime() + Duration.ofSeconds(240).toNanos();
-        while (System.nanoTime() < deadline) {
-            try {
-                HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/actuator/health")).build(),
-                        HttpResponse.BodyHandlers.ofString());
-                if (response.statusCode() == 200) {
-                    return;
-                }
-            } catch (java.io.IOException e) {
-                // not listening yet
-            }
-            Thread.sleep(250);
-        }
-        throw new AssertionError("instance at " + baseUrl + " did not start");
+        await("instance at " + baseUrl + " starting").atMost(Duration.ofSeconds(240)).pollInterval(Duration.ofMillis(250))
+                .until(() -> answers(baseUrl));
     }
 }

@@ -1,5 +1,7 @@
 package dev.streamingllm.spring.routing;
 
+import static org.awaitility.Awaitility.await;
+
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -29,7 +31,7 @@ final class RealRedisCluster implements AutoCloseable {
     private RealRedisCluster() {
     }
 
-    static RealRedisCluster start() throws IOException, InterruptedException {
+    static RealRedisCluster start() throws IOException {
         RealRedisCluster cluster = new RealRedisCluster();
         try {
             Path dir = Files.createDirectories(Path.of("target", "redis-cluster").toAbsolutePath());
@@ -49,7 +51,7 @@ final class RealRedisCluster implements AutoCloseable {
             }
             cluster.join();
             return cluster;
-        } catch (IOException | InterruptedException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             cluster.close();
             throw e;
         }
@@ -60,7 +62,7 @@ final class RealRedisCluster implements AutoCloseable {
         return ports.stream().map(port -> "127.0.0.1:" + port).toList();
     }
 
-    private void join() throws InterruptedException {
+    private void join() {
         List<RedisClient> clients = ports.stream().map(port -> RedisClient.create(RedisURI.create("127.0.0.1", port))).toList();
         try {
             List<StatefulRedisConnection<String, String>> connections = clients.stream().map(RedisClient::connect).toList();
@@ -73,14 +75,9 @@ final class RealRedisCluster implements AutoCloseable {
                 int to = i == connections.size() - 1 ? SLOTS : from + per;
                 connections.get(i).sync().clusterAddSlots(IntStream.range(from, to).toArray());
             }
-            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (!connections.stream().allMatch(c -> c.sync().clusterInfo().contains("cluster_state:ok"))) {
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("the Redis cluster on " + nodes() + " did not reach cluster_state:ok: "
-                            + connections.getFirst().sync().clusterInfo());
-                }
-                Thread.sleep(100);
-            }
+            await("the Redis cluster on " + nodes() + " reaching cluster_state:ok").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(100))
+                    .until(() -> connections.stream().allMatch(c -> c.sync().clusterInfo().contains("cluster_state:ok")));
         } finally {
             clients.forEach(RedisClient::shutdown);
         }

@@ -2,11 +2,11 @@ package dev.streamingllm.spring.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.streamingllm.spring.api.ExchangeAttributes;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmAutoConfiguration;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmRoutingAutoConfiguration;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmWebAutoConfiguration;
 import dev.streamingllm.spring.session.ChatSessions;
-import dev.streamingllm.spring.web.ChatExchange;
 import dev.streamingllm.spring.web.SessionOwner;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.session.Conversation;
@@ -197,17 +197,17 @@ class StreamingLlmRoutingAutoConfigurationTest {
             RoutingWebFilter filter = context.getBean(RoutingWebFilter.class);
 
             MockServerWebExchange named = MockServerWebExchange.from(MockServerHttpRequest.post("/ask")
-                    .header(ChatExchange.CONVERSATION_HEADER, "plain-app-1"));
+                    .header(ExchangeAttributes.CONVERSATION_HEADER, "plain-app-1"));
             AtomicBoolean served = new AtomicBoolean();
             filter.filter(named, exchange -> Mono.fromRunnable(() -> served.set(true))).block(Duration.ofSeconds(10));
             assertThat(served).isTrue();
             assertThat(named.getResponse().getHeaders().getFirst(RoutingWebFilter.SERVED_BY)).isEqualTo("here");
-            assertThat(ChatExchange.conversationId(named)).isEqualTo("plain-app-1");
+            assertThat(ExchangeAttributes.conversationId(named)).isEqualTo("plain-app-1");
             // a new conversation: its first turn takes the lease, not the routing
             assertThat(context.getBean(SessionOwnership.class).lease("plain-app-1")).isEmpty();
 
             MockServerWebExchange invalid = MockServerWebExchange.from(MockServerHttpRequest.post("/ask")
-                    .header(ChatExchange.CONVERSATION_HEADER, "has spaces"));
+                    .header(ExchangeAttributes.CONVERSATION_HEADER, "has spaces"));
             filter.filter(invalid, exchange -> Mono.error(new AssertionError("an invalid id must not be served"))).block(Duration.ofSeconds(10));
             assertThat(invalid.getResponse().getStatusCode()).isEqualTo(HttpStatus.BAD_REQUEST);
             assertThat(invalid.getResponse().getBodyAsString().block()).contains("invalid_conversation_id");

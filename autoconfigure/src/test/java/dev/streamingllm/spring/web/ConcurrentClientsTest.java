@@ -2,6 +2,7 @@ package dev.streamingllm.spring.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.streamingllm.spring.api.ExchangeAttributes;
 import dev.streamingllm.spring.session.ChatSessions;
 import java.time.Duration;
 import java.util.List;
@@ -56,7 +57,7 @@ class ConcurrentClientsTest {
     }
 
     private Mono<Integer> turn(WebClient client, String conversation, int turn) {
-        return client.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, conversation)
+        return client.post().uri("/v1/chat/completions").header(ExchangeAttributes.CONVERSATION_HEADER, conversation)
                 .contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(Map.of("messages", List.of(Map.of("role", "user", "content", "Turn " + turn + ": tell me more.")),
                         "max_tokens", 24, "temperature", 0))

@@ -2,6 +2,7 @@ package dev.streamingllm.spring.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.streamingllm.spring.api.ConversationOwners;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmAutoConfiguration;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmWebAutoConfiguration;
 import dev.streamingllm.spring.autoconfigure.StreamingLlmWebMetrics;
@@ -37,7 +38,7 @@ class StreamingLlmWebAutoConfigurationTest {
                 .run(context -> {
                     assertThat(context).hasSingleBean(ChatCompletionsController.class).hasSingleBean(SessionsController.class)
                             .hasSingleBean(ApiRequestFilter.class).hasSingleBean(ApiExceptionHandler.class)
-                            .hasSingleBean(ApiErrorWebExceptionHandler.class).hasSingleBean(ConversationKeys.class)
+                            .hasSingleBean(ApiErrorWebExceptionHandler.class).hasSingleBean(ConversationOwners.class)
                             .hasSingleBean(StreamingLlmWebMetrics.class).hasBean("streamingLlmOversizedRequestErrors")
                             .doesNotHaveBean(CorsWebFilter.class);
                     assertThat(context.getBean(GenerationLimiter.class).limit()).isEqualTo(3);

@@ -3,6 +3,8 @@ package dev.streamingllm.spring.web;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.streamingllm.spring.api.ConversationOwners;
+import dev.streamingllm.spring.api.ExchangeAttributes;
 import dev.streamingllm.spring.routing.SessionOwnership;
 import dev.streamingllm.spring.session.ChatSessions;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -78,7 +80,7 @@ class WebApiTest {
     SessionOwnership ownership;
 
     @Autowired
-    ConversationKeys keys;
+    ConversationOwners owners;
 
     @Autowired
     MeterRegistry meters;
@@ -337,7 +339,7 @@ class WebApiTest {
         complete(a, "secret-of-a", request(List.of(user("A secret story.")), false));
         error(b.get().uri("/v1/sessions/secret-of-a").exchange(), HttpStatus.NOT_FOUND, "session_not_found");
         error(b.delete().uri("/v1/sessions/secret-of-a").exchange(), HttpStatus.NOT_FOUND, "session_not_found");
-        error(b.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, "secret-of-a")
+        error(b.post().uri("/v1/chat/completions").header(ExchangeAttributes.CONVERSATION_HEADER, "secret-of-a")
                 .contentType(MediaType.APPLICATION_JSON).bodyValue(request(List.of(user("Tell me.")), false)).exchange(),
                 HttpStatus.NOT_FOUND, "conversation_not_found");
         // and it is untouched: a still sees it
@@ -427,10 +429,10 @@ class WebApiTest {
         bad.put("temperature", 3);
         error(named(a, "refused-400", bad), HttpStatus.BAD_REQUEST, "invalid_temperature");
         error(named(a, "refused-404", Map.of("model", "gpt-4o", "messages", List.of(user("hi")))), HttpStatus.NOT_FOUND, "model_not_found");
-        error(a.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, "refused-415")
+        error(a.post().uri("/v1/chat/completions").header(ExchangeAttributes.CONVERSATION_HEADER, "refused-415")
                 .contentType(MediaType.APPLICATION_FORM_URLENCODED).bodyValue("messages=hi").exchange(),
                 HttpStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
-        error(a.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, "refused-413")
+        error(a.post().uri("/v1/chat/completions").header(ExchangeAttributes.CONVERSATION_HEADER, "refused-413")
                 .contentType(MediaType.APPLICATION_JSON).bodyValue(request(List.of(user("word ".repeat(1000))), false)).exchange(),
                 HttpStatus.CONTENT_TOO_LARGE, "request_too_large");
         GenerationLimiter.Slot one = limiter.admit(keyA).block(Duration.ofSeconds(1));
@@ -444,7 +446,7 @@ class WebApiTest {
         for (String id : List.of("refused-400", "refused-404", "refused-415", "refused-413", "refused-503")) {
             assertThat(sessions.info(id)).as(id).isEmpty();
             assertThat(ownership.lease(id)).as(id).isEmpty();
-            assertThat(keys.owner(id)).as(id).isEmpty();
+            assertThat(owners.owner(id)).as(id).isEmpty();
         }
         // an admitted request creates its session
         complete(a, "admitted", request(List.of(user("hi")), false));
@@ -474,7 +476,7 @@ class WebApiTest {
         try {
             assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
             // the client reads the first event (the role), then hangs up
-            String first = a.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, "left")
+            String first = a.post().uri("/v1/chat/completions").header(ExchangeAttributes.CONVERSATION_HEADER, "left")
                     .contentType(MediaType.APPLICATION_JSON).accept(MediaType.TEXT_EVENT_STREAM)
                     .bodyValue(request(List.of(user("And then?")), true)).exchange().expectStatus().isOk()
                     .returnResult(SSE).getResponseBody().map(ServerSentEvent::data).blockFirst(Duration.ofSeconds(30));
@@ -562,7 +564,7 @@ class WebApiTest {
                 HttpStatus.BAD_REQUEST, "invalid_temperature", "between 0 and 2");
         assertBad(post(a, Map.of("stop", List.of("a", "b", "c", "d", "e"), "messages", List.of(user("hi")))),
                 HttpStatus.BAD_REQUEST, "invalid_stop", "up to 4");
-        assertBad(a.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, "has spaces")
+        assertBad(a.post().uri("/v1/chat/completions").header(ExchangeAttributes.CONVERSATION_HEADER, "has spaces")
                 .contentType(MediaType.APPLICATION_JSON).bodyValue(request(List.of(user("hi")), false)).exchange(),
                 HttpStatus.BAD_REQUEST, "invalid_conversation_id", "'has spaces' is not valid");
         assertBad(a.get().uri("/v1/sessions/a%20b").exchange(), HttpStatus.BAD_REQUEST, "invalid_conversation_id", "not valid");
@@ -645,7 +647,7 @@ class WebApiTest {
     }
 
     private static WebTestClient.ResponseSpec named(WebTestClient client, String conversationId, Map<String, ?> request) {
-        return client.post().uri("/v1/chat/completions").header(ChatExchange.CONVERSATION_HEADER, conversationId)
+        return client.post().uri("/v1/chat/completions").header(ExchangeAttributes.CONVERSATION_HEADER, conversationId)
                 .contentType(MediaType.APPLICATION_JSON).bodyValue(request).exchange();
     }
 
@@ -676,7 +678,7 @@ class WebApiTest {
     private JsonNode complete(WebTestClient client, String conversationId, Map<String, ?> request) {
         var spec = client.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON);
         if (conversationId != null) {
-            spec = spec.header(ChatExchange.CONVERSATION_HEADER, conversationId);
+            spec = spec.header(ExchangeAttributes.CONVERSATION_HEADER, conversationId);
         }
         return json(spec.bodyValue(request).exchange().expectStatus().isOk());
     }
@@ -684,7 +686,7 @@ class WebApiTest {
     private List<String> stream(WebTestClient client, String conversationId, Map<String, ?> request) {
         var spec = client.post().uri("/v1/chat/completions").contentType(MediaType.APPLICATION_JSON).accept(MediaType.TEXT_EVENT_STREAM);
         if (conversationId != null) {
-            spec = spec.header(ChatExchange.CONVERSATION_HEADER, conversationId);
+            spec = spec.header(ExchangeAttributes.CONVERSATION_HEADER, conversationId);
         }
         return spec.bodyValue(request).exchange().expectStatus().isOk()
                 .expectHeader().contentTypeCompatibleWith(MediaType.TEXT_EVENT_STREAM)

@@ -1,6 +1,7 @@
 package dev.streamingllm.samples.assistant;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.streamingllm.spring.routing.RedisSessionRegistry;
 import dev.streamingllm.spring.routing.SessionOwnership;
@@ -34,14 +35,11 @@ class RedisRoutingSetupTest {
     SessionOwnership ownership;
 
     @Test
-    void withARedisHostTheRegistryIsRedisAndHealthReportsIt() throws InterruptedException {
+    void withARedisHostTheRegistryIsRedisAndHealthReportsIt() {
         assertThat(registry).isInstanceOf(RedisSessionRegistry.class);
         // the first heartbeat finds Redis unreachable
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (ownership.status().up() && System.nanoTime() < deadline) {
-            Thread.sleep(50);
-        }
-        assertThat(ownership.status().up()).as("routing status once a heartbeat failed").isFalse();
+        await("routing status DOWN once a heartbeat failed").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
+                .until(() -> !ownership.status().up());
         WebTestClient client = WebTestClient.bindToServer().baseUrl("http://localhost:" + port).build();
         client.get().uri("/actuator/health").exchange()
                 .expectStatus().isEqualTo(503)

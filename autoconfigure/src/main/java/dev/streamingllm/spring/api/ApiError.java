@@ -1,4 +1,4 @@
-package dev.streamingllm.spring.web;
+package dev.streamingllm.spring.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import org.jspecify.annotations.Nullable;

@@ -1,4 +1,4 @@
-package dev.streamingllm.spring.web;
+package dev.streamingllm.spring.api;
 
 import dev.streamingllm.spring.session.SessionInfo;
 import dev.streamingllm.spring.session.SessionListener;
@@ -13,7 +13,7 @@ import java.util.concurrent.ConcurrentMap;
  * <p>Held in this instance's memory; with session routing the binding also travels with the session's record in
  * the registry ({@link #owner} when it is written, {@link #bind} when another instance takes the session over).
  */
-public class ConversationKeys implements SessionListener {
+public class ConversationOwners implements SessionListener {
 
     private final ConcurrentMap<String, String> owners = new ConcurrentHashMap<>();
 

@@ -1,4 +1,4 @@
-package dev.streamingllm.spring.web;
+package dev.streamingllm.spring.api;
 
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -9,23 +9,23 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * What a request names, resolved once and kept as exchange attributes: the client (API key) and the
- * conversation id. {@link ApiRequestFilter} resolves both for requests under {@code /v1}; session routing
+ * conversation id. The HTTP API's request filter resolves both for requests under {@code /v1}; session routing
  * reads them from here, and resolves the conversation id itself, with the same rule, where that filter is
  * not installed (routing in an application without the HTTP API).
  *
  * <p>The conversation id is the path's {@code /v1/sessions/{id}}, else the header {@code X-Conversation-Id},
  * else (for a chat request, whose body the API filter reads) OpenAI's {@code user} field.
  */
-public final class ChatExchange {
+public final class ExchangeAttributes {
 
     /** The request header naming the conversation; OpenAI's {@code user} field is the fallback. */
     public static final String CONVERSATION_HEADER = "X-Conversation-Id";
 
     /** Attribute: the conversation id (String), absent for a request without one. */
-    public static final String CONVERSATION_ID = ChatExchange.class.getName() + ".conversationId";
+    public static final String CONVERSATION_ID = ExchangeAttributes.class.getName() + ".conversationId";
 
     /** Attribute: who is calling (String): a fingerprint of the API key, or {@link #ANONYMOUS}. */
-    public static final String CLIENT = ChatExchange.class.getName() + ".client";
+    public static final String CLIENT = ExchangeAttributes.class.getName() + ".client";
 
     /** The client when the server requires no API key. */
     public static final String ANONYMOUS = "anonymous";
@@ -43,7 +43,7 @@ public final class ChatExchange {
 
     private static final Pattern VALID_ID = Pattern.compile("[A-Za-z0-9._:@+=-]{1,128}");
 
-    private ChatExchange() {
+    private ExchangeAttributes() {
     }
 
     public static @Nullable String conversationId(ServerWebExchange exchange) {
@@ -67,7 +67,7 @@ public final class ChatExchange {
     }
 
     /** As {@link #resolveConversationId(ServerWebExchange)}, with the chat request's body for its {@code user} field. */
-    static @Nullable String resolveConversationId(ServerWebExchange exchange, byte @Nullable [] body, @Nullable JsonMapper json) {
+    public static @Nullable String resolveConversationId(ServerWebExchange exchange, byte @Nullable [] body, @Nullable JsonMapper json) {
         ServerHttpRequest request = exchange.getRequest();
         String path = request.getPath().pathWithinApplication().value();
         String id = path.startsWith(SESSIONS_PATH) ? path.substring(SESSIONS_PATH.length())

@@ -1,4 +1,4 @@
-package dev.streamingllm.spring.web;
+package dev.streamingllm.spring.api;
 
 import java.time.Duration;
 import org.jspecify.annotations.Nullable;
