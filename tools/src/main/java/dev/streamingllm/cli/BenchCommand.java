@@ -161,7 +161,7 @@ final class BenchCommand implements Callable<Integer> {
         for (int cache : caches) {
             for (String name : modes) {
                 AttentionMode mode = AttentionMode.parse(name);
-                Benchmarks.Latency result = bench.latency(mode, cache, latencyTokens);
+                Benchmarks.Latency result = bench.latency(mode, cache, latencyTokens, cacheOptions.type);
                 System.err.printf("cache %5d  %-10s %9.2f ms/token%n", cache, mode.label(), result.msPerToken());
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("mode", mode.label());

@@ -5,7 +5,7 @@ import dev.streamingllm.cache.CacheSettings;
 import dev.streamingllm.cache.CacheType;
 import picocli.CommandLine.Option;
 
-/** {@code --sinks} and {@code --window}, shared by the commands that run sessions, with the starter's defaults. */
+/** {@code --sinks}, {@code --window} and {@code --cache-type}, shared by the commands that run sessions. */
 final class CacheOptions {
 
     @Option(names = "--sinks", defaultValue = "" + CacheConfig.DEFAULT_SINKS, description = "attention sinks (default: ${DEFAULT-VALUE})")
@@ -15,8 +15,12 @@ final class CacheOptions {
             + CacheSettings.MAX_DEFAULT_CAPACITY + ", minus the sinks, as the starter)")
     Integer window;
 
-    /** The cache these options ask for, in 32-bit floats, evicting one token at a time; resolved against the model. */
+    @Option(names = "--cache-type", defaultValue = "f32", converter = CacheTypeConverter.class,
+            description = "element type of the cached keys and values: f32 or f16, the starter's default (default: ${DEFAULT-VALUE})")
+    CacheType type;
+
+    /** The cache these options ask for, evicting one token at a time; resolved against the model. */
     CacheSettings settings() {
-        return new CacheSettings(sinks, window, 1, CacheType.F32);
+        return new CacheSettings(sinks, window, 1, type);
     }
 }

@@ -2,6 +2,7 @@ package dev.streamingllm.eval;
 
 import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.session.Session;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -64,13 +65,14 @@ public final class Benchmarks {
 
     /**
      * Per-token decode latency with a full cache of {@code cache} tokens. Streaming decodes against
-     * 4 sinks and a full window; re-computation re-runs the last {@code cache} tokens for every token.
+     * 4 sinks and a full window; re-computation re-runs the last {@code cache} tokens for every token. The cached
+     * keys and values are stored as {@code type}.
      */
-    public Latency latency(AttentionMode mode, int cache, int tokens) {
+    public Latency latency(AttentionMode mode, int cache, int tokens, CacheType type) {
         int[] context = randomTokens(cache);
         return switch (mode) {
             case STREAMING -> {
-                Session session = new Session(transformer, CacheConfig.streaming(CacheConfig.DEFAULT_SINKS, cache - CacheConfig.DEFAULT_SINKS));
+                Session session = new Session(transformer, CacheConfig.streaming(CacheConfig.DEFAULT_SINKS, cache - CacheConfig.DEFAULT_SINKS).withType(type));
                 float[] logits = session.prefill(context);
                 for (int i = 0; i < 4; i++) {
                     logits = session.decode(argmax(logits));
@@ -82,10 +84,10 @@ public final class Benchmarks {
                 yield new Latency(mode, cache, seconds(System.nanoTime() - start) * 1000 / tokens);
             }
             case RECOMPUTE -> {
-                new Session(transformer, CacheConfig.dense(cache)).prefill(context);
+                new Session(transformer, CacheConfig.dense(cache).withType(type)).prefill(context);
                 long start = System.nanoTime();
                 for (int i = 0; i < tokens; i++) {
-                    new Session(transformer, CacheConfig.dense(cache)).prefill(context);
+                    new Session(transformer, CacheConfig.dense(cache).withType(type)).prefill(context);
                 }
                 yield new Latency(mode, cache, seconds(System.nanoTime() - start) * 1000 / tokens);
             }

@@ -47,4 +47,27 @@ class BenchCommandTest {
         assertThat(exit).isEqualTo(2);
         assertThat(err.toString()).isEqualTo("error: " + option + " must be at least 1, was " + value + System.lineSeparator());
     }
+
+    @Test
+    void latencyRunsOnTheCacheTypeAskedForAndAnUnknownTypeIsNamed() {
+        String model = Shared.model("stories260K.gguf").toString();
+        PrintStream stdout = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        int exit;
+        try {
+            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            exit = StreamingLlmCli.commandLine().execute("bench", model, "--latency", "--cache", "64", "--modes", "streaming",
+                    "--tokens", "2", "--cache-type", "F16", "--json");
+        } finally {
+            System.setOut(stdout);
+        }
+        assertThat(exit).isZero();
+        assertThat(captured.toString(StandardCharsets.UTF_8)).contains("\"cache\":64");
+
+        StringWriter err = new StringWriter();
+        CommandLine cli = StreamingLlmCli.commandLine();
+        cli.setErr(new PrintWriter(err, true));
+        assertThat(cli.execute("bench", model, "--latency", "--cache-type", "q3")).isEqualTo(2);
+        assertThat(err.toString()).contains("cache type 'q3' is not one of [f32, f16]");
+    }
 }

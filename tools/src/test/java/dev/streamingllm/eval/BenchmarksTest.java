@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.testing.Shared;
 import java.nio.file.Files;
@@ -46,11 +47,11 @@ class BenchmarksTest {
     @Test
     void recomputationCostsMorePerTokenThanStreamingOverTheSameCache() {
         // re-computation prefills the whole cache again for every token; streaming decodes one token against it
-        double recompute = bench.latency(AttentionMode.RECOMPUTE, 128, 2).msPerToken();
-        double streaming = bench.latency(AttentionMode.STREAMING, 128, 32).msPerToken();
+        double recompute = bench.latency(AttentionMode.RECOMPUTE, 128, 2, CacheType.F32).msPerToken();
+        double streaming = bench.latency(AttentionMode.STREAMING, 128, 32, CacheType.F16).msPerToken();
         assertThat(streaming).isPositive();
         assertThat(recompute).isGreaterThan(2 * streaming);
-        assertThatThrownBy(() -> bench.latency(AttentionMode.WINDOW, 32, 2)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> bench.latency(AttentionMode.WINDOW, 32, 2, CacheType.F32)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("not window");
     }
 
