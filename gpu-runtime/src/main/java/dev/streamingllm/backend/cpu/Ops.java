@@ -67,6 +67,9 @@ public abstract sealed class Ops permits ScalarOps, VectorOps {
     public abstract void weightedSum(float[] weights, short[] values, int[] rows, int valueOffset, int count,
                                      float[] out, int outOffset, int size);
 
+    /** {@code count} IEEE halves from {@code halves[from]} as floats into {@code out[outOffset]}. */
+    public abstract void widen(short[] halves, int from, float[] out, int outOffset, int count);
+
     /** SwiGLU: {@code gate = silu(gate) * up = gate / (1 + exp(-gate)) * up} over {@code size} elements. */
     public abstract void siluMul(float[] gate, int gateOffset, float[] up, int upOffset, int size);
 

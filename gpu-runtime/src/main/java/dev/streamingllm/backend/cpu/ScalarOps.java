@@ -78,6 +78,13 @@ final class ScalarOps extends Ops {
     }
 
     @Override
+    public void widen(short[] halves, int from, float[] out, int outOffset, int count) {
+        for (int i = 0; i < count; i++) {
+            out[outOffset + i] = Float.float16ToFloat(halves[from + i]);
+        }
+    }
+
+    @Override
     public void weightedSum(float[] weights, short[] values, int[] rows, int valueOffset, int count,
                             float[] out, int outOffset, int size) {
         for (int i = 0; i < size; i++) {

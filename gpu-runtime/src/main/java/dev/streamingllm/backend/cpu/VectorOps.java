@@ -196,6 +196,17 @@ final class VectorOps extends Ops {
         }
     }
 
+    @Override
+    public void widen(short[] halves, int from, float[] out, int outOffset, int count) {
+        int i = 0;
+        for (; i + L <= count; i += L) {
+            VectorKernels.halves(ShortVector.fromArray(VectorKernels.H, halves, from + i)).intoArray(out, outOffset + i);
+        }
+        if (i < count) {
+            SCALAR.widen(halves, from + i, out, outOffset + i, count - i);
+        }
+    }
+
     /** {@code 2 L} halves from {@code offset}, two to an int lane (element {@code 2 i} in the low bits of lane {@code i}). */
     private static IntVector pairs(short[] halves, int offset) {
         return ShortVector.fromArray(PAIRS, halves, offset).reinterpretAsInts();

@@ -158,6 +158,23 @@ class OpsTest {
         }
     }
 
+    /** Rows of halves widen to their exact float values, from any offset, with tails shorter than a vector. */
+    @ParameterizedTest
+    @MethodSource("paths")
+    void halvesWidenToTheirExactFloats(Ops ops) {
+        Random random = new Random(17);
+        short[] halves = halves(random, 200);
+        for (int count : new int[] {0, 1, 7, 8, 16, 23, 64, 131}) {
+            float[] out = new float[count + 3];
+            ops.widen(halves, 5, out, 3, count);
+            for (int i = 0; i < count; i++) {
+                assertThat(out[3 + i]).as("%s element %d of %d", ops.getClass().getSimpleName(), i, count)
+                        .isEqualTo(Float.float16ToFloat(halves[5 + i]));
+            }
+            assertThat(out[0]).isZero();
+        }
+    }
+
     /** The cache's vector conversion, two halves to an int lane, gives every finite half's exact float value. */
     @Test
     void everyFiniteHalfConvertsExactlyFromEitherHalfOfALane() {

@@ -144,6 +144,7 @@ final class PrefillAttention {
         short[] halfVals = half ? cache.halfValues(layer) : null;
         // One KV head per slice: a tile over a long window copies megabytes, which one thread did alone.
         Parallel.forRange(config.kvHeads(), 1, (from, to) -> {
+            float[] key = new float[headDim];
             for (int g = from; g < to; g++) {
                 float[] kt = keysT[g];
                 float[] vg = values[g];
@@ -152,9 +153,16 @@ final class PrefillAttention {
                         continue;
                     }
                     int at = (e < sinks ? e : cache.ringSlot(ringFrom + e - sinks)) * kvDim + g * headDim;
+                    // Rows are widened as vectors; only the transposing stores go one by one.
+                    if (half) {
+                        ops.widen(halfKeys, at, key, 0, headDim);
+                        ops.widen(halfVals, at, vg, e * headDim, headDim);
+                    } else {
+                        System.arraycopy(keys, at, key, 0, headDim);
+                        System.arraycopy(vals, at, vg, e * headDim, headDim);
+                    }
                     for (int d = 0; d < headDim; d++) {
-                        kt[d * stride + e] = half ? Float.float16ToFloat(halfKeys[at + d]) : keys[at + d];
-                        vg[e * headDim + d] = half ? Float.float16ToFloat(halfVals[at + d]) : vals[at + d];
+                        kt[d * stride + e] = key[d];
                     }
                 }
             }
