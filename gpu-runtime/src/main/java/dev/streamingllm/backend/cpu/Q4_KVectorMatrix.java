@@ -57,8 +57,8 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
      * Row {@code row} against quantized activations, in integers, one group of 64 per step: its 32 bytes are
      * loaded once, their low nibbles are sub-block {@code 2g} (into {@code acc}) and their high nibbles
      * {@code 2g + 1} (into {@code other}). A weight {@code ds * q - dm} is taken as {@code ds * q} against the
-     * activations, minus {@code dm} times their sum. The scales and mins are unpacked once per super-block;
-     * with both taken out of the packed bytes per sub-block, this kernel cost twice Q4_0's per weight.
+     * activations, minus {@code dm} times their sum. The scales and mins are unpacked once per super-block
+     * ({@link #scales}, {@link #mins}): unpacked per sub-block, they cost as much as the integer products.
      */
     @Override
     float dot(int row, QuantizedActivations x, int b) {
@@ -90,16 +90,12 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     /**
      * Unsigned 4-bit weights {@code low} (elements 0..15 of a sub-block) and {@code high} (16..31) times
      * activation block {@code xb}, as 8 float lanes that sum to their dot product: a 16-bit lane adds two
-     * products of at most 15 x 1023, and each 32-bit lane is split into its two signed halves by shifts,
-     * which are added (the pair can exceed 16 bits).
+     * products of at most 15 x 1023, and pairs of lanes go to 32 bits ({@link VectorKernels#pairSums}).
      */
     private static FloatVector products(ShortVector low, ShortVector high, QuantizedActivations x, int xb) {
         int v = xb * QuantizedActivations.BLOCK;
-        ShortVector products = low.mul(ShortVector.fromArray(VectorKernels.HALF_BLOCK, x.values, v))
-                .add(high.mul(ShortVector.fromArray(VectorKernels.HALF_BLOCK, x.values, v + 16)));
-        IntVector lanes = products.reinterpretAsInts();
-        IntVector pairs = lanes.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(lanes.lanewise(VectorOperators.ASHR, 16));
-        return (FloatVector) pairs.convert(VectorOperators.I2F, 0);
+        return VectorKernels.pairSums(low.mul(ShortVector.fromArray(VectorKernels.HALF_BLOCK, x.values, v))
+                .add(high.mul(ShortVector.fromArray(VectorKernels.HALF_BLOCK, x.values, v + 16))));
     }
 
     /**
