@@ -59,6 +59,8 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
      * {@code 2g + 1} (into {@code other}). A weight {@code ds * q - dm} is taken as {@code ds * q} against the
      * activations, minus {@code dm} times their sum. The scales and mins are unpacked once per super-block
      * ({@link #scales}, {@link #mins}): unpacked per sub-block, they cost as much as the integer products.
+     * The factors {@code ds * x.scale} stay scalars: computed in vectors ahead of the groups, as Q6_K's are,
+     * they took this method past C2's node budget for inlining, and every group boxed its vectors.
      */
     @Override
     float dot(int row, QuantizedActivations x, int b) {
