@@ -54,14 +54,18 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     }
 
     /**
-     * Row {@code row} against quantized activations, in integers ({@link VectorKernels#products}), one
-     * sub-block per step. Its weights {@code ds * q - dm} are taken as {@code ds * (q - 8)}, which keeps
-     * the 16-bit sums exact, plus {@code 8 * ds - dm} times the activations' sum.
+     * Row {@code row} against quantized activations, in integers, one group of 64 per step: its 32 bytes are
+     * loaded once, their low nibbles are sub-block {@code 2g} (into {@code acc}) and their high nibbles
+     * {@code 2g + 1} (into {@code other}). A weight {@code ds * q - dm} is taken as {@code ds * q} against the
+     * activations, minus {@code dm} times their sum. The scales and mins are unpacked once per super-block
+     * ({@link #scales}, {@link #mins}): unpacked per sub-block, they cost as much as the integer products.
+     * The factors {@code ds * x.scale} stay scalars: computed in vectors ahead of the groups, as Q6_K's are,
+     * they took this method past C2's node budget for inlining, and every group boxed its vectors.
      */
     @Override
     float dot(int row, QuantizedActivations x, int b) {
         long base = row * rowBytes;
-        int first = b * (cols / QuantizedActivations.BLOCK);
+        int xb = b * (cols / QuantizedActivations.BLOCK);
         FloatVector acc = FloatVector.zero(F);
         FloatVector other = FloatVector.zero(F);
         float offset = 0;
@@ -69,25 +73,31 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
             long block = base + (long) k * BLOCK_BYTES;
             float d = f16(data, block);
             float dmin = f16(data, block + 2);
-            for (int j = 0; j < 8; j++) {
-                // Sub-block j: the low nibbles of group j / 2 when j is even, the high nibbles when odd.
-                int xb = first + 8 * k + j;
-                float ds = d * scale(data, block + 4, j);
-                long qs = block + 16 + 32 * (j / 2);
-                int shift = 4 * (j & 1);
-                FloatVector next = VectorKernels.products(weights(qs, shift), weights(qs + 16, shift), x, xb)
-                        .fma(FloatVector.broadcast(F, ds * x.scales[xb]), acc);
-                acc = other;
-                other = next;
-                offset += (8 * ds - dmin * min(data, block + 4, j)) * x.sums[xb];
+            long scales = scales(data, block + 4);
+            long mins = mins(data, block + 4);
+            for (int g = 0; g < 4; g++, xb += 2) {
+                long qs = block + 16 + 32 * g;
+                ShortVector q0 = VectorKernels.halfBlock(data, qs);
+                ShortVector q1 = VectorKernels.halfBlock(data, qs + 16);
+                acc = products(q0.and((short) 0xF), q1.and((short) 0xF), x, xb)
+                        .fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g & 63) * x.scales[xb]), acc);
+                other = products(q0.lanewise(VectorOperators.LSHR, 4), q1.lanewise(VectorOperators.LSHR, 4), x, xb + 1)
+                        .fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g + 8 & 63) * x.scales[xb + 1]), other);
+                offset += dmin * ((int) (mins >>> 16 * g & 63) * x.sums[xb] + (int) (mins >>> 16 * g + 8 & 63) * x.sums[xb + 1]);
             }
         }
-        return sum(acc.add(other)) + offset;
+        return sum(acc.add(other)) - offset;
     }
 
-    /** The nibbles at {@code shift} of 16 bytes at {@code at}, minus 8, as 16-bit lanes. */
-    private ShortVector weights(long at, int shift) {
-        return VectorKernels.halfBlock(data, at).lanewise(VectorOperators.LSHR, shift).and((short) 0xF).sub((short) 8);
+    /**
+     * Unsigned 4-bit weights {@code low} (elements 0..15 of a sub-block) and {@code high} (16..31) times
+     * activation block {@code xb}, as 8 float lanes that sum to their dot product: a 16-bit lane adds two
+     * products of at most 15 x 1023, and pairs of lanes go to 32 bits ({@link VectorKernels#pairSums}).
+     */
+    private static FloatVector products(ShortVector low, ShortVector high, QuantizedActivations x, int xb) {
+        int v = xb * QuantizedActivations.BLOCK;
+        return VectorKernels.pairSums(low.mul(ShortVector.fromArray(VectorKernels.HALF_BLOCK, x.values, v))
+                .add(high.mul(ShortVector.fromArray(VectorKernels.HALF_BLOCK, x.values, v + 16))));
     }
 
     /**

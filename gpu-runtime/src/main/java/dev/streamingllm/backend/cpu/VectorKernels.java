@@ -174,6 +174,17 @@ final class VectorKernels {
         return (FloatVector) pairs.convert(VectorOperators.I2F, 0);
     }
 
+    /**
+     * The 16-bit lanes of {@code products} added in pairs, as 8 float lanes with the same sum: each 32-bit lane
+     * is split into its two signed halves by shifts, and those are added in 32 bits, for pairs that can
+     * exceed 16 bits (Q4_K's unsigned nibbles, Q6_K's 6-bit quants), where {@link #products} adds in 16.
+     */
+    static FloatVector pairSums(ShortVector products) {
+        IntVector lanes = products.reinterpretAsInts();
+        IntVector pairs = lanes.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(lanes.lanewise(VectorOperators.ASHR, 16));
+        return (FloatVector) pairs.convert(VectorOperators.I2F, 0);
+    }
+
     /** L unsigned bytes at {@code offset} as int lanes. */
     static IntVector bytes(MemorySegment data, long offset) {
         return (IntVector) ByteVector.fromMemorySegment(B, data, offset, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
