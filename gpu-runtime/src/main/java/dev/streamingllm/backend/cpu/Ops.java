@@ -59,6 +59,15 @@ public abstract sealed class Ops permits ScalarOps, VectorOps {
     public abstract void scoreTile(float[] q, int qOffset, int qStride, int queries, float[] keys, int keysStride,
                                    int from, int to, float scale, float[] scores, int scoresStride, int size);
 
+    /**
+     * A tile's attention outputs from its probabilities over all of its entries:
+     * {@code out[outOffset + r * outStride + d] = sum over e < entries of p[r * pStride + e] * values[e * size + d]} for
+     * {@code r < rows} and {@code d < size}, the entries added in order as {@link #weightedSum} adds them; an entry a row
+     * does not see has probability 0. Several rows share every load of a value.
+     */
+    public abstract void weightedSumTile(float[] p, int pStride, int rows, float[] values, int entries, float[] out,
+                                         int outOffset, int outStride, int size);
+
     /** {@link #scores} over keys stored as IEEE halves. */
     public abstract void scores(float[] q, int qOffset, short[] keys, int[] rows, int keyOffset, int from, int to,
                                 float scale, float[] scores, int size);

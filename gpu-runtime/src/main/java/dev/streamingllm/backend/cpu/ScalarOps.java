@@ -65,6 +65,20 @@ final class ScalarOps extends Ops {
     }
 
     @Override
+    public void weightedSumTile(float[] p, int pStride, int rows, float[] values, int entries, float[] out,
+                                int outOffset, int outStride, int size) {
+        for (int r = 0; r < rows; r++) {
+            for (int d = 0; d < size; d++) {
+                float sum = 0f;
+                for (int e = 0; e < entries; e++) {
+                    sum += p[r * pStride + e] * values[e * size + d];
+                }
+                out[outOffset + r * outStride + d] = sum;
+            }
+        }
+    }
+
+    @Override
     public void scores(float[] q, int qOffset, short[] keys, int[] rows, int keyOffset, int from, int to,
                        float scale, float[] scores, int size) {
         for (int j = from; j < to; j++) {

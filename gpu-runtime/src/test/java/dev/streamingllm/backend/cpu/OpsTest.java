@@ -122,6 +122,41 @@ class OpsTest {
         }
     }
 
+    /** A tile's probabilities times its value rows, rows in fours and one by one, entries a row does not see at 0. */
+    @ParameterizedTest
+    @MethodSource("paths")
+    void aTileOfProbabilitiesWeighsEveryValueRow(Ops ops) {
+        Random random = new Random(19);
+        for (int size : HEAD_SIZES) {
+            for (int entries : KEY_COUNTS) {
+                for (int rows : new int[] {1, 3, 4, 5, 9}) {
+                    int pStride = entries + 5;
+                    float[] p = randoms(random, rows * pStride);
+                    for (int i = 0; i < p.length; i += 3) {
+                        p[i] = 0f;
+                    }
+                    float[] values = randoms(random, entries * size);
+                    int outStride = size + 7;
+                    float[] out = new float[2 + rows * outStride];
+                    ops.weightedSumTile(p, pStride, rows, values, entries, out, 2, outStride, size);
+                    for (int r = 0; r < rows; r++) {
+                        for (int d = 0; d < size; d++) {
+                            double want = 0;
+                            for (int e = 0; e < entries; e++) {
+                                want += (double) p[r * pStride + e] * values[e * size + d];
+                            }
+                            assertThat((double) out[2 + r * outStride + d]).as("%s size %d entries %d rows %d: row %d element %d",
+                                    ops.getClass().getSimpleName(), size, entries, rows, r, d).isCloseTo(want, within(1e-5 * (1 + Math.abs(want))));
+                        }
+                        for (int d = size; d < outStride && 2 + r * outStride + d < out.length; d++) {
+                            assertThat(out[2 + r * outStride + d]).as("untouched gap").isZero();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** An F16 cache's kernels widen each half exactly: the same sums as over the halves' float values. */
     @ParameterizedTest
     @MethodSource("paths")

@@ -6,6 +6,7 @@ import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.llama.Rope;
+import java.util.Arrays;
 
 /**
  * Attention of a prefill chunk as tiles of queries: the keys and values a tile of consecutive rows sees are gathered
@@ -105,26 +106,25 @@ final class PrefillAttention {
         Parallel.forRange(heads, 1, (from, to) -> {
             float[] scores = new float[rows * stride];
             float[] weights = new float[entries];
-            int[] offsets = new int[entries];
             for (int h = from; h < to; h++) {
                 float[] keys = keysT[h / group];
                 ops.scoreTile(qSink, h * headDim, qDim, rows, keys, stride, 0, sinks, scale, scores, stride, headDim);
                 ops.scoreTile(qWindow, h * headDim, qDim, rows, keys, stride, sinks, entries, scale, scores, stride, headDim);
-                for (int r = a; r < b; r++) {
-                    SinkCache.Step step = steps[r];
-                    int visible = 0;
-                    for (int e = 0; e < step.sinkCount(); e++, visible++) {
-                        weights[visible] = scores[(r - a) * stride + e];
-                        offsets[visible] = e * headDim;
-                    }
-                    int ringStart = sinks + start[r - a];
-                    for (int e = ringStart; e < ringStart + step.ringCount(); e++, visible++) {
-                        weights[visible] = scores[(r - a) * stride + e];
-                        offsets[visible] = e * headDim;
-                    }
-                    ops.softmax(weights, 0, visible);
-                    ops.weightedSum(weights, values[h / group], offsets, 0, visible, out, r * qDim + h * headDim, headDim);
+                // Each row's softmax over the entries it sees, written back over its scores with 0 for the others.
+                for (int r = 0; r < rows; r++) {
+                    SinkCache.Step step = steps[a + r];
+                    int row = r * stride;
+                    int sinkCount = step.sinkCount();
+                    int ringStart = sinks + start[r];
+                    int ringCount = step.ringCount();
+                    System.arraycopy(scores, row, weights, 0, sinkCount);
+                    System.arraycopy(scores, row + ringStart, weights, sinkCount, ringCount);
+                    ops.softmax(weights, 0, sinkCount + ringCount);
+                    Arrays.fill(scores, row, row + entries, 0f);
+                    System.arraycopy(weights, 0, scores, row, sinkCount);
+                    System.arraycopy(weights, sinkCount, scores, row + ringStart, ringCount);
                 }
+                ops.weightedSumTile(scores, stride, rows, values[h / group], entries, out, a * qDim + h * headDim, qDim, headDim);
             }
         });
     }
