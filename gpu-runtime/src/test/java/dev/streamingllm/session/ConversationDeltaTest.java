@@ -8,6 +8,7 @@ import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.template.ChatMessage;
+import dev.streamingllm.template.ChatTemplate;
 import dev.streamingllm.testing.Shared;
 import java.util.ArrayList;
 import java.util.List;
@@ -110,5 +111,29 @@ class ConversationDeltaTest {
         corrupt[40] ^= 1;
         assertThatThrownBy(() -> read(snapshot, List.of(first, corrupt))).hasMessageContaining("checksum mismatch");
         assertThat(ConversationSnapshot.write(read(snapshot, List.of(first, second)))).isEqualTo(ConversationSnapshot.write(original));
+    }
+
+    @Test
+    void aTwentyTokenTurnOnAFullCacheWritesAboutOnePercentOfAWholeSnapshot() {
+        // a template of bare lines, so that a turn can be as short as twenty tokens
+        ChatTemplate lines = ChatTemplate.of("lines", "{%- for message in messages -%}{{ message['content'] + '\\n' }}{%- endfor -%}", "", "");
+        for (CacheType type : CacheType.values()) {
+            Conversation conversation = new Conversation(engine, lines, new CacheConfig(4, 2044, 1, type), false);
+            List<ChatMessage> history = new ArrayList<>();
+            talk(conversation, history, "Once upon a time there was a little cat who liked to play in the sun. ".repeat(100));
+            assertThat(conversation.session().cache().size()).isEqualTo(2048);
+            ConversationDelta.Base base = ConversationDelta.base(conversation);
+            long before = conversation.session().tokensSeen();
+            history.add(ChatMessage.user("Hi"));
+            conversation.reply(history, SamplingParams.builder().temperature(0).maxTokens(15).build(), piece -> { }, () -> false);
+            long fed = conversation.session().tokensSeen() - before;
+
+            byte[] delta = ConversationDelta.write(conversation, base).orElseThrow();
+            byte[] whole = ConversationSnapshot.write(conversation);
+            System.out.printf("%s cache of 2048 tokens, stories260K: a turn of %d tokens writes a delta of %d bytes, a whole snapshot"
+                    + " is %d bytes: %.2f%%%n", type, fed, delta.length, whole.length, 100.0 * delta.length / whole.length);
+            assertThat(fed).isEqualTo(20);
+            assertThat((double) delta.length / whole.length).isLessThanOrEqualTo(0.02);
+        }
     }
 }
