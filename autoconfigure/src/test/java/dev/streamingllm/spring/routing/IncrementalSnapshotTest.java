@@ -124,7 +124,7 @@ class IncrementalSnapshotTest {
     }
 
     @Test
-    void aTurnOnAFullCacheOfTwoThousandTokensPublishesAboutOneThousandthOfAWholeSnapshotPerTokenFed() throws Exception {
+    void aTurnOnAFullCacheOfTwoThousandTokensPublishesAboutOneThousandthOfAWholeSnapshotPerTokenFedAndEverySixteenthIsWhole() throws Exception {
         for (String type : List.of("f32", "f16")) {
             String id = "full-cache-" + type + "-" + UUID.randomUUID();
             try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID(), "--streamingllm.cache.window=2044",
@@ -149,6 +149,15 @@ class IncrementalSnapshotTest {
                 // the shortest turn this model's template (ChatML) allows is some 50 tokens; 20 would publish at most 2%
                 assertThat(fed).isBetween(20L, 60L);
                 assertThat((double) published / whole / fed).isLessThanOrEqualTo(0.02 / 20);
+
+                // deltas this small stay under half a snapshot, yet every 16th write is whole
+                List<Integer> deltas = new ArrayList<>();
+                for (int turn = 0; turn < SnapshotQueue.FULL_EVERY; turn++) {
+                    say(client, id, "Hi");
+                    deltas.add(registry.find(id).block(CALL).deltas().size());
+                }
+                assertThat(deltas).as("deltas after each turn").containsSubsequence(SnapshotQueue.FULL_EVERY - 1, 0, 1)
+                        .allSatisfy(count -> assertThat(count).isLessThan(SnapshotQueue.FULL_EVERY));
             }
         }
     }
