@@ -186,6 +186,15 @@ public final class SinkCache {
         return j < sinkCount ? j : ringSlot(ringStart + j - sinkCount);
     }
 
+    /** The slots of held entries {@code from} to {@code to} (exclusive) in cache order. */
+    int[] occupiedSlots(int from, int to) {
+        int[] slots = new int[to - from];
+        for (int j = from; j < to; j++) {
+            slots[j - from] = occupiedSlot(j);
+        }
+        return slots;
+    }
+
     /** Sets the token id of a slot (restoring a snapshot). */
     void token(int slot, int token) {
         tokens[slot] = token;

@@ -6,8 +6,6 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 
 /**
  * A sink cache as bytes, so that another process can continue the stream exactly: geometry,
@@ -24,8 +22,7 @@ public final class SinkCacheSnapshot {
     public static byte[] write(SinkCache cache) {
         SinkCache.State state = cache.state();
         int occupied = state.sinkCount() + state.ringCount();
-        int rowBytes = cache.kvDim() * cache.type().bytes();
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 + 4 * occupied + 2 * cache.layers() * occupied * rowBytes);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream((int) (64 + 4L * occupied + KvRows.bytes(cache, occupied)));
         try (DataOutputStream out = new DataOutputStream(bytes)) {
             CacheConfig config = cache.config();
             out.writeInt(MAGIC);
@@ -45,21 +42,7 @@ public final class SinkCacheSnapshot {
             for (int token : cache.tokens()) {
                 out.writeInt(token);
             }
-            ByteBuffer row = ByteBuffer.allocate(rowBytes).order(ByteOrder.LITTLE_ENDIAN);
-            for (int layer = 0; layer < cache.layers(); layer++) {
-                for (int part = 0; part < 2; part++) {
-                    for (int j = 0; j < occupied; j++) {
-                        int at = cache.occupiedSlot(j) * cache.kvDim();
-                        row.clear();
-                        if (cache.type() == CacheType.F16) {
-                            row.asShortBuffer().put(part == 0 ? cache.halfKeys(layer) : cache.halfValues(layer), at, cache.kvDim());
-                        } else {
-                            row.asFloatBuffer().put(part == 0 ? cache.keys(layer) : cache.values(layer), at, cache.kvDim());
-                        }
-                        out.write(row.array());
-                    }
-                }
-            }
+            KvRows.write(out, cache, cache.occupiedSlots(0, occupied));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -98,21 +81,7 @@ public final class SinkCacheSnapshot {
             for (int j = 0; j < occupied; j++) {
                 cache.token(cache.occupiedSlot(j), in.readInt());
             }
-            byte[] row = new byte[kvDim * cache.type().bytes()];
-            for (int layer = 0; layer < layers; layer++) {
-                for (int part = 0; part < 2; part++) {
-                    for (int j = 0; j < occupied; j++) {
-                        int at = cache.occupiedSlot(j) * kvDim;
-                        in.readFully(row);
-                        ByteBuffer buffer = ByteBuffer.wrap(row).order(ByteOrder.LITTLE_ENDIAN);
-                        if (cache.type() == CacheType.F16) {
-                            buffer.asShortBuffer().get(part == 0 ? cache.halfKeys(layer) : cache.halfValues(layer), at, kvDim);
-                        } else {
-                            buffer.asFloatBuffer().get(part == 0 ? cache.keys(layer) : cache.values(layer), at, kvDim);
-                        }
-                    }
-                }
-            }
+            KvRows.read(in, cache, cache.occupiedSlots(0, occupied));
             if (in.available() != 0) {
                 throw new IllegalArgumentException("snapshot has " + in.available() + " unexpected trailing bytes");
             }

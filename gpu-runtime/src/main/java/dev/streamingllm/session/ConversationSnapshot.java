@@ -20,7 +20,7 @@ import java.util.List;
  * A whole conversation as bytes, so that another process continues it exactly: the fingerprint of
  * the model it ran on, its matching state (system messages, remembered messages, the token not fed
  * yet) and its cache as a {@link SinkCacheSnapshot} (keys, values and token ids of the sinks and the
- * window), followed by a CRC-32C of everything before it.
+ * window), followed by a CRC-32C of everything before it. {@link ConversationDelta}s written on it since carry it forward.
  *
  * <p>There is no sampler state to carry: a turn's sampler is made from that request's parameters
  * (its seed) and ends with the turn, and snapshots are taken between turns.
@@ -56,6 +56,15 @@ public final class ConversationSnapshot {
      * model, a corrupt or a truncated one is an {@link IllegalArgumentException} saying which.
      */
     public static Conversation read(byte[] snapshot, Engine engine, ChatTemplate template) {
+        return read(snapshot, List.of(), engine, template);
+    }
+
+    /**
+     * Restores a conversation from a snapshot and the {@link ConversationDelta}s written on it since, in order. A
+     * snapshot or delta of another model, a delta of another base, a corrupt or a truncated one is an
+     * {@link IllegalArgumentException} saying which.
+     */
+    public static Conversation read(byte[] snapshot, List<byte[]> deltas, Engine engine, ChatTemplate template) {
         Model model = engine.model();
         int body = SnapshotFrame.open(snapshot, Integer.BYTES, "conversation snapshot");
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(snapshot, 0, body))) {
@@ -77,6 +86,9 @@ public final class ConversationSnapshot {
                 throw new IllegalArgumentException("conversation snapshot has " + in.available() + " unexpected trailing bytes");
             }
             SinkCache cache = SinkCacheSnapshot.read(cacheBytes, model.config().layers(), model.config().kvDim());
+            for (byte[] delta : deltas) {
+                unfed = ConversationDelta.apply(delta, fingerprint, tail, cache);
+            }
             Session session = new Session(model.transformer(), cache, Session.DEFAULT_PREFILL_CHUNK);
             Conversation conversation = new Conversation(engine, template, pinSystemPrompt, session);
             conversation.restore(system, tail, unfed);
@@ -86,7 +98,7 @@ public final class ConversationSnapshot {
         }
     }
 
-    private static void writeMessages(DataOutputStream out, List<ChatMessage> messages) throws IOException {
+    static void writeMessages(DataOutputStream out, List<ChatMessage> messages) throws IOException {
         out.writeInt(messages.size());
         for (ChatMessage message : messages) {
             writeString(out, message.role());
@@ -94,7 +106,7 @@ public final class ConversationSnapshot {
         }
     }
 
-    private static List<ChatMessage> readMessages(DataInputStream in) throws IOException {
+    static List<ChatMessage> readMessages(DataInputStream in) throws IOException {
         int count = in.readInt();
         if (count < 0 || count > in.available()) {
             throw new IllegalArgumentException("conversation snapshot claims " + count + " messages: it is corrupt");
@@ -107,13 +119,13 @@ public final class ConversationSnapshot {
     }
 
     /** Length-prefixed UTF-8: {@code writeUTF} stops at 64 KiB, and messages may be longer. */
-    private static void writeString(DataOutputStream out, String text) throws IOException {
+    static void writeString(DataOutputStream out, String text) throws IOException {
         byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
         out.writeInt(utf8.length);
         out.write(utf8);
     }
 
-    private static String readString(DataInputStream in) throws IOException {
+    static String readString(DataInputStream in) throws IOException {
         byte[] utf8 = new byte[in.readInt()];
         in.readFully(utf8);
         return new String(utf8, StandardCharsets.UTF_8);

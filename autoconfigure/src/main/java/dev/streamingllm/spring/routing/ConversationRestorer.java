@@ -31,8 +31,8 @@ final class ConversationRestorer {
     }
 
     /**
-     * The stored conversation: exact from the snapshot, else approximate from the transcript, else none. A state that
-     * holds fewer turns than were acknowledged is used, being all there is, but called stale, never exact.
+     * The stored conversation: exact from the snapshot and its deltas, else approximate from the transcript, else none. A
+     * state that holds fewer turns than were acknowledged is used, being all there is, but called stale, never exact.
      */
     Optional<Conversation> restore(String sessionId, Publication publication, long acknowledged) {
         Engine engine = sessions.engine();
@@ -42,13 +42,15 @@ final class ConversationRestorer {
                 ? "stale: it holds " + stored + " turns of " + acknowledged + " acknowledged, the later ones are lost"
                 : null;
         try {
-            Conversation restored = ConversationSnapshot.read(publication.snapshot(), engine, model.chatTemplate());
+            Conversation restored = ConversationSnapshot.read(publication.snapshot(), publication.deltas(), engine,
+                    model.chatTemplate());
+            long bytes = publication.snapshot().length + publication.deltas().stream().mapToLong(delta -> delta.length).sum();
             if (missing != null) {
-                log.warn("Session {}: restored from its snapshot ({} bytes, {} tokens seen), {}", sessionId,
-                        publication.snapshot().length, restored.session().tokensSeen(), missing);
+                log.warn("Session {}: restored from its snapshot and {} deltas ({} bytes, {} tokens seen), {}", sessionId,
+                        publication.deltas().size(), bytes, restored.session().tokensSeen(), missing);
             } else {
-                log.info("Session {}: restored from its snapshot ({} bytes, {} tokens seen, {} turns), exact", sessionId,
-                        publication.snapshot().length, restored.session().tokensSeen(), stored);
+                log.info("Session {}: restored from its snapshot and {} deltas ({} bytes, {} tokens seen, {} turns), exact", sessionId,
+                        publication.deltas().size(), bytes, restored.session().tokensSeen(), stored);
             }
             return Optional.of(restored);
         } catch (IllegalArgumentException e) {

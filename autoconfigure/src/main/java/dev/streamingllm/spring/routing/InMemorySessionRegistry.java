@@ -143,6 +143,12 @@ public final class InMemorySessionRegistry implements SessionRegistry {
         });
     }
 
+    /** Never takes a delta: it keeps full states only, and is written only when a session leaves memory. */
+    @Override
+    public Mono<Boolean> append(Lease lease, DeltaPublication delta) {
+        return Mono.just(false);
+    }
+
     /** Bytes of stored states now held. */
     public synchronized long bytes() {
         return bytes;

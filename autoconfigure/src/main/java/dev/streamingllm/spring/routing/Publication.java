@@ -1,8 +1,20 @@
 package dev.streamingllm.spring.routing;
 
+import java.util.List;
+
 /**
- * A session's state after a turn, as the registry stores it: the record, the exact snapshot
- * ({@code ConversationSnapshot}) and the transcript for the approximate fallback (JSON messages).
+ * A session's state after a turn, as the registry stores it: the record, the exact snapshot ({@code ConversationSnapshot})
+ * with the deltas written on it since, in order ({@code ConversationDelta}), and the transcript for the approximate
+ * fallback (JSON messages).
  */
-public record Publication(SessionRecord record, byte[] snapshot, byte[] transcript) {
+public record Publication(SessionRecord record, byte[] snapshot, List<byte[]> deltas, byte[] transcript) {
+
+    public Publication {
+        deltas = List.copyOf(deltas);
+    }
+
+    /** A full state: a snapshot with no deltas. */
+    public Publication(SessionRecord record, byte[] snapshot, byte[] transcript) {
+        this(record, snapshot, List.of(), transcript);
+    }
 }

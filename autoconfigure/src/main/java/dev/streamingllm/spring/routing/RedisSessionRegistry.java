@@ -14,7 +14,8 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * The registry in Redis. Keys under {@code prefix}: {@code instance:<id>} (base URL, expiring heartbeat), and for each
  * session {@code lease:{<session>}} ("instance fence", SET NX PX), {@code fence:{<session>}} (INCR counter),
- * {@code session:{<session>}} (record as JSON), {@code snapshot:{<session>}}, {@code transcript:{<session>}},
+ * {@code session:{<session>}} (record as JSON), {@code snapshot:{<session>}} (the last full snapshot),
+ * {@code deltas:{<session>}} (a list of the deltas written on it since, oldest first), {@code transcript:{<session>}},
  * {@code turns:{<session>}} (the stored state's turn count) and {@code acked:{<session>}} (turns acknowledged to
  * clients). The braces are a Redis Cluster hash tag: all keys of one session live in one slot, so the scripts, which
  * touch several of them, run on a cluster too. Fenced writes are Lua scripts that compare the lease first, so check and
@@ -87,6 +88,7 @@ public final class RedisSessionRegistry implements SessionRegistry {
             if tonumber(redis.call('GET', KEYS[5]) or '-1') <= turns then
               redis.call('SET', KEYS[2], ARGV[2])
               redis.call('SET', KEYS[3], ARGV[3])
+              redis.call('DEL', KEYS[8])
               redis.call('SET', KEYS[4], ARGV[4])
               redis.call('SET', KEYS[5], ARGV[5])
             end
@@ -98,12 +100,49 @@ public final class RedisSessionRegistry implements SessionRegistry {
             end
             return 1""", Long.class);
 
+    /**
+     * KEYS: {@link #keys}; ARGV: lease value, record, delta, transcript, turns, retention ms, base turns. Appends only on
+     * the state the delta was written on: the stored turn count must be its base's.
+     */
+    private static final RedisScript<Long> APPEND = RedisScript.of("""
+            if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[5]) ~= ARGV[7]
+                or redis.call('EXISTS', KEYS[3]) == 0 then
+              return 0
+            end
+            redis.call('SET', KEYS[2], ARGV[2])
+            redis.call('RPUSH', KEYS[8], ARGV[3])
+            redis.call('SET', KEYS[4], ARGV[4])
+            redis.call('SET', KEYS[5], ARGV[5])
+            if tonumber(redis.call('GET', KEYS[6]) or '0') < tonumber(ARGV[5]) then
+              redis.call('SET', KEYS[6], ARGV[5])
+            end
+            for i = 2, #KEYS do
+              redis.call('PEXPIRE', KEYS[i], ARGV[6])
+            end
+            return 1""", Long.class);
+
+    /**
+     * KEYS: session, snapshot, transcript, deltas. Record, snapshot, transcript and the deltas in order, read at once so
+     * that the deltas belong to the snapshot; empty when there is no record.
+     */
+    @SuppressWarnings("rawtypes") // a script's result type is a class
+    private static final RedisScript<List> FIND = RedisScript.of("""
+            local record = redis.call('GET', KEYS[1])
+            if not record then
+              return {}
+            end
+            local found = {record, redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or ''}
+            for _, delta in ipairs(redis.call('LRANGE', KEYS[4], 0, -1)) do
+              found[#found + 1] = delta
+            end
+            return found""", List.class);
+
     /** KEYS: {@link #keys}; ARGV: lease value. The fence stays, so that a later grant still gets a larger one. */
     private static final RedisScript<Long> REMOVE = RedisScript.of("""
             if redis.call('GET', KEYS[1]) ~= ARGV[1] then
               return 0
             end
-            redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+            redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8])
             return 1""", Long.class);
 
     private final ReactiveRedisTemplate<String, byte[]> redis;
@@ -182,11 +221,21 @@ public final class RedisSessionRegistry implements SessionRegistry {
     }
 
     @Override
+    public Mono<Boolean> append(Lease lease, DeltaPublication delta) {
+        String id = lease.sessionId();
+        return run(APPEND, keys(id), utf8(lease.value()), json.writeValueAsBytes(delta.record()), delta.delta(), delta.transcript(),
+                utf8(Long.toString(delta.record().turns())), millis(retention), utf8(Long.toString(delta.baseTurns())));
+    }
+
+    @Override
     public Mono<Publication> find(String sessionId) {
-        return redis.opsForValue().multiGet(List.of(key("session", sessionId), key("snapshot", sessionId), key("transcript", sessionId)))
-                .filter(values -> values.get(0) != null)
-                .map(values -> new Publication(json.readValue(values.get(0), SessionRecord.class),
-                        values.get(1) != null ? values.get(1) : new byte[0], values.get(2) != null ? values.get(2) : new byte[0]));
+        List<String> keys = List.of(key("session", sessionId), key("snapshot", sessionId), key("transcript", sessionId),
+                key("deltas", sessionId));
+        return redis.execute(FIND, keys, List.of()).next()
+                .map(RedisSessionRegistry::values)
+                .filter(values -> !values.isEmpty())
+                .map(values -> new Publication(json.readValue(values.get(0), SessionRecord.class), values.get(1),
+                        values.subList(3, values.size()), values.get(2)));
     }
 
     @Override
@@ -203,7 +252,7 @@ public final class RedisSessionRegistry implements SessionRegistry {
     /** The keys of one session, in the order the fenced scripts expect them. */
     private List<String> keys(String id) {
         return List.of(key("lease", id), key("session", id), key("snapshot", id), key("transcript", id), key("turns", id),
-                key("acked", id), key("fence", id));
+                key("acked", id), key("fence", id), key("deltas", id));
     }
 
     @Override
@@ -218,6 +267,10 @@ public final class RedisSessionRegistry implements SessionRegistry {
     /** A session's key: its id is the hash tag, so that all of them share a cluster slot. */
     private String key(String kind, String sessionId) {
         return prefix + kind + ":{" + sessionId + "}";
+    }
+
+    private static List<byte[]> values(List<?> found) {
+        return found.stream().map(byte[].class::cast).toList();
     }
 
     private static byte[] millis(Duration duration) {

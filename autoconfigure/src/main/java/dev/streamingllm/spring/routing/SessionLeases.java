@@ -220,6 +220,7 @@ final class SessionLeases implements SessionListener {
             leases.remove(id);
             local.remove(id);
             snapshots.remove(id);
+            snapshots.forget(id);
             turns.remove(id);
             sessions.end(id);
         }
@@ -275,6 +276,7 @@ final class SessionLeases implements SessionListener {
         Lease lease = leases.remove(id);
         SnapshotQueue.Pending state = snapshots.remove(id);
         ChatSession held = snapshots.release(id);
+        snapshots.forget(id);
         // ended, so no turn runs on it any more
         SnapshotQueue.Pending latest = state == null && held != null && reason != EndReason.SHUTDOWN
                 ? snapshots.capture(held, turns(held.id())) : state;

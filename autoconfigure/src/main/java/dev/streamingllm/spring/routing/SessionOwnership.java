@@ -208,11 +208,11 @@ public final class SessionOwnership implements SessionLoader, TurnStore, SmartLi
             snapshots.holdUntilItLeaves(session);
             return true;
         }
-        SnapshotQueue.Pending state = snapshots.capture(session, leases.turns(id));
+        long turns = leases.turns(id);
         Lease lease = leases.lease(id);
         if (lease != null && health.isUp()) {
             try {
-                if (snapshots.publish(lease, state)) {
+                if (snapshots.publishTurn(lease, session, turns)) {
                     snapshots.remove(id);
                     return true;
                 }
@@ -220,7 +220,7 @@ public final class SessionOwnership implements SessionLoader, TurnStore, SmartLi
                 health.down(e);
             }
         }
-        snapshots.queue(id, state);
+        snapshots.queue(id, snapshots.capture(session, turns));
         leases.requestTick();
         return false;
     }

@@ -41,12 +41,20 @@ public interface SessionRegistry {
     Mono<Boolean> release(Lease lease);
 
     /**
-     * Stores the session's state after a turn if {@code lease} is still its lease, and counts its turns as acknowledged.
-     * A state with fewer turns than the stored one is not written (a late retry), yet succeeds: a newer one is there.
+     * Stores the session's full state after a turn, in place of the stored one and its deltas, if {@code lease} is still
+     * its lease, and counts its turns as acknowledged. A state with fewer turns than the stored one is not written (a
+     * late retry), yet succeeds: a newer one is there.
      */
     Mono<Boolean> publish(Lease lease, Publication publication);
 
-    /** The latest publication of the session; empty when there is none. */
+    /**
+     * Appends a delta to the session's stored state if {@code lease} is still its lease and the stored state is the one
+     * the delta was written on (of {@link DeltaPublication#baseTurns} turns), and counts its turns as acknowledged. False
+     * when either is not so, and nothing is written: the writer then writes a full state.
+     */
+    Mono<Boolean> append(Lease lease, DeltaPublication delta);
+
+    /** The latest publication of the session (a snapshot and the deltas on it); empty when there is none. */
     Mono<Publication> find(String sessionId);
 
     /** The turns of the session its owners have acknowledged (see {@link #renew}); 0 when none. */

@@ -22,7 +22,8 @@ class RedisSessionRegistryTest {
     private static final Duration LEASE = Duration.ofSeconds(10);
     private static final Duration CALL = Duration.ofSeconds(5);
     /** Every key of a conversation but its lease, which has a lifetime of its own. */
-    private static final List<String> STATE_KEYS = List.of("session", "snapshot", "transcript", "turns", "acked", "fence");
+    private static final List<String> STATE_KEYS = List.of("session", "snapshot", "deltas", "transcript", "turns", "acked",
+            "fence");
 
     private static ReactiveRedisTemplate<String, byte[]> template(LettuceConnectionFactory connections) {
         connections.afterPropertiesSet();
@@ -35,6 +36,16 @@ class RedisSessionRegistryTest {
         SessionRecord record = new SessionRecord(id, lease.instanceId(), "http://localhost:1", "model", 4, 60, 10 * turns, Instant.EPOCH,
                 lease.fence(), null, turns);
         return new Publication(record, ("snapshot of " + id + " at " + turns).getBytes(), "[]".getBytes());
+    }
+
+    private static DeltaPublication delta(String id, Lease lease, long baseTurns, long turns) {
+        SessionRecord record = new SessionRecord(id, lease.instanceId(), "http://localhost:1", "model", 4, 60, 10 * turns, Instant.EPOCH,
+                lease.fence(), null, turns);
+        return new DeltaPublication(record, baseTurns, ("delta of " + id + " to " + turns).getBytes(), ("[" + turns + "]").getBytes());
+    }
+
+    private static List<String> strings(List<byte[]> values) {
+        return values.stream().map(String::new).toList();
     }
 
     /** Milliseconds until each of the conversation's state keys expires (-1: none, -2: no key). */
@@ -55,15 +66,58 @@ class RedisSessionRegistryTest {
 
                 Lease lease = hour.acquire(id, "a", LEASE).block(CALL);
                 assertThat(hour.publish(lease, state(id, lease, 1)).block(CALL)).isTrue();
+                assertThat(hour.append(lease, delta(id, lease, 1, 2)).block(CALL)).isTrue();
                 assertThat(ttls(template, id)).allSatisfy(ttl -> assertThat(ttl).isBetween(1L, Duration.ofHours(1).toMillis()));
 
                 // the next turn, written with a longer retention, moves every key's expiry
-                assertThat(day.publish(lease, state(id, lease, 2)).block(CALL)).isTrue();
+                assertThat(day.append(lease, delta(id, lease, 2, 3)).block(CALL)).isTrue();
                 assertThat(ttls(template, id)).allSatisfy(ttl -> assertThat(ttl).isGreaterThan(Duration.ofHours(1).toMillis()));
                 // so does a lease renewal, as long as an owner holds the conversation
-                assertThat(hour.renew(lease, 2, LEASE).block(CALL)).isTrue();
+                assertThat(hour.renew(lease, 3, LEASE).block(CALL)).isTrue();
                 assertThat(ttls(template, id)).allSatisfy(ttl -> assertThat(ttl).isBetween(1L, Duration.ofHours(1).toMillis()));
                 assertThat(template.getExpire("streamingllm:lease:{" + id + "}").block(CALL)).isLessThanOrEqualTo(LEASE);
+            } finally {
+                connections.destroy();
+            }
+        }
+    }
+
+    @Test
+    void aStateIsFoundAsItsWholeSnapshotAndTheDeltasOnItInOrderUntilAWholeOneReplacesThem() throws Exception {
+        try (RealRedis redis = RealRedis.start()) {
+            LettuceConnectionFactory connections = new LettuceConnectionFactory(new RedisStandaloneConfiguration("localhost", redis.port()));
+            try {
+                ReactiveRedisTemplate<String, byte[]> template = template(connections);
+                SessionRegistry registry = new RedisSessionRegistry(template, "streamingllm", Duration.ofHours(1));
+                String id = "deltas-" + UUID.randomUUID();
+                Lease lease = registry.acquire(id, "a", LEASE).block(CALL);
+                assertThat(registry.append(lease, delta(id, lease, 0, 1)).block(CALL)).as("a delta on nothing").isFalse();
+                assertThat(registry.publish(lease, state(id, lease, 1)).block(CALL)).isTrue();
+                assertThat(registry.append(lease, delta(id, lease, 1, 2)).block(CALL)).isTrue();
+                assertThat(registry.append(lease, delta(id, lease, 2, 3)).block(CALL)).isTrue();
+                assertThat(registry.append(lease, delta(id, lease, 2, 4)).block(CALL)).as("a delta on a state no longer stored").isFalse();
+
+                Publication found = registry.find(id).block(CALL);
+                assertThat(new String(found.snapshot())).isEqualTo("snapshot of " + id + " at 1");
+                assertThat(strings(found.deltas())).containsExactly("delta of " + id + " to 2", "delta of " + id + " to 3");
+                assertThat(found.record().turns()).isEqualTo(3);
+                assertThat(new String(found.transcript())).isEqualTo("[3]");
+                assertThat(registry.acknowledged(id).block(CALL)).isEqualTo(3);
+
+                // a whole state replaces the snapshot and its deltas
+                assertThat(registry.publish(lease, state(id, lease, 4)).block(CALL)).isTrue();
+                found = registry.find(id).block(CALL);
+                assertThat(new String(found.snapshot())).isEqualTo("snapshot of " + id + " at 4");
+                assertThat(found.deltas()).isEmpty();
+                assertThat(registry.append(lease, delta(id, lease, 4, 5)).block(CALL)).isTrue();
+
+                // fenced like every write: the old lease appends nothing once another instance holds the conversation
+                assertThat(registry.release(lease).block(CALL)).isTrue();
+                Lease next = registry.acquire(id, "b", LEASE).block(CALL);
+                assertThat(registry.append(lease, delta(id, lease, 5, 6)).block(CALL)).isFalse();
+                assertThat(strings(registry.find(id).block(CALL).deltas())).containsExactly("delta of " + id + " to 5");
+                assertThat(registry.remove(next).block(CALL)).isTrue();
+                assertThat(template.hasKey("streamingllm:deltas:{" + id + "}").block(CALL)).isFalse();
             } finally {
                 connections.destroy();
             }
@@ -130,8 +184,10 @@ class RedisSessionRegistryTest {
                     assertThat(lease).isNotNull();
                     assertThat(registry.acquire(id, "b", LEASE).blockOptional(CALL)).as("held by a").isEmpty();
                     assertThat(registry.publish(lease, state(id, lease, 1)).block(CALL)).isTrue();
+                    assertThat(registry.append(lease, delta(id, lease, 1, 2)).block(CALL)).isTrue();
                     assertThat(registry.renew(lease, 2, LEASE).block(CALL)).isTrue();
-                    assertThat(registry.find(id).block(CALL).record().turns()).isEqualTo(1);
+                    assertThat(registry.find(id).block(CALL).record().turns()).isEqualTo(2);
+                    assertThat(strings(registry.find(id).block(CALL).deltas())).containsExactly("delta of " + id + " to 2");
                     assertThat(registry.acknowledged(id).block(CALL)).isEqualTo(2);
                     assertThat(registry.release(lease).block(CALL)).isTrue();
 

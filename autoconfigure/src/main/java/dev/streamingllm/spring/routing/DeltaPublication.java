@@ -1,0 +1,8 @@
+package dev.streamingllm.spring.routing;
+
+/**
+ * A session's state after a turn as a delta on the state stored after {@code baseTurns} turns: the record, the
+ * {@code ConversationDelta} since that state and the whole transcript (a bounded list of recent messages).
+ */
+public record DeltaPublication(SessionRecord record, long baseTurns, byte[] delta, byte[] transcript) {
+}

@@ -1,0 +1,181 @@
+package dev.streamingllm.spring.routing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.streamingllm.model.Model;
+import dev.streamingllm.sampling.SamplingParams;
+import dev.streamingllm.session.Conversation;
+import dev.streamingllm.session.ConversationSnapshot;
+import dev.streamingllm.session.Engine;
+import dev.streamingllm.spring.chat.ConversationIdAdvisor;
+import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
+import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.template.ChatMessage;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.ai.chat.client.ChatClient;
+import org.springframework.ai.chat.client.advisor.MessageChatMemoryAdvisor;
+import org.springframework.ai.chat.memory.ChatMemory;
+import org.springframework.ai.chat.memory.MessageWindowChatMemory;
+import org.springframework.ai.chat.model.ChatModel;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Turns written to a real Redis as deltas on a whole snapshot, in process on two application instances: what is
+ * published per turn, when a whole snapshot is written again, and an exact takeover from a snapshot and its deltas.
+ */
+class IncrementalSnapshotTest {
+
+    private static final Path MODEL = Path.of(System.getProperty("streamingllm.shared", "../../shared"), "models", "stories260K.gguf")
+            .toAbsolutePath().normalize();
+    private static final Duration CALL = Duration.ofSeconds(2);
+    /** A first message that fills a cache of a few hundred tokens. */
+    private static final String LONG = "Once upon a time there was a little cat who liked to play in the sun. ".repeat(8);
+    private static final String[] USERS = {LONG, "The cat", "The dog", "A bird", "The sun", "A tree", "The moon", "A fish"};
+    private static final int MAX_TOKENS = 12;
+
+    private static RealRedis redis;
+    private static Model model;
+    /** Runs the uninterrupted reference conversation, apart from the instances under test. */
+    private static Engine engine;
+
+    @BeforeAll
+    static void startRedis() {
+        redis = RealRedis.start();
+        model = Model.load(MODEL);
+        engine = new Engine(model);
+    }
+
+    @AfterAll
+    static void stopRedis() throws Exception {
+        engine.close();
+        model.close();
+        redis.close();
+    }
+
+    private static ConfigurableApplicationContext start(String instance, String... more) {
+        List<String> args = new ArrayList<>(List.of(
+                "--streamingllm.model=" + MODEL,
+                "--spring.data.redis.host=localhost",
+                "--spring.data.redis.port=" + redis.port(),
+                "--streamingllm.routing.instance-id=" + instance,
+                "--streamingllm.routing.base-url=http://localhost:1",
+                "--streamingllm.routing.lease=3s",
+                "--streamingllm.routing.heartbeat=500ms",
+                "--streamingllm.routing.redis-timeout=1s"));
+        args.addAll(List.of(more));
+        return new SpringApplicationBuilder(RoutingTestApplication.class).web(WebApplicationType.NONE).run(args.toArray(String[]::new));
+    }
+
+    private static ChatClient chatClient(ConfigurableApplicationContext context, int maxTokens) {
+        ChatMemory memory = MessageWindowChatMemory.builder().build();
+        return ChatClient.builder(context.getBean(ChatModel.class))
+                .defaultAdvisors(context.getBean(ConversationIdAdvisor.class), MessageChatMemoryAdvisor.builder(memory).build())
+                .defaultOptions(StreamingLlmChatOptions.builder().temperature(0.0).maxTokens(maxTokens))
+                .build();
+    }
+
+    private static String say(ChatClient client, String id, String user) {
+        return client.prompt().user(user).advisors(a -> a.param(ChatMemory.CONVERSATION_ID, id)).call().content();
+    }
+
+    @Test
+    void aConversationPublishedAsSnapshotsAndDeltasContinuesExactlyOnAnotherInstance() throws Exception {
+        String id = "incremental-" + UUID.randomUUID();
+        try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID(), "--streamingllm.cache.window=400");
+                ConfigurableApplicationContext b = start("b-" + UUID.randomUUID(), "--streamingllm.cache.window=400")) {
+            ChatClient onA = chatClient(a, MAX_TOKENS);
+            List<String> expected = uninterrupted(a.getBean(ChatSessions.class));
+            SessionRegistry registry = b.getBean(SessionOwnership.class).registry();
+            List<Integer> deltas = new ArrayList<>();
+            for (int turn = 0; turn < USERS.length - 1; turn++) {
+                assertThat(say(onA, id, USERS[turn])).isEqualTo(expected.get(turn));
+                Publication stored = registry.find(id).block(CALL);
+                assertThat(stored.record().turns()).isEqualTo(turn + 1);
+                // compaction: the deltas since the whole snapshot never pass half its size
+                assertThat(stored.deltas().stream().mapToLong(delta -> delta.length).sum()).isLessThanOrEqualTo(stored.snapshot().length / 2);
+                deltas.add(stored.deltas().size());
+            }
+            System.out.println("Deltas stored after each turn: " + deltas);
+            // the first turn and every compaction write a whole snapshot, the turns between them deltas
+            assertThat(deltas.getFirst()).as("deltas after each turn").isZero();
+            assertThat(deltas).as("deltas after each turn").contains(2);
+            assertThat(deltas.subList(deltas.indexOf(2), deltas.size())).as("deltas after each turn").contains(0);
+            assertThat(deltas.getLast()).as("deltas after each turn: %s", deltas).isPositive();
+
+            // A vanishes: B restores the snapshot and the deltas on it, and continues exactly
+            a.getBean(LettuceConnectionFactory.class).stop();
+            await("the lease of session " + id + " expiring").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> registry.lease(id).block(CALL) == null);
+            assertThat(say(chatClient(b, MAX_TOKENS), id, USERS[USERS.length - 1])).as("greedy continuation after the takeover")
+                    .isEqualTo(expected.getLast());
+        }
+    }
+
+    @Test
+    void aTurnOnAFullCacheOfTwoThousandTokensPublishesAboutOneThousandthOfAWholeSnapshotPerTokenFedAndEverySixteenthIsWhole() throws Exception {
+        for (String type : List.of("f32", "f16")) {
+            String id = "full-cache-" + type + "-" + UUID.randomUUID();
+            try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID(), "--streamingllm.cache.window=2044",
+                    "--streamingllm.cache.type=" + type)) {
+                ChatSessions sessions = a.getBean(ChatSessions.class);
+                SessionRegistry registry = a.getBean(SessionOwnership.class).registry();
+                ChatClient client = chatClient(a, 1);
+                say(client, id, LONG.repeat(12));
+                assertThat(sessions.withSession(id, session -> session.conversation().session().cache().size())).contains(2048);
+                long before = sessions.info(id).orElseThrow().tokensSeen();
+                say(client, id, "Hi");
+                long fed = sessions.info(id).orElseThrow().tokensSeen() - before;
+
+                Publication stored = registry.find(id).block(CALL);
+                assertThat(stored.deltas()).hasSize(1);
+                long published = stored.deltas().getFirst().length + stored.transcript().length
+                        + JsonMapper.builder().build().writeValueAsBytes(stored.record()).length;
+                int whole = sessions.withSession(id, session -> ConversationSnapshot.write(session.conversation()).length).orElseThrow();
+                System.out.printf("%s cache of 2048 tokens, stories260K: a turn of %d tokens published %d bytes (delta %d, transcript %d),"
+                        + " a whole snapshot is %d bytes: %.2f%%%n", type, fed, published, stored.deltas().getFirst().length,
+                        stored.transcript().length, whole, 100.0 * published / whole);
+                // the shortest turn this model's template (ChatML) allows is some 50 tokens; 20 would publish at most 2%
+                assertThat(fed).isBetween(20L, 60L);
+                assertThat((double) published / whole / fed).isLessThanOrEqualTo(0.02 / 20);
+
+                // deltas this small stay under half a snapshot, yet every 16th write is whole
+                List<Integer> deltas = new ArrayList<>();
+                for (int turn = 0; turn < SnapshotQueue.FULL_EVERY; turn++) {
+                    say(client, id, "Hi");
+                    deltas.add(registry.find(id).block(CALL).deltas().size());
+                }
+                assertThat(deltas).as("deltas after each turn").containsSubsequence(SnapshotQueue.FULL_EVERY - 1, 0, 1)
+                        .allSatisfy(count -> assertThat(count).isLessThan(SnapshotQueue.FULL_EVERY));
+            }
+        }
+    }
+
+    /** The same conversation run without interruption in this process, greedy, the whole history each turn. */
+    private static List<String> uninterrupted(ChatSessions settingsFrom) {
+        Conversation conversation = new Conversation(engine, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
+        SamplingParams greedy = SamplingParams.builder().temperature(0).maxTokens(MAX_TOKENS).build();
+        List<ChatMessage> history = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
+        for (String user : USERS) {
+            history.add(ChatMessage.user(user));
+            String text = conversation.reply(history, greedy, piece -> { }, () -> false).text();
+            history.add(ChatMessage.assistant(text));
+            texts.add(text);
+        }
+        // the window has slid: a replayed transcript may not reproduce the last reply, the snapshot and deltas must
+        assertThat(conversation.session().cache().evicted()).isPositive();
+        return texts;
+    }
+}
