@@ -34,22 +34,10 @@ public final class SinkCacheDelta {
         int[] slots = cache.occupiedSlots(occupied - fresh, occupied);
         ByteArrayOutputStream bytes = new ByteArrayOutputStream((int) (96 + 8L * fresh + KvRows.bytes(cache, fresh)));
         try (DataOutputStream out = new DataOutputStream(bytes)) {
-            CacheConfig config = cache.config();
             out.writeInt(MAGIC);
-            out.writeInt(cache.layers());
-            out.writeInt(cache.kvDim());
-            out.writeInt(config.sinks());
-            out.writeInt(config.window());
-            out.writeInt(config.evictBatch());
-            out.writeInt(config.type().ordinal());
+            CacheFields.writeGeometry(out, cache);
             out.writeLong(baseTokensSeen);
-            out.writeInt(state.sinkCapacity());
-            out.writeInt(state.sinkCount());
-            out.writeInt(state.ringStart());
-            out.writeInt(state.ringCount());
-            out.writeLong(state.nextWindowPosition());
-            out.writeLong(state.tokensSeen());
-            out.writeLong(state.evicted());
+            CacheFields.writeState(out, state);
             out.writeInt(fresh);
             int[] tokens = cache.tokens();
             for (int i = 0; i < fresh; i++) {
@@ -95,8 +83,7 @@ public final class SinkCacheDelta {
                 throw new IllegalArgumentException("cache delta continues a cache that had seen " + base + " tokens; this one has seen "
                         + cache.tokensSeen());
             }
-            SinkCache.State state = new SinkCache.State(in.readInt(), in.readInt(), in.readInt(), in.readInt(),
-                    in.readLong(), in.readLong(), in.readLong());
+            SinkCache.State state = CacheFields.readState(in);
             int fresh = in.readInt();
             if (fresh < 0 || fresh > state.sinkCount() + state.ringCount() || fresh != freshEntries(state, base)) {
                 throw new IllegalArgumentException("cache delta claims " + fresh + " new entries for state " + state + ": it is corrupt");

@@ -24,21 +24,9 @@ public final class SinkCacheSnapshot {
         int occupied = state.sinkCount() + state.ringCount();
         ByteArrayOutputStream bytes = new ByteArrayOutputStream((int) (64 + 4L * occupied + KvRows.bytes(cache, occupied)));
         try (DataOutputStream out = new DataOutputStream(bytes)) {
-            CacheConfig config = cache.config();
             out.writeInt(MAGIC);
-            out.writeInt(cache.layers());
-            out.writeInt(cache.kvDim());
-            out.writeInt(config.sinks());
-            out.writeInt(config.window());
-            out.writeInt(config.evictBatch());
-            out.writeInt(config.type().ordinal());
-            out.writeInt(state.sinkCapacity());
-            out.writeInt(state.sinkCount());
-            out.writeInt(state.ringStart());
-            out.writeInt(state.ringCount());
-            out.writeLong(state.nextWindowPosition());
-            out.writeLong(state.tokensSeen());
-            out.writeLong(state.evicted());
+            CacheFields.writeGeometry(out, cache);
+            CacheFields.writeState(out, state);
             for (int token : cache.tokens()) {
                 out.writeInt(token);
             }
@@ -74,8 +62,7 @@ public final class SinkCacheSnapshot {
                 throw new IllegalArgumentException("snapshot has an unknown cache type " + type);
             }
             SinkCache cache = new SinkCache(new CacheConfig(sinks, window, evictBatch, CacheType.values()[type]), layers, kvDim);
-            SinkCache.State state = new SinkCache.State(in.readInt(), in.readInt(), in.readInt(), in.readInt(),
-                    in.readLong(), in.readLong(), in.readLong());
+            SinkCache.State state = CacheFields.readState(in);
             cache.restore(state);
             int occupied = state.sinkCount() + state.ringCount();
             for (int j = 0; j < occupied; j++) {
