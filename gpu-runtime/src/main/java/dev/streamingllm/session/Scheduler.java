@@ -117,7 +117,14 @@ public final class Scheduler implements AutoCloseable {
             } finally {
                 lock.unlock();
             }
-            step();
+            try {
+                step();
+            } catch (RuntimeException | Error e) {
+                // a step that breaks outside the forward pass still must not take the scheduler down with it:
+                // every generation would then wait forever
+                running.forEach(g -> g.fail(e));
+                running.clear();
+            }
         }
     }
 

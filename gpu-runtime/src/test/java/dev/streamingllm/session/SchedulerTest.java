@@ -23,6 +23,7 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -198,6 +199,24 @@ class SchedulerTest {
             Session next = new Session(recorder, CacheConfig.streaming(4, 60));
             assertThat(generator.generate(next, model.tokenizer().encode("Once upon a time", true, false),
                     SamplingParams.builder().temperature(0).maxTokens(5).build(), piece -> { }, () -> false).completionTokens()).isEqualTo(5);
+        }
+    }
+
+    /** Before the fix a throwing cancellation check killed the scheduler's thread: every later generation waited forever. */
+    @Test
+    @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aGenerationThatBreaksOutsideThePassFailsAloneAndTheSchedulerGoesOn() {
+        try (Scheduler scheduler = new Scheduler(model.decoder(), Scheduler.Settings.DEFAULT)) {
+            Generator generator = new Generator(model.tokenizer(), scheduler);
+            int[] prompt = model.tokenizer().encode("Once upon a time", true, false);
+            SamplingParams five = SamplingParams.builder().temperature(0).maxTokens(5).build();
+            assertThatThrownBy(() -> generator.generate(new Session(model.decoder(), CacheConfig.streaming(4, 60)), prompt, five,
+                    piece -> { }, () -> {
+                        throw new IllegalStateException("the client's cancellation flag broke");
+                    }))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("cancellation flag");
+            assertThat(generator.generate(new Session(model.decoder(), CacheConfig.streaming(4, 60)), prompt, five,
+                    piece -> { }, () -> false).completionTokens()).isEqualTo(5);
         }
     }
 

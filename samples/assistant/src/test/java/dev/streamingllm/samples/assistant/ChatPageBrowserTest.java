@@ -2,9 +2,13 @@ package dev.streamingllm.samples.assistant;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.sun.management.HotSpotDiagnosticMXBean;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionInfo;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -82,8 +86,23 @@ class ChatPageBrowserTest {
         driver().findElement(By.id("send")).click();
         new WebDriverWait(driver(), Duration.ofSeconds(60))
                 .withMessage(() -> "the reply to '" + message + "' did not finish; the page shows: " + text("messages")
-                        + " | status: " + text("status") + " | busy: " + busy())
+                        + " | status: " + text("status") + " | busy: " + busy() + "\nthreads:\n" + serverThreads())
                 .until(d -> d.findElements(By.cssSelector(".message.user")).size() > before && !busy());
+    }
+
+    /**
+     * Every thread of this JVM, virtual turn threads included, written to target/ for a reply that never finishes:
+     * where the scheduler, the turns and the event loops were.
+     */
+    private static String serverThreads() {
+        try {
+            Path dump = Path.of("target", "chat-page-threads-" + System.nanoTime() + ".txt").toAbsolutePath();
+            ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class)
+                    .dumpThreads(dump.toString(), HotSpotDiagnosticMXBean.ThreadDumpFormat.TEXT_PLAIN);
+            return Files.readString(dump);
+        } catch (IOException e) {
+            return "(no thread dump: " + e + ")";
+        }
     }
 
     private boolean busy() {
