@@ -9,7 +9,7 @@ package dev.streamingllm.session;
 final class PrefillBudget {
 
     /** A step with prompt tokens may take this many times a decode-only step: running streams slow by at most this. */
-    static final double STALL = 2.0;
+    static final double STALL = 3.0;
     /** Weight of the newest step in the running averages. */
     private static final double NEWEST = 0.25;
 

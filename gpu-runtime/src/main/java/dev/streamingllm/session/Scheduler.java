@@ -31,7 +31,7 @@ public final class Scheduler implements AutoCloseable {
      */
     public record Settings(int prefillChunk, int prefillWhileDecoding) {
 
-        public static final Settings DEFAULT = new Settings(Session.DEFAULT_PREFILL_CHUNK, 8);
+        public static final Settings DEFAULT = new Settings(Session.DEFAULT_PREFILL_CHUNK, Session.DEFAULT_PREFILL_CHUNK);
 
         public Settings {
             if (prefillChunk < 1 || prefillWhileDecoding < 1) {

@@ -21,10 +21,10 @@ class PrefillBudgetTest {
     void expensivePromptTokensAreFewerSoTheStepStaysWithinTheStall() {
         PrefillBudget budget = new PrefillBudget();
         budget.record(0, 40 * MS);
-        // 8 prompt tokens made the step 200 ms: 20 ms each, so 40 ms more than decoding (a stall of 2) buys 2.
+        // 8 prompt tokens made the step 200 ms: 20 ms each, so 80 ms more than decoding (a stall of 3) buys 4.
         budget.record(8, 200 * MS);
-        assertThat(budget.tokens(8)).isEqualTo(2);
-        long step = 40 * MS + 2 * 20 * MS;
+        assertThat(budget.tokens(8)).isEqualTo(4);
+        long step = 40 * MS + 4 * 20 * MS;
         assertThat((double) step / (40 * MS)).isLessThanOrEqualTo(PrefillBudget.STALL);
     }
 
@@ -46,7 +46,7 @@ class PrefillBudgetTest {
         PrefillBudget budget = new PrefillBudget();
         budget.record(0, 40 * MS);
         budget.record(8, 200 * MS);
-        assertThat(budget.tokens(8)).isEqualTo(2);
+        assertThat(budget.tokens(8)).isEqualTo(4);
         // The prompt's tokens get cheaper (another machine load, a shorter window): the budget grows back.
         for (int i = 0; i < 20; i++) {
             budget.record(2, 44 * MS);
