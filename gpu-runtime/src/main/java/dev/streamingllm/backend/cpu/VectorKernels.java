@@ -42,10 +42,10 @@ final class VectorKernels {
     }
 
     /** Lane i takes lane i + k (mod L): folding a vector onto itself halves the lanes left to add. */
-    private static final VectorShuffle<Float> FOLD_8 = fold(8);
-    private static final VectorShuffle<Float> FOLD_4 = fold(4);
-    private static final VectorShuffle<Float> FOLD_2 = fold(2);
-    private static final VectorShuffle<Float> FOLD_1 = fold(1);
+    static final VectorShuffle<Float> FOLD_8 = fold(8);
+    static final VectorShuffle<Float> FOLD_4 = fold(4);
+    static final VectorShuffle<Float> FOLD_2 = fold(2);
+    static final VectorShuffle<Float> FOLD_1 = fold(1);
 
     /**
      * The sum of the lanes, added in a fixed tree: {@code reduceLanes(ADD)} leaves the order open and C2

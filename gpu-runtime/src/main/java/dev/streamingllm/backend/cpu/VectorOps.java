@@ -160,7 +160,15 @@ final class VectorOps extends Ops {
                 acc = VectorKernels.evenHalves(pairs).fma(FloatVector.fromArray(F, split, i), acc);
                 acc = VectorKernels.oddHalves(pairs).fma(FloatVector.fromArray(F, split, i + L), acc);
             }
-            scores[j] = sum(acc) * scale;
+            // sum(acc), written out: after the conversions above C2's inlining budget for this loop is spent, and the
+            // call it then leaves boxes every key's accumulator (twice the cost of the f32 cache's scores at 4096 keys)
+            if (L == 16) {
+                acc = acc.add(acc.rearrange(VectorKernels.FOLD_8));
+            }
+            acc = acc.add(acc.rearrange(VectorKernels.FOLD_4));
+            acc = acc.add(acc.rearrange(VectorKernels.FOLD_2));
+            acc = acc.add(acc.rearrange(VectorKernels.FOLD_1));
+            scores[j] = acc.lane(0) * scale;
         }
     }
 
