@@ -48,12 +48,6 @@ final class VectorKernels {
     static final VectorShuffle<Float> FOLD_1 = fold(1);
 
     /**
-     * The sum of the lanes, added in a fixed tree: {@code reduceLanes(ADD)} leaves the order open and C2
-     * reorders it, so the same input gave other bits before and after JIT compilation, and a session
-     * restored in a fresh process did not continue bit for bit. Lanewise adds of folded vectors are the
-     * same arithmetic in every JIT tier, and cost log2(L) steps instead of L lane extractions.
-     */
-    /**
      * IEEE halves as floats. The Vector API has no half-float conversion: move exponent and mantissa into float
      * position, rebias the exponent with one multiply by 2^112 (which also normalizes subnormal halves), then put
      * back the sign and make exponent 31 float infinity or NaN.
@@ -81,6 +75,12 @@ final class VectorKernels {
         return magnitude.or(pairs.and(0x80000000)).reinterpretAsFloats();
     }
 
+    /**
+     * The sum of the lanes, added in a fixed tree: {@code reduceLanes(ADD)} leaves the order open and C2
+     * reorders it, so the same input gave other bits before and after JIT compilation, and a session
+     * restored in a fresh process did not continue bit for bit. Lanewise adds of folded vectors are the
+     * same arithmetic in every JIT tier, and cost log2(L) steps instead of L lane extractions.
+     */
     static float sum(FloatVector v) {
         if (L == 16) {
             v = v.add(v.rearrange(FOLD_8));
