@@ -162,7 +162,8 @@
       clearInterval(poll);
       bubble.classList.remove('streaming');
       if (!bubble.textContent) bubble.remove();
-      await refreshSession();
+      // a failed refresh must not leave the page busy: the panel shows the session at the next turn
+      await refreshSession().catch(() => {});
       busy = false;
       ui.send.disabled = false;
       ui.prompt.focus();
