@@ -160,8 +160,9 @@ final class VectorOps extends Ops {
                 acc = VectorKernels.evenHalves(pairs).fma(FloatVector.fromArray(F, split, i), acc);
                 acc = VectorKernels.oddHalves(pairs).fma(FloatVector.fromArray(F, split, i + L), acc);
             }
-            // sum(acc), written out: after the conversions above C2's inlining budget for this loop is spent, and the
-            // call it then leaves boxes every key's accumulator (twice the cost of the f32 cache's scores at 4096 keys)
+            // VectorKernels.sum(acc), written out: after the conversions above C2's inlining budget for this loop is
+            // spent, and the call it then leaves boxes every key's accumulator (decode over 4096 f16 keys cost twice
+            // the f32 cache's with the call)
             if (L == 16) {
                 acc = acc.add(acc.rearrange(VectorKernels.FOLD_8));
             }
