@@ -21,6 +21,7 @@ public final class RoutingHealthIndicator implements HealthIndicator {
                 .withDetail("mode", ownership.settings().mode().name().toLowerCase())
                 .withDetail("localSessions", status.localSessions())
                 .withDetail("pendingSnapshots", status.pendingSnapshots())
+                .withDetail("lastHeartbeat", status.lastHeartbeat() != null ? status.lastHeartbeat().toString() : "none yet")
                 .build();
     }
 }

@@ -44,9 +44,13 @@ final class SessionLeases implements SessionListener {
     private final ScheduledExecutorService ticker;
     /** The registry's epoch as last seen; null until first asked. */
     private final AtomicReference<@Nullable Epoch> epoch = new AtomicReference<>();
+    /** Sessions whose state is to be written anew once no turn holds them: the heartbeat never waits out a turn. */
+    private final Set<String> stale = ConcurrentHashMap.newKeySet();
     /** A loss of the registry's data was noticed outside the heartbeat: its next tick re-asserts every local session. */
     private volatile boolean reassert;
     private volatile boolean closed;
+    /** When this instance last announced itself to the registry; null before its first heartbeat got through. */
+    private volatile @Nullable Instant lastHeartbeat;
 
     SessionLeases(SessionRegistry registry, ChatSessions sessions, RoutingSettings settings, SnapshotQueue snapshots) {
         this.registry = registry;
@@ -64,6 +68,10 @@ final class SessionLeases implements SessionListener {
 
     RegistryHealth health() {
         return health;
+    }
+
+    @Nullable Instant lastHeartbeat() {
+        return lastHeartbeat;
     }
 
     boolean closed() {
@@ -158,12 +166,14 @@ final class SessionLeases implements SessionListener {
                 return;
             }
             try {
-                boolean lost = notice(registry.epoch(settings.lease()).block(settings.redisTimeout())) || reassert;
-                reassert = false;
+                // first, so that nothing else this beat does can make the instance look gone
                 Instance self = settings.self();
                 if (self.baseUrl() != null) {
                     registry.heartbeat(self, settings.lease()).block(settings.redisTimeout());
+                    lastHeartbeat = Instant.now();
                 }
+                boolean lost = notice(registry.epoch(settings.lease()).block(settings.redisTimeout())) || reassert;
+                reassert = false;
                 boolean recovered = !health.isUp() || lost;
                 for (String id : List.copyOf(local)) {
                     Lease lease = leases.get(id);
@@ -174,6 +184,9 @@ final class SessionLeases implements SessionListener {
                     } else if (recovered) {
                         republish(id);
                     }
+                }
+                for (String id : List.copyOf(stale)) {
+                    republish(id);
                 }
                 snapshots.flush(leases::get);
                 if (!health.isUp()) {
@@ -226,10 +239,16 @@ final class SessionLeases implements SessionListener {
         }
     }
 
-    /** Queues the session's current state, so that the registry holds it even if it lost what was written before. */
+    /**
+     * Queues the session's current state, so that the registry holds it even if it lost what was written before; a
+     * session a turn holds is tried again next beat rather than waited for.
+     */
     private void republish(String id) {
-        sessions.withSession(id, session -> snapshots.capture(session, turns(session.id())))
-                .ifPresent(state -> snapshots.queueIfAbsent(id, state));
+        if (sessions.ifIdle(id, session -> snapshots.queueIfAbsent(id, snapshots.capture(session, turns(id))))) {
+            stale.remove(id);
+        } else {
+            stale.add(id);
+        }
     }
 
     /** Has the heartbeat run soon, off the caller's thread. */

@@ -42,7 +42,8 @@ public final class SessionOwnership implements SessionLoader, TurnStore, SmartLi
     private static final Logger log = LoggerFactory.getLogger(SessionOwnership.class);
 
     /** The registry's reachability, for health. */
-    public record Status(boolean up, String reason, Instant since, int localSessions, int pendingSnapshots, String registry) {
+    public record Status(boolean up, String reason, Instant since, int localSessions, int pendingSnapshots, String registry,
+            @Nullable Instant lastHeartbeat) {
     }
 
     private final SessionRegistry registry;
@@ -96,7 +97,8 @@ public final class SessionOwnership implements SessionLoader, TurnStore, SmartLi
 
     public Status status() {
         String reason = health.reason();
-        return new Status(reason == null, reason, health.since(), leases.localSessions(), snapshots.size(), registry.kind());
+        return new Status(reason == null, reason, health.since(), leases.localSessions(), snapshots.size(), registry.kind(),
+                leases.lastHeartbeat());
     }
 
     /** The lease this instance holds for the session, if any. */

@@ -95,6 +95,11 @@ public final class ChatSession {
         lock.lock();
     }
 
+    /** Holds the session if no turn does; false, at once, when one does. */
+    boolean tryLock() {
+        return lock.tryLock();
+    }
+
     void unlock() {
         lock.unlock();
     }

@@ -234,15 +234,46 @@ public final class ChatSessions implements AutoCloseable {
 
     /** Runs {@code action} on the session of {@code id} while holding it: no turn runs meanwhile. */
     public <T> Optional<T> withSession(String id, Function<ChatSession, T> action) {
-        ChatSession session;
-        synchronized (this) {
-            session = sessions.get(id);
-            if (session == null) {
-                return Optional.empty();
-            }
-            session.users++;
+        ChatSession session = use(id);
+        if (session == null) {
+            return Optional.empty();
         }
         session.lock();
+        return apply(session, action);
+    }
+
+    /**
+     * Runs {@code action} on the session of {@code id} unless a turn holds it, without waiting: false when one does
+     * (nothing ran), true otherwise, also when there is no such session. For threads that must not wait out a turn,
+     * such as the routing heartbeat.
+     */
+    public boolean ifIdle(String id, Consumer<ChatSession> action) {
+        ChatSession session = use(id);
+        if (session == null) {
+            return true;
+        }
+        if (!session.tryLock()) {
+            release(session);
+            return false;
+        }
+        apply(session, held -> {
+            action.accept(held);
+            return null;
+        });
+        return true;
+    }
+
+    /** The session of {@code id}, counted as in use until {@link #release}; null when there is none. */
+    private synchronized @Nullable ChatSession use(String id) {
+        ChatSession session = sessions.get(id);
+        if (session != null) {
+            session.users++;
+        }
+        return session;
+    }
+
+    /** Runs {@code action} on a session the caller has locked, then unlocks and releases it. */
+    private <T> Optional<T> apply(ChatSession session, Function<ChatSession, T> action) {
         try {
             return session.ended ? Optional.empty() : Optional.ofNullable(action.apply(session));
         } finally {

@@ -468,12 +468,13 @@ class MultiInstanceRoutingTest {
             String id = "conv-" + UUID.randomUUID();
             List<String> texts = new ArrayList<>();
             texts.add(say(url(a), id, USERS[0]).text());
-            Reply second = say(url(b), id, USERS[1]);
+            RoutingHealthIndicator healthA = a.getBean(RoutingHealthIndicator.class);
+            Reply second = chat(url(b), id, false, USERS[1], false);
+            assertThat(second.status()).as("%s; A's routing health: %s", second.body(), healthA.health().getDetails()).isEqualTo(200);
             assertThat(second.servedBy()).isEqualTo("A");
             texts.add(second.text());
 
             redis.stop();
-            RoutingHealthIndicator healthA = a.getBean(RoutingHealthIndicator.class);
             awaitStatus(healthA, Status.DOWN);
             assertThat((String) healthA.health().getDetails().get("reason")).contains("unreachable");
             // served locally meanwhile, saying its turn is not stored, streamed or not
@@ -491,6 +492,50 @@ class MultiInstanceRoutingTest {
             assertThat(fifth.durable()).isTrue();
             texts.add(fifth.text());
             assertThat(texts).isEqualTo(uninterrupted(a.getBean(ChatSessions.class), 5));
+        }
+    }
+
+    /**
+     * The heartbeat never waits out a turn. A registry that comes back empty while a turn holds one of the instance's
+     * sessions finds the instance announced and healthy at once and throughout, not only once the turn ends; the held
+     * session's state is written anew as soon as the turn lets go of it.
+     */
+    @Test
+    void aRegistryBackWhileATurnHoldsASessionHearsTheHeartbeatThroughout() throws Exception {
+        try (ConfigurableApplicationContext a = start("A")) {
+            String id = "conv-" + UUID.randomUUID();
+            say(url(a), id, USERS[0]);
+            long tokensSeen = session(url(a), id).get("tokens_seen").asLong();
+            SessionRegistry registry = a.getBean(SessionOwnership.class).registry();
+            RoutingHealthIndicator health = a.getBean(RoutingHealthIndicator.class);
+            java.util.concurrent.CountDownLatch holding = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            Thread turn = Thread.ofVirtual().start(() -> a.getBean(ChatSessions.class).withSession(id, session -> {
+                holding.countDown();
+                try {
+                    return release.await(60, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
+            }));
+            try {
+                assertThat(holding.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+                redis.stop();
+                awaitStatus(health, Status.DOWN);
+                redis.restart();
+                awaitStatus(health, Status.UP);
+                awaitRegistered(registry, "A", url(a));
+                // longer than a lease (3 s): an instance whose beats had stopped would vanish from the registry
+                await("instance A announced throughout").during(Duration.ofSeconds(4)).atMost(Duration.ofSeconds(10))
+                        .pollInterval(Duration.ofMillis(100))
+                        .until(() -> registry.instance("A").block(Duration.ofSeconds(2)) != null);
+                assertThat(registry.find(id).block(Duration.ofSeconds(2))).as("the held session's state, before the turn ends").isNull();
+            } finally {
+                release.countDown();
+                turn.join();
+            }
+            awaitPublished(registry, id, tokensSeen);
         }
     }
 

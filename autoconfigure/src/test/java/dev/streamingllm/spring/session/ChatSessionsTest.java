@@ -370,6 +370,32 @@ class ChatSessionsTest {
     }
 
     @Test
+    void ifIdleGivesUpAtOnceOnASessionATurnHoldsAndRunsOnceItIsFree() throws Exception {
+        try (ChatSessions sessions = sessions(4, Duration.ofMinutes(5), Clock.systemUTC())) {
+            say(sessions, "busy", "Once upon a time");
+            CountDownLatch holding = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            Thread holder = Thread.ofVirtual().start(() -> sessions.withSession("busy", s -> {
+                holding.countDown();
+                await(release);
+                return null;
+            }));
+            assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
+            List<String> ran = new java.util.concurrent.CopyOnWriteArrayList<>();
+            assertThat(sessions.ifIdle("busy", s -> ran.add(s.id()))).isFalse();
+            assertThat(ran).isEmpty();
+            release.countDown();
+            holder.join();
+            assertThat(sessions.ifIdle("busy", s -> ran.add(s.id()))).isTrue();
+            assertThat(ran).containsExactly("busy");
+            assertThat(sessions.ifIdle("missing", s -> ran.add(s.id()))).isTrue();
+            assertThat(ran).containsExactly("busy");
+            // the refused attempt left the session free for turns
+            assertThat(say(sessions, "busy", "The end.").finishReason()).isNotNull();
+        }
+    }
+
+    @Test
     void anUnknownIdIsLoadedOutsideTheLockAndOneOfTwoConcurrentLoadsWins() throws Exception {
         Conversation stored = new Conversation(engine, CACHE, true);
         stored.reply(List.of(ChatMessage.user("Once upon a time")), GREEDY, piece -> { }, () -> false);
