@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.springframework.ai.chat.messages.AssistantMessage;
@@ -166,10 +167,20 @@ public class ChatCompletionsController {
         }));
     }
 
-    /** Server-sent events framed as OpenAI frames them: {@code data: {...}}, a blank line, and {@code data: [DONE]} last. */
+    /**
+     * Server-sent events framed as OpenAI frames them: {@code data: {...}}, a blank line, and {@code data: [DONE]} last.
+     * The first event (the role) waits for the turn's first output, so that a turn refused before it ran (its session
+     * held by another instance, none free) is answered with its HTTP status and {@code Retry-After} like a JSON request.
+     */
     private Flux<DataBuffer> events(Turn turn, Flux<ChatResponse> responses, boolean includeUsage) {
+        ChatCompletionChunk role = ChatCompletionChunk.delta(turn.id(), turn.created(), modelId,
+                new ChatCompletionChunk.Delta("assistant", ""), null);
+        AtomicBoolean started = new AtomicBoolean();
         Flux<ChatCompletionChunk> chunks = responses.concatMapIterable(response -> {
-            List<ChatCompletionChunk> out = new ArrayList<>(2);
+            List<ChatCompletionChunk> out = new ArrayList<>(4);
+            if (started.compareAndSet(false, true)) {
+                out.add(role);
+            }
             String piece = text(response);
             if (!piece.isEmpty()) {
                 out.add(ChatCompletionChunk.delta(turn.id(), turn.created(), modelId,
@@ -184,12 +195,12 @@ public class ChatCompletionsController {
             }
             return out;
         });
-        ChatCompletionChunk role = ChatCompletionChunk.delta(turn.id(), turn.created(), modelId,
-                new ChatCompletionChunk.Delta("assistant", ""), null);
-        return Flux.concat(Mono.just(role), chunks)
+        return chunks.defaultIfEmpty(role)
                 .map(chunk -> event(json.writeValueAsString(chunk)))
-                // after the first event the status is sent: an error can only be reported as an event
-                .onErrorResume(e -> Mono.just(event(json.writeValueAsString(ApiExceptionHandler.toApiError(e, null).body()))))
+                // once an event is out the status is sent: a later error can only be reported as an event
+                .onErrorResume(e -> started.get()
+                        ? Mono.just(event(json.writeValueAsString(ApiExceptionHandler.toApiError(e, null).body())))
+                        : Mono.error(e))
                 .concatWith(Mono.fromSupplier(() -> event("[DONE]")));
     }
 

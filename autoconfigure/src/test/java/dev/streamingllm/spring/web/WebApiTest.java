@@ -475,12 +475,16 @@ class WebApiTest {
         }));
         try {
             assertThat(holding.await(30, TimeUnit.SECONDS)).isTrue();
-            // the client reads the first event (the role), then hangs up
-            String first = a.post().uri("/v1/chat/completions").header(ExchangeAttributes.CONVERSATION_HEADER, "left")
-                    .contentType(MediaType.APPLICATION_JSON).accept(MediaType.TEXT_EVENT_STREAM)
-                    .bodyValue(request(List.of(user("And then?")), true)).exchange().expectStatus().isOk()
-                    .returnResult(SSE).getResponseBody().map(ServerSentEvent::data).blockFirst(Duration.ofSeconds(30));
-            assertThat(json.readTree(first).get("choices").get(0).get("delta").get("role").asString()).isEqualTo("assistant");
+            // the client sends a streamed turn, which waits for its session (so nothing is sent back yet), then hangs up
+            byte[] body = json.writeValueAsBytes(request(List.of(user("And then?")), true));
+            try (Socket socket = new Socket("localhost", port)) {
+                socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer key-a\r\n"
+                        + ExchangeAttributes.CONVERSATION_HEADER + ": left\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+                socket.getOutputStream().write(body);
+                socket.getOutputStream().flush();
+                await().atMost(Duration.ofSeconds(30)).until(() -> limiter.running(keyA) == 1);
+            }
             await().atMost(Duration.ofSeconds(30))
                     .until(() -> meters.get("streamingllm.web.generations.abandoned").functionCounter().count() == abandonedBefore + 1);
             assertThat(limiter.running(keyA)).as("the turn has not stopped: it waits for its session").isEqualTo(1);
@@ -540,7 +544,6 @@ class WebApiTest {
         assertThat(logged).doesNotContain("ERROR", "\tat ");
     }
 
-    // ---- bad requests
     // ---- bad requests
 
     @Test
