@@ -61,6 +61,7 @@ public final class ConversationDelta {
         }
         List<ChatMessage> tail = conversation.tail();
         int dropped = dropped(base.tail, tail);
+        List<ChatMessage> added = tail.subList(base.tail.size() - dropped, tail.size());
         byte[] cacheDelta = SinkCacheDelta.write(cache, base.tokensSeen);
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(cacheDelta.length + 1024);
         try (DataOutputStream out = new DataOutputStream(bytes)) {
@@ -69,13 +70,19 @@ public final class ConversationDelta {
             out.writeInt(base.tail.size());
             out.writeInt(dropped);
             out.writeInt(conversation.unfed());
-            ConversationSnapshot.writeMessages(out, tail.subList(base.tail.size() - dropped, tail.size()));
+            ConversationSnapshot.writeMessages(out, added);
             out.writeInt(cacheDelta.length);
             out.write(cacheDelta);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         return Optional.of(SnapshotFrame.seal(bytes.toByteArray()));
+    }
+
+    /** The messages the conversation remembers that {@code base} did not: those a delta on it adds. Between turns only. */
+    public static List<ChatMessage> added(Conversation conversation, Base base) {
+        List<ChatMessage> tail = conversation.tail();
+        return List.copyOf(tail.subList(base.tail.size() - dropped(base.tail, tail), tail.size()));
     }
 
     /**

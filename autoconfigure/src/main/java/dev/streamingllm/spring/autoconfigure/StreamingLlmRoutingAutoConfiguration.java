@@ -122,7 +122,8 @@ public class StreamingLlmRoutingAutoConfiguration {
         String host = LocalHost.address();
         RoutingSettings settings = new RoutingSettings(instanceId,
                 () -> baseUrl(environment, configuredUrl, host),
-                properties.getMode(), properties.getLease(), properties.getHeartbeat(), properties.getRedisTimeout());
+                properties.getMode(), properties.getLease(), properties.getHeartbeat(), properties.getRedisTimeout(),
+                properties.getSnapshots().getWholeEvery(), properties.getSnapshots().getMaxDeltaShare());
         return new SessionOwnership(registry, sessions, settings, owners::getIfAvailable);
     }
 

@@ -43,6 +43,9 @@ public class StreamingLlmRoutingProperties {
     /** The most bytes of stored states (snapshots and transcripts) the in-memory registry keeps; least recently used go first. */
     private DataSize inMemoryLimit = DataSize.ofMegabytes(256);
 
+    /** How a conversation's state is written after each turn: whole, or as a delta on the last whole one. */
+    private final Snapshots snapshots = new Snapshots();
+
     public boolean isEnabled() {
         return enabled;
     }
@@ -121,5 +124,35 @@ public class StreamingLlmRoutingProperties {
 
     public void setKeyPrefix(String keyPrefix) {
         this.keyPrefix = keyPrefix;
+    }
+
+    public Snapshots getSnapshots() {
+        return snapshots;
+    }
+
+    /** Compaction of the states written after turns, under {@code streamingllm.routing.snapshots}. */
+    public static class Snapshots {
+
+        /** Every this many states written of a conversation, one is whole and the rest are deltas on it; 1 writes every state whole. */
+        private int wholeEvery = 16;
+
+        /** A delta that would take the deltas since the last whole state past this share of its size is written whole instead. */
+        private double maxDeltaShare = 0.5;
+
+        public int getWholeEvery() {
+            return wholeEvery;
+        }
+
+        public void setWholeEvery(int wholeEvery) {
+            this.wholeEvery = wholeEvery;
+        }
+
+        public double getMaxDeltaShare() {
+            return maxDeltaShare;
+        }
+
+        public void setMaxDeltaShare(double maxDeltaShare) {
+            this.maxDeltaShare = maxDeltaShare;
+        }
     }
 }

@@ -26,6 +26,11 @@ final class ConversationRestorer {
     private final ChatSessions sessions;
     private final JsonMapper json = JsonMapper.builder().build();
 
+    /** The stored transcript: its parts, in order, as one list of messages. */
+    static List<ChatMessage> transcript(Publication publication, JsonMapper json) {
+        return publication.transcript().stream().flatMap(part -> json.readValue(part, MESSAGES).stream()).toList();
+    }
+
     ConversationRestorer(ChatSessions sessions) {
         this.sessions = sessions;
     }
@@ -57,7 +62,7 @@ final class ConversationRestorer {
             log.warn("Session {}: snapshot unusable ({}); replaying its transcript instead, approximate", sessionId, e.getMessage());
         }
         try {
-            List<ChatMessage> transcript = json.readValue(publication.transcript(), MESSAGES);
+            List<ChatMessage> transcript = transcript(publication, json);
             SessionRecord record = publication.record();
             CacheConfig cache = sessions.settings().cache().with(record.sinks(), record.window());
             if (missing != null) {

@@ -155,7 +155,7 @@ public final class InMemorySessionRegistry implements SessionRegistry {
     }
 
     private static long bytes(Publication publication) {
-        return RECORD_BYTES + publication.snapshot().length + publication.transcript().length;
+        return RECORD_BYTES + publication.snapshot().length + publication.transcript().stream().mapToLong(part -> part.length).sum();
     }
 
     /** Removes the least recently used states while the bound is passed. */

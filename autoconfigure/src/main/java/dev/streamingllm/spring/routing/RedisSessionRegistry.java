@@ -15,7 +15,8 @@ import tools.jackson.databind.json.JsonMapper;
  * The registry in Redis. Keys under {@code prefix}: {@code instance:<id>} (base URL, expiring heartbeat), and for each
  * session {@code lease:{<session>}} ("instance fence", SET NX PX), {@code fence:{<session>}} (INCR counter),
  * {@code session:{<session>}} (record as JSON), {@code snapshot:{<session>}} (the last full snapshot),
- * {@code deltas:{<session>}} (a list of the deltas written on it since, oldest first), {@code transcript:{<session>}},
+ * {@code deltas:{<session>}} (a list of the deltas written on it since, oldest first), {@code transcript:{<session>}}
+ * (a list of JSON arrays of messages: the one written with the snapshot, then those each delta added),
  * {@code turns:{<session>}} (the stored state's turn count) and {@code acked:{<session>}} (turns acknowledged to
  * clients). The braces are a Redis Cluster hash tag: all keys of one session live in one slot, so the scripts, which
  * touch several of them, run on a cluster too. Fenced writes are Lua scripts that compare the lease first, so check and
@@ -88,8 +89,8 @@ public final class RedisSessionRegistry implements SessionRegistry {
             if tonumber(redis.call('GET', KEYS[5]) or '-1') <= turns then
               redis.call('SET', KEYS[2], ARGV[2])
               redis.call('SET', KEYS[3], ARGV[3])
-              redis.call('DEL', KEYS[8])
-              redis.call('SET', KEYS[4], ARGV[4])
+              redis.call('DEL', KEYS[8], KEYS[4])
+              redis.call('RPUSH', KEYS[4], ARGV[4])
               redis.call('SET', KEYS[5], ARGV[5])
             end
             if tonumber(redis.call('GET', KEYS[6]) or '0') < turns then
@@ -101,7 +102,7 @@ public final class RedisSessionRegistry implements SessionRegistry {
             return 1""", Long.class);
 
     /**
-     * KEYS: {@link #keys}; ARGV: lease value, record, delta, transcript, turns, retention ms, base turns. Appends only on
+     * KEYS: {@link #keys}; ARGV: lease value, record, delta, messages added, turns, retention ms, base turns. Appends only on
      * the state the delta was written on: the stored turn count must be its base's.
      */
     private static final RedisScript<Long> APPEND = RedisScript.of("""
@@ -111,7 +112,7 @@ public final class RedisSessionRegistry implements SessionRegistry {
             end
             redis.call('SET', KEYS[2], ARGV[2])
             redis.call('RPUSH', KEYS[8], ARGV[3])
-            redis.call('SET', KEYS[4], ARGV[4])
+            redis.call('RPUSH', KEYS[4], ARGV[4])
             redis.call('SET', KEYS[5], ARGV[5])
             if tonumber(redis.call('GET', KEYS[6]) or '0') < tonumber(ARGV[5]) then
               redis.call('SET', KEYS[6], ARGV[5])
@@ -122,8 +123,9 @@ public final class RedisSessionRegistry implements SessionRegistry {
             return 1""", Long.class);
 
     /**
-     * KEYS: session, snapshot, transcript, deltas. Record, snapshot, transcript and the deltas in order, read at once so
-     * that the deltas belong to the snapshot; empty when there is no record.
+     * KEYS: session, snapshot, transcript, deltas. Record, snapshot, the number of transcript parts, the parts and the
+     * deltas in order, read at once so that the deltas belong to the snapshot; empty when there is no record. A
+     * transcript held as one string (as earlier versions wrote it) is one part.
      */
     @SuppressWarnings("rawtypes") // a script's result type is a class
     private static final RedisScript<List> FIND = RedisScript.of("""
@@ -131,7 +133,16 @@ public final class RedisSessionRegistry implements SessionRegistry {
             if not record then
               return {}
             end
-            local found = {record, redis.call('GET', KEYS[2]) or '', redis.call('GET', KEYS[3]) or ''}
+            local transcript
+            if redis.call('TYPE', KEYS[3]).ok == 'string' then
+              transcript = {redis.call('GET', KEYS[3])}
+            else
+              transcript = redis.call('LRANGE', KEYS[3], 0, -1)
+            end
+            local found = {record, redis.call('GET', KEYS[2]) or '', tostring(#transcript)}
+            for _, part in ipairs(transcript) do
+              found[#found + 1] = part
+            end
             for _, delta in ipairs(redis.call('LRANGE', KEYS[4], 0, -1)) do
               found[#found + 1] = delta
             end
@@ -217,13 +228,13 @@ public final class RedisSessionRegistry implements SessionRegistry {
     public Mono<Boolean> publish(Lease lease, Publication publication) {
         String id = lease.sessionId();
         return run(PUBLISH, keys(id), utf8(lease.value()), json.writeValueAsBytes(publication.record()), publication.snapshot(),
-                publication.transcript(), utf8(Long.toString(publication.record().turns())), millis(retention));
+                publication.transcript().getFirst(), utf8(Long.toString(publication.record().turns())), millis(retention));
     }
 
     @Override
     public Mono<Boolean> append(Lease lease, DeltaPublication delta) {
         String id = lease.sessionId();
-        return run(APPEND, keys(id), utf8(lease.value()), json.writeValueAsBytes(delta.record()), delta.delta(), delta.transcript(),
+        return run(APPEND, keys(id), utf8(lease.value()), json.writeValueAsBytes(delta.record()), delta.delta(), delta.addedMessages(),
                 utf8(Long.toString(delta.record().turns())), millis(retention), utf8(Long.toString(delta.baseTurns())));
     }
 
@@ -234,8 +245,11 @@ public final class RedisSessionRegistry implements SessionRegistry {
         return redis.execute(FIND, keys, List.of()).next()
                 .map(RedisSessionRegistry::values)
                 .filter(values -> !values.isEmpty())
-                .map(values -> new Publication(json.readValue(values.get(0), SessionRecord.class), values.get(1),
-                        values.subList(3, values.size()), values.get(2)));
+                .map(values -> {
+                    int parts = Integer.parseInt(string(values.get(2)));
+                    return new Publication(json.readValue(values.get(0), SessionRecord.class), values.get(1),
+                            values.subList(3 + parts, values.size()), values.subList(3, 3 + parts));
+                });
     }
 
     @Override

@@ -12,9 +12,11 @@ import java.util.function.Supplier;
  * @param lease         how long a lease or heartbeat lives without renewal
  * @param heartbeat     how often heartbeats and leases are renewed and pending snapshots written
  * @param redisTimeout  how long one registry call may take before the registry counts as unreachable
+ * @param wholeEvery    every this many states written of a session, one is whole and the rest deltas on it
+ * @param maxDeltaShare the share of the whole state's size the deltas on it may reach; a delta past it is written whole
  */
 public record RoutingSettings(String instanceId, Supplier<String> baseUrl, RoutingMode mode, Duration lease, Duration heartbeat,
-        Duration redisTimeout) {
+        Duration redisTimeout, int wholeEvery, double maxDeltaShare) {
 
     public RoutingSettings {
         if (instanceId == null || instanceId.isBlank() || instanceId.contains(" ")) {
@@ -23,6 +25,13 @@ public record RoutingSettings(String instanceId, Supplier<String> baseUrl, Routi
         if (heartbeat.isZero() || heartbeat.isNegative() || lease.compareTo(heartbeat.multipliedBy(2)) < 0) {
             throw new IllegalArgumentException("streamingllm.routing.lease (" + lease + ") must be at least twice the heartbeat ("
                     + heartbeat + "), so that a live owner renews before its lease expires");
+        }
+        if (wholeEvery < 1) {
+            throw new IllegalArgumentException("streamingllm.routing.snapshots.whole-every must be at least 1 (every state whole), was "
+                    + wholeEvery);
+        }
+        if (!(maxDeltaShare > 0)) {
+            throw new IllegalArgumentException("streamingllm.routing.snapshots.max-delta-share must be positive, was " + maxDeltaShare);
         }
     }
 

@@ -23,8 +23,9 @@ import tools.jackson.databind.json.JsonMapper;
  *
  * <p>After a turn, the state is written as a delta on the state this instance wrote last, when that was written under
  * the same lease and so is known to be the registry's; otherwise it is written whole. Whole too, so that a restore never
- * applies many deltas or reads much more than one snapshot (compaction): every {@value #FULL_EVERY}th state of a chain,
- * and the state whose delta would take the deltas since the last whole one past half its size. States that wait are
+ * applies many deltas or reads much more than one snapshot (compaction): every {@link RoutingSettings#wholeEvery()}th
+ * state of a chain, and the state whose delta would take the deltas since the last whole one past
+ * {@link RoutingSettings#maxDeltaShare()} of its size. States that wait are
  * always whole: the registry may hold anything by the time they are written.
  */
 final class SnapshotQueue {
@@ -39,9 +40,6 @@ final class SnapshotQueue {
      */
     private record Written(Lease lease, long turns, ConversationDelta.Base base, long fullBytes, long deltaBytes, int deltas) {
     }
-
-    /** States of a chain: a whole one, then at most this many less one deltas. */
-    static final int FULL_EVERY = 16;
 
     private final SessionRegistry registry;
     private final ChatSessions sessions;
@@ -75,12 +73,12 @@ final class SnapshotQueue {
      */
     boolean publishTurn(Lease lease, ChatSession session, long turns) {
         Written last = written.get(session.id());
-        if (last != null && last.lease().equals(lease) && last.deltas() + 1 < FULL_EVERY) {
+        if (last != null && last.lease().equals(lease) && last.deltas() + 1 < settings.wholeEvery()) {
             Conversation conversation = session.conversation();
             byte[] delta = ConversationDelta.write(conversation, last.base()).orElse(null);
-            if (delta != null && last.deltaBytes() + delta.length <= last.fullBytes() / 2) {
+            if (delta != null && last.deltaBytes() + delta.length <= last.fullBytes() * settings.maxDeltaShare()) {
                 DeltaPublication publication = new DeltaPublication(record(session.info(), turns, lease), last.turns(), delta,
-                        json.writeValueAsBytes(conversation.transcript()));
+                        json.writeValueAsBytes(ConversationDelta.added(conversation, last.base())));
                 if (Boolean.TRUE.equals(registry.append(lease, publication).block(settings.redisTimeout()))) {
                     written.replace(session.id(), last, new Written(lease, turns, ConversationDelta.base(conversation), last.fullBytes(),
                             last.deltaBytes() + delta.length, last.deltas() + 1));

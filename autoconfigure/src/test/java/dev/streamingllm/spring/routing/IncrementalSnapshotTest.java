@@ -29,6 +29,7 @@ import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
+import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -44,6 +45,8 @@ class IncrementalSnapshotTest {
     private static final String LONG = "Once upon a time there was a little cat who liked to play in the sun. ".repeat(8);
     private static final String[] USERS = {LONG, "The cat", "The dog", "A bird", "The sun", "A tree", "The moon", "A fish"};
     private static final int MAX_TOKENS = 12;
+    /** {@code streamingllm.routing.snapshots.whole-every} where a test sets it: fewer turns than the default 16. */
+    private static final int WHOLE_EVERY = 6;
 
     private static RealRedis redis;
     private static Model model;
@@ -123,12 +126,46 @@ class IncrementalSnapshotTest {
         }
     }
 
+    /**
+     * The approximate fallback: a conversation whose snapshot cannot be read is replayed from its transcript, which
+     * holds every message, those the deltas added since the whole snapshot included.
+     */
     @Test
-    void aTurnOnAFullCacheOfTwoThousandTokensPublishesAboutOneThousandthOfAWholeSnapshotPerTokenFedAndEverySixteenthIsWhole() throws Exception {
+    void aConversationWhoseSnapshotIsUnreadableIsReplayedFromItsTranscriptWithTheMessagesItsDeltasAdded() throws Exception {
+        String id = "replayed-" + UUID.randomUUID();
+        try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID(), "--streamingllm.cache.window=400");
+                ConfigurableApplicationContext b = start("b-" + UUID.randomUUID(), "--streamingllm.cache.window=400")) {
+            ChatClient onA = chatClient(a, MAX_TOKENS);
+            SessionRegistry registry = b.getBean(SessionOwnership.class).registry();
+            say(onA, id, USERS[0]);
+            int turns = 1;
+            Publication stored;
+            do {
+                say(onA, id, USERS[turns++]);
+                stored = registry.find(id).block(CALL);
+            } while (stored.deltas().isEmpty() && turns < USERS.length);
+            assertThat(stored.deltas()).as("turns since the whole snapshot").isNotEmpty();
+            assertThat(stored.transcript()).hasSize(stored.deltas().size() + 1);
+            List<ChatMessage> onAHeld = a.getBean(ChatSessions.class).withSession(id, session -> session.conversation().transcript())
+                    .orElseThrow();
+            assertThat(onAHeld).hasSize(2 * turns);
+
+            a.getBean(LettuceConnectionFactory.class).stop();
+            b.getBean(ReactiveStringRedisTemplate.class).opsForValue().set("streamingllm:snapshot:{" + id + "}", "unreadable").block(CALL);
+            await("the lease of session " + id + " expiring").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> registry.lease(id).block(CALL) == null);
+            ChatSessions onB = b.getBean(ChatSessions.class);
+            onB.open(id);
+            assertThat(onB.withSession(id, session -> session.conversation().transcript())).contains(onAHeld);
+        }
+    }
+
+    @Test
+    void aTurnOnAFullCacheOfTwoThousandTokensPublishesAboutOneThousandthOfAWholeSnapshotPerTokenFedAndEveryNthStateIsWhole() throws Exception {
         for (String type : List.of("f32", "f16")) {
             String id = "full-cache-" + type + "-" + UUID.randomUUID();
             try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID(), "--streamingllm.cache.window=2044",
-                    "--streamingllm.cache.type=" + type)) {
+                    "--streamingllm.cache.type=" + type, "--streamingllm.routing.snapshots.whole-every=" + WHOLE_EVERY)) {
                 ChatSessions sessions = a.getBean(ChatSessions.class);
                 SessionRegistry registry = a.getBean(SessionOwnership.class).registry();
                 ChatClient client = chatClient(a, 1);
@@ -140,24 +177,28 @@ class IncrementalSnapshotTest {
 
                 Publication stored = registry.find(id).block(CALL);
                 assertThat(stored.deltas()).hasSize(1);
-                long published = stored.deltas().getFirst().length + stored.transcript().length
+                // the transcript grows by the turn's messages, and read whole it is the conversation's
+                assertThat(stored.transcript()).hasSize(2);
+                assertThat(ConversationRestorer.transcript(stored, JsonMapper.builder().build()))
+                        .isEqualTo(sessions.withSession(id, session -> session.conversation().transcript()).orElseThrow());
+                long published = stored.deltas().getFirst().length + stored.transcript().getLast().length
                         + JsonMapper.builder().build().writeValueAsBytes(stored.record()).length;
                 int whole = sessions.withSession(id, session -> ConversationSnapshot.write(session.conversation()).length).orElseThrow();
                 System.out.printf("%s cache of 2048 tokens, stories260K: a turn of %d tokens published %d bytes (delta %d, transcript %d),"
                         + " a whole snapshot is %d bytes: %.2f%%%n", type, fed, published, stored.deltas().getFirst().length,
-                        stored.transcript().length, whole, 100.0 * published / whole);
+                        stored.transcript().getLast().length, whole, 100.0 * published / whole);
                 // the shortest turn this model's template (ChatML) allows is some 50 tokens; 20 would publish at most 2%
                 assertThat(fed).isBetween(20L, 60L);
                 assertThat((double) published / whole / fed).isLessThanOrEqualTo(0.02 / 20);
 
-                // deltas this small stay under half a snapshot, yet every 16th write is whole
+                // deltas this small stay under half a snapshot, yet every WHOLE_EVERYth write is whole
                 List<Integer> deltas = new ArrayList<>();
-                for (int turn = 0; turn < SnapshotQueue.FULL_EVERY; turn++) {
+                for (int turn = 0; turn < WHOLE_EVERY; turn++) {
                     say(client, id, "Hi");
                     deltas.add(registry.find(id).block(CALL).deltas().size());
                 }
-                assertThat(deltas).as("deltas after each turn").containsSubsequence(SnapshotQueue.FULL_EVERY - 1, 0, 1)
-                        .allSatisfy(count -> assertThat(count).isLessThan(SnapshotQueue.FULL_EVERY));
+                assertThat(deltas).as("deltas after each turn").containsSubsequence(WHOLE_EVERY - 1, 0, 1)
+                        .allSatisfy(count -> assertThat(count).isLessThan(WHOLE_EVERY));
             }
         }
     }

@@ -657,7 +657,7 @@ class MultiInstanceRoutingTest {
                 for (Map.Entry<String, List<Acknowledged>> conversation : acknowledged.entrySet()) {
                     Publication stored = reader.registry().find(conversation.getKey()).block(Duration.ofSeconds(5));
                     List<ChatMessage> history = stored == null ? List.of()
-                            : JSON.readValue(stored.transcript(), new tools.jackson.core.type.TypeReference<List<ChatMessage>>() { });
+                            : ConversationRestorer.transcript(stored, JSON);
                     int at = 0;
                     for (Acknowledged turn : conversation.getValue()) {
                         turns++;

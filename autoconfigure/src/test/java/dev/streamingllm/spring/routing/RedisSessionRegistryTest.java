@@ -35,7 +35,7 @@ class RedisSessionRegistryTest {
     private static Publication state(String id, Lease lease, long turns) {
         SessionRecord record = new SessionRecord(id, lease.instanceId(), "http://localhost:1", "model", 4, 60, 10 * turns, Instant.EPOCH,
                 lease.fence(), null, turns);
-        return new Publication(record, ("snapshot of " + id + " at " + turns).getBytes(), "[]".getBytes());
+        return new Publication(record, ("snapshot of " + id + " at " + turns).getBytes(), ("[" + turns + "]").getBytes());
     }
 
     private static DeltaPublication delta(String id, Lease lease, long baseTurns, long turns) {
@@ -101,7 +101,7 @@ class RedisSessionRegistryTest {
                 assertThat(new String(found.snapshot())).isEqualTo("snapshot of " + id + " at 1");
                 assertThat(strings(found.deltas())).containsExactly("delta of " + id + " to 2", "delta of " + id + " to 3");
                 assertThat(found.record().turns()).isEqualTo(3);
-                assertThat(new String(found.transcript())).isEqualTo("[3]");
+                assertThat(strings(found.transcript())).as("the transcript, written whole, then as it grew").containsExactly("[1]", "[2]", "[3]");
                 assertThat(registry.acknowledged(id).block(CALL)).isEqualTo(3);
 
                 // a whole state replaces the snapshot and its deltas
@@ -109,6 +109,11 @@ class RedisSessionRegistryTest {
                 found = registry.find(id).block(CALL);
                 assertThat(new String(found.snapshot())).isEqualTo("snapshot of " + id + " at 4");
                 assertThat(found.deltas()).isEmpty();
+                assertThat(strings(found.transcript())).containsExactly("[4]");
+                // a transcript stored as one string, as earlier versions wrote it, is read as one part
+                template.opsForValue().set("streamingllm:transcript:{" + id + "}", "[\"whole\"]".getBytes()).block(CALL);
+                assertThat(strings(registry.find(id).block(CALL).transcript())).containsExactly("[\"whole\"]");
+                assertThat(registry.publish(lease, state(id, lease, 4)).block(CALL)).isTrue();
                 assertThat(registry.append(lease, delta(id, lease, 4, 5)).block(CALL)).isTrue();
 
                 // fenced like every write: the old lease appends nothing once another instance holds the conversation
@@ -118,6 +123,7 @@ class RedisSessionRegistryTest {
                 assertThat(strings(registry.find(id).block(CALL).deltas())).containsExactly("delta of " + id + " to 5");
                 assertThat(registry.remove(next).block(CALL)).isTrue();
                 assertThat(template.hasKey("streamingllm:deltas:{" + id + "}").block(CALL)).isFalse();
+                assertThat(template.hasKey("streamingllm:transcript:{" + id + "}").block(CALL)).isFalse();
             } finally {
                 connections.destroy();
             }

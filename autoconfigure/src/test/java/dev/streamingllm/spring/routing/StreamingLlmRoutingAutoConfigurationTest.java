@@ -126,6 +126,22 @@ class StreamingLlmRoutingAutoConfigurationTest {
     }
 
     @Test
+    void snapshotCompactionIsBoundAndAnImpossibleSettingFailsStartUpNamingTheProperty() {
+        runner.withPropertyValues("streamingllm.routing.snapshots.whole-every=4", "streamingllm.routing.snapshots.max-delta-share=0.25")
+                .run(context -> assertThat(context.getBean(SessionOwnership.class).settings())
+                        .extracting(RoutingSettings::wholeEvery, RoutingSettings::maxDeltaShare).containsExactly(4, 0.25));
+        runner.withPropertyValues("streamingllm.routing.snapshots.whole-every=0").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure()).rootCause().hasMessageContaining("streamingllm.routing.snapshots.whole-every")
+                    .hasMessageContaining("was 0");
+        });
+        runner.withPropertyValues("streamingllm.routing.snapshots.max-delta-share=0").run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure()).rootCause().hasMessageContaining("streamingllm.routing.snapshots.max-delta-share");
+        });
+    }
+
+    @Test
     void withRedisPropertiesTheRegistryIsInRedis() {
         runner.withPropertyValues("spring.data.redis.host=localhost", "spring.data.redis.port=" + redis.port(),
                 "streamingllm.routing.key-prefix=acr-test").run(context -> {
