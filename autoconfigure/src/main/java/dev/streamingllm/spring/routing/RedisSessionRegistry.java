@@ -61,28 +61,46 @@ public final class RedisSessionRegistry implements SessionRegistry {
             end
             return 0""", Long.class);
 
+    /**
+     * What the fenced scripts share, over {@link #keys} with the lease value as ARGV[1]: whether that lease still holds
+     * the session, raising the turns acknowledged to clients (never lowering them), and refreshing the expiry of every
+     * key of the session but the lease.
+     */
+    private static final String FENCE = """
+            local function holds()
+              return redis.call('GET', KEYS[1]) == ARGV[1]
+            end
+            local function acknowledge(turns)
+              if tonumber(redis.call('GET', KEYS[6]) or '0') < tonumber(turns) then
+                redis.call('SET', KEYS[6], turns)
+              end
+            end
+            local function retain(ms)
+              for i = 2, #KEYS do
+                redis.call('PEXPIRE', KEYS[i], ms)
+              end
+            end
+            """;
+
     /** KEYS: {@link #keys}; ARGV: lease value, lease ms, acknowledged turns, retention ms. */
-    private static final RedisScript<Long> RENEW = RedisScript.of("""
-            if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+    private static final RedisScript<Long> RENEW = fenced("""
+            if not holds() then
               return 0
             end
-            if tonumber(redis.call('GET', KEYS[6]) or '0') < tonumber(ARGV[3]) then
-              redis.call('SET', KEYS[6], ARGV[3])
-            end
-            for i = 2, #KEYS do
-              redis.call('PEXPIRE', KEYS[i], ARGV[4])
-            end
-            return redis.call('PEXPIRE', KEYS[1], ARGV[2])""", Long.class);
+            acknowledge(ARGV[3])
+            retain(ARGV[4])
+            return redis.call('PEXPIRE', KEYS[1], ARGV[2])""");
 
-    private static final RedisScript<Long> RELEASE = RedisScript.of("""
-            if redis.call('GET', KEYS[1]) == ARGV[1] then
-              return redis.call('DEL', KEYS[1])
+    /** KEYS: lease; ARGV: lease value. */
+    private static final RedisScript<Long> RELEASE = fenced("""
+            if not holds() then
+              return 0
             end
-            return 0""", Long.class);
+            return redis.call('DEL', KEYS[1])""");
 
     /** KEYS: {@link #keys}; ARGV: lease value, record, snapshot, transcript, turns, retention ms. */
-    private static final RedisScript<Long> PUBLISH = RedisScript.of("""
-            if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+    private static final RedisScript<Long> PUBLISH = fenced("""
+            if not holds() then
               return 0
             end
             local turns = tonumber(ARGV[5])
@@ -93,34 +111,25 @@ public final class RedisSessionRegistry implements SessionRegistry {
               redis.call('RPUSH', KEYS[4], ARGV[4])
               redis.call('SET', KEYS[5], ARGV[5])
             end
-            if tonumber(redis.call('GET', KEYS[6]) or '0') < turns then
-              redis.call('SET', KEYS[6], ARGV[5])
-            end
-            for i = 2, #KEYS do
-              redis.call('PEXPIRE', KEYS[i], ARGV[6])
-            end
-            return 1""", Long.class);
+            acknowledge(ARGV[5])
+            retain(ARGV[6])
+            return 1""");
 
     /**
      * KEYS: {@link #keys}; ARGV: lease value, record, delta, messages added, turns, retention ms, base turns. Appends only on
      * the state the delta was written on: the stored turn count must be its base's.
      */
-    private static final RedisScript<Long> APPEND = RedisScript.of("""
-            if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[5]) ~= ARGV[7]
-                or redis.call('EXISTS', KEYS[3]) == 0 then
+    private static final RedisScript<Long> APPEND = fenced("""
+            if not holds() or redis.call('GET', KEYS[5]) ~= ARGV[7] or redis.call('EXISTS', KEYS[3]) == 0 then
               return 0
             end
             redis.call('SET', KEYS[2], ARGV[2])
             redis.call('RPUSH', KEYS[8], ARGV[3])
             redis.call('RPUSH', KEYS[4], ARGV[4])
             redis.call('SET', KEYS[5], ARGV[5])
-            if tonumber(redis.call('GET', KEYS[6]) or '0') < tonumber(ARGV[5]) then
-              redis.call('SET', KEYS[6], ARGV[5])
-            end
-            for i = 2, #KEYS do
-              redis.call('PEXPIRE', KEYS[i], ARGV[6])
-            end
-            return 1""", Long.class);
+            acknowledge(ARGV[5])
+            retain(ARGV[6])
+            return 1""");
 
     /**
      * KEYS: session, snapshot, transcript, deltas. Record, snapshot, the number of transcript parts, the parts and the
@@ -149,12 +158,12 @@ public final class RedisSessionRegistry implements SessionRegistry {
             return found""", List.class);
 
     /** KEYS: {@link #keys}; ARGV: lease value. The fence stays, so that a later grant still gets a larger one. */
-    private static final RedisScript<Long> REMOVE = RedisScript.of("""
-            if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+    private static final RedisScript<Long> REMOVE = fenced("""
+            if not holds() then
               return 0
             end
             redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[8])
-            return 1""", Long.class);
+            return 1""");
 
     private final ReactiveRedisTemplate<String, byte[]> redis;
     private final String prefix;
@@ -272,6 +281,11 @@ public final class RedisSessionRegistry implements SessionRegistry {
     @Override
     public String kind() {
         return "redis";
+    }
+
+    /** A script that runs after {@link #FENCE}'s functions. */
+    private static RedisScript<Long> fenced(String body) {
+        return RedisScript.of(FENCE + body, Long.class);
     }
 
     private Mono<Boolean> run(RedisScript<Long> script, List<String> keys, byte[]... args) {

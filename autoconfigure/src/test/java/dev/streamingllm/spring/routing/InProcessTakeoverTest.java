@@ -4,34 +4,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import dev.streamingllm.model.Model;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.session.Conversation;
-import dev.streamingllm.session.Engine;
-import dev.streamingllm.spring.chat.ConversationIdAdvisor;
-import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionUnavailableException;
 import dev.streamingllm.template.ChatMessage;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.ai.chat.client.ChatClient;
-import org.springframework.ai.chat.client.advisor.MessageChatMemoryAdvisor;
 import org.springframework.ai.chat.memory.ChatMemory;
-import org.springframework.ai.chat.memory.MessageWindowChatMemory;
-import org.springframework.ai.chat.model.ChatModel;
 import org.springframework.ai.chat.model.ChatResponse;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
-import org.springframework.boot.WebApplicationType;
-import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
 
@@ -41,57 +29,13 @@ import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactor
  * through the {@code SessionLoader}, restored from its snapshot.
  */
 @ExtendWith(OutputCaptureExtension.class)
-class InProcessTakeoverTest {
+class InProcessTakeoverTest extends RedisRoutingTest {
 
-    private static final Path MODEL = Path.of(System.getProperty("streamingllm.shared", "../../shared"), "models", "stories260K.gguf")
-            .toAbsolutePath().normalize();
     private static final String[] USERS = {"Once upon a time", "The cat", "The dog"};
     private static final int MAX_TOKENS = 16;
 
-    private static RealRedis redis;
-    private static Model model;
-    /** Runs the uninterrupted reference conversations, apart from the instances under test. */
-    private static Engine engine;
-
-    @BeforeAll
-    static void startRedis() {
-        redis = RealRedis.start();
-        model = Model.load(MODEL);
-        engine = new Engine(model);
-    }
-
-    @AfterAll
-    static void stopRedis() throws Exception {
-        engine.close();
-        model.close();
-        redis.close();
-    }
-
     private static ConfigurableApplicationContext start(String instance) {
-        return new SpringApplicationBuilder(RoutingTestApplication.class).web(WebApplicationType.NONE).run(
-                "--streamingllm.model=" + MODEL,
-                "--streamingllm.cache.window=60",
-                "--spring.data.redis.host=localhost",
-                "--spring.data.redis.port=" + redis.port(),
-                "--streamingllm.routing.instance-id=" + instance,
-                // announced, so that the other instance sees it live; nobody calls it here
-                "--streamingllm.routing.base-url=http://localhost:1",
-                "--streamingllm.routing.lease=3s",
-                "--streamingllm.routing.heartbeat=500ms",
-                "--streamingllm.routing.redis-timeout=1s");
-    }
-
-    /** What an application builds: a ChatClient over the instance's model, remembering conversations in its own memory. */
-    private static ChatClient chatClient(ConfigurableApplicationContext context) {
-        ChatMemory memory = MessageWindowChatMemory.builder().build();
-        return ChatClient.builder(context.getBean(ChatModel.class))
-                .defaultAdvisors(context.getBean(ConversationIdAdvisor.class), MessageChatMemoryAdvisor.builder(memory).build())
-                .defaultOptions(StreamingLlmChatOptions.builder().temperature(0.0).maxTokens(MAX_TOKENS))
-                .build();
-    }
-
-    private static String say(ChatClient client, String id, String user) {
-        return client.prompt().user(user).advisors(a -> a.param(ChatMemory.CONVERSATION_ID, id)).call().content();
+        return startInProcess(instance, "--streamingllm.cache.window=60");
     }
 
     @Test
@@ -99,8 +43,8 @@ class InProcessTakeoverTest {
         String id = "in-process-" + UUID.randomUUID();
         String instanceA = "a-" + UUID.randomUUID().toString().substring(0, 8);
         try (ConfigurableApplicationContext a = start(instanceA); ConfigurableApplicationContext b = start("b-" + UUID.randomUUID())) {
-            ChatClient onA = chatClient(a);
-            ChatClient onB = chatClient(b);
+            ChatClient onA = chatClient(a, MAX_TOKENS);
+            ChatClient onB = chatClient(b, MAX_TOKENS);
             ChatSessions sessionsA = a.getBean(ChatSessions.class);
             ChatSessions sessionsB = b.getBean(ChatSessions.class);
             List<String> expected = uninterrupted(sessionsA);
@@ -131,7 +75,7 @@ class InProcessTakeoverTest {
     void aTurnIsInTheRegistryWhenItsReplyReturnsSoItSurvivesItsOwnerVanishingAtOnce() throws Exception {
         String id = "durable-" + UUID.randomUUID();
         try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID()); ConfigurableApplicationContext b = start("b-" + UUID.randomUUID())) {
-            ChatClient onA = chatClient(a);
+            ChatClient onA = chatClient(a, MAX_TOKENS);
             List<String> expected = uninterrupted(a.getBean(ChatSessions.class));
             assertThat(say(onA, id, USERS[0])).isEqualTo(expected.get(0));
             ChatResponse second = onA.prompt().user(USERS[1]).advisors(p -> p.param(ChatMemory.CONVERSATION_ID, id)).call().chatResponse();
@@ -149,7 +93,7 @@ class InProcessTakeoverTest {
             assertThat(registry.acknowledged(id).block(Duration.ofSeconds(2))).isEqualTo(2L);
 
             awaitLeaseExpired(registry, id);
-            assertThat(say(chatClient(b), id, USERS[2])).as("greedy continuation after the takeover").isEqualTo(expected.get(2));
+            assertThat(say(chatClient(b, MAX_TOKENS), id, USERS[2])).as("greedy continuation after the takeover").isEqualTo(expected.get(2));
         }
     }
 
@@ -157,7 +101,7 @@ class InProcessTakeoverTest {
     void aStoredStateOlderThanTheAcknowledgedTurnsIsRestoredAsStaleNeverExact(CapturedOutput output) throws Exception {
         String id = "stale-" + UUID.randomUUID();
         try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID()); ConfigurableApplicationContext b = start("b-" + UUID.randomUUID())) {
-            ChatClient onA = chatClient(a);
+            ChatClient onA = chatClient(a, MAX_TOKENS);
             say(onA, id, USERS[0]);
             SessionRegistry registry = b.getBean(SessionOwnership.class).registry();
             Lease lease = a.getBean(SessionOwnership.class).lease(id).orElseThrow();
@@ -166,7 +110,7 @@ class InProcessTakeoverTest {
             a.getBean(LettuceConnectionFactory.class).stop();
             awaitLeaseExpired(registry, id);
 
-            say(chatClient(b), id, USERS[2]);
+            say(chatClient(b, MAX_TOKENS), id, USERS[2]);
             assertThat(output.getOut()).contains("Session " + id + ": restored from its snapshot")
                     .contains("stale: it holds 1 turns of 2 acknowledged")
                     .doesNotContainPattern("Session " + id + ": restored .*exact");
@@ -183,14 +127,14 @@ class InProcessTakeoverTest {
             List<String> expected = uninterrupted(sessionsB);
             SessionRegistry registry = b.getBean(SessionOwnership.class).registry();
             try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID())) {
-                ChatClient onA = chatClient(a);
+                ChatClient onA = chatClient(a, MAX_TOKENS);
                 assertThat(say(onA, id, USERS[0])).isEqualTo(expected.get(0));
                 assertThat(say(onA, id, USERS[1])).isEqualTo(expected.get(1));
                 assertThat(registry.lease(id).block(Duration.ofSeconds(2))).isNotNull();
             }
             // released while the Redis connection was still up, not left to expire
             assertThat(registry.lease(id).block(Duration.ofSeconds(2))).as("lease after A's orderly shutdown").isNull();
-            assertThat(say(chatClient(b), id, USERS[2])).as("greedy continuation on B").isEqualTo(expected.get(2));
+            assertThat(say(chatClient(b, MAX_TOKENS), id, USERS[2])).as("greedy continuation on B").isEqualTo(expected.get(2));
         }
     }
 

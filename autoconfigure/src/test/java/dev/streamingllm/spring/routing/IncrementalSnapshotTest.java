@@ -3,30 +3,17 @@ package dev.streamingllm.spring.routing;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.streamingllm.model.Model;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.session.Conversation;
 import dev.streamingllm.session.ConversationSnapshot;
-import dev.streamingllm.session.Engine;
-import dev.streamingllm.spring.chat.ConversationIdAdvisor;
-import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.template.ChatMessage;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.ai.chat.client.ChatClient;
-import org.springframework.ai.chat.client.advisor.MessageChatMemoryAdvisor;
-import org.springframework.ai.chat.memory.ChatMemory;
-import org.springframework.ai.chat.memory.MessageWindowChatMemory;
-import org.springframework.ai.chat.model.ChatModel;
-import org.springframework.boot.WebApplicationType;
-import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
@@ -36,10 +23,8 @@ import tools.jackson.databind.json.JsonMapper;
  * Turns written to a real Redis as deltas on a whole snapshot, in process on two application instances: what is
  * published per turn, when a whole snapshot is written again, and an exact takeover from a snapshot and its deltas.
  */
-class IncrementalSnapshotTest {
+class IncrementalSnapshotTest extends RedisRoutingTest {
 
-    private static final Path MODEL = Path.of(System.getProperty("streamingllm.shared", "../../shared"), "models", "stories260K.gguf")
-            .toAbsolutePath().normalize();
     private static final Duration CALL = Duration.ofSeconds(2);
     /** A first message that fills a cache of a few hundred tokens. */
     private static final String LONG = "Once upon a time there was a little cat who liked to play in the sun. ".repeat(8);
@@ -48,56 +33,11 @@ class IncrementalSnapshotTest {
     /** {@code streamingllm.routing.snapshots.whole-every} where a test sets it: fewer turns than the default 16. */
     private static final int WHOLE_EVERY = 6;
 
-    private static RealRedis redis;
-    private static Model model;
-    /** Runs the uninterrupted reference conversation, apart from the instances under test. */
-    private static Engine engine;
-
-    @BeforeAll
-    static void startRedis() {
-        redis = RealRedis.start();
-        model = Model.load(MODEL);
-        engine = new Engine(model);
-    }
-
-    @AfterAll
-    static void stopRedis() throws Exception {
-        engine.close();
-        model.close();
-        redis.close();
-    }
-
-    private static ConfigurableApplicationContext start(String instance, String... more) {
-        List<String> args = new ArrayList<>(List.of(
-                "--streamingllm.model=" + MODEL,
-                "--spring.data.redis.host=localhost",
-                "--spring.data.redis.port=" + redis.port(),
-                "--streamingllm.routing.instance-id=" + instance,
-                "--streamingllm.routing.base-url=http://localhost:1",
-                "--streamingllm.routing.lease=3s",
-                "--streamingllm.routing.heartbeat=500ms",
-                "--streamingllm.routing.redis-timeout=1s"));
-        args.addAll(List.of(more));
-        return new SpringApplicationBuilder(RoutingTestApplication.class).web(WebApplicationType.NONE).run(args.toArray(String[]::new));
-    }
-
-    private static ChatClient chatClient(ConfigurableApplicationContext context, int maxTokens) {
-        ChatMemory memory = MessageWindowChatMemory.builder().build();
-        return ChatClient.builder(context.getBean(ChatModel.class))
-                .defaultAdvisors(context.getBean(ConversationIdAdvisor.class), MessageChatMemoryAdvisor.builder(memory).build())
-                .defaultOptions(StreamingLlmChatOptions.builder().temperature(0.0).maxTokens(maxTokens))
-                .build();
-    }
-
-    private static String say(ChatClient client, String id, String user) {
-        return client.prompt().user(user).advisors(a -> a.param(ChatMemory.CONVERSATION_ID, id)).call().content();
-    }
-
     @Test
     void aConversationPublishedAsSnapshotsAndDeltasContinuesExactlyOnAnotherInstance() throws Exception {
         String id = "incremental-" + UUID.randomUUID();
-        try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID(), "--streamingllm.cache.window=400");
-                ConfigurableApplicationContext b = start("b-" + UUID.randomUUID(), "--streamingllm.cache.window=400")) {
+        try (ConfigurableApplicationContext a = startInProcess("a-" + UUID.randomUUID(), "--streamingllm.cache.window=400");
+                ConfigurableApplicationContext b = startInProcess("b-" + UUID.randomUUID(), "--streamingllm.cache.window=400")) {
             ChatClient onA = chatClient(a, MAX_TOKENS);
             List<String> expected = uninterrupted(a.getBean(ChatSessions.class));
             SessionRegistry registry = b.getBean(SessionOwnership.class).registry();
@@ -133,8 +73,8 @@ class IncrementalSnapshotTest {
     @Test
     void aConversationWhoseSnapshotIsUnreadableIsReplayedFromItsTranscriptWithTheMessagesItsDeltasAdded() throws Exception {
         String id = "replayed-" + UUID.randomUUID();
-        try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID(), "--streamingllm.cache.window=400");
-                ConfigurableApplicationContext b = start("b-" + UUID.randomUUID(), "--streamingllm.cache.window=400")) {
+        try (ConfigurableApplicationContext a = startInProcess("a-" + UUID.randomUUID(), "--streamingllm.cache.window=400");
+                ConfigurableApplicationContext b = startInProcess("b-" + UUID.randomUUID(), "--streamingllm.cache.window=400")) {
             ChatClient onA = chatClient(a, MAX_TOKENS);
             SessionRegistry registry = b.getBean(SessionOwnership.class).registry();
             say(onA, id, USERS[0]);
@@ -164,7 +104,7 @@ class IncrementalSnapshotTest {
     void aTurnOnAFullCacheOfTwoThousandTokensPublishesAboutOneThousandthOfAWholeSnapshotPerTokenFedAndEveryNthStateIsWhole() throws Exception {
         for (String type : List.of("f32", "f16")) {
             String id = "full-cache-" + type + "-" + UUID.randomUUID();
-            try (ConfigurableApplicationContext a = start("a-" + UUID.randomUUID(), "--streamingllm.cache.window=2044",
+            try (ConfigurableApplicationContext a = startInProcess("a-" + UUID.randomUUID(), "--streamingllm.cache.window=2044",
                     "--streamingllm.cache.type=" + type, "--streamingllm.routing.snapshots.whole-every=" + WHOLE_EVERY)) {
                 ChatSessions sessions = a.getBean(ChatSessions.class);
                 SessionRegistry registry = a.getBean(SessionOwnership.class).registry();

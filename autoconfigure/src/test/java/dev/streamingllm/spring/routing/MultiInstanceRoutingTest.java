@@ -3,9 +3,7 @@ package dev.streamingllm.spring.routing;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Conversation;
-import dev.streamingllm.session.Engine;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.spring.api.ExchangeAttributes;
 import dev.streamingllm.spring.session.ChatSessions;
@@ -25,8 +23,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.assertj.core.api.InstanceOfAssertFactories;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.springframework.boot.builder.SpringApplicationBuilder;
@@ -40,20 +36,13 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /** Two or three application instances sharing one real Redis, driven through the HTTP API as a client would. */
-class MultiInstanceRoutingTest {
+class MultiInstanceRoutingTest extends RedisRoutingTest {
 
-    private static final Path MODEL = Path.of(System.getProperty("streamingllm.shared", "../../shared"), "models", "stories260K.gguf")
-            .toAbsolutePath().normalize();
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static final HttpClient HTTP = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).build();
     private static final String[] USERS = {"Once upon a time", "The cat", "The dog", "A bird", "A fish"};
     private static final int MAX_TOKENS = 16;
     private static final SamplingParams GREEDY = SamplingParams.builder().temperature(0).maxTokens(MAX_TOKENS).build();
-
-    private static RealRedis redis;
-    private static Model model;
-    /** Runs the uninterrupted reference conversations, apart from the instances under test. */
-    private static Engine engine;
 
     /**
      * One answer of {@code POST /v1/chat/completions}: the reply's text, which instance served it, and whether it says
@@ -62,36 +51,14 @@ class MultiInstanceRoutingTest {
     record Reply(int status, String text, String servedBy, String location, String body, boolean durable, String retryAfter) {
     }
 
-    @BeforeAll
-    static void startRedis() {
-        redis = RealRedis.start();
-        System.out.println("Redis for the routing tests: " + redis.kind() + " on port " + redis.port());
-        model = Model.load(MODEL);
-        engine = new Engine(model);
-    }
-
-    @AfterAll
-    static void stopRedis() throws Exception {
-        engine.close();
-        model.close();
-        redis.close();
-    }
-
     private static String[] args(String instance, int port, String... extra) {
-        List<String> args = new ArrayList<>(List.of(
+        List<String> args = instanceArgs(instance, extra);
+        args.addAll(List.of(
                 "--server.port=" + port,
-                "--streamingllm.model=" + MODEL,
                 "--streamingllm.cache.window=60",
                 "--streamingllm.web.enabled=true",
-                "--spring.data.redis.host=localhost",
-                "--spring.data.redis.port=" + redis.port(),
-                "--streamingllm.routing.instance-id=" + instance,
                 "--streamingllm.routing.base-url=http://localhost:${local.server.port}",
-                "--streamingllm.routing.lease=3s",
-                "--streamingllm.routing.heartbeat=500ms",
-                "--streamingllm.routing.redis-timeout=1s",
                 "--management.endpoint.health.show-details=always"));
-        args.addAll(List.of(extra));
         return args.toArray(String[]::new);
     }
 
@@ -542,8 +509,12 @@ class MultiInstanceRoutingTest {
         }
     }
 
-    /** One turn a client was answered 200 for. */
-    record Acknowledged(String user, String reply, boolean durable, String servedBy) {
+    /** One turn a client was answered 200 for, at {@code at} ({@link System#nanoTime}). */
+    record Acknowledged(String user, String reply, boolean durable, String servedBy, long at) {
+    }
+
+    /** An instance killed with SIGKILL at {@code at} ({@link System#nanoTime}). */
+    record Kill(String instance, long at) {
     }
 
     /**
@@ -574,6 +545,7 @@ class MultiInstanceRoutingTest {
         Map<String, Long> unanswered = new java.util.concurrent.ConcurrentHashMap<>();
         java.util.concurrent.atomic.AtomicLong longestWaitMs = new java.util.concurrent.atomic.AtomicLong();
         int kills = 0;
+        List<Kill> killed = new java.util.concurrent.CopyOnWriteArrayList<>();
         try {
             for (int i = 0; i < 3; i++) {
                 processes[i] = startProcess(names[i], ports[i]);
@@ -594,7 +566,7 @@ class MultiInstanceRoutingTest {
                         try {
                             Reply reply = chat(url, id, false, user, own.nextBoolean());
                             if (reply.status() == 200) {
-                                turns.add(new Acknowledged(user, reply.text(), reply.durable(), reply.servedBy()));
+                                turns.add(new Acknowledged(user, reply.text(), reply.durable(), reply.servedBy(), System.nanoTime()));
                                 longestWaitMs.accumulateAndGet((System.nanoTime() - waitingSince) / 1_000_000, Math::max);
                                 waitingSince = System.nanoTime();
                             } else if (reply.status() == 503) {
@@ -636,6 +608,7 @@ class MultiInstanceRoutingTest {
                 boolean anotherAnswers = java.util.stream.IntStream.range(0, 3).anyMatch(i -> i != victim && answers("http://localhost:" + ports[i]));
                 if (processes[victim].isAlive() && anotherAnswers) {
                     processes[victim].destroyForcibly().waitFor();
+                    killed.add(new Kill(names[victim], System.nanoTime()));
                     kills++;
                 } else if (!processes[victim].isAlive()) {
                     processes[victim] = startProcess(names[victim], ports[victim]);
@@ -675,6 +648,10 @@ class MultiInstanceRoutingTest {
                             + " once, %d refused with 503, %d requests unanswered by dead instances, longest wait for a turn %d ms, %d lost%n",
                     seed, seconds, conversations, turns, durable, kills, refused.get(), unreachable.get(), longestWaitMs.get(), lost.size());
             System.out.println("unanswered requests by cause: " + unanswered);
+            List<Long> takeovers = takeoverMillis(acknowledged.values(), killed);
+            System.out.printf("takeovers (a conversation's owner killed, to its next answered turn): %d, p50 %d ms, max %d ms%n",
+                    takeovers.size(), takeovers.isEmpty() ? 0 : takeovers.get(takeovers.size() / 2),
+                    takeovers.isEmpty() ? 0 : takeovers.getLast());
             assertThat(violations).isEmpty();
             assertThat(lost).as("acknowledged durable turns missing from their conversation's final history").isEmpty();
             assertThat(turns).isGreaterThan(conversations);
@@ -703,6 +680,25 @@ class MultiInstanceRoutingTest {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * For every conversation whose serving instance was killed between two of its answered turns: the time from the
+     * kill to the later turn's answer, sorted. It spans the lease running out, the restore elsewhere and the client's
+     * retries.
+     */
+    private static List<Long> takeoverMillis(java.util.Collection<List<Acknowledged>> conversations, List<Kill> kills) {
+        List<Long> millis = new ArrayList<>();
+        for (List<Acknowledged> turns : conversations) {
+            for (int i = 0; i + 1 < turns.size(); i++) {
+                Acknowledged before = turns.get(i);
+                Acknowledged after = turns.get(i + 1);
+                kills.stream().filter(kill -> kill.instance().equals(before.servedBy()) && kill.at() > before.at() && kill.at() < after.at())
+                        .findFirst().ifPresent(kill -> millis.add((after.at() - kill.at()) / 1_000_000));
+            }
+        }
+        millis.sort(null);
+        return millis;
     }
 
     /** Where the turn's user message is, followed by its reply, at {@code from} or later; -1 when it is not. */
