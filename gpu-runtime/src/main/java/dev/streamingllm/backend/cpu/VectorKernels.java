@@ -46,6 +46,8 @@ final class VectorKernels {
     static final VectorShuffle<Float> FOLD_4 = fold(4);
     static final VectorShuffle<Float> FOLD_2 = fold(2);
     static final VectorShuffle<Float> FOLD_1 = fold(1);
+    /** The upper half of the lanes: where a vector folded once keeps a second vector's sum apart from the first's. */
+    static final VectorMask<Float> UPPER_HALF = VectorMask.fromLong(F, L == 16 ? 0xFF00L : 0xF0L);
 
     /**
      * IEEE halves as floats. The Vector API has no half-float conversion: move exponent and mantissa into float

@@ -9,6 +9,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /** {@link Ops} with the Vector API; tails shorter than a vector run in plain Java. */
@@ -152,24 +153,37 @@ final class VectorOps extends Ops {
                 split[i + L + lane] = q[qOffset + i + 2 * lane + 1];
             }
         }
-        for (int j = from; j < to; j++) {
-            int k = rows[j] + keyOffset;
-            FloatVector acc = FloatVector.zero(F);
+        // Two keys per pass share the query's loads; an odd last key is paired with itself.
+        for (int j = from; j < to; j += 2) {
+            int k0 = rows[j] + keyOffset;
+            int k1 = j + 1 < to ? rows[j + 1] + keyOffset : k0;
+            FloatVector acc0 = FloatVector.zero(F);
+            FloatVector acc1 = acc0;
             for (int i = 0; i < size; i += 2 * L) {
-                IntVector pairs = pairs(keys, k + i);
-                acc = VectorKernels.evenHalves(pairs).fma(FloatVector.fromArray(F, split, i), acc);
-                acc = VectorKernels.oddHalves(pairs).fma(FloatVector.fromArray(F, split, i + L), acc);
+                FloatVector even = FloatVector.fromArray(F, split, i);
+                FloatVector odd = FloatVector.fromArray(F, split, i + L);
+                IntVector pairs0 = pairs(keys, k0 + i);
+                IntVector pairs1 = pairs(keys, k1 + i);
+                acc0 = VectorKernels.evenHalves(pairs0).fma(even, acc0);
+                acc1 = VectorKernels.evenHalves(pairs1).fma(even, acc1);
+                acc0 = VectorKernels.oddHalves(pairs0).fma(odd, acc0);
+                acc1 = VectorKernels.oddHalves(pairs1).fma(odd, acc1);
             }
-            // VectorKernels.sum(acc), written out: after the conversions above C2's inlining budget for this loop is
-            // spent, and the call it then leaves boxes every key's accumulator (decode over 4096 f16 keys cost twice
-            // the f32 cache's with the call)
+            // Both lane sums in one fold, in VectorKernels.sum's order: folded once, the first sum's lanes sit in the
+            // lower half and the second's in the upper, and the remaining folds never mix the halves at lanes 0 and
+            // L/2. Written here rather than called: C2 left such calls un-inlined in this loop, boxing every
+            // accumulator (decode over 4096 f16 keys then cost twice the f32 cache's).
+            VectorShuffle<Float> half = L == 16 ? VectorKernels.FOLD_8 : VectorKernels.FOLD_4;
+            FloatVector both = acc0.add(acc0.rearrange(half)).blend(acc1.add(acc1.rearrange(half)), VectorKernels.UPPER_HALF);
             if (L == 16) {
-                acc = acc.add(acc.rearrange(VectorKernels.FOLD_8));
+                both = both.add(both.rearrange(VectorKernels.FOLD_4));
             }
-            acc = acc.add(acc.rearrange(VectorKernels.FOLD_4));
-            acc = acc.add(acc.rearrange(VectorKernels.FOLD_2));
-            acc = acc.add(acc.rearrange(VectorKernels.FOLD_1));
-            scores[j] = acc.lane(0) * scale;
+            both = both.add(both.rearrange(VectorKernels.FOLD_2));
+            both = both.add(both.rearrange(VectorKernels.FOLD_1));
+            scores[j] = both.lane(0) * scale;
+            if (j + 1 < to) {
+                scores[j + 1] = both.lane(L / 2) * scale;
+            }
         }
     }
 
