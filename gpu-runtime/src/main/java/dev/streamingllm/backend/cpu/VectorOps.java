@@ -138,6 +138,7 @@ final class VectorOps extends Ops {
     /**
      * Half-precision keys read two elements per int lane ({@link #pairs}): a key's even and odd elements land in
      * separate vectors, converted in place without widening, and the query is split the same way once per call.
+     * Its size keeps C2 from inlining it into the attention loop, whose node budget it used to exhaust.
      */
     @Override
     public void scores(float[] q, int qOffset, short[] keys, int[] rows, int keyOffset, int from, int to,
