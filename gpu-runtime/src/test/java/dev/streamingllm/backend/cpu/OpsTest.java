@@ -194,24 +194,33 @@ class OpsTest {
     }
 
     /**
-     * A key's score over halves has the same bits wherever it falls among the keys scored together (a kernel may
-     * score keys in pairs): the first of a pair, the second, or alone at the end.
+     * A key's score has the same bits wherever it falls among the keys scored together (a kernel may score keys in
+     * pairs): the first of a pair, the second, or alone at the end; over halves and over floats.
      */
     @ParameterizedTest
     @MethodSource("paths")
-    void aHalfKeysScoreIsTheSameWhereverItFallsAmongTheKeysScored(Ops ops) {
+    void aKeysScoreIsTheSameWhereverItFallsAmongTheKeysScored(Ops ops) {
         Random random = new Random(19);
         for (int size : HEAD_SIZES) {
             int stride = size + 3;
             short[] halves = halves(random, 4 * stride + size + 2);
+            float[] floats = randoms(random, 4 * stride + size + 2);
             int[] rows = scatteredRows(random, 4, stride);
             float[] q = randoms(random, size + 1);
             float[] all = new float[4];
+            float[] allFloats = new float[4];
             ops.scores(q, 1, halves, rows, 2, 0, 4, 0.5f, all, size);
+            ops.scores(q, 1, floats, rows, 2, 0, 4, 0.5f, allFloats, size);
             for (int from = 0; from < 4; from++) {
                 for (int to = from + 1; to <= 4; to++) {
                     float[] some = new float[4];
+                    float[] someFloats = new float[4];
                     ops.scores(q, 1, halves, rows, 2, from, to, 0.5f, some, size);
+                    ops.scores(q, 1, floats, rows, 2, from, to, 0.5f, someFloats, size);
+                    for (int j = from; j < to; j++) {
+                        assertThat(Float.floatToRawIntBits(someFloats[j])).as("%s floats size %d key %d of [%d, %d)",
+                                ops.getClass().getSimpleName(), size, j, from, to).isEqualTo(Float.floatToRawIntBits(allFloats[j]));
+                    }
                     for (int j = from; j < to; j++) {
                         assertThat(Float.floatToRawIntBits(some[j])).as("%s size %d key %d of [%d, %d)", ops.getClass().getSimpleName(),
                                 size, j, from, to).isEqualTo(Float.floatToRawIntBits(all[j]));
