@@ -76,11 +76,6 @@ final class Generation {
         return fed < prompt.length;
     }
 
-    /** Prompt tokens not fed yet. */
-    int promptLeft() {
-        return prompt.length - fed;
-    }
-
     /** The next piece of text, waiting for it; null once the generation has ended and every piece was taken. */
     String nextPiece() throws InterruptedException {
         String piece = pieces.take();

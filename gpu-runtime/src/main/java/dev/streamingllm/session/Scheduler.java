@@ -4,7 +4,6 @@ import dev.streamingllm.backend.Decoder;
 import dev.streamingllm.backend.Segment;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -21,8 +20,6 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>A long prompt is fed in chunks interleaved with the decode steps of the others, so running streams keep
  * flowing: while any generation decodes, a step carries the prompt tokens a {@link PrefillBudget} allows, at most
  * {@link Settings#prefillWhileDecoding()}; alone, a prompt goes {@link Settings#prefillChunk()} tokens at a time.
- * The prompts with the fewest tokens left go first (in arrival order among equals), so that a short turn starts
- * replying without waiting for a long prompt that arrived before it.
  */
 public final class Scheduler implements AutoCloseable {
 
@@ -136,11 +133,8 @@ public final class Scheduler implements AutoCloseable {
         running.removeIf(Generation::stopIfCancelled);
         List<Generation> planned = new ArrayList<>(running.size());
         List<Segment> segments = new ArrayList<>(running.size());
-        List<Generation> prefilling = new ArrayList<>();
         for (Generation generation : running) {
-            if (generation.prefilling()) {
-                prefilling.add(generation);
-            } else {
+            if (!generation.prefilling()) {
                 planned.add(generation);
                 segments.add(generation.next(1));
             }
@@ -149,16 +143,14 @@ public final class Scheduler implements AutoCloseable {
         boolean decoding = !planned.isEmpty();
         int left = decoding ? budget.tokens(current.prefillWhileDecoding()) : current.prefillChunk();
         int promptTokens = 0;
-        prefilling.sort(Comparator.comparingInt(Generation::promptLeft));
-        for (Generation generation : prefilling) {
-            if (left == 0) {
-                break;
+        for (Generation generation : running) {
+            if (generation.prefilling() && left > 0) {
+                Segment chunk = generation.next(left);
+                planned.add(generation);
+                segments.add(chunk);
+                left -= chunk.count();
+                promptTokens += chunk.count();
             }
-            Segment chunk = generation.next(left);
-            planned.add(generation);
-            segments.add(chunk);
-            left -= chunk.count();
-            promptTokens += chunk.count();
         }
         if (segments.isEmpty()) {
             return;

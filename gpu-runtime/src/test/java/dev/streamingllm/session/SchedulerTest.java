@@ -19,7 +19,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -174,42 +173,6 @@ class SchedulerTest {
         }
     }
 
-    /**
-     * A short prompt that arrives while a long one is being fed goes first: the next step carries all of it, and it
-     * replies while the long prompt is still being fed (in arrival order it would wait for the whole long prompt).
-     */
-    @Test
-    void aShortPromptArrivingDuringALongOneIsFedFirst() throws Exception {
-        SamplingParams oneToken = SamplingParams.builder().temperature(0).maxTokens(1).build();
-        AtomicReference<Scheduler> holder = new AtomicReference<>();
-        AtomicReference<Recorder> decoder = new AtomicReference<>();
-        AtomicReference<Session> shortSession = new AtomicReference<>();
-        AtomicReference<CompletableFuture<Generator.Result>> shortReply = new AtomicReference<>();
-        Recorder recorder = new Recorder(model.decoder(), () -> {
-            // submitted while the first pass (the long prompt's first chunk) runs: it joins at the next step
-            Session session = new Session(decoder.get(), CacheConfig.streaming(4, 252));
-            shortSession.set(session);
-            shortReply.set(holder.get().submit(new Generation(session, tokens(model, 10, 13), oneToken, () -> false, model.tokenizer())));
-        });
-        decoder.set(recorder);
-        try (Scheduler scheduler = new Scheduler(recorder, new Scheduler.Settings(16, 16))) {
-            holder.set(scheduler);
-            Session longSession = new Session(recorder, CacheConfig.streaming(4, 252));
-            Generator.Result longReply = new Generator(model.tokenizer(), scheduler).generate(longSession, tokens(model, 400, 12), oneToken,
-                    piece -> { }, () -> false);
-            assertThat(longReply.promptTokens()).isEqualTo(400);
-            assertThat(shortReply.get().get().completionTokens()).isEqualTo(1);
-
-            List<List<Segment>> steps = recorder.steps();
-            assertThat(steps.get(1)).as("the step after the short prompt arrived").anySatisfy(segment -> {
-                assertThat(segment.cache()).isSameAs(shortSession.get().cache());
-                assertThat(segment.count()).isEqualTo(10);
-            });
-            assertThat(steps.get(1).stream().mapToInt(Segment::count).sum()).as("the step's prompt tokens").isEqualTo(16);
-            assertThat(steps).as("steps that fed the long prompt").hasSize((400 + 10 + 15) / 16);
-        }
-    }
-
     @Test
     void aCancelledPromptStopsBeforeItIsFedWhole() {
         Recorder recorder = new Recorder(model.decoder());
@@ -282,16 +245,9 @@ class SchedulerTest {
 
         private final Decoder decoder;
         private final List<List<Segment>> steps = Collections.synchronizedList(new ArrayList<>());
-        /** Runs on the scheduler's thread inside the first pass, before it computes. */
-        private final Runnable duringFirstPass;
 
         Recorder(Decoder decoder) {
-            this(decoder, () -> { });
-        }
-
-        Recorder(Decoder decoder, Runnable duringFirstPass) {
             this.decoder = decoder;
-            this.duringFirstPass = duringFirstPass;
         }
 
         List<List<Segment>> steps() {
@@ -317,9 +273,6 @@ class SchedulerTest {
         @Override
         public float[][] forward(List<Segment> segments) {
             steps.add(List.copyOf(segments));
-            if (steps.size() == 1) {
-                duringFirstPass.run();
-            }
             return decoder.forward(segments);
         }
     }
