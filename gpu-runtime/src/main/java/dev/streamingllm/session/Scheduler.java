@@ -141,7 +141,8 @@ public final class Scheduler implements AutoCloseable {
         }
         Settings current = settings;
         boolean decoding = !planned.isEmpty();
-        int left = decoding ? budget.tokens(current.prefillWhileDecoding()) : current.prefillChunk();
+        int rows = planned.size();
+        int left = decoding ? budget.tokens(current.prefillWhileDecoding(), rows) : current.prefillChunk();
         int promptTokens = 0;
         for (Generation generation : running) {
             if (generation.prefilling() && left > 0) {
@@ -160,7 +161,7 @@ public final class Scheduler implements AutoCloseable {
             long start = System.nanoTime();
             logits = decoder.forward(segments);
             if (decoding) {
-                budget.record(promptTokens, System.nanoTime() - start);
+                budget.record(promptTokens, rows, System.nanoTime() - start);
             }
         } catch (RuntimeException | Error e) {
             planned.forEach(g -> g.fail(e));

@@ -10,20 +10,20 @@ class PrefillBudgetTest {
     private static final long MS = 1_000_000;
 
     @Test
-    void withoutMeasuredCostsAStepTakesTheMost() {
+    void aDecodeOnlyStepIsMeasuredFirstThenAStepTakesTheMostUntilAPromptTokensCostIsKnown() {
         PrefillBudget budget = new PrefillBudget();
-        assertThat(budget.tokens(8)).isEqualTo(8);
-        budget.record(0, 40 * MS);
-        assertThat(budget.tokens(8)).as("decode cost known, prompt cost not yet").isEqualTo(8);
+        assertThat(budget.tokens(8, 1)).as("nothing measured").isZero();
+        budget.record(0, 1, 40 * MS);
+        assertThat(budget.tokens(8, 1)).as("decode cost known, prompt cost not yet").isEqualTo(8);
     }
 
     @Test
     void expensivePromptTokensAreFewerSoTheStepStaysWithinTheStall() {
         PrefillBudget budget = new PrefillBudget();
-        budget.record(0, 40 * MS);
+        budget.record(0, 1, 40 * MS);
         // 8 prompt tokens made the step 200 ms: 20 ms each, so 80 ms more than decoding (a stall of 3) buys 4.
-        budget.record(8, 200 * MS);
-        assertThat(budget.tokens(8)).isEqualTo(4);
+        budget.record(8, 1, 200 * MS);
+        assertThat(budget.tokens(8, 1)).isEqualTo(4);
         long step = 40 * MS + 4 * 20 * MS;
         assertThat((double) step / (40 * MS)).isLessThanOrEqualTo(PrefillBudget.STALL);
     }
@@ -31,26 +31,48 @@ class PrefillBudgetTest {
     @Test
     void cheapPromptTokensAreCappedAtTheMostAndCostlyOnesNeverStopThePrompt() {
         PrefillBudget cheap = new PrefillBudget();
-        cheap.record(0, 40 * MS);
-        cheap.record(8, 48 * MS);
-        assertThat(cheap.tokens(8)).isEqualTo(8);
+        cheap.record(0, 1, 40 * MS);
+        cheap.record(8, 1, 48 * MS);
+        assertThat(cheap.tokens(8, 1)).isEqualTo(8);
 
         PrefillBudget costly = new PrefillBudget();
-        costly.record(0, 10 * MS);
-        costly.record(4, 2000 * MS);
-        assertThat(costly.tokens(8)).isEqualTo(1);
+        costly.record(0, 1, 10 * MS);
+        costly.record(4, 1, 2000 * MS);
+        assertThat(costly.tokens(8, 1)).isEqualTo(1);
     }
 
     @Test
     void theBudgetFollowsCostsAsTheyChange() {
         PrefillBudget budget = new PrefillBudget();
-        budget.record(0, 40 * MS);
-        budget.record(8, 200 * MS);
-        assertThat(budget.tokens(8)).isEqualTo(4);
+        budget.record(0, 1, 40 * MS);
+        budget.record(8, 1, 200 * MS);
+        assertThat(budget.tokens(8, 1)).isEqualTo(4);
         // The prompt's tokens get cheaper (another machine load, a shorter window): the budget grows back.
         for (int i = 0; i < 20; i++) {
-            budget.record(2, 44 * MS);
+            budget.record(2, 1, 44 * MS);
         }
-        assertThat(budget.tokens(8)).isEqualTo(8);
+        assertThat(budget.tokens(8, 1)).isEqualTo(8);
+    }
+
+    /**
+     * Rows that joined since the decode cost was measured are not taken for the prompt's cost: once the decoding rows
+     * have grown past the drift, a decode-only step measures them, and the budget is the one for that many rows.
+     */
+    @Test
+    void decodingRowsThatJoinedAreMeasuredRatherThanChargedToThePrompt() {
+        PrefillBudget budget = new PrefillBudget();
+        // four rows decode at 40 ms each; 8 prompt tokens add 160 ms, 20 ms each
+        budget.record(0, 4, 4 * 40 * MS);
+        budget.record(8, 4, 4 * 40 * MS + 8 * 20 * MS);
+        assertThat(budget.tokens(64, 4)).as("2 × 160 ms of prompt tokens at 20 ms").isEqualTo(16);
+        assertThat(budget.tokens(64, 5)).as("within the drift: 2 × 200 ms").isEqualTo(20);
+
+        // sixteen rows decode now: charged to the prompt, their cost would leave it a token or two per step
+        assertThat(budget.tokens(64, 16)).as("rows far from those measured: measure first").isZero();
+        budget.record(0, 16, 16 * 40 * MS);
+        assertThat(budget.tokens(64, 16)).as("2 × 640 ms of prompt tokens at 20 ms").isEqualTo(64);
+        budget.record(8, 16, 16 * 40 * MS + 8 * 20 * MS);
+        assertThat(budget.tokens(64, 16)).isEqualTo(64);
+        assertThat(budget.tokens(64, 4)).as("rows far from those measured again: measure first").isZero();
     }
 }
