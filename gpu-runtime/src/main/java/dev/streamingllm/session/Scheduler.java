@@ -140,8 +140,8 @@ public final class Scheduler implements AutoCloseable {
             }
         }
         Settings current = settings;
-        boolean decoding = !planned.isEmpty();
         int rows = planned.size();
+        boolean decoding = rows > 0;
         int left = decoding ? budget.tokens(current.prefillWhileDecoding(), rows) : current.prefillChunk();
         int promptTokens = 0;
         for (Generation generation : running) {

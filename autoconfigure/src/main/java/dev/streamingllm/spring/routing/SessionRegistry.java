@@ -41,9 +41,9 @@ public interface SessionRegistry {
     Mono<Boolean> release(Lease lease);
 
     /**
-     * Stores the session's full state after a turn, in place of the stored one and its deltas, if {@code lease} is still
-     * its lease, and counts its turns as acknowledged. A state with fewer turns than the stored one is not written (a
-     * late retry), yet succeeds: a newer one is there.
+     * Stores the session's full state after a turn (no deltas, its transcript in one part), in place of the stored one
+     * and its deltas, if {@code lease} is still its lease, and counts its turns as acknowledged. A state with fewer
+     * turns than the stored one is not written (a late retry), yet succeeds: a newer one is there.
      */
     Mono<Boolean> publish(Lease lease, Publication publication);
 

@@ -161,9 +161,4 @@ class InProcessTakeoverTest extends RedisRoutingTest {
                 .until(() -> registry.find(id).block(Duration.ofSeconds(2)),
                         publication -> publication != null && publication.record().tokensSeen() == tokensSeen);
     }
-
-    private static void awaitLeaseExpired(SessionRegistry registry, String id) {
-        await("the lease of session " + id + " expiring").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
-                .until(() -> registry.lease(id).block(Duration.ofSeconds(2)) == null);
-    }
 }

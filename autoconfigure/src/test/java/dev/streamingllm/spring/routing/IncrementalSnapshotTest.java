@@ -1,7 +1,6 @@
 package dev.streamingllm.spring.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.session.Conversation;
@@ -59,8 +58,7 @@ class IncrementalSnapshotTest extends RedisRoutingTest {
 
             // A vanishes: B restores the snapshot and the deltas on it, and continues exactly
             a.getBean(LettuceConnectionFactory.class).stop();
-            await("the lease of session " + id + " expiring").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
-                    .until(() -> registry.lease(id).block(CALL) == null);
+            awaitLeaseExpired(registry, id);
             assertThat(say(chatClient(b, MAX_TOKENS), id, USERS[USERS.length - 1])).as("greedy continuation after the takeover")
                     .isEqualTo(expected.getLast());
         }
@@ -92,8 +90,7 @@ class IncrementalSnapshotTest extends RedisRoutingTest {
 
             a.getBean(LettuceConnectionFactory.class).stop();
             b.getBean(ReactiveStringRedisTemplate.class).opsForValue().set("streamingllm:snapshot:{" + id + "}", "unreadable").block(CALL);
-            await("the lease of session " + id + " expiring").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
-                    .until(() -> registry.lease(id).block(CALL) == null);
+            awaitLeaseExpired(registry, id);
             ChatSessions onB = b.getBean(ChatSessions.class);
             onB.open(id);
             assertThat(onB.withSession(id, session -> session.conversation().transcript())).contains(onAHeld);

@@ -1,10 +1,13 @@
 package dev.streamingllm.spring.routing;
 
+import static org.awaitility.Awaitility.await;
+
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Engine;
 import dev.streamingllm.spring.chat.ConversationIdAdvisor;
 import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -79,6 +82,12 @@ abstract class RedisRoutingTest {
                 .defaultAdvisors(context.getBean(ConversationIdAdvisor.class), MessageChatMemoryAdvisor.builder(memory).build())
                 .defaultOptions(StreamingLlmChatOptions.builder().temperature(0.0).maxTokens(maxTokens))
                 .build();
+    }
+
+    /** Waits until nobody holds the session's lease: its owner stopped renewing it, and it ran out. */
+    static void awaitLeaseExpired(SessionRegistry registry, String id) {
+        await("the lease of session " + id + " expiring").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(100))
+                .until(() -> registry.lease(id).block(Duration.ofSeconds(2)) == null);
     }
 
     static String say(ChatClient client, String id, String user) {
