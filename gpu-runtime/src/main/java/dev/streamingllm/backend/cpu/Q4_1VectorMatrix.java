@@ -11,9 +11,10 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * Q4_1 with the Vector API, Q4_0's kernels with an offset. The float kernels build each block's table
- * of its 16 values {@code d * q + m} with one FMA and look the nibbles up in it, so the minimum costs
- * nothing per weight.
+ * Q4_1 with the Vector API, Q4_0's kernels with an offset. One token's float kernels ({@link #dot},
+ * {@link #dot2}) scale each block's products once and add the minimum times the block's activation sum;
+ * four tokens' ({@link #dot4}) build each block's table of its 16 values {@code d * q + m} with one FMA
+ * and look the nibbles up in it, so there the minimum costs nothing per weight.
  *
  * <p>With 8 float lanes (AVX2) the kernels multiply integers against the quantized activations, as
  * Q4_0's do: a weight {@code d * q + m} is taken as {@code d * (q - 8)}, Q4_0's product, plus
@@ -120,29 +121,41 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
     }
 
     /**
-     * Each block's table {@code d * q + m}, its nibbles looked up and multiplied into two accumulators,
-     * the low nibbles' and the high nibbles': one FMA chain would make every step wait for the previous
-     * one. {@link #dot2} adds in exactly this order, so a row's result does not depend on which path ran it.
+     * Factored as the plain kernel is: per block, {@code d} times the nibbles' products with the activations, plus
+     * {@code m} times the block's activation sum ({@link VectorKernels#blockSum}), one scalar multiply-add. The nibbles
+     * convert to floats and multiply the activations directly. A table of {@code d * q + m} per block, looked up per
+     * nibble, took twice as long with 16 lanes: its permutes, broadcasts and half conversions all queue on the one
+     * port that shuffles. {@link #dot2} adds in exactly this order, so a row's result does not depend on which path
+     * ran it.
      */
     @Override
     public float dot(int row, float[] x, int xOffset) {
         long base = row * rowBytes;
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
+        FloatVector acc = FloatVector.zero(F);
+        float offset = 0f;
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
-            float d = f16(data, block);
-            float m = f16(data, block + 2);
-            IntVector lo = VectorKernels.table(d, m, 0);
-            IntVector hi = VectorKernels.table(d, m, 1);
             int xb = xOffset + b * BLOCK;
+            FloatVector products = FloatVector.zero(F);
             for (int c = 0; c < 16; c += L) {
                 IntVector q = VectorKernels.bytes(data, block + 4 + c);
-                acc0 = VectorKernels.lookup(q, lo, hi).fma(FloatVector.fromArray(F, x, xb + c), acc0);
-                acc1 = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo, hi).fma(FloatVector.fromArray(F, x, xb + 16 + c), acc1);
+                products = lowQuants(q).fma(FloatVector.fromArray(F, x, xb + c), products);
+                products = highQuants(q).fma(FloatVector.fromArray(F, x, xb + 16 + c), products);
             }
+            acc = products.fma(FloatVector.broadcast(F, f16(data, block)), acc);
+            offset += f16(data, block + 2) * VectorKernels.blockSum(x, xb);
         }
-        return sum(acc0.add(acc1));
+        return sum(acc) + offset;
+    }
+
+    /** Nibbles 0..15 of a block as floats. */
+    private static FloatVector lowQuants(IntVector bytes) {
+        return (FloatVector) bytes.and(0xF).convert(VectorOperators.I2F, 0);
+    }
+
+    /** Nibbles 16..31 of a block as floats. */
+    private static FloatVector highQuants(IntVector bytes) {
+        return (FloatVector) bytes.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
     }
 
     /**
@@ -165,35 +178,44 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
         }
     }
 
-    /** Two rows as {@link #dot} computes one, each activation read once for both; four accumulators. */
     @Override
-    void dot2(int row, float[] x, int xOffset, float[] out, int outOffset) {
+    boolean readsBlockSums() {
+        return !quantizesActivations();
+    }
+
+    /** Two rows as {@link #dot} computes one, each activation and block sum read once for both. */
+    @Override
+    void dot2(int row, float[] x, int xOffset, float[] blockSums, float[] out, int outOffset) {
         long base0 = row * rowBytes;
         long base1 = base0 + rowBytes;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = acc0;
+        float offset0 = 0f;
+        float offset1 = 0f;
         for (int b = 0; b < cols / BLOCK; b++) {
             long block0 = base0 + (long) b * BLOCK_BYTES;
             long block1 = base1 + (long) b * BLOCK_BYTES;
-            float d0 = f16(data, block0);
-            float m0 = f16(data, block0 + 2);
-            float d1 = f16(data, block1);
-            float m1 = f16(data, block1 + 2);
-            IntVector lo0 = VectorKernels.table(d0, m0, 0), hi0 = VectorKernels.table(d0, m0, 1);
-            IntVector lo1 = VectorKernels.table(d1, m1, 0), hi1 = VectorKernels.table(d1, m1, 1);
             int xb = xOffset + b * BLOCK;
+            FloatVector products0 = FloatVector.zero(F);
+            FloatVector products1 = products0;
             for (int c = 0; c < 16; c += L) {
-                FloatVector x0 = FloatVector.fromArray(F, x, xb + c);
-                FloatVector x1 = FloatVector.fromArray(F, x, xb + 16 + c);
-                IntVector q = VectorKernels.bytes(data, block0 + 4 + c);
-                acc0 = VectorKernels.lookup(q, lo0, hi0).fma(x0, acc0);
-                acc1 = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo0, hi0).fma(x1, acc1);
-                q = VectorKernels.bytes(data, block1 + 4 + c);
-                acc2 = VectorKernels.lookup(q, lo1, hi1).fma(x0, acc2);
-                acc3 = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo1, hi1).fma(x1, acc3);
+                FloatVector xLow = FloatVector.fromArray(F, x, xb + c);
+                FloatVector xHigh = FloatVector.fromArray(F, x, xb + 16 + c);
+                IntVector q0 = VectorKernels.bytes(data, block0 + 4 + c);
+                IntVector q1 = VectorKernels.bytes(data, block1 + 4 + c);
+                products0 = lowQuants(q0).fma(xLow, products0);
+                products0 = highQuants(q0).fma(xHigh, products0);
+                products1 = lowQuants(q1).fma(xLow, products1);
+                products1 = highQuants(q1).fma(xHigh, products1);
             }
+            acc0 = products0.fma(FloatVector.broadcast(F, f16(data, block0)), acc0);
+            acc1 = products1.fma(FloatVector.broadcast(F, f16(data, block1)), acc1);
+            float sum = blockSums[b];
+            offset0 += f16(data, block0 + 2) * sum;
+            offset1 += f16(data, block1 + 2) * sum;
         }
-        out[outOffset] = sum(acc0.add(acc1));
-        out[outOffset + 1] = sum(acc2.add(acc3));
+        out[outOffset] = sum(acc0) + offset0;
+        out[outOffset + 1] = sum(acc1) + offset1;
     }
 
     @Override

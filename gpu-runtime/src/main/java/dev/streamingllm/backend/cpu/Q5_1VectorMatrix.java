@@ -53,7 +53,7 @@ final class Q5_1VectorMatrix extends Q5_1Matrix {
 
     /** Two rows as {@link #dot} computes one, each activation read once for both (see {@link WeightMatrix#dot2}). */
     @Override
-    void dot2(int row, float[] x, int xOffset, float[] out, int outOffset) {
+    void dot2(int row, float[] x, int xOffset, float[] blockSums, float[] out, int outOffset) {
         long base0 = row * rowBytes;
         long base1 = base0 + rowBytes;
         FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;

@@ -93,6 +93,33 @@ final class VectorKernels {
         return v.lane(0);
     }
 
+    /** Elements per block of the quantized types whose float kernels read block sums ({@link #blockSums}). */
+    static final int SUM_BLOCK = 32;
+
+    /** The sum of {@code x[offset .. offset + 32)}: its vectors added in order, then {@link #sum}. */
+    static float blockSum(float[] x, int offset) {
+        FloatVector v = FloatVector.fromArray(F, x, offset);
+        for (int c = L; c < SUM_BLOCK; c += L) {
+            v = v.add(FloatVector.fromArray(F, x, offset + c));
+        }
+        return sum(v);
+    }
+
+    /**
+     * {@link #blockSum} of each block of 32 in each of the {@code batch} rows of {@code x}, once per matmul: a kernel
+     * that adds a block's offset times its activation sum ({@link Q4_1VectorMatrix#dot}) reads it there for every
+     * weight row. One array per token, indexed from zero: an index with an offset cost the kernel a tenth.
+     */
+    static float[][] blockSums(float[] x, int batch, int cols) {
+        float[][] sums = new float[batch][cols / SUM_BLOCK];
+        for (int t = 0; t < batch; t++) {
+            for (int b = 0; b < sums[t].length; b++) {
+                sums[t][b] = blockSum(x, t * cols + b * SUM_BLOCK);
+            }
+        }
+        return sums;
+    }
+
     private static VectorShuffle<Float> fold(int k) {
         return VectorShuffle.fromOp(F, i -> (i + k) % L);
     }

@@ -133,6 +133,14 @@ public abstract sealed class WeightMatrix
     }
 
     /**
+     * Whether the float kernels ({@link #dot2}) read each block's activation sum ({@link VectorKernels#blockSums}):
+     * weights stored with an offset per block, whose offset then costs one scalar multiply-add per block.
+     */
+    boolean readsBlockSums() {
+        return false;
+    }
+
+    /**
      * Whether large enough batches ({@link Gemm#applies}) go through {@link Gemm}, which dequantizes tiles of rows and
      * multiplies floats: the Vector API matrices.
      */
@@ -186,9 +194,9 @@ public abstract sealed class WeightMatrix
      * both rows and, larger than C2 inlines at a hot call site, is compiled on its own: inlined into
      * {@link #matmul} beside another type's kernel (a model's Q8_0 output head), a kernel ran out of C2's
      * inlining budget, boxed its vectors and ran several times slower. This default calls {@link #dot}
-     * for each row.
+     * for each row. {@code blockSums} holds the block sums of these activations when {@link #readsBlockSums()}, else null.
      */
-    void dot2(int row, float[] x, int xOffset, float[] out, int outOffset) {
+    void dot2(int row, float[] x, int xOffset, float[] blockSums, float[] out, int outOffset) {
         for (int k = 0; k < 2; k++) {
             out[outOffset + k] = dot(row + k, x, xOffset);
         }
@@ -210,8 +218,9 @@ public abstract sealed class WeightMatrix
             return;
         }
         QuantizedActivations quantized = readsQuantized(batch) ? new QuantizedActivations(x, batch, cols) : null;
+        float[][] blockSums = readsBlockSums() ? VectorKernels.blockSums(x, batch, cols) : null;
         int grain = (int) Math.max(1, MIN_SLICE_WORK / ((long) cols * batch));
-        Parallel.forRange(rows, grain, (start, end) -> matmulRows(x, quantized, out, batch, start, end));
+        Parallel.forRange(rows, grain, (start, end) -> matmulRows(x, quantized, blockSums, out, batch, start, end));
     }
 
     /**
@@ -225,6 +234,7 @@ public abstract sealed class WeightMatrix
         }
         int totalRows = 0;
         boolean quantize = false;
+        boolean sum = false;
         for (int i = 0; i < matrices.length; i++) {
             if (matrices[i].cols != matrices[0].cols) {
                 throw new IllegalArgumentException("fused matmul needs one width: " + matrices[0] + " and " + matrices[i]);
@@ -232,11 +242,13 @@ public abstract sealed class WeightMatrix
             matrices[i].checkShapes(x, outs[i], batch);
             totalRows += matrices[i].rows;
             quantize |= matrices[i].readsQuantized(batch);
+            sum |= matrices[i].readsBlockSums();
         }
         if (batch == 0 || totalRows == 0) {
             return;
         }
         QuantizedActivations quantized = quantize ? new QuantizedActivations(x, batch, matrices[0].cols) : null;
+        float[][] blockSums = sum ? VectorKernels.blockSums(x, batch, matrices[0].cols) : null;
         int grain = (int) Math.max(1, MIN_SLICE_WORK / ((long) matrices[0].cols * batch));
         if (matrices[0].tiled(batch)) {
             grain = Math.max(grain, Gemm.TILE_ROWS);
@@ -249,7 +261,7 @@ public abstract sealed class WeightMatrix
                 if (from < to && matrices[i].tiled(batch)) {
                     Gemm.rows(matrices[i], x, outs[i], batch, from, to);
                 } else if (from < to) {
-                    matrices[i].matmulRows(x, matrices[i].readsQuantized(batch) ? quantized : null, outs[i], batch, from, to);
+                    matrices[i].matmulRows(x, matrices[i].readsQuantized(batch) ? quantized : null, blockSums, outs[i], batch, from, to);
                 }
             }
         });
@@ -262,8 +274,11 @@ public abstract sealed class WeightMatrix
         }
     }
 
-    /** Rows {@code [start, end)} of a matmul; {@code quantized} is {@code x} quantized when {@link #readsQuantized}. */
-    private void matmulRows(float[] x, QuantizedActivations quantized, float[] out, int batch, int start, int end) {
+    /**
+     * Rows {@code [start, end)} of a matmul; {@code quantized} is {@code x} quantized when {@link #readsQuantized},
+     * {@code blockSums} its block sums per token when {@link #readsBlockSums}.
+     */
+    private void matmulRows(float[] x, QuantizedActivations quantized, float[][] blockSums, float[] out, int batch, int start, int end) {
         for (int tile = start; tile < end; tile += ROW_TILE) {
             int tileEnd = Math.min(end, tile + ROW_TILE);
             int b = 0;
@@ -280,7 +295,7 @@ public abstract sealed class WeightMatrix
                 int r = tile;
                 if (quantized == null) {
                     for (; r + 2 <= tileEnd; r += 2) {
-                        dot2(r, x, b * cols, out, b * rows + r);
+                        dot2(r, x, b * cols, blockSums == null ? null : blockSums[b], out, b * rows + r);
                     }
                 }
                 for (; r < tileEnd; r++) {
