@@ -76,6 +76,47 @@ public abstract sealed class Ops permits ScalarOps, VectorOps {
     public abstract void weightedSum(float[] weights, short[] values, int[] rows, int valueOffset, int count,
                                      float[] out, int outOffset, int size);
 
+    /**
+     * {@link #scores} of {@code heads} query heads that share one KV head (grouped-query attention): query head
+     * {@code g} at {@code q[qOffset + g * size]}, its scores into {@code scores[firstHead + g]}. Each score is the one
+     * {@link #scores} gives, bit for bit.
+     */
+    public void groupScores(float[] q, int qOffset, int heads, float[] keys, int[] rows, int keyOffset, int from, int to,
+                            float scale, float[][] scores, int firstHead, int size) {
+        for (int g = 0; g < heads; g++) {
+            scores(q, qOffset + g * size, keys, rows, keyOffset, from, to, scale, scores[firstHead + g], size);
+        }
+    }
+
+    /** {@link #groupScores} over keys stored as IEEE halves. */
+    public void groupScores(float[] q, int qOffset, int heads, short[] keys, int[] rows, int keyOffset, int from, int to,
+                            float scale, float[][] scores, int firstHead, int size) {
+        for (int g = 0; g < heads; g++) {
+            scores(q, qOffset + g * size, keys, rows, keyOffset, from, to, scale, scores[firstHead + g], size);
+        }
+    }
+
+    /**
+     * {@link #weightedSum} of {@code heads} query heads that share one KV head, over elements
+     * {@code [valueOffset, valueOffset + size)} of the values: head {@code g}'s weights in {@code weights[firstHead + g]},
+     * its output at {@code out[outOffset + g * headStride]}. Each output is the one {@link #weightedSum} gives, bit
+     * for bit, whichever elements a call covers.
+     */
+    public void groupWeightedSum(float[][] weights, int firstHead, int heads, float[] values, int[] rows, int valueOffset,
+                                 int count, float[] out, int outOffset, int headStride, int size) {
+        for (int g = 0; g < heads; g++) {
+            weightedSum(weights[firstHead + g], values, rows, valueOffset, count, out, outOffset + g * headStride, size);
+        }
+    }
+
+    /** {@link #groupWeightedSum} over values stored as IEEE halves. */
+    public void groupWeightedSum(float[][] weights, int firstHead, int heads, short[] values, int[] rows, int valueOffset,
+                                 int count, float[] out, int outOffset, int headStride, int size) {
+        for (int g = 0; g < heads; g++) {
+            weightedSum(weights[firstHead + g], values, rows, valueOffset, count, out, outOffset + g * headStride, size);
+        }
+    }
+
     /** {@code count} IEEE halves from {@code halves[from]} as floats into {@code out[outOffset]}. */
     public abstract void widen(short[] halves, int from, float[] out, int outOffset, int count);
 

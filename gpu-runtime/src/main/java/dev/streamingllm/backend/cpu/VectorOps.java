@@ -17,6 +17,14 @@ final class VectorOps extends Ops {
 
     /** For heads narrower than a vector, and the tail of a row. */
     private static final Ops SCALAR = Ops.scalar();
+    /** Lane {@code i} from {@code i + L / 2}: the first step of {@link VectorKernels#sum}. */
+    private static final VectorShuffle<Float> HALF = L == 16 ? VectorKernels.FOLD_8 : VectorKernels.FOLD_4;
+    /** Lane {@code i} from {@code i + L / 4}: its second step. */
+    private static final VectorShuffle<Float> QUARTER = L == 16 ? VectorKernels.FOLD_4 : VectorKernels.FOLD_2;
+    /** Lane {@code i} from {@code i - L / 4}: the second step with its sums a quarter higher. */
+    private static final VectorShuffle<Float> UNFOLD_QUARTER = VectorShuffle.fromOp(F, i -> (i + L - L / 4) % L);
+    /** The second quarter of each half. */
+    private static final VectorMask<Float> SECOND_QUARTERS = VectorMask.fromLong(F, L == 16 ? 0xF0F0L : 0xCCL);
     /** As many halves as a float vector has bytes / 2: two to each of its lanes. */
     private static final VectorSpecies<Short> PAIRS = VectorSpecies.of(short.class, F.vectorShape());
 
@@ -184,6 +192,127 @@ final class VectorOps extends Ops {
             scores[j] = both.lane(0) * scale;
             if (j + 1 < to) {
                 scores[j + 1] = both.lane(L / 2) * scale;
+            }
+        }
+    }
+
+    /**
+     * Up to four query heads of a group per pass over the keys: each key is read and widened once for the four, where
+     * head by head it was read and widened once per head (the widening costs more than the multiply-adds). A group of
+     * three runs its last head twice. Each head's lanes accumulate and fold in the order of the single-head kernel, so
+     * the scores are its scores, bit for bit.
+     */
+    @Override
+    public void groupScores(float[] q, int qOffset, int heads, short[] keys, int[] rows, int keyOffset, int from, int to,
+                            float scale, float[][] scores, int firstHead, int size) {
+        if (heads == 1 || size % (2 * L) != 0) {
+            super.groupScores(q, qOffset, heads, keys, rows, keyOffset, from, to, scale, scores, firstHead, size);
+            return;
+        }
+        for (int h = 0; h < heads; h += 4) {
+            int last = Math.min(heads, h + 4) - 1;
+            float[] s0 = scores[firstHead + h];
+            float[] s1 = scores[firstHead + Math.min(h + 1, last)];
+            float[] s2 = scores[firstHead + Math.min(h + 2, last)];
+            float[] s3 = scores[firstHead + Math.min(h + 3, last)];
+            // Each head's query split into even and odd elements, as the single-head kernel splits it.
+            float[] split = new float[4 * size];
+            for (int g = 0; g < 4; g++) {
+                int head = qOffset + Math.min(h + g, last) * size;
+                for (int i = 0; i < size; i += 2 * L) {
+                    for (int lane = 0; lane < L; lane++) {
+                        split[g * size + i + lane] = q[head + i + 2 * lane];
+                        split[g * size + i + L + lane] = q[head + i + 2 * lane + 1];
+                    }
+                }
+            }
+            for (int j = from; j < to; j++) {
+                int k = rows[j] + keyOffset;
+                FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+                for (int i = 0; i < size; i += 2 * L) {
+                    IntVector pairs = pairs(keys, k + i);
+                    FloatVector even = VectorKernels.evenHalves(pairs);
+                    FloatVector odd = VectorKernels.oddHalves(pairs);
+                    acc0 = odd.fma(FloatVector.fromArray(F, split, i + L), even.fma(FloatVector.fromArray(F, split, i), acc0));
+                    acc1 = odd.fma(FloatVector.fromArray(F, split, size + i + L), even.fma(FloatVector.fromArray(F, split, size + i), acc1));
+                    acc2 = odd.fma(FloatVector.fromArray(F, split, 2 * size + i + L), even.fma(FloatVector.fromArray(F, split, 2 * size + i), acc2));
+                    acc3 = odd.fma(FloatVector.fromArray(F, split, 3 * size + i + L), even.fma(FloatVector.fromArray(F, split, 3 * size + i), acc3));
+                }
+                // The four lane sums in one fold, each in VectorKernels.sum's order (addition commutes, so lane i + k
+                // added to lane i is the same sum as the other way round). Folded by halves, acc0's and acc2's lanes
+                // sit in the lower half, acc1's and acc3's in the upper; folded by quarters, acc2's and acc3's move up
+                // a quarter (the unfold), into the lanes acc0's and acc1's quarter folds leave unused. Written out:
+                // a helper per pair ran out of C2's node budget here, and the one left a call boxed its accumulators.
+                FloatVector halves = acc0.add(acc0.rearrange(HALF)).blend(acc1.add(acc1.rearrange(HALF)), VectorKernels.UPPER_HALF);
+                FloatVector others = acc2.add(acc2.rearrange(HALF)).blend(acc3.add(acc3.rearrange(HALF)), VectorKernels.UPPER_HALF);
+                FloatVector all = halves.add(halves.rearrange(QUARTER)).blend(others.add(others.rearrange(UNFOLD_QUARTER)), SECOND_QUARTERS);
+                if (L == 16) {
+                    all = all.add(all.rearrange(VectorKernels.FOLD_2));
+                }
+                all = all.add(all.rearrange(VectorKernels.FOLD_1));
+                s0[j] = all.lane(0) * scale;
+                s1[j] = all.lane(L / 2) * scale;
+                s2[j] = all.lane(L / 4) * scale;
+                s3[j] = all.lane(3 * L / 4) * scale;
+            }
+        }
+    }
+
+    /**
+     * Up to four heads of a group per pass over the values, each value read and widened once for the four, as
+     * {@link #groupScores(float[], int, int, short[], int[], int, int, int, float, float[][], int, int)} reads keys.
+     */
+    @Override
+    public void groupWeightedSum(float[][] weights, int firstHead, int heads, short[] values, int[] rows, int valueOffset,
+                                 int count, float[] out, int outOffset, int headStride, int size) {
+        if (heads == 1 || size % (2 * L) != 0) {
+            super.groupWeightedSum(weights, firstHead, heads, values, rows, valueOffset, count, out, outOffset, headStride, size);
+            return;
+        }
+        float[] split = new float[4 * size];
+        for (int h = 0; h < heads; h += 4) {
+            int last = Math.min(heads, h + 4) - 1;
+            float[] w0 = weights[firstHead + h];
+            float[] w1 = weights[firstHead + Math.min(h + 1, last)];
+            float[] w2 = weights[firstHead + Math.min(h + 2, last)];
+            float[] w3 = weights[firstHead + Math.min(h + 3, last)];
+            for (int i = 0; i < size; i += 2 * L) {
+                FloatVector even0 = FloatVector.zero(F), odd0 = even0, even1 = even0, odd1 = even0;
+                FloatVector even2 = even0, odd2 = even0, even3 = even0, odd3 = even0;
+                for (int j = 0; j < count; j++) {
+                    IntVector pairs = pairs(values, rows[j] + valueOffset + i);
+                    FloatVector even = VectorKernels.evenHalves(pairs);
+                    FloatVector odd = VectorKernels.oddHalves(pairs);
+                    FloatVector w = FloatVector.broadcast(F, w0[j]);
+                    even0 = even.fma(w, even0);
+                    odd0 = odd.fma(w, odd0);
+                    w = FloatVector.broadcast(F, w1[j]);
+                    even1 = even.fma(w, even1);
+                    odd1 = odd.fma(w, odd1);
+                    w = FloatVector.broadcast(F, w2[j]);
+                    even2 = even.fma(w, even2);
+                    odd2 = odd.fma(w, odd2);
+                    w = FloatVector.broadcast(F, w3[j]);
+                    even3 = even.fma(w, even3);
+                    odd3 = odd.fma(w, odd3);
+                }
+                even0.intoArray(split, i);
+                odd0.intoArray(split, i + L);
+                even1.intoArray(split, size + i);
+                odd1.intoArray(split, size + i + L);
+                even2.intoArray(split, 2 * size + i);
+                odd2.intoArray(split, 2 * size + i + L);
+                even3.intoArray(split, 3 * size + i);
+                odd3.intoArray(split, 3 * size + i + L);
+            }
+            for (int g = 0; h + g <= last; g++) {
+                int o = outOffset + (h + g) * headStride;
+                for (int i = 0; i < size; i += 2 * L) {
+                    for (int lane = 0; lane < L; lane++) {
+                        out[o + i + 2 * lane] = split[g * size + i + lane];
+                        out[o + i + 2 * lane + 1] = split[g * size + i + L + lane];
+                    }
+                }
             }
         }
     }

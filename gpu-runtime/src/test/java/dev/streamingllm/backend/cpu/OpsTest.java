@@ -230,6 +230,64 @@ class OpsTest {
         }
     }
 
+    /**
+     * The query heads of a group, scored and weighed together, get each head's own scores and outputs bit for bit:
+     * groups of one to nine heads (a group of three runs one head twice; more than four take several passes), over
+     * halves and floats, keys and values at scattered rows and an offset, the values whole or in two parts, and only
+     * the group's heads and the range's keys written.
+     */
+    @ParameterizedTest
+    @MethodSource("paths")
+    void aGroupOfHeadsGetsEachHeadsOwnScoresAndOutputs(Ops ops) {
+        Random random = new Random(23);
+        for (int size : HEAD_SIZES) {
+            for (int heads = 1; heads <= 9; heads++) {
+                int keys = 7;
+                int stride = size + 3;
+                short[] halves = halves(random, keys * stride + size + 2);
+                float[] floats = randoms(random, keys * stride + size + 2);
+                int[] rows = scatteredRows(random, keys, stride);
+                float[] q = randoms(random, heads * size + 1);
+                float[][] grouped = new float[heads + 2][keys];
+                float[][] groupedFloats = new float[heads + 2][keys];
+                ops.groupScores(q, 1, heads, halves, rows, 2, 1, keys, 0.5f, grouped, 1, size);
+                ops.groupScores(q, 1, heads, floats, rows, 2, 1, keys, 0.5f, groupedFloats, 1, size);
+                for (int g = 0; g < heads; g++) {
+                    float[] alone = new float[keys];
+                    float[] aloneFloats = new float[keys];
+                    ops.scores(q, 1 + g * size, halves, rows, 2, 1, keys, 0.5f, alone, size);
+                    ops.scores(q, 1 + g * size, floats, rows, 2, 1, keys, 0.5f, aloneFloats, size);
+                    String head = ops.getClass().getSimpleName() + " size " + size + " head " + g + " of " + heads;
+                    assertThat(grouped[1 + g]).as("%s", head).containsExactly(alone);
+                    assertThat(groupedFloats[1 + g]).as("%s floats", head).containsExactly(aloneFloats);
+                    assertThat(grouped[1 + g][0]).as("%s key before the range", head).isZero();
+                }
+                int stride2 = size + 2;
+                int half = size % 32 == 0 ? size / 2 : size;
+                float[] out = new float[1 + heads * stride2];
+                float[] outFloats = new float[1 + heads * stride2];
+                for (int from = 0; from < size; from += half) {
+                    ops.groupWeightedSum(grouped, 1, heads, halves, rows, 2 + from, keys, out, 1 + from, stride2, half);
+                    ops.groupWeightedSum(grouped, 1, heads, floats, rows, 2 + from, keys, outFloats, 1 + from, stride2, half);
+                }
+                for (int g = 0; g < heads; g++) {
+                    float[] alone = new float[size];
+                    float[] aloneFloats = new float[size];
+                    ops.weightedSum(grouped[1 + g], halves, rows, 2, keys, alone, 0, size);
+                    ops.weightedSum(grouped[1 + g], floats, rows, 2, keys, aloneFloats, 0, size);
+                    String head = ops.getClass().getSimpleName() + " size " + size + " head " + g + " of " + heads;
+                    assertThat(java.util.Arrays.copyOfRange(out, 1 + g * stride2, 1 + g * stride2 + size)).as("%s output", head)
+                            .containsExactly(alone);
+                    assertThat(java.util.Arrays.copyOfRange(outFloats, 1 + g * stride2, 1 + g * stride2 + size))
+                            .as("%s float output", head).containsExactly(aloneFloats);
+                }
+                assertThat(out[0]).as("the output before the group").isZero();
+                assertThat(grouped[0]).as("the head before the group").containsOnly(0f);
+                assertThat(grouped[heads + 1]).as("the head after the group").containsOnly(0f);
+            }
+        }
+    }
+
     /** Rows of halves widen to their exact float values, from any offset, with tails shorter than a vector. */
     @ParameterizedTest
     @MethodSource("paths")

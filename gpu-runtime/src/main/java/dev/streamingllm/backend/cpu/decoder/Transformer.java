@@ -22,6 +22,10 @@ public final class Transformer implements Decoder {
 
     /** Multiply-adds of attention per parallel slice, as {@code WeightMatrix.MIN_SLICE_WORK} for matmuls. */
     static final int MIN_HEAD_WORK = 32 * 1024;
+    /** Keys per parallel slice of the attention scores. */
+    static final int SCORE_SPAN = 512;
+    /** Elements of a head per parallel slice of the attention values, when the head divides into them. */
+    static final int VALUE_PART = 32;
 
     private final ModelConfig config;
     private final Weights weights;
@@ -213,47 +217,75 @@ public final class Transformer implements Decoder {
     }
 
     /**
-     * Attention of row {@code i} of each segment in the wave over its sinks and visible window, every
-     * (segment, head) pair in parallel. Each query comes rotated twice: {@code qSink} by its place in the
-     * cache (against sink keys, which sit at fixed places) and {@code qWindow} by its window position
-     * (against window keys).
+     * Attention of row {@code i} of each segment in the wave over its sinks and visible window, in two parallel
+     * loops. Scores first, per (segment, KV head, span of keys): the query heads that share a KV head score its keys
+     * together ({@link Ops#groupScores}), each key read and widened once for all of them, and spans of
+     * {@value #SCORE_SPAN} keys keep both threads busy when one conversation has fewer KV heads than threads have
+     * turns. Then softmax per (segment, head), and values per (segment, KV head, part of a head's elements), the
+     * group's heads again together. Each query comes rotated twice: {@code qSink} by its place in
+     * the cache (against sink keys, which sit at fixed places) and {@code qWindow} by its window position (against
+     * window keys).
      */
     private void attend(int layer, List<Segment> segments, int[] first, int i, SinkCache.Step[] steps, int[] waveSegments,
                         int active, int widest, int[][] visibleRows, float[][] qWindow, float[][] qSink,
                         float[][][] scoreRows, float[] out) {
         int heads = config.heads();
+        int kvHeads = config.kvHeads();
         int headDim = config.headDim();
         int qDim = config.qDim();
-        int group = heads / config.kvHeads();
+        int group = heads / kvHeads;
         float scale = (float) (1.0 / Math.sqrt(headDim));
 
         // Small models attend over a few floats per head: below MIN_HEAD_WORK a hand-off to another
-        // thread costs more than the head itself (and much more when that thread is descheduled).
-        int grain = Math.max(1, MIN_HEAD_WORK / Math.max(1, 2 * widest * headDim));
-        Parallel.forRange(active * heads, grain, (from, to) -> {
+        // thread costs more than the work itself (and much more when that thread is descheduled).
+        int spans = Math.max(1, (widest + SCORE_SPAN - 1) / SCORE_SPAN);
+        int spanWork = Math.min(widest, SCORE_SPAN) * headDim * group;
+        Parallel.forRange(active * kvHeads * spans, Math.max(1, MIN_HEAD_WORK / Math.max(1, spanWork)), (from, to) -> {
             for (int unit = from; unit < to; unit++) {
-                int s = waveSegments[unit / heads];
-                int h = unit % heads;
-                SinkCache cache = segments.get(s).cache();
-                SinkCache.Step step = steps[first[s] + i];
+                int s = waveSegments[unit / (kvHeads * spans)];
+                int kvHead = unit / spans % kvHeads;
                 int[] rows = visibleRows[first[s] + i];
-                int visible = rows.length;
-                int kvOffset = (h / group) * headDim;
-                int qOffset = h * headDim;
-                float[] scores = scoreRows[s][h];
-                int outOffset = (first[s] + i) * qDim + qOffset;
+                int start = unit % spans * SCORE_SPAN;
+                int end = Math.min(rows.length, start + SCORE_SPAN);
+                int sinks = steps[first[s] + i].sinkCount();
+                int firstHead = kvHead * group;
+                int qOffset = firstHead * headDim;
+                int kvOffset = kvHead * headDim;
+                SinkCache cache = segments.get(s).cache();
                 if (cache.type() == CacheType.F16) {
                     short[] keys = cache.halfKeys(layer);
-                    ops.scores(qSink[s], qOffset, keys, rows, kvOffset, 0, step.sinkCount(), scale, scores, headDim);
-                    ops.scores(qWindow[s], qOffset, keys, rows, kvOffset, step.sinkCount(), visible, scale, scores, headDim);
-                    ops.softmax(scores, 0, visible);
-                    ops.weightedSum(scores, cache.halfValues(layer), rows, kvOffset, visible, out, outOffset, headDim);
+                    ops.groupScores(qSink[s], qOffset, group, keys, rows, kvOffset, start, Math.min(end, sinks), scale, scoreRows[s], firstHead, headDim);
+                    ops.groupScores(qWindow[s], qOffset, group, keys, rows, kvOffset, Math.max(start, sinks), end, scale, scoreRows[s], firstHead, headDim);
                 } else {
                     float[] keys = cache.keys(layer);
-                    ops.scores(qSink[s], qOffset, keys, rows, kvOffset, 0, step.sinkCount(), scale, scores, headDim);
-                    ops.scores(qWindow[s], qOffset, keys, rows, kvOffset, step.sinkCount(), visible, scale, scores, headDim);
-                    ops.softmax(scores, 0, visible);
-                    ops.weightedSum(scores, cache.values(layer), rows, kvOffset, visible, out, outOffset, headDim);
+                    ops.groupScores(qSink[s], qOffset, group, keys, rows, kvOffset, start, Math.min(end, sinks), scale, scoreRows[s], firstHead, headDim);
+                    ops.groupScores(qWindow[s], qOffset, group, keys, rows, kvOffset, Math.max(start, sinks), end, scale, scoreRows[s], firstHead, headDim);
+                }
+            }
+        });
+        Parallel.forRange(active * heads, Math.max(1, MIN_HEAD_WORK / Math.max(1, widest)), (from, to) -> {
+            for (int unit = from; unit < to; unit++) {
+                int s = waveSegments[unit / heads];
+                ops.softmax(scoreRows[s][unit % heads], 0, visibleRows[first[s] + i].length);
+            }
+        });
+        // Values per (segment, KV head, part of the head's elements), the group's heads together.
+        int parts = headDim % VALUE_PART == 0 ? headDim / VALUE_PART : 1;
+        int part = headDim / parts;
+        Parallel.forRange(active * kvHeads * parts, Math.max(1, MIN_HEAD_WORK / Math.max(1, widest * part * group)), (from, to) -> {
+            for (int unit = from; unit < to; unit++) {
+                int s = waveSegments[unit / (kvHeads * parts)];
+                int kvHead = unit / parts % kvHeads;
+                int element = unit % parts * part;
+                int[] rows = visibleRows[first[s] + i];
+                int firstHead = kvHead * group;
+                int kvOffset = kvHead * headDim + element;
+                int outOffset = (first[s] + i) * qDim + firstHead * headDim + element;
+                SinkCache cache = segments.get(s).cache();
+                if (cache.type() == CacheType.F16) {
+                    ops.groupWeightedSum(scoreRows[s], firstHead, group, cache.halfValues(layer), rows, kvOffset, rows.length, out, outOffset, headDim, part);
+                } else {
+                    ops.groupWeightedSum(scoreRows[s], firstHead, group, cache.values(layer), rows, kvOffset, rows.length, out, outOffset, headDim, part);
                 }
             }
         });
