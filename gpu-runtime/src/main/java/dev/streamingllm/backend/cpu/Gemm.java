@@ -63,11 +63,13 @@ final class Gemm {
 
     /** {@code out[t * outRows + first + r] = w[r] . x[t]} for the {@code count} rows of the tile and every token. */
     private static void multiply(float[] w, int count, int cols, float[] x, int batch, float[] out, int outRows, int first) {
+        float[] lanes = new float[8 * L];
+        float[] sums = new float[8];
         int t = 0;
         for (; t + 4 <= batch; t += 4) {
             int r = 0;
             for (; r + 2 <= count; r += 2) {
-                kernel2x4(w, r * cols, x, t * cols, cols, out, t * outRows + first + r, outRows);
+                kernel2x4(w, r * cols, x, t * cols, cols, out, t * outRows + first + r, outRows, lanes, sums);
             }
             if (r < count) {
                 kernel1x4(w, r * cols, x, t * cols, cols, out, t * outRows + first + r, outRows);
@@ -118,8 +120,12 @@ final class Gemm {
         out[o + 3] = sum(a3);
     }
 
-    /** Rows {@code w0, w0 + cols} against tokens {@code x0 .. x0 + 3 cols}; out rows of one token are adjacent. */
-    private static void kernel2x4(float[] w, int w0, float[] x, int x0, int cols, float[] out, int o, int outRows) {
+    /**
+     * Rows {@code w0, w0 + cols} against tokens {@code x0 .. x0 + 3 cols}; out rows of one token are adjacent. The eight
+     * accumulators are summed through {@code lanes} and {@code sums} ({@link VectorKernels#sums}).
+     */
+    private static void kernel2x4(float[] w, int w0, float[] x, int x0, int cols, float[] out, int o, int outRows,
+                                  float[] lanes, float[] sums) {
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
         FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
         int w1 = w0 + cols;
@@ -140,14 +146,23 @@ final class Gemm {
             a03 = r0.fma(v, a03);
             a13 = r1.fma(v, a13);
         }
-        out[o] = sum(a00);
-        out[o + 1] = sum(a10);
-        out[o + outRows] = sum(a01);
-        out[o + outRows + 1] = sum(a11);
-        out[o + 2 * outRows] = sum(a02);
-        out[o + 2 * outRows + 1] = sum(a12);
-        out[o + 3 * outRows] = sum(a03);
-        out[o + 3 * outRows + 1] = sum(a13);
+        a00.intoArray(lanes, 0);
+        a10.intoArray(lanes, L);
+        a01.intoArray(lanes, 2 * L);
+        a11.intoArray(lanes, 3 * L);
+        a02.intoArray(lanes, 4 * L);
+        a12.intoArray(lanes, 5 * L);
+        a03.intoArray(lanes, 6 * L);
+        a13.intoArray(lanes, 7 * L);
+        VectorKernels.sums(lanes, 8, sums);
+        out[o] = sums[0];
+        out[o + 1] = sums[1];
+        out[o + outRows] = sums[2];
+        out[o + outRows + 1] = sums[3];
+        out[o + 2 * outRows] = sums[4];
+        out[o + 2 * outRows + 1] = sums[5];
+        out[o + 3 * outRows] = sums[6];
+        out[o + 3 * outRows + 1] = sums[7];
     }
 
     /**

@@ -120,6 +120,44 @@ final class VectorKernels {
         return sums;
     }
 
+    /** Lane {@code i} from {@code i + L / 2}: the first step of {@link #sum}. */
+    private static final VectorShuffle<Float> HALF = L == 16 ? FOLD_8 : FOLD_4;
+    /** Lane {@code i} from {@code i + L / 4}: its second step. */
+    private static final VectorShuffle<Float> QUARTER = L == 16 ? FOLD_4 : FOLD_2;
+    /** Lane {@code i} from {@code i - L / 4}: the second step with its sums a quarter higher. */
+    private static final VectorShuffle<Float> UNFOLD_QUARTER = VectorShuffle.fromOp(F, i -> (i + L - L / 4) % L);
+    /** The second quarter of each half. */
+    private static final VectorMask<Float> SECOND_QUARTERS = VectorMask.fromLong(F, L == 16 ? 0xF0F0L : 0xCCL);
+
+    /**
+     * {@link #sum} of each of the {@code count} vectors stored at {@code lanes[k * L]}, into {@code sums[k]}, four in
+     * one fold: folded by halves, the first and third vectors' lanes sit in the lower half and the second and fourth's
+     * in the upper; folded by quarters, the third and fourth move up a quarter, into lanes the first two leave unused.
+     * Each sum is added in {@link #sum}'s order (addition commutes, so lane {@code i + k} added to lane {@code i} is
+     * the same sum as the other way round). A kernel with several accumulators stores them and sums them here: summed
+     * one by one at its end, their folds ran out of C2's node budget, and the sums left as calls boxed their vectors.
+     * {@code count} is a multiple of four.
+     */
+    static void sums(float[] lanes, int count, float[] sums) {
+        for (int k = 0; k < count; k += 4) {
+            FloatVector a = FloatVector.fromArray(F, lanes, k * L);
+            FloatVector b = FloatVector.fromArray(F, lanes, (k + 1) * L);
+            FloatVector c = FloatVector.fromArray(F, lanes, (k + 2) * L);
+            FloatVector d = FloatVector.fromArray(F, lanes, (k + 3) * L);
+            FloatVector halves = a.add(a.rearrange(HALF)).blend(b.add(b.rearrange(HALF)), UPPER_HALF);
+            FloatVector others = c.add(c.rearrange(HALF)).blend(d.add(d.rearrange(HALF)), UPPER_HALF);
+            FloatVector all = halves.add(halves.rearrange(QUARTER)).blend(others.add(others.rearrange(UNFOLD_QUARTER)), SECOND_QUARTERS);
+            if (L == 16) {
+                all = all.add(all.rearrange(FOLD_2));
+            }
+            all = all.add(all.rearrange(FOLD_1));
+            sums[k] = all.lane(0);
+            sums[k + 1] = all.lane(L / 2);
+            sums[k + 2] = all.lane(L / 4);
+            sums[k + 3] = all.lane(3 * L / 4);
+        }
+    }
+
     private static VectorShuffle<Float> fold(int k) {
         return VectorShuffle.fromOp(F, i -> (i + k) % L);
     }

@@ -17,14 +17,6 @@ final class VectorOps extends Ops {
 
     /** For heads narrower than a vector, and the tail of a row. */
     private static final Ops SCALAR = Ops.scalar();
-    /** Lane {@code i} from {@code i + L / 2}: the first step of {@link VectorKernels#sum}. */
-    private static final VectorShuffle<Float> HALF = L == 16 ? VectorKernels.FOLD_8 : VectorKernels.FOLD_4;
-    /** Lane {@code i} from {@code i + L / 4}: its second step. */
-    private static final VectorShuffle<Float> QUARTER = L == 16 ? VectorKernels.FOLD_4 : VectorKernels.FOLD_2;
-    /** Lane {@code i} from {@code i - L / 4}: the second step with its sums a quarter higher. */
-    private static final VectorShuffle<Float> UNFOLD_QUARTER = VectorShuffle.fromOp(F, i -> (i + L - L / 4) % L);
-    /** The second quarter of each half. */
-    private static final VectorMask<Float> SECOND_QUARTERS = VectorMask.fromLong(F, L == 16 ? 0xF0F0L : 0xCCL);
     /** As many halves as a float vector has bytes / 2: two to each of its lanes. */
     private static final VectorSpecies<Short> PAIRS = VectorSpecies.of(short.class, F.vectorShape());
 
@@ -209,6 +201,8 @@ final class VectorOps extends Ops {
             super.groupScores(q, qOffset, heads, keys, rows, keyOffset, from, to, scale, scores, firstHead, size);
             return;
         }
+        float[] lanes = new float[4 * L];
+        float[] sums = new float[4];
         for (int h = 0; h < heads; h += 4) {
             int last = Math.min(heads, h + 4) - 1;
             float[] s0 = scores[firstHead + h];
@@ -238,22 +232,15 @@ final class VectorOps extends Ops {
                     acc2 = odd.fma(FloatVector.fromArray(F, split, 2 * size + i + L), even.fma(FloatVector.fromArray(F, split, 2 * size + i), acc2));
                     acc3 = odd.fma(FloatVector.fromArray(F, split, 3 * size + i + L), even.fma(FloatVector.fromArray(F, split, 3 * size + i), acc3));
                 }
-                // The four lane sums in one fold, each in VectorKernels.sum's order (addition commutes, so lane i + k
-                // added to lane i is the same sum as the other way round). Folded by halves, acc0's and acc2's lanes
-                // sit in the lower half, acc1's and acc3's in the upper; folded by quarters, acc2's and acc3's move up
-                // a quarter (the unfold), into the lanes acc0's and acc1's quarter folds leave unused. Written out:
-                // a helper per pair ran out of C2's node budget here, and the one left a call boxed its accumulators.
-                FloatVector halves = acc0.add(acc0.rearrange(HALF)).blend(acc1.add(acc1.rearrange(HALF)), VectorKernels.UPPER_HALF);
-                FloatVector others = acc2.add(acc2.rearrange(HALF)).blend(acc3.add(acc3.rearrange(HALF)), VectorKernels.UPPER_HALF);
-                FloatVector all = halves.add(halves.rearrange(QUARTER)).blend(others.add(others.rearrange(UNFOLD_QUARTER)), SECOND_QUARTERS);
-                if (L == 16) {
-                    all = all.add(all.rearrange(VectorKernels.FOLD_2));
-                }
-                all = all.add(all.rearrange(VectorKernels.FOLD_1));
-                s0[j] = all.lane(0) * scale;
-                s1[j] = all.lane(L / 2) * scale;
-                s2[j] = all.lane(L / 4) * scale;
-                s3[j] = all.lane(3 * L / 4) * scale;
+                acc0.intoArray(lanes, 0);
+                acc1.intoArray(lanes, L);
+                acc2.intoArray(lanes, 2 * L);
+                acc3.intoArray(lanes, 3 * L);
+                VectorKernels.sums(lanes, 4, sums);
+                s0[j] = sums[0] * scale;
+                s1[j] = sums[1] * scale;
+                s2[j] = sums[2] * scale;
+                s3[j] = sums[3] * scale;
             }
         }
     }
