@@ -148,12 +148,7 @@ final class VectorOps extends Ops {
             return;
         }
         float[] split = new float[size];
-        for (int i = 0; i < size; i += 2 * L) {
-            for (int lane = 0; lane < L; lane++) {
-                split[i + lane] = q[qOffset + i + 2 * lane];
-                split[i + L + lane] = q[qOffset + i + 2 * lane + 1];
-            }
-        }
+        split(q, qOffset, split, 0, size);
         // Two keys per pass share the query's loads; an odd last key is paired with itself.
         for (int j = from; j < to; j += 2) {
             int k0 = rows[j] + keyOffset;
@@ -208,17 +203,11 @@ final class VectorOps extends Ops {
             float[] s0 = scores[firstHead + h];
             float[] s1 = scores[firstHead + Math.min(h + 1, last)];
             float[] s2 = scores[firstHead + Math.min(h + 2, last)];
-            float[] s3 = scores[firstHead + Math.min(h + 3, last)];
+            float[] s3 = scores[firstHead + last];
             // Each head's query split into even and odd elements, as the single-head kernel splits it.
             float[] split = new float[4 * size];
             for (int g = 0; g < 4; g++) {
-                int head = qOffset + Math.min(h + g, last) * size;
-                for (int i = 0; i < size; i += 2 * L) {
-                    for (int lane = 0; lane < L; lane++) {
-                        split[g * size + i + lane] = q[head + i + 2 * lane];
-                        split[g * size + i + L + lane] = q[head + i + 2 * lane + 1];
-                    }
-                }
+                split(q, qOffset + Math.min(h + g, last) * size, split, g * size, size);
             }
             for (int j = from; j < to; j++) {
                 int k = rows[j] + keyOffset;
@@ -293,13 +282,7 @@ final class VectorOps extends Ops {
                 odd3.intoArray(split, 3 * size + i + L);
             }
             for (int g = 0; h + g <= last; g++) {
-                int o = outOffset + (h + g) * headStride;
-                for (int i = 0; i < size; i += 2 * L) {
-                    for (int lane = 0; lane < L; lane++) {
-                        out[o + i + 2 * lane] = split[g * size + i + lane];
-                        out[o + i + 2 * lane + 1] = split[g * size + i + L + lane];
-                    }
-                }
+                join(split, g * size, out, outOffset + (h + g) * headStride, size);
             }
         }
     }
@@ -328,12 +311,7 @@ final class VectorOps extends Ops {
             even.intoArray(split, i);
             odd.intoArray(split, i + L);
         }
-        for (int i = 0; i < size; i += 2 * L) {
-            for (int lane = 0; lane < L; lane++) {
-                out[outOffset + i + 2 * lane] = split[i + lane];
-                out[outOffset + i + 2 * lane + 1] = split[i + L + lane];
-            }
-        }
+        join(split, 0, out, outOffset, size);
     }
 
     /**
@@ -415,6 +393,29 @@ final class VectorOps extends Ops {
     }
 
     /** {@code 2 L} halves from {@code offset}, two to an int lane (element {@code 2 i} in the low bits of lane {@code i}). */
+    /**
+     * {@code size} floats from {@code from[fromOffset]} into {@code to[toOffset]} in the order the half kernels
+     * accumulate them ({@link #pairs}): per {@code 2 L} elements, the even ones, then the odd ones.
+     */
+    private static void split(float[] from, int fromOffset, float[] to, int toOffset, int size) {
+        for (int i = 0; i < size; i += 2 * L) {
+            for (int lane = 0; lane < L; lane++) {
+                to[toOffset + i + lane] = from[fromOffset + i + 2 * lane];
+                to[toOffset + i + L + lane] = from[fromOffset + i + 2 * lane + 1];
+            }
+        }
+    }
+
+    /** {@link #split} undone: even and odd elements put back in order. */
+    private static void join(float[] from, int fromOffset, float[] to, int toOffset, int size) {
+        for (int i = 0; i < size; i += 2 * L) {
+            for (int lane = 0; lane < L; lane++) {
+                to[toOffset + i + 2 * lane] = from[fromOffset + i + lane];
+                to[toOffset + i + 2 * lane + 1] = from[fromOffset + i + L + lane];
+            }
+        }
+    }
+
     private static IntVector pairs(short[] halves, int offset) {
         return ShortVector.fromArray(PAIRS, halves, offset).reinterpretAsInts();
     }
