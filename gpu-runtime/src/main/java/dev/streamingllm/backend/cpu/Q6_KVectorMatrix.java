@@ -156,9 +156,11 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
                 long scales = block + 192 + 8 * half;
                 int xh = xOffset + b * BLOCK + 128 * half;
                 for (int c = 0; c < 32; c += L) {
+                    IntVector qa = VectorKernels.bytes(data, ql + c);
+                    IntVector qb = VectorKernels.bytes(data, ql + 32 + c);
                     IntVector qh = VectorKernels.bytes(data, block + 128 + 32 * half + c);
                     for (int k = 0; k < 4; k++) {
-                        IntVector q = VectorKernels.bytes(data, ql + 32 * (k & 1) + c);
+                        IntVector q = (k & 1) == 0 ? qa : qb;
                         IntVector low = k < 2 ? q.and(0xF) : q.lanewise(VectorOperators.LSHR, 4);
                         FloatVector w = weights(low, qh, 2 * k, d * data.get(I8, scales + 2 * k + c / 16));
                         FloatVector next = w.fma(FloatVector.fromArray(F, x, xh + 32 * k + c), acc);
