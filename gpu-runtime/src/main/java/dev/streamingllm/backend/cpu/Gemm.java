@@ -9,11 +9,11 @@ import jdk.incubator.vector.FloatVector;
 /**
  * The matmul of a batch of tokens (a prefill chunk, or the decode steps of many conversations at once): a thread
  * dequantizes a tile of {@value #TILE_ROWS} weight rows to floats once and multiplies it with every token of the
- * batch in a register-blocked kernel, two rows by four tokens in eight accumulators. A weight is decoded once per
- * batch instead of once per token, and the multiply runs at the rate of the FMA units rather than of the decoder:
- * each step loads six vectors for eight FMAs, where a row kernel loads one weight and one activation per FMA.
- * (Three rows by four ran a third slower on AVX2: twelve accumulators and the loads need more than its sixteen
- * vector registers.)
+ * batch in a register-blocked kernel: four rows by four tokens in sixteen accumulators with AVX-512's 32 vector
+ * registers, two rows by four in eight with AVX2's sixteen. A weight is decoded once per batch instead of once per
+ * token, and the multiply runs at the rate of the FMA units rather than of the decoder: each step loads eight vectors
+ * for sixteen FMAs (six for eight), where a row kernel loads one weight and one activation per FMA. (Three rows by
+ * four ran a third slower on AVX2: twelve accumulators and the loads need more than its registers.)
  * The activations stay floats, so a batch is no less exact than a decode step. Only loaded when {@link Simd#ENABLED}.
  */
 final class Gemm {
@@ -63,11 +63,14 @@ final class Gemm {
 
     /** {@code out[t * outRows + first + r] = w[r] . x[t]} for the {@code count} rows of the tile and every token. */
     private static void multiply(float[] w, int count, int cols, float[] x, int batch, float[] out, int outRows, int first) {
-        float[] lanes = new float[8 * L];
-        float[] sums = new float[8];
+        float[] lanes = new float[16 * L];
+        float[] sums = new float[16];
         int t = 0;
         for (; t + 4 <= batch; t += 4) {
             int r = 0;
+            for (; L == 16 && r + 4 <= count; r += 4) {
+                kernel4x4(w, r * cols, x, t * cols, cols, out, t * outRows + first + r, outRows, lanes, sums);
+            }
             for (; r + 2 <= count; r += 2) {
                 kernel2x4(w, r * cols, x, t * cols, cols, out, t * outRows + first + r, outRows, lanes, sums);
             }
@@ -118,6 +121,68 @@ final class Gemm {
         out[o + 1] = sum(a1);
         out[o + 2] = sum(a2);
         out[o + 3] = sum(a3);
+    }
+
+    /**
+     * Rows {@code w0 .. w0 + 3 cols} against tokens {@code x0 .. x0 + 3 cols}, for 16 float lanes: sixteen accumulators,
+     * four row loads and four activation loads per sixteen FMAs, within AVX-512's 32 vector registers (two rows by four
+     * load six vectors per eight FMAs).
+     */
+    private static void kernel4x4(float[] w, int w0, float[] x, int x0, int cols, float[] out, int o, int outRows,
+                                  float[] lanes, float[] sums) {
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        int w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols;
+        int x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        for (int i = 0; i < cols; i += L) {
+            FloatVector r0 = FloatVector.fromArray(F, w, w0 + i);
+            FloatVector r1 = FloatVector.fromArray(F, w, w1 + i);
+            FloatVector r2 = FloatVector.fromArray(F, w, w2 + i);
+            FloatVector r3 = FloatVector.fromArray(F, w, w3 + i);
+            FloatVector v = FloatVector.fromArray(F, x, x0 + i);
+            a00 = r0.fma(v, a00);
+            a10 = r1.fma(v, a10);
+            a20 = r2.fma(v, a20);
+            a30 = r3.fma(v, a30);
+            v = FloatVector.fromArray(F, x, x1 + i);
+            a01 = r0.fma(v, a01);
+            a11 = r1.fma(v, a11);
+            a21 = r2.fma(v, a21);
+            a31 = r3.fma(v, a31);
+            v = FloatVector.fromArray(F, x, x2 + i);
+            a02 = r0.fma(v, a02);
+            a12 = r1.fma(v, a12);
+            a22 = r2.fma(v, a22);
+            a32 = r3.fma(v, a32);
+            v = FloatVector.fromArray(F, x, x3 + i);
+            a03 = r0.fma(v, a03);
+            a13 = r1.fma(v, a13);
+            a23 = r2.fma(v, a23);
+            a33 = r3.fma(v, a33);
+        }
+        // Token by token, its four rows: out rows of one token are adjacent.
+        a00.intoArray(lanes, 0);
+        a10.intoArray(lanes, L);
+        a20.intoArray(lanes, 2 * L);
+        a30.intoArray(lanes, 3 * L);
+        a01.intoArray(lanes, 4 * L);
+        a11.intoArray(lanes, 5 * L);
+        a21.intoArray(lanes, 6 * L);
+        a31.intoArray(lanes, 7 * L);
+        a02.intoArray(lanes, 8 * L);
+        a12.intoArray(lanes, 9 * L);
+        a22.intoArray(lanes, 10 * L);
+        a32.intoArray(lanes, 11 * L);
+        a03.intoArray(lanes, 12 * L);
+        a13.intoArray(lanes, 13 * L);
+        a23.intoArray(lanes, 14 * L);
+        a33.intoArray(lanes, 15 * L);
+        VectorKernels.sums(lanes, 16, sums);
+        for (int t = 0; t < 4; t++) {
+            System.arraycopy(sums, 4 * t, out, o + t * outRows, 4);
+        }
     }
 
     /**

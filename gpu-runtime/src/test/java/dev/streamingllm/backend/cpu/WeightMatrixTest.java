@@ -178,6 +178,34 @@ class WeightMatrixTest {
         assertThatThrownBy(() -> WeightMatrix.of(ragged)).hasMessageContaining("not a multiple of the block size 32");
     }
 
+    /**
+     * A row's product in a tiled matmul does not depend on the kernel that takes it: tiles that start one, two or
+     * three rows later put each row in another group of a kernel of four, two or one rows, and give the same bits.
+     */
+    @ParameterizedTest(name = "{0} simd={1}")
+    @MethodSource("paths")
+    void aTiledRowGivesTheSameBitsInEveryGroup(String model, boolean simd) {
+        try (GGUFFile gguf = open(model)) {
+            for (String name : TENSORS) {
+                WeightMatrix m = WeightMatrix.of(gguf.tensor(name), simd);
+                for (int batch : new int[] {8, 17, 64}) {
+                    if (!m.tiled(batch)) {
+                        continue;
+                    }
+                    float[] x = random(batch * m.cols(), batch);
+                    float[] whole = new float[batch * m.rows()];
+                    Gemm.rows(m, x, whole, batch, 0, m.rows());
+                    for (int shift = 1; shift <= 3; shift++) {
+                        float[] split = new float[batch * m.rows()];
+                        Gemm.rows(m, x, split, batch, 0, shift);
+                        Gemm.rows(m, x, split, batch, shift, m.rows());
+                        assertThat(split).as("%s %s batch %d, tiles from row %d", model, m, batch, shift).containsExactly(whole);
+                    }
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0} simd={1}")
     @MethodSource("paths")
     void fusedMatmulEqualsOneMatmulPerMatrix(String model, boolean simd) {
