@@ -124,9 +124,9 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
      * Factored as the plain kernel is: per block, {@code d} times the nibbles' products with the activations, plus
      * {@code m} times the block's activation sum ({@link VectorKernels#blockSum}), one scalar multiply-add. The nibbles
      * convert to floats and multiply the activations directly. A table of {@code d * q + m} per block, looked up per
-     * nibble, took twice as long with 16 lanes: its permutes, broadcasts and half conversions all queue on the one
-     * port that shuffles. {@link #dot2} adds in exactly this order, so a row's result does not depend on which path
-     * ran it.
+     * nibble, took up to 1.7 times as long with 16 lanes: its permutes, broadcasts and half conversions all queue on
+     * the one port that shuffles. {@link #dot2} adds in exactly this order, so a row's result does not depend on which
+     * path ran it.
      */
     @Override
     public float dot(int row, float[] x, int xOffset) {
@@ -159,7 +159,7 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
     }
 
     /**
-     * {@code d * q + m} in one FMA per weight, the value {@link #dot}'s table holds: a conversion and an FMA cost less
+     * {@code d * q + m} in one FMA per weight, the value {@link #dot4}'s table holds: a conversion and an FMA cost less
      * than a lookup in a table of two vectors (for {@link Gemm}'s tiles).
      */
     @Override
