@@ -110,6 +110,11 @@ final class SessionLeases implements SessionListener {
      *                                     sending heartbeats does, or none may be taken during the grace period
      */
     Lease acquire(String sessionId) {
+        if (lastHeartbeat == null) {
+            // Before its first heartbeat an instance is unknown to the others, which would refuse its sessions as held
+            // by an instance that stopped sending heartbeats: announce it before it holds any.
+            announce();
+        }
         Lease lease = leases.get(sessionId);
         Epoch current = null;
         if (lease == null) {
@@ -167,11 +172,7 @@ final class SessionLeases implements SessionListener {
             }
             try {
                 // first, so that nothing else this beat does can make the instance look gone
-                Instance self = settings.self();
-                if (self.baseUrl() != null) {
-                    registry.heartbeat(self, settings.lease()).block(settings.redisTimeout());
-                    lastHeartbeat = Instant.now();
-                }
+                announce();
                 boolean lost = notice(registry.epoch(settings.lease()).block(settings.redisTimeout())) || reassert;
                 reassert = false;
                 boolean recovered = !health.isUp() || lost;
@@ -200,6 +201,15 @@ final class SessionLeases implements SessionListener {
             } catch (RuntimeException e) {
                 health.down(e);
             }
+        }
+    }
+
+    /** Writes this instance's heartbeat, once it can be reached (its base URL is known). */
+    private void announce() {
+        Instance self = settings.self();
+        if (self.baseUrl() != null) {
+            registry.heartbeat(self, settings.lease()).block(settings.redisTimeout());
+            lastHeartbeat = Instant.now();
         }
     }
 

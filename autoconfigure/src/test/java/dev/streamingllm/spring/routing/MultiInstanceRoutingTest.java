@@ -432,6 +432,24 @@ class MultiInstanceRoutingTest extends RedisRoutingTest {
         assertThat(new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).start().waitFor()).isZero();
     }
 
+    /**
+     * An instance announces itself before it holds its first session, not only on its heartbeat: with a heartbeat
+     * that runs once before the server's port is known and then not for an hour, another instance still sees the owner
+     * of a conversation begun there as alive and forwards its turns.
+     */
+    @Test
+    void anInstanceIsAnnouncedBeforeItHoldsASessionNotOnlyByItsHeartbeat() throws Exception {
+        try (ConfigurableApplicationContext a = start("A", "--streamingllm.routing.heartbeat=1h", "--streamingllm.routing.lease=3h");
+             ConfigurableApplicationContext b = start("B")) {
+            String id = "conv-" + UUID.randomUUID();
+            Reply first = say(url(a), id, USERS[0]);
+            Reply second = chat(url(b), id, false, USERS[1], false);
+            assertThat(second.status()).as(second.body()).isEqualTo(200);
+            assertThat(second.servedBy()).isEqualTo("A");
+            assertThat(first.servedBy()).isEqualTo("A");
+        }
+    }
+
     @Test
     void aConversationContinuesWhenRedisRestarts() throws Exception {
         try (ConfigurableApplicationContext a = start("A"); ConfigurableApplicationContext b = start("B")) {

@@ -51,16 +51,25 @@ abstract class RedisRoutingTest {
         redis.close();
     }
 
-    /** The arguments of an instance on the shared Redis: lease 3 s, heartbeat 500 ms, registry calls 1 s; then {@code more}. */
+    /**
+     * The arguments of an instance on the shared Redis: lease 3 s, heartbeat 500 ms, registry calls 1 s; then
+     * {@code more}, which replace those of the same names (a name given twice would bind as a list).
+     */
     static List<String> instanceArgs(String instance, String... more) {
-        List<String> args = new ArrayList<>(List.of(
+        List<String> args = new ArrayList<>();
+        for (String fixed : List.of(
                 "--streamingllm.model=" + MODEL,
                 "--spring.data.redis.host=localhost",
                 "--spring.data.redis.port=" + redis.port(),
                 "--streamingllm.routing.instance-id=" + instance,
                 "--streamingllm.routing.lease=3s",
                 "--streamingllm.routing.heartbeat=500ms",
-                "--streamingllm.routing.redis-timeout=1s"));
+                "--streamingllm.routing.redis-timeout=1s")) {
+            String name = fixed.substring(0, fixed.indexOf('=') + 1);
+            if (java.util.Arrays.stream(more).noneMatch(arg -> arg.startsWith(name))) {
+                args.add(fixed);
+            }
+        }
         args.addAll(List.of(more));
         return args;
     }
