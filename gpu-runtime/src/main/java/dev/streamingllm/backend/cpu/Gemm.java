@@ -43,12 +43,15 @@ final class Gemm {
     static void rows(WeightMatrix matrix, float[] x, float[] out, int batch, int start, int end) {
         int cols = matrix.cols;
         float[] tile = tile(Math.min(TILE_ROWS, end - start) * cols);
+        // where the kernels store their accumulators to sum them (VectorKernels.sums)
+        float[] lanes = new float[16 * L];
+        float[] sums = new float[16];
         for (int first = start; first < end; first += TILE_ROWS) {
             int count = Math.min(TILE_ROWS, end - first);
             for (int r = 0; r < count; r++) {
                 matrix.dequantizeRow(first + r, tile, r * cols);
             }
-            multiply(tile, count, cols, x, batch, out, matrix.rows, first);
+            multiply(tile, count, cols, x, batch, out, matrix.rows, first, lanes, sums);
         }
     }
 
@@ -62,9 +65,8 @@ final class Gemm {
     }
 
     /** {@code out[t * outRows + first + r] = w[r] . x[t]} for the {@code count} rows of the tile and every token. */
-    private static void multiply(float[] w, int count, int cols, float[] x, int batch, float[] out, int outRows, int first) {
-        float[] lanes = new float[16 * L];
-        float[] sums = new float[16];
+    private static void multiply(float[] w, int count, int cols, float[] x, int batch, float[] out, int outRows, int first,
+                                 float[] lanes, float[] sums) {
         int t = 0;
         for (; t + 4 <= batch; t += 4) {
             int r = 0;
@@ -220,14 +222,9 @@ final class Gemm {
         a03.intoArray(lanes, 6 * L);
         a13.intoArray(lanes, 7 * L);
         VectorKernels.sums(lanes, 8, sums);
-        out[o] = sums[0];
-        out[o + 1] = sums[1];
-        out[o + outRows] = sums[2];
-        out[o + outRows + 1] = sums[3];
-        out[o + 2 * outRows] = sums[4];
-        out[o + 2 * outRows + 1] = sums[5];
-        out[o + 3 * outRows] = sums[6];
-        out[o + 3 * outRows + 1] = sums[7];
+        for (int t = 0; t < 4; t++) {
+            System.arraycopy(sums, 2 * t, out, o + t * outRows, 2);
+        }
     }
 
     /**

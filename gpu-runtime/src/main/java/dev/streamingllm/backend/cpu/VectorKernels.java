@@ -121,7 +121,7 @@ final class VectorKernels {
     }
 
     /** Lane {@code i} from {@code i + L / 2}: the first step of {@link #sum}. */
-    private static final VectorShuffle<Float> HALF = L == 16 ? FOLD_8 : FOLD_4;
+    static final VectorShuffle<Float> HALF = L == 16 ? FOLD_8 : FOLD_4;
     /** Lane {@code i} from {@code i + L / 4}: its second step. */
     private static final VectorShuffle<Float> QUARTER = L == 16 ? FOLD_4 : FOLD_2;
     /** Lane {@code i} from {@code i - L / 4}: the second step with its sums a quarter higher. */

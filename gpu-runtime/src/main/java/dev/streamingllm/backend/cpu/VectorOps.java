@@ -169,8 +169,8 @@ final class VectorOps extends Ops {
             // lower half and the second's in the upper, and the remaining folds never mix the halves at lanes 0 and
             // L/2. Written here rather than called: C2 left such calls un-inlined in this loop, boxing every
             // accumulator (decode over 4096 f16 keys then cost twice the f32 cache's).
-            VectorShuffle<Float> half = L == 16 ? VectorKernels.FOLD_8 : VectorKernels.FOLD_4;
-            FloatVector both = acc0.add(acc0.rearrange(half)).blend(acc1.add(acc1.rearrange(half)), VectorKernels.UPPER_HALF);
+            FloatVector both = acc0.add(acc0.rearrange(VectorKernels.HALF)).blend(acc1.add(acc1.rearrange(VectorKernels.HALF)),
+                    VectorKernels.UPPER_HALF);
             if (L == 16) {
                 both = both.add(both.rearrange(VectorKernels.FOLD_4));
             }
@@ -251,7 +251,7 @@ final class VectorOps extends Ops {
             float[] w0 = weights[firstHead + h];
             float[] w1 = weights[firstHead + Math.min(h + 1, last)];
             float[] w2 = weights[firstHead + Math.min(h + 2, last)];
-            float[] w3 = weights[firstHead + Math.min(h + 3, last)];
+            float[] w3 = weights[firstHead + last];
             for (int i = 0; i < size; i += 2 * L) {
                 FloatVector even0 = FloatVector.zero(F), odd0 = even0, even1 = even0, odd1 = even0;
                 FloatVector even2 = even0, odd2 = even0, even3 = even0, odd3 = even0;

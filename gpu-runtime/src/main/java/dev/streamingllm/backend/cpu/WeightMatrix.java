@@ -234,7 +234,7 @@ public abstract sealed class WeightMatrix
         }
         int totalRows = 0;
         boolean quantize = false;
-        boolean sum = false;
+        boolean sumBlocks = false;
         for (int i = 0; i < matrices.length; i++) {
             if (matrices[i].cols != matrices[0].cols) {
                 throw new IllegalArgumentException("fused matmul needs one width: " + matrices[0] + " and " + matrices[i]);
@@ -242,13 +242,13 @@ public abstract sealed class WeightMatrix
             matrices[i].checkShapes(x, outs[i], batch);
             totalRows += matrices[i].rows;
             quantize |= matrices[i].readsQuantized(batch);
-            sum |= matrices[i].readsBlockSums();
+            sumBlocks |= matrices[i].readsBlockSums();
         }
         if (batch == 0 || totalRows == 0) {
             return;
         }
         QuantizedActivations quantized = quantize ? new QuantizedActivations(x, batch, matrices[0].cols) : null;
-        float[][] blockSums = sum ? VectorKernels.blockSums(x, batch, matrices[0].cols) : null;
+        float[][] blockSums = sumBlocks ? VectorKernels.blockSums(x, batch, matrices[0].cols) : null;
         int grain = (int) Math.max(1, MIN_SLICE_WORK / ((long) matrices[0].cols * batch));
         if (matrices[0].tiled(batch)) {
             grain = Math.max(grain, Gemm.TILE_ROWS);

@@ -217,7 +217,7 @@ public final class Transformer implements Decoder {
     }
 
     /**
-     * Attention of row {@code i} of each segment in the wave over its sinks and visible window, in two parallel
+     * Attention of row {@code i} of each segment in the wave over its sinks and visible window, in three parallel
      * loops. Scores first, per (segment, KV head, span of keys): the query heads that share a KV head score its keys
      * together ({@link Ops#groupScores}), each key read and widened once for all of them, and spans of
      * {@value #SCORE_SPAN} keys keep both threads busy when one conversation has fewer KV heads than threads have
