@@ -24,6 +24,9 @@ import org.bytedeco.javacpp.PointerScope;
 /** The compiled kernel module on the device and typed launches of its entry points. */
 final class Kernels implements AutoCloseable {
 
+    /** Threads per block of the one-dimensional kernels. */
+    static final int BLOCK = 128;
+
     private final CUmod_st module = new CUmod_st();
     private final Map<String, CUfunc_st> functions = new HashMap<>();
 
@@ -58,6 +61,11 @@ final class Kernels implements AutoCloseable {
             checkDriver(cuLaunchKernel(function(name), gridX, gridY, 1, block, 1, 1, sharedBytes, null, params, null),
                     "launch of " + name);
         }
+    }
+
+    /** Launches {@code name} over {@code total} elements, one thread each: {@code name(a, b, total)}. */
+    void elementwise(String name, Cuda.DevicePtr a, Cuda.DevicePtr b, int total) {
+        launch(name, (total + BLOCK - 1) / BLOCK, 1, BLOCK, 0, a, b, total);
     }
 
     private static Pointer holder(Object arg, String kernel, int index) {
