@@ -46,7 +46,7 @@ public final class SinkCache {
 
     /**
      * The bookkeeping of a cache whose keys and values live elsewhere (a GPU backend's device slot):
-     * {@link #admit()} plans exactly as for a host cache, and {@link #keys}/{@link #values} refuse.
+     * {@link #admit(int)} plans exactly as for a host cache, and {@link #keys}/{@link #values} refuse.
      */
     public static SinkCache withoutHostStorage(CacheConfig config, int layers, int kvDim) {
         return new SinkCache(config, layers, kvDim, false);

@@ -34,7 +34,7 @@ final class CacheSlots implements AutoCloseable {
     private final int stride;
     private final int size;
     private final Cuda.DevicePtr keys, values;
-    private final Deque<Integer> free = new ArrayDeque<>();
+    private final Deque<Integer> unheld = new ArrayDeque<>();
     private final Map<SinkCache, Lease> leases = Collections.synchronizedMap(new WeakHashMap<>());
 
     /** A session's hold on a slot; cleaning it (explicitly or once the cache is unreachable) returns the slot exactly once. */
@@ -52,21 +52,16 @@ final class CacheSlots implements AutoCloseable {
         this.size = (int) Math.min(Integer.MAX_VALUE, maxSessions == 0 ? fit : Math.min(fit, maxSessions));
         if (size == 0) {
             throw new CudaException("no sink-cache slot of " + (slotBytes >> 20) + " MiB (" + capacity
-                    + " tokens) fits in the " + (available >> 20) + " MiB of device memory left after the weights; use a smaller window");
+                    + " tokens) fits in the " + (available >> 20) + " MiB of device memory left after the weights and activations; use a smaller window");
         }
         this.keys = Cuda.malloc(size * slotBytes / 2, "key cache pool");
         this.values = Cuda.malloc(size * slotBytes / 2, "value cache pool");
         for (int s = 0; s < size; s++) {
-            free.add(s);
+            unheld.add(s);
         }
         LOG.info("CUDA sink-cache pool of {} slots x {} MiB ({} tokens each; {} MiB were free, so max sessions = {})",
                 size, slotBytes >> 20, capacity, available >> 20,
                 maxSessions == 0 ? "free / slot bytes = " + fit : Math.min(fit, maxSessions) + " of " + fit + " that fit");
-    }
-
-    /** Tokens one slot holds. */
-    int capacity() {
-        return capacity;
     }
 
     /** Cache places between one slot and the next. */
@@ -88,9 +83,9 @@ final class CacheSlots implements AutoCloseable {
     }
 
     /** Slots not held by a live session. */
-    int free() {
-        synchronized (free) {
-            return free.size();
+    int unheld() {
+        synchronized (unheld) {
+            return unheld.size();
         }
     }
 
@@ -101,8 +96,8 @@ final class CacheSlots implements AutoCloseable {
                     + capacity + " tokens");
         }
         int slot;
-        synchronized (free) {
-            Integer s = free.poll();
+        synchronized (unheld) {
+            Integer s = unheld.poll();
             if (s == null) {
                 throw new IllegalStateException("all " + size + " device cache slots are in use; release a session first");
             }
@@ -131,8 +126,8 @@ final class CacheSlots implements AutoCloseable {
     }
 
     private void giveBack(int slot) {
-        synchronized (free) {
-            free.add(slot);
+        synchronized (unheld) {
+            unheld.add(slot);
         }
     }
 

@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * ({@link CacheSlots}).
  *
  * <p>Positions and eviction are the CPU's: every session keeps a {@link SinkCache} without host
- * storage for its bookkeeping ({@link SinkCache#admit()} plans each token), and the kernels apply
+ * storage for its bookkeeping ({@link SinkCache#admit(int)} plans each token), and the kernels apply
  * the plan ({@link RowPlan}) to the session's device slot. {@link #forward} runs one session's chunk
  * (prefill, or a single decode token); {@link #decodeBatch} advances any set of sessions by one token
  * each in one batched pass (continuous batching: sessions join and leave between steps).
@@ -43,7 +43,7 @@ public final class CudaDecoder implements Decoder {
     private final DeviceWeights weights;
     private final Matmul matmul;
     private final RowPlan plan;
-    private final CacheSlots slots;
+    private final CacheSlots pool;
 
     // Activations for up to maxRows rows.
     private final Cuda.DevicePtr x, xb, q, qWindow, qSink, attention, k, v, projected, gate, up, logits;
@@ -85,8 +85,8 @@ public final class CudaDecoder implements Decoder {
             kernels.allowSharedMemory("attention", attentionShared);
         }
         // Last, so that the pool takes what the weights and activations left.
-        this.slots = new CacheSlots(config, options.slotCapacity(), options.maxSessions());
-        LOG.info("CUDA decoder on {}: weights {} MiB, {} device cache slots", device, weights.bytes() >> 20, slots.size());
+        this.pool = new CacheSlots(config, options.slotCapacity(), options.maxSessions());
+        LOG.info("CUDA decoder on {}: weights {} MiB, {} device cache slots", device, weights.bytes() >> 20, pool.size());
     }
 
     @Override
@@ -100,12 +100,12 @@ public final class CudaDecoder implements Decoder {
 
     /** Slots in the pool: the most sessions that can hold a cache at once. */
     public int poolSlots() {
-        return slots.size();
+        return pool.size();
     }
 
     /** Slots not held by a live session. */
     public int freeSlots() {
-        return slots.free();
+        return pool.unheld();
     }
 
     /**
@@ -114,17 +114,17 @@ public final class CudaDecoder implements Decoder {
      */
     @Override
     public SinkCache newCache(CacheConfig cacheConfig) {
-        return slots.lease(cacheConfig);
+        return pool.lease(cacheConfig);
     }
 
     /** Returns {@code cache}'s slot to the pool now; the cache must not be used afterwards. */
     public void release(SinkCache cache) {
-        slots.release(cache);
+        pool.release(cache);
     }
 
     @Override
     public synchronized float[] forward(SinkCache cache, int[] tokens, int offset, int count, boolean allLogits) {
-        int slot = slots.slotOf(cache);
+        int slot = pool.slotOf(cache);
         List<SinkCache.Step> steps = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             checkToken(tokens[offset + i]);
@@ -202,7 +202,7 @@ public final class CudaDecoder implements Decoder {
             for (int i = from; i < to; i++) {
                 checkToken(tokens[i]);
                 SinkCache cache = caches.get(i);
-                rows.add(new RowPlan.Row(slots.slotOf(cache), cache, cache.admit(tokens[i])));
+                rows.add(new RowPlan.Row(pool.slotOf(cache), cache, cache.admit(tokens[i])));
             }
             float[] out = new float[rows.size() * vocab];
             run(rows, Arrays.copyOfRange(tokens, from, to), 0, rows.size(), out, 0);
@@ -250,13 +250,13 @@ public final class CudaDecoder implements Decoder {
             bias(q, layer.qBias(), qDim, n);
             bias(k, layer.kBias(), kvDim, n);
             bias(v, layer.vBias(), kvDim, n);
-            kernels.launch("rope_store", n, 1, Kernels.BLOCK, 0, q, k, v, qWindow, qSink, slots.keys(), slots.values(),
+            kernels.launch("rope_store", n, 1, Kernels.BLOCK, 0, q, k, v, qWindow, qSink, pool.keys(), pool.values(),
                     plan.poolSlot, plan.cacheSlot, plan.windowPos, plan.sinkPos, plan.isSink,
                     weights.inverseFrequency(), config.ropeDim(), neox, config.heads(), config.kvHeads(), config.headDim(),
-                    l, config.layers(), slots.stride());
-            kernels.launch("attention", config.heads(), n, Kernels.BLOCK, shared, attention, qWindow, qSink, slots.keys(), slots.values(),
+                    l, config.layers(), pool.stride());
+            kernels.launch("attention", config.heads(), n, Kernels.BLOCK, shared, attention, qWindow, qSink, pool.keys(), pool.values(),
                     plan.poolSlot, plan.sinkCount, plan.ringStart, plan.ringCount, plan.sinkCapacity, plan.ringSize,
-                    config.heads(), config.kvHeads(), config.headDim(), l, config.layers(), slots.stride());
+                    config.heads(), config.kvHeads(), config.headDim(), l, config.layers(), pool.stride());
             matmul.multiply(layer.o(), attention, projected, n);
             kernels.elementwise("add_in_place", x, projected, n * dim);
             kernels.launch("rmsnorm", n, 1, NORM_BLOCK, 0, xb, x, layer.ffnNorm(), dim, config.rmsEps());
@@ -292,7 +292,7 @@ public final class CudaDecoder implements Decoder {
 
     @Override
     public synchronized void close() {
-        slots.close();
+        pool.close();
         plan.close();
         matmul.close();
         activations.forEach(Cuda::free);

@@ -10,8 +10,9 @@ import org.bytedeco.javacpp.DoublePointer;
 
 /**
  * The model's weights in device memory, uploaded once: matrices in their GGML encoding (see
- * {@link DeviceMatrix}), norms and biases as floats, and RoPE's inverse frequencies. The token
- * embedding stays on the host, where a pass looks up only its own rows.
+ * {@link DeviceMatrix}), norms and biases as floats, and RoPE's inverse frequencies. A pass looks its
+ * token embeddings up on the host, so the embedding table is uploaded only where it is also the output
+ * matrix (tied embeddings).
  */
 final class DeviceWeights implements AutoCloseable {
 

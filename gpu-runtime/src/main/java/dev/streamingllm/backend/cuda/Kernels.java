@@ -24,7 +24,7 @@ import org.bytedeco.javacpp.PointerScope;
 /** The compiled kernel module on the device and typed launches of its entry points. */
 final class Kernels implements AutoCloseable {
 
-    /** Threads per block of the one-dimensional kernels. */
+    /** Threads per block of every kernel but {@code rmsnorm}'s. */
     static final int BLOCK = 128;
 
     private final CUmod_st module = new CUmod_st();

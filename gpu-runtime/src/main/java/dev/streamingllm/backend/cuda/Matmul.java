@@ -35,8 +35,10 @@ final class Matmul implements AutoCloseable {
     private final Cuda.DevicePtr dequantized;
 
     /**
-     * @param maxRows      rows per pass
-     * @param widest       the most columns (or rows) any activation matrix has
+     * @param kernels          the compiled kernels
+     * @param gemmMinRows      rows from which a product goes through cuBLAS
+     * @param maxRows          rows per pass
+     * @param widest           the widest input row of any product
      * @param largestQuantized elements of the largest quantized matrix (0: none)
      */
     Matmul(Kernels kernels, int gemmMinRows, int maxRows, int widest, long largestQuantized) {

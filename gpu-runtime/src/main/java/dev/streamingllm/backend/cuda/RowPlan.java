@@ -6,7 +6,7 @@ import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.LongPointer;
 
 /**
- * Where each row of a pass reads and writes: the CPU's {@link SinkCache#admit()} plan of every row,
+ * Where each row of a pass reads and writes: the CPU's {@link SinkCache#admit(int)} plan of every row,
  * uploaded before the pass into per-row device arrays that {@code rope_store} and {@code attention}
  * index by row.
  */
