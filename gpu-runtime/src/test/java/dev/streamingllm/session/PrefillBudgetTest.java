@@ -49,9 +49,42 @@ class PrefillBudgetTest {
         assertThat(budget.tokens(8, 1)).isEqualTo(4);
         // The prompt's tokens get cheaper (another machine load, a shorter window): the budget grows back.
         for (int i = 0; i < 20; i++) {
+            if (budget.tokens(8, 1) == 0) {
+                budget.record(0, 1, 40 * MS);
+            }
             budget.record(2, 1, 44 * MS);
         }
         assertThat(budget.tokens(8, 1)).isEqualTo(8);
+    }
+
+    /**
+     * A decode-only step measured while a long prompt was being tokenized beside the decoder costs three times the
+     * usual. Kept, it would let the prompt's steps run at twice the stall: the cost is measured again after
+     * {@link PrefillBudget#REMEASURE} prompt steps and taken as the median of the last measurements.
+     */
+    @Test
+    void aDecodeCostMeasuredInABusyMomentIsMeasuredAgainWhileThePromptRuns() {
+        PrefillBudget budget = new PrefillBudget();
+        budget.record(0, 1, 20 * MS);
+        budget.record(0, 1, 20 * MS);
+        budget.record(0, 1, 60 * MS);
+        assertThat(budget.tokens(64, 1)).as("the median ignores the one busy step").isEqualTo(64);
+        budget.record(0, 1, 60 * MS);
+        // a prompt token costs 10 ms: a step of 4 costs 20 + 40 ms, but taken against 60 ms of decoding it looks free
+        for (int i = 0; i < PrefillBudget.REMEASURE; i++) {
+            assertThat(budget.tokens(64, 1)).isPositive();
+            budget.record(4, 1, 60 * MS);
+        }
+        assertThat(budget.tokens(64, 1)).as("measure the decode cost again").isZero();
+        budget.record(0, 1, 20 * MS);
+        budget.record(0, 1, 20 * MS);
+        for (int i = 0; i < 20; i++) {
+            budget.record(4, 1, 60 * MS);
+            if (budget.tokens(64, 1) == 0) {
+                budget.record(0, 1, 20 * MS);
+            }
+        }
+        assertThat(budget.tokens(64, 1)).as("2 × 20 ms of prompt tokens at 10 ms").isEqualTo(4);
     }
 
     /**
