@@ -18,14 +18,16 @@ import jdk.incubator.vector.FloatVector;
  */
 final class Gemm {
 
-    /** Tokens in a batch from which decoding a tile of weights pays for itself. */
-    static final int MIN_BATCH = 8;
     /**
-     * The same where the row kernels multiply integers against quantized activations (the 4-bit types with 8 float
-     * lanes): a second token already makes a float tile cheaper than a second integer pass (Q4_0 1.1x, Q4_1 1.3-1.6x,
-     * Q4_K 2-4x faster at two and four tokens, one thread, Zen 3).
+     * Tokens in a batch from which a tile of quantized weights pays for itself: a second token already costs less
+     * in a float tile than in a second pass of the row kernels, which decode every weight again (two threads,
+     * 16 lanes, Xeon: Q4_K 1.4-3.9x, Q4_1 1.0-1.7x, Q8_0 0.8-1.3x faster at two to seven tokens; integer row kernels
+     * with 8 lanes, Zen 3: Q4_0 1.1x, Q4_1 1.3-1.6x, Q4_K 2-4x). A batch of a few tokens is a decode step of a few
+     * conversations, or one of them with a small prompt chunk beside it.
      */
-    static final int MIN_QUANTIZED_BATCH = 2;
+    static final int MIN_BATCH = 2;
+    /** The same for weights stored as floats, which the row kernels read without decoding: F32 rows win up to 7. */
+    static final int MIN_FLOAT_BATCH = 8;
     /** Weight rows per tile: 24 rows of a 1,536-wide matrix are 144 KiB, which stays in L2 for the whole batch. */
     static final int TILE_ROWS = 24;
 
@@ -36,7 +38,7 @@ final class Gemm {
 
     /** Whether {@code matrix} times {@code batch} tokens goes through tiles. */
     static boolean applies(WeightMatrix matrix, int batch) {
-        return batch >= (matrix.quantizesActivations() ? MIN_QUANTIZED_BATCH : MIN_BATCH) && matrix.cols % L == 0;
+        return batch >= (matrix.type.blockSize() > 1 ? MIN_BATCH : MIN_FLOAT_BATCH) && matrix.cols % L == 0;
     }
 
     /** Rows {@code [start, end)} of {@code out = matrix x} for {@code batch} tokens, as {@link WeightMatrix#matmul} lays them out. */
