@@ -14,8 +14,7 @@ import jdk.incubator.vector.VectorOperators;
  * Q4_0 with the Vector API. A nibble has only 16 values, so a 16-entry table turns 16 nibbles into
  * floats with one permute: fewer instructions than masking and converting them. A single row
  * ({@link #dot}) looks nibbles up in the constant table {@code q - 8} and scales each block's sum once;
- * four activations ({@link #dot4}) share each block's weights, so there the table is {@code (q - 8) * d},
- * built with one FMA per block.
+ * batches of two tokens or more go through {@link Gemm}'s float tiles ({@link #dequantizeRow}).
  *
  * <p>With 8 float lanes (AVX2) the table needs two vectors, and a two-vector permute costs several
  * instructions; there the kernels multiply integers instead, against the activations quantized to
@@ -104,38 +103,6 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     }
 
     /**
-     * Four activation rows ({@code b .. b + 3}) against one weight row, as two passes of two: the
-     * nibbles are unpacked once per pair (the row stays in L1 for the second pass). One pass of four
-     * grew past C2's inlining budget, which then boxed vectors and ran 3x slower.
-     */
-    @Override
-    void dot4(int row, QuantizedActivations x, int b, float[] out, int outOffset) {
-        dot2(row, x, b, out, outOffset);
-        dot2(row, x, b + 2, out, outOffset + 2 * rows);
-    }
-
-    private void dot2(int row, QuantizedActivations x, int b, float[] out, int outOffset) {
-        long base = row * rowBytes;
-        int blocks = cols / BLOCK;
-        float[] scales = x.scales;
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
-        for (int k = 0; k < blocks; k++) {
-            long block = base + (long) k * BLOCK_BYTES;
-            float d = f16(data, block);
-            ShortVector q = nibbles(block);
-            ShortVector low = low(q);
-            ShortVector high = high(q);
-            int x0 = b * blocks + k;
-            int x1 = x0 + blocks;
-            acc0 = VectorKernels.products(low, high, x, x0).fma(FloatVector.broadcast(F, d * scales[x0]), acc0);
-            acc1 = VectorKernels.products(low, high, x, x1).fma(FloatVector.broadcast(F, d * scales[x1]), acc1);
-        }
-        out[outOffset] = sum(acc0);
-        out[outOffset + rows] = sum(acc1);
-    }
-
-    /**
      * Two blocks per step, each summed on its own and then added to its accumulator: chaining every
      * FMA through one accumulator made each block wait for the previous one (4 cycles of latency),
      * which bounded this loop rather than the arithmetic.
@@ -168,37 +135,5 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
             s = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), Q_LO, Q_HI).fma(FloatVector.fromArray(F, x, xb + 16 + c), s);
         }
         return s.fma(FloatVector.broadcast(F, f16(data, block)), acc);
-    }
-
-    @Override
-    void dot4(int row, float[] x, int xOffset, float[] out, int outOffset) {
-        long base = row * rowBytes;
-        int x0 = xOffset, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        for (int b = 0; b < cols / BLOCK; b++) {
-            long block = base + (long) b * BLOCK_BYTES;
-            float d = f16(data, block);
-            IntVector lo = VectorKernels.table(d, -8 * d, 0);
-            IntVector hi = VectorKernels.table(d, -8 * d, 1);
-            for (int c = 0; c < 16; c += L) {
-                IntVector q = VectorKernels.bytes(data, block + 2 + c);
-                FloatVector w = VectorKernels.lookup(q, lo, hi);
-                int i = b * BLOCK + c;
-                acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
-                acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
-                acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
-                acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
-                w = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo, hi);
-                i += 16;
-                acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
-                acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
-                acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
-                acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
-            }
-        }
-        out[outOffset] = sum(acc0);
-        out[outOffset + rows] = sum(acc1);
-        out[outOffset + 2 * rows] = sum(acc2);
-        out[outOffset + 3 * rows] = sum(acc3);
     }
 }

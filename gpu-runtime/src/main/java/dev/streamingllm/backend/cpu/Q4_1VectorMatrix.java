@@ -13,8 +13,7 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Q4_1 with the Vector API, Q4_0's kernels with an offset. One token's float kernels ({@link #dot},
  * {@link #dot2}) scale each block's products once and add the minimum times the block's activation sum;
- * four tokens' ({@link #dot4}) build each block's table of its 16 values {@code d * q + m} with one FMA
- * and look the nibbles up in it, so there the minimum costs nothing per weight.
+ * batches of two tokens or more go through {@link Gemm}'s float tiles ({@link #dequantizeRow}).
  *
  * <p>With 8 float lanes (AVX2) the kernels multiply integers against the quantized activations, as
  * Q4_0's do: a weight {@code d * q + m} is taken as {@code d * (q - 8)}, Q4_0's product, plus
@@ -86,40 +85,6 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
         return nibbles.lanewise(VectorOperators.LSHR, 4).sub((short) 8);
     }
 
-    /** Four activation rows as two passes of two, as {@link Q4_0VectorMatrix#dot4} does. */
-    @Override
-    void dot4(int row, QuantizedActivations x, int b, float[] out, int outOffset) {
-        dot2(row, x, b, out, outOffset);
-        dot2(row, x, b + 2, out, outOffset + 2 * rows);
-    }
-
-    private void dot2(int row, QuantizedActivations x, int b, float[] out, int outOffset) {
-        long base = row * rowBytes;
-        int blocks = cols / BLOCK;
-        float[] scales = x.scales;
-        float[] sums = x.sums;
-        FloatVector acc0 = FloatVector.zero(F);
-        FloatVector acc1 = FloatVector.zero(F);
-        float offset0 = 0f;
-        float offset1 = 0f;
-        for (int k = 0; k < blocks; k++) {
-            long block = base + (long) k * BLOCK_BYTES;
-            float d = f16(data, block);
-            float offset = offset(block);
-            ShortVector q = nibbles(block);
-            ShortVector low = low(q);
-            ShortVector high = high(q);
-            int x0 = b * blocks + k;
-            int x1 = x0 + blocks;
-            acc0 = VectorKernels.products(low, high, x, x0).fma(FloatVector.broadcast(F, d * scales[x0]), acc0);
-            acc1 = VectorKernels.products(low, high, x, x1).fma(FloatVector.broadcast(F, d * scales[x1]), acc1);
-            offset0 += offset * sums[x0];
-            offset1 += offset * sums[x1];
-        }
-        out[outOffset] = sum(acc0) + offset0;
-        out[outOffset + rows] = sum(acc1) + offset1;
-    }
-
     /**
      * Factored as the plain kernel is: per block, {@code d} times the nibbles' products with the activations, plus
      * {@code m} times the block's activation sum ({@link VectorKernels#blockSum}), one scalar multiply-add. The nibbles
@@ -159,8 +124,8 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
     }
 
     /**
-     * {@code d * q + m} in one FMA per weight, the value {@link #dot4}'s table holds: a conversion and an FMA cost less
-     * than a lookup in a table of two vectors (for {@link Gemm}'s tiles).
+     * {@code d * q + m} in one FMA per weight (for {@link Gemm}'s tiles): a conversion and an FMA cost less than a
+     * lookup in a per-block table, which needs two vectors with 8 lanes.
      */
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
@@ -216,38 +181,5 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
         }
         out[outOffset] = sum(acc0) + offset0;
         out[outOffset + 1] = sum(acc1) + offset1;
-    }
-
-    @Override
-    void dot4(int row, float[] x, int xOffset, float[] out, int outOffset) {
-        long base = row * rowBytes;
-        int x0 = xOffset, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        for (int b = 0; b < cols / BLOCK; b++) {
-            long block = base + (long) b * BLOCK_BYTES;
-            float d = f16(data, block);
-            float m = f16(data, block + 2);
-            IntVector lo = VectorKernels.table(d, m, 0);
-            IntVector hi = VectorKernels.table(d, m, 1);
-            for (int c = 0; c < 16; c += L) {
-                IntVector q = VectorKernels.bytes(data, block + 4 + c);
-                FloatVector w = VectorKernels.lookup(q, lo, hi);
-                int i = b * BLOCK + c;
-                acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
-                acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
-                acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
-                acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
-                w = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo, hi);
-                i += 16;
-                acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
-                acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
-                acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
-                acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
-            }
-        }
-        out[outOffset] = sum(acc0);
-        out[outOffset + rows] = sum(acc1);
-        out[outOffset + 2 * rows] = sum(acc2);
-        out[outOffset + 3 * rows] = sum(acc3);
     }
 }

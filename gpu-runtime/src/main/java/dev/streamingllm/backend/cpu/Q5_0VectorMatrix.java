@@ -80,37 +80,4 @@ final class Q5_0VectorMatrix extends Q5_0Matrix {
         out[outOffset] = sum(acc0.add(acc1));
         out[outOffset + 1] = sum(acc2.add(acc3));
     }
-
-    @Override
-    void dot4(int row, float[] x, int xOffset, float[] out, int outOffset) {
-        long base = row * rowBytes;
-        int x0 = xOffset, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        for (int b = 0; b < cols / BLOCK; b++) {
-            long block = base + (long) b * BLOCK_BYTES;
-            float d = f16(data, block);
-            int qh = data.get(U32, block + 2);
-            IntVector lo = VectorKernels.table(d, -16 * d, 0);
-            IntVector hi = VectorKernels.table(d, -16 * d, 1);
-            for (int c = 0; c < 16; c += L) {
-                IntVector q = VectorKernels.bytes(data, block + 6 + c);
-                FloatVector w = VectorKernels.lookup(q, lo, hi).add(16 * d, VectorKernels.fifthBits(qh, c));
-                int i = b * BLOCK + c;
-                acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
-                acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
-                acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
-                acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
-                w = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), lo, hi).add(16 * d, VectorKernels.fifthBits(qh, 16 + c));
-                i += 16;
-                acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
-                acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
-                acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
-                acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
-            }
-        }
-        out[outOffset] = sum(acc0);
-        out[outOffset + rows] = sum(acc1);
-        out[outOffset + 2 * rows] = sum(acc2);
-        out[outOffset + 3 * rows] = sum(acc3);
-    }
 }

@@ -57,43 +57,4 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
         }
         return sum(acc.add(other));
     }
-
-    @Override
-    void dot4(int row, float[] x, int xOffset, float[] out, int outOffset) {
-        long base = row * rowBytes;
-        int x0 = xOffset, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        for (int b = 0; b < cols / BLOCK; b++) {
-            long block = base + (long) b * BLOCK_BYTES;
-            float d = f16(data, block);
-            float dmin = f16(data, block + 2);
-            for (int g = 0; g < 4; g++) {
-                float d1 = d * Q4_KMatrix.scale(data, block + 4, 2 * g), m1 = dmin * Q4_KMatrix.min(data, block + 4, 2 * g);
-                float d2 = d * Q4_KMatrix.scale(data, block + 4, 2 * g + 1), m2 = dmin * Q4_KMatrix.min(data, block + 4, 2 * g + 1);
-                IntVector low0 = VectorKernels.table(d1, -m1, 0), low1 = VectorKernels.table(d1, -m1, 1);
-                IntVector high0 = VectorKernels.table(d2, -m2, 0), high1 = VectorKernels.table(d2, -m2, 1);
-                long qs = block + 48 + 32 * g;
-                for (int c = 0; c < 32; c += L) {
-                    IntVector q = VectorKernels.bytes(data, qs + c);
-                    IntVector qh = VectorKernels.bytes(data, block + 16 + c);
-                    FloatVector w = VectorKernels.lookup(q, low0, low1).add(16 * d1, fifthBit(qh, 2 * g));
-                    int i = b * BLOCK + 64 * g + c;
-                    acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
-                    acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
-                    acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
-                    acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
-                    w = VectorKernels.lookup(q.lanewise(VectorOperators.LSHR, 4), high0, high1).add(16 * d2, fifthBit(qh, 2 * g + 1));
-                    i += 32;
-                    acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
-                    acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
-                    acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
-                    acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
-                }
-            }
-        }
-        out[outOffset] = sum(acc0);
-        out[outOffset + rows] = sum(acc1);
-        out[outOffset + 2 * rows] = sum(acc2);
-        out[outOffset + 3 * rows] = sum(acc3);
-    }
 }

@@ -64,12 +64,6 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
         return L == 8;
     }
 
-    /** The float {@link #dot4} assembles each quant once for four tokens and stays faster for batches (prefill 94 against 70 tok/s). */
-    @Override
-    boolean quantizesBatches() {
-        return false;
-    }
-
     /**
      * Row {@code row} against quantized activations, in integers. Per half and per 16 columns {@code c}, the
      * 16 bytes of ql at {@code c} and {@code 32 + c} and of qh at {@code c} are loaded once for the four
@@ -171,40 +165,5 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
             }
         }
         return sum(acc.add(other));
-    }
-
-    @Override
-    void dot4(int row, float[] x, int xOffset, float[] out, int outOffset) {
-        long base = row * rowBytes;
-        int x0 = xOffset, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        for (int b = 0; b < cols / BLOCK; b++) {
-            long block = base + (long) b * BLOCK_BYTES;
-            float d = f16(data, block + 208);
-            for (int half = 0; half < 2; half++) {
-                long ql = block + 64 * half;
-                long scales = block + 192 + 8 * half;
-                for (int c = 0; c < 32; c += L) {
-                    IntVector qa = VectorKernels.bytes(data, ql + c);
-                    IntVector qb = VectorKernels.bytes(data, ql + 32 + c);
-                    IntVector qh = VectorKernels.bytes(data, block + 128 + 32 * half + c);
-                    int s = c / 16;
-                    for (int k = 0; k < 4; k++) {
-                        IntVector low = (k & 1) == 0 ? qa : qb;
-                        low = k < 2 ? low.and(0xF) : low.lanewise(VectorOperators.LSHR, 4);
-                        FloatVector w = weights(low, qh, 2 * k, d * data.get(I8, scales + 2 * k + s));
-                        int i = b * BLOCK + 128 * half + 32 * k + c;
-                        acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
-                        acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
-                        acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
-                        acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
-                    }
-                }
-            }
-        }
-        out[outOffset] = sum(acc0);
-        out[outOffset + rows] = sum(acc1);
-        out[outOffset + 2 * rows] = sum(acc2);
-        out[outOffset + 3 * rows] = sum(acc3);
     }
 }

@@ -69,27 +69,4 @@ final class Q8_0VectorMatrix extends Q8_0Matrix {
         }
         return s.fma(FloatVector.broadcast(F, f16(data, block)), acc);
     }
-
-    @Override
-    void dot4(int row, float[] x, int xOffset, float[] out, int outOffset) {
-        long base = row * rowBytes;
-        int x0 = xOffset, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-        for (int b = 0; b < cols / BLOCK; b++) {
-            long block = base + (long) b * BLOCK_BYTES;
-            float d = f16(data, block);
-            for (int c = 0; c < BLOCK; c += L) {
-                FloatVector w = quants(block + 2 + c).mul(d);
-                int i = b * BLOCK + c;
-                acc0 = w.fma(FloatVector.fromArray(F, x, x0 + i), acc0);
-                acc1 = w.fma(FloatVector.fromArray(F, x, x1 + i), acc1);
-                acc2 = w.fma(FloatVector.fromArray(F, x, x2 + i), acc2);
-                acc3 = w.fma(FloatVector.fromArray(F, x, x3 + i), acc3);
-            }
-        }
-        out[outOffset] = sum(acc0);
-        out[outOffset + rows] = sum(acc1);
-        out[outOffset + 2 * rows] = sum(acc2);
-        out[outOffset + 3 * rows] = sum(acc3);
-    }
 }

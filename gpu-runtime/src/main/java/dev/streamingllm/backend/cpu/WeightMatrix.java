@@ -107,29 +107,16 @@ public abstract sealed class WeightMatrix
 
     /**
      * Whether {@link #matmul} quantizes the activations ({@link QuantizedActivations}) and multiplies
-     * integers, through the {@code QuantizedActivations} overloads of {@link #dot} and {@link #dot4}:
+     * integers in a decode step, through the {@code QuantizedActivations} overload of {@link #dot}:
      * where that is faster than widening the weights to floats.
      */
     boolean quantizesActivations() {
         return false;
     }
 
-    /**
-     * Whether batches of four ({@link #dot4}) take the quantized activations too, when
-     * {@link #quantizesActivations()}; a float {@code dot4} that decodes each weight once for four
-     * tokens can stay faster than four integer products.
-     */
-    boolean quantizesBatches() {
-        return quantizesActivations();
-    }
-
-    /**
-     * Whether a matmul of {@code batch} tokens reads quantized activations anywhere: in {@link #dot}
-     * for the tokens after the last group of four, or in {@link #dot4} when {@link #quantizesBatches()}.
-     * A batch of whole groups that stays in floats is not worth rounding.
-     */
+    /** Whether a matmul of {@code batch} tokens multiplies quantized activations: a decode step's, outside {@link Gemm}'s tiles. */
     private boolean readsQuantized(int batch) {
-        return !tiled(batch) && quantizesActivations() && (quantizesBatches() || batch % 4 != 0);
+        return !tiled(batch) && quantizesActivations();
     }
 
     /**
@@ -164,16 +151,6 @@ public abstract sealed class WeightMatrix
     /** {@link #dot(int, float[], int)} against row {@code b} of quantized activations; only when {@link #quantizesActivations()}. */
     float dot(int row, QuantizedActivations x, int b) {
         throw new UnsupportedOperationException(type + " kernels multiply float activations");
-    }
-
-    /**
-     * {@link #dot4(int, float[], int, float[], int)} against rows {@code b .. b + 3} of quantized
-     * activations; only when {@link #quantizesActivations()}. This default calls {@link #dot} four times.
-     */
-    void dot4(int row, QuantizedActivations x, int b, float[] out, int outOffset) {
-        for (int k = 0; k < 4; k++) {
-            out[outOffset + k * rows] = dot(row, x, b + k);
-        }
     }
 
     /**
@@ -282,13 +259,9 @@ public abstract sealed class WeightMatrix
         for (int tile = start; tile < end; tile += ROW_TILE) {
             int tileEnd = Math.min(end, tile + ROW_TILE);
             int b = 0;
-            for (; b + 4 <= batch; b += 4) {
+            for (; quantized == null && b + 4 <= batch; b += 4) {
                 for (int r = tile; r < tileEnd; r++) {
-                    if (quantized != null && quantizesBatches()) {
-                        dot4(r, quantized, b, out, b * rows + r);
-                    } else {
-                        dot4(r, x, b * cols, out, b * rows + r);
-                    }
+                    dot4(r, x, b * cols, out, b * rows + r);
                 }
             }
             for (; b < batch; b++) {
