@@ -3,37 +3,11 @@ package dev.streamingllm.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Session;
-import dev.streamingllm.testing.Shared;
 import java.util.Arrays;
-import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-class SinkCacheSnapshotTest {
-
-    private static Model model;
-
-    @BeforeAll
-    static void load() {
-        model = Model.load(Shared.model("stories260K.gguf"));
-    }
-
-    @AfterAll
-    static void close() {
-        model.close();
-    }
-
-    private static int[] tokens(int n, long seed) {
-        SplittableRandom random = new SplittableRandom(seed);
-        int[] tokens = new int[n];
-        for (int i = 0; i < n; i++) {
-            tokens[i] = 3 + random.nextInt(500);
-        }
-        return tokens;
-    }
+class SinkCacheSnapshotTest extends SinkCacheFixture {
 
     @Test
     void aRestoredCacheContinuesTheStreamBitForBit() {

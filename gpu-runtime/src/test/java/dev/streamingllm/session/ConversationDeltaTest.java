@@ -5,40 +5,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.CacheType;
-import dev.streamingllm.model.Model;
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.template.ChatMessage;
 import dev.streamingllm.template.ChatTemplate;
-import dev.streamingllm.testing.Shared;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-class ConversationDeltaTest {
+class ConversationDeltaTest extends TwoInstances {
 
     private static final SamplingParams SHORT = SamplingParams.builder().temperature(0.9f).seed(3L).maxTokens(6).build();
-
-    private static Model model;
-    private static Engine engine;
-    /** A second load of the same file: what another instance would run. */
-    private static Engine elsewhere;
-
-    @BeforeAll
-    static void load() {
-        model = Model.load(Shared.model("stories260K.gguf"));
-        engine = new Engine(model);
-        elsewhere = new Engine(Model.load(Shared.model("stories260K.gguf")));
-    }
-
-    @AfterAll
-    static void close() {
-        engine.close();
-        model.close();
-        elsewhere.close();
-        elsewhere.model().close();
-    }
 
     private static Conversation.Turn talk(Conversation conversation, List<ChatMessage> history, String user) {
         history.add(ChatMessage.user(user));

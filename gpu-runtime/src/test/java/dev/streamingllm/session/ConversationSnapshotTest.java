@@ -10,34 +10,12 @@ import dev.streamingllm.template.ChatMessage;
 import dev.streamingllm.testing.Shared;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-class ConversationSnapshotTest {
+class ConversationSnapshotTest extends TwoInstances {
 
     private static final SamplingParams GREEDY = SamplingParams.builder().temperature(0).maxTokens(12).build();
     private static final SamplingParams SEEDED = SamplingParams.builder().temperature(0.9f).seed(7L).maxTokens(12).build();
-
-    private static Model model;
-    private static Engine engine;
-    /** A second load of the same file: what another instance would run. */
-    private static Engine elsewhere;
-
-    @BeforeAll
-    static void load() {
-        model = Model.load(Shared.model("stories260K.gguf"));
-        engine = new Engine(model);
-        elsewhere = new Engine(Model.load(Shared.model("stories260K.gguf")));
-    }
-
-    @AfterAll
-    static void close() {
-        engine.close();
-        model.close();
-        elsewhere.close();
-        elsewhere.model().close();
-    }
 
     /** Runs {@code turns} user messages through {@code conversation}, growing {@code history}. */
     private static List<Conversation.Turn> talk(Conversation conversation, List<ChatMessage> history, SamplingParams params, String... users) {
@@ -83,20 +61,20 @@ class ConversationSnapshotTest {
         byte[] snapshot = ConversationSnapshot.write(conversation);
 
         try (Model other = Model.load(Shared.model("tiny-gqa-q8_0.gguf")); Engine otherEngine = new Engine(other)) {
-            assertThat(other.fingerprint()).isNotEqualTo(model.fingerprint());
+            assertThat(other.fingerprint()).isNotEqualTo(engine.model().fingerprint());
             assertThatThrownBy(() -> ConversationSnapshot.read(snapshot, otherEngine, other.chatTemplate()))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("taken on model " + model.fingerprint());
+                    .hasMessageContaining("taken on model " + engine.model().fingerprint());
         }
         byte[] corrupt = snapshot.clone();
         corrupt[corrupt.length / 2] ^= 1;
-        assertThatThrownBy(() -> ConversationSnapshot.read(corrupt, engine, model.chatTemplate())).hasMessageContaining("checksum mismatch");
-        assertThatThrownBy(() -> ConversationSnapshot.read(new byte[3], engine, model.chatTemplate())).hasMessageContaining("truncated");
+        assertThatThrownBy(() -> ConversationSnapshot.read(corrupt, engine, engine.model().chatTemplate())).hasMessageContaining("checksum mismatch");
+        assertThatThrownBy(() -> ConversationSnapshot.read(new byte[3], engine, engine.model().chatTemplate())).hasMessageContaining("truncated");
     }
 
     @Test
     void theFingerprintIsStableAcrossLoads() {
-        assertThat(elsewhere.model().fingerprint()).isEqualTo(model.fingerprint()).hasSize(64);
+        assertThat(elsewhere.model().fingerprint()).isEqualTo(engine.model().fingerprint()).hasSize(64);
     }
 
     @Test
@@ -112,13 +90,13 @@ class ConversationSnapshotTest {
         history.add(ChatMessage.user("The dog"));
         Conversation.Turn turn = replayed.reply(history, GREEDY, piece -> { }, () -> false);
         assertThat(turn.reset()).isFalse();
-        int whole = model.tokenizer().encode(model.chatTemplate().render(history, true), true, true).length;
+        int whole = engine.model().tokenizer().encode(engine.model().chatTemplate().render(history, true), true, true).length;
         assertThat(turn.promptTokens()).isLessThan(whole / 2);
     }
 
     @Test
     void aTranscriptWithoutAReplyCannotBeReplayed() {
-        assertThatThrownBy(() -> Conversation.replay(engine, model.chatTemplate(), CacheConfig.streaming(4, 64), false,
+        assertThatThrownBy(() -> Conversation.replay(engine, engine.model().chatTemplate(), CacheConfig.streaming(4, 64), false,
                 List.of(ChatMessage.user("Hello"))))
                 .hasMessageContaining("must end with an assistant reply");
     }
