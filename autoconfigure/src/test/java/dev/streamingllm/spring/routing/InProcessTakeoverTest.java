@@ -8,7 +8,6 @@ import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.session.Conversation;
 import dev.streamingllm.spring.session.ChatSessions;
 import dev.streamingllm.spring.session.SessionUnavailableException;
-import dev.streamingllm.template.ChatMessage;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -138,19 +137,11 @@ class InProcessTakeoverTest extends RedisRoutingTest {
         }
     }
 
-    /** The same conversation run without interruption in this process, greedy, the whole history each turn. */
+    /** The conversation run without interruption, greedy; its window overflows, so a replayed transcript may not reproduce the last reply, the snapshot must. */
     private static List<String> uninterrupted(ChatSessions settingsFrom) {
-        Conversation conversation = new Conversation(engine, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
-        SamplingParams greedy = SamplingParams.builder().temperature(0).maxTokens(MAX_TOKENS).build();
-        List<ChatMessage> history = new ArrayList<>();
         List<String> texts = new ArrayList<>();
-        for (String user : USERS) {
-            history.add(ChatMessage.user(user));
-            String text = conversation.reply(history, greedy, piece -> { }, () -> false).text();
-            history.add(ChatMessage.assistant(text));
-            texts.add(text);
-        }
-        // the window overflows: a replayed transcript may not reproduce the last reply, the snapshot must
+        Conversation conversation = uninterrupted(settingsFrom, SamplingParams.builder().temperature(0).maxTokens(MAX_TOKENS).build(),
+                List.of(USERS), texts);
         assertThat(conversation.session().cache().evicted()).isPositive();
         return texts;
     }

@@ -140,19 +140,11 @@ class IncrementalSnapshotTest extends RedisRoutingTest {
         }
     }
 
-    /** The same conversation run without interruption in this process, greedy, the whole history each turn. */
+    /** The conversation run without interruption, greedy; its window slides, so a replayed transcript may not reproduce the last reply, the snapshot and deltas must. */
     private static List<String> uninterrupted(ChatSessions settingsFrom) {
-        Conversation conversation = new Conversation(engine, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
-        SamplingParams greedy = SamplingParams.builder().temperature(0).maxTokens(MAX_TOKENS).build();
-        List<ChatMessage> history = new ArrayList<>();
         List<String> texts = new ArrayList<>();
-        for (String user : USERS) {
-            history.add(ChatMessage.user(user));
-            String text = conversation.reply(history, greedy, piece -> { }, () -> false).text();
-            history.add(ChatMessage.assistant(text));
-            texts.add(text);
-        }
-        // the window has slid: a replayed transcript may not reproduce the last reply, the snapshot and deltas must
+        Conversation conversation = uninterrupted(settingsFrom, SamplingParams.builder().temperature(0).maxTokens(MAX_TOKENS).build(),
+                List.of(USERS), texts);
         assertThat(conversation.session().cache().evicted()).isPositive();
         return texts;
     }

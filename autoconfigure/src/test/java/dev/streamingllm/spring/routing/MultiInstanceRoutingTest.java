@@ -156,17 +156,8 @@ class MultiInstanceRoutingTest extends RedisRoutingTest {
         return JSON.readTree(response.body());
     }
 
-    /** The same conversation run without interruption in this process, greedy, the whole history each turn. */
     private static Conversation uninterrupted(ChatSessions settingsFrom, int turns, List<String> texts) {
-        Conversation conversation = new Conversation(engine, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
-        List<ChatMessage> history = new ArrayList<>();
-        for (int i = 0; i < turns; i++) {
-            history.add(ChatMessage.user(USERS[i]));
-            String text = conversation.reply(history, GREEDY, piece -> { }, () -> false).text();
-            history.add(ChatMessage.assistant(text));
-            texts.add(text);
-        }
-        return conversation;
+        return uninterrupted(settingsFrom, GREEDY, List.of(USERS).subList(0, turns), texts);
     }
 
     private static List<String> uninterrupted(ChatSessions settingsFrom, int turns) {

@@ -4,6 +4,10 @@ import static org.awaitility.Awaitility.await;
 
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Engine;
+import dev.streamingllm.template.ChatMessage;
+import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.session.Conversation;
+import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.spring.chat.ConversationIdAdvisor;
 import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
 import java.nio.file.Path;
@@ -101,5 +105,21 @@ abstract class RedisRoutingTest {
 
     static String say(ChatClient client, String id, String user) {
         return client.prompt().user(user).advisors(a -> a.param(ChatMemory.CONVERSATION_ID, id)).call().content();
+    }
+
+    /**
+     * The conversation of {@code users} run without interruption in this process, the whole history each turn, with
+     * {@code settingsFrom}'s cache: what every routed run of it must reproduce. Each reply goes to {@code texts}.
+     */
+    static Conversation uninterrupted(ChatSessions settingsFrom, SamplingParams params, List<String> users, List<String> texts) {
+        Conversation conversation = new Conversation(engine, settingsFrom.settings().cache(), settingsFrom.settings().pinSystemPrompt());
+        List<ChatMessage> history = new ArrayList<>();
+        for (String user : users) {
+            history.add(ChatMessage.user(user));
+            String text = conversation.reply(history, params, piece -> { }, () -> false).text();
+            history.add(ChatMessage.assistant(text));
+            texts.add(text);
+        }
+        return conversation;
     }
 }
