@@ -11,9 +11,9 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * Q4_K with the Vector API: like Q4_0, each sub-block of 32 builds the table of its 16 values
- * {@code d * scale * q - dmin * min} with one FMA, and its nibbles index it. With 8 float lanes the
- * table needs two vectors, and there the kernels multiply integers instead, as Q4_0's do.
+ * Q4_K with the Vector API. With 16 float lanes a row is multiplied in floats as Q4_1's is: each sub-block's
+ * products scaled once, its minimum applied to the sub-block's activation sum. With 8 float lanes the kernels
+ * multiply integers against the quantized activations instead, as Q4_0's do.
  */
 final class Q4_KVectorMatrix extends Q4_KMatrix {
 
@@ -100,34 +100,103 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
                 .add(high.mul(ShortVector.fromArray(VectorKernels.HALF_BLOCK, x.values, v + 16))));
     }
 
+    @Override
+    boolean readsBlockSums() {
+        return !quantizesActivations();
+    }
+
     /**
-     * One sub-block of 32 per step, the sub-blocks alternating between two accumulators: one call site
-     * per helper keeps the method inside C2's inlining budget (with both sub-blocks of a group written
-     * out, the final sum was not inlined on 8 lanes and every row boxed its accumulators).
+     * One row in floats, factored as Q4_1's kernel is: per sub-block the nibbles, converted to floats, times the
+     * activations, scaled once by {@code d * scale}, less {@code dmin * min} times the sub-block's activation sum. A
+     * group's 32 bytes are loaded once for its two sub-blocks (low nibbles, then high), and the scales and mins are
+     * unpacked once per super-block. Looking each nibble up in a per-sub-block table of its 16 values put a build of
+     * the table and two permutes on the shuffle port for every 32 weights.
      */
     @Override
     public float dot(int row, float[] x, int xOffset) {
         long base = row * rowBytes;
         FloatVector acc = FloatVector.zero(F);
-        FloatVector other = FloatVector.zero(F);
+        float offset = 0f;
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
             float d = f16(data, block);
             float dmin = f16(data, block + 2);
-            for (int j = 0; j < 8; j++) {
-                // Sub-block j: the low nibbles of group j / 2 when j is even, the high nibbles when odd.
-                float dj = d * scale(data, block + 4, j), mj = dmin * min(data, block + 4, j);
-                IntVector table0 = VectorKernels.table(dj, -mj, 0), table1 = VectorKernels.table(dj, -mj, 1);
-                long qs = block + 16 + 32 * (j / 2);
-                int xj = xOffset + b * BLOCK + 32 * j;
+            long scales = scales(data, block + 4);
+            long mins = mins(data, block + 4);
+            for (int g = 0; g < 4; g++) {
+                long qs = block + 16 + 32 * g;
+                int xg = xOffset + b * BLOCK + 64 * g;
+                FloatVector low = FloatVector.zero(F);
+                FloatVector high = low;
                 for (int c = 0; c < 32; c += L) {
-                    IntVector q = VectorKernels.bytes(data, qs + c).lanewise(VectorOperators.LSHR, 4 * (j & 1));
-                    FloatVector next = VectorKernels.lookup(q, table0, table1).fma(FloatVector.fromArray(F, x, xj + c), acc);
-                    acc = other;
-                    other = next;
+                    IntVector q = VectorKernels.bytes(data, qs + c);
+                    low = lowQuants(q).fma(FloatVector.fromArray(F, x, xg + c), low);
+                    high = highQuants(q).fma(FloatVector.fromArray(F, x, xg + 32 + c), high);
                 }
+                acc = low.fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g & 63)), acc);
+                acc = high.fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g + 8 & 63)), acc);
+                offset += dmin * ((int) (mins >>> 16 * g & 63) * VectorKernels.blockSum(x, xg)
+                        + (int) (mins >>> 16 * g + 8 & 63) * VectorKernels.blockSum(x, xg + 32));
             }
         }
-        return sum(acc.add(other));
+        return sum(acc) - offset;
+    }
+
+    /** Two rows as {@link #dot} computes one, each activation and block sum read once for both. */
+    @Override
+    void dot2(int row, float[] x, int xOffset, float[] blockSums, float[] out, int outOffset) {
+        long base0 = row * rowBytes;
+        long base1 = base0 + rowBytes;
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = acc0;
+        float offset0 = 0f;
+        float offset1 = 0f;
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block0 = base0 + (long) b * BLOCK_BYTES;
+            long block1 = base1 + (long) b * BLOCK_BYTES;
+            float d0 = f16(data, block0);
+            float d1 = f16(data, block1);
+            long scales0 = scales(data, block0 + 4);
+            long scales1 = scales(data, block1 + 4);
+            long mins0 = mins(data, block0 + 4);
+            long mins1 = mins(data, block1 + 4);
+            for (int g = 0; g < 4; g++) {
+                int xg = xOffset + b * BLOCK + 64 * g;
+                FloatVector low0 = FloatVector.zero(F);
+                FloatVector high0 = low0;
+                FloatVector low1 = low0;
+                FloatVector high1 = low0;
+                for (int c = 0; c < 32; c += L) {
+                    FloatVector xLow = FloatVector.fromArray(F, x, xg + c);
+                    FloatVector xHigh = FloatVector.fromArray(F, x, xg + 32 + c);
+                    IntVector q0 = VectorKernels.bytes(data, block0 + 16 + 32 * g + c);
+                    IntVector q1 = VectorKernels.bytes(data, block1 + 16 + 32 * g + c);
+                    low0 = lowQuants(q0).fma(xLow, low0);
+                    high0 = highQuants(q0).fma(xHigh, high0);
+                    low1 = lowQuants(q1).fma(xLow, low1);
+                    high1 = highQuants(q1).fma(xHigh, high1);
+                }
+                acc0 = low0.fma(FloatVector.broadcast(F, d0 * (int) (scales0 >>> 16 * g & 63)), acc0);
+                acc0 = high0.fma(FloatVector.broadcast(F, d0 * (int) (scales0 >>> 16 * g + 8 & 63)), acc0);
+                acc1 = low1.fma(FloatVector.broadcast(F, d1 * (int) (scales1 >>> 16 * g & 63)), acc1);
+                acc1 = high1.fma(FloatVector.broadcast(F, d1 * (int) (scales1 >>> 16 * g + 8 & 63)), acc1);
+                float lowSum = blockSums[b * 8 + 2 * g];
+                float highSum = blockSums[b * 8 + 2 * g + 1];
+                offset0 += f16(data, block0 + 2) * ((int) (mins0 >>> 16 * g & 63) * lowSum + (int) (mins0 >>> 16 * g + 8 & 63) * highSum);
+                offset1 += f16(data, block1 + 2) * ((int) (mins1 >>> 16 * g & 63) * lowSum + (int) (mins1 >>> 16 * g + 8 & 63) * highSum);
+            }
+        }
+        out[outOffset] = sum(acc0) - offset0;
+        out[outOffset + 1] = sum(acc1) - offset1;
+    }
+
+    /** Elements 0..31 of a group, the low nibbles, as floats. */
+    private static FloatVector lowQuants(IntVector bytes) {
+        return (FloatVector) bytes.and(0xF).convert(VectorOperators.I2F, 0);
+    }
+
+    /** Elements 32..63 of a group, the high nibbles, as floats. */
+    private static FloatVector highQuants(IntVector bytes) {
+        return (FloatVector) bytes.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
     }
 }
