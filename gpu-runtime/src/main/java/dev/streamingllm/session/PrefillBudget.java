@@ -13,10 +13,12 @@ import java.util.Arrays;
  * decodes only, to measure it again. Otherwise the cost of rows that joined would be taken for the prompt's, and the
  * prompts of many new conversations would be starved.
  *
- * <p>The decode cost is also measured again after every {@link #REMEASURE} steps with prompt tokens. Both costs are
- * the medians of their last few measurements. A long prompt's arrival (its template and tokenizer run beside
- * the decoder) can triple the decode-only step before it; kept for the whole prefill, that cost let every step carry
- * about twice the prompt tokens the stall allows.
+ * <p>The decode cost is also measured again after every {@link #REMEASURE} steps with prompt tokens, and taken as the
+ * least of its last three measurements: other work on the machine only ever slows a step. A long prompt's arrival
+ * (its template and tokenizer run beside the decoder) can triple the decode-only steps before it; kept for the whole
+ * prefill, such a cost let prompt steps run at six times a decode step instead of three. A prompt token's cost is the
+ * median over the last few mixed steps, each read against the decode cost of now, so that one slow step (a compilation)
+ * does not starve the prompt for the steps after it.
  */
 final class PrefillBudget {
 
@@ -28,25 +30,31 @@ final class PrefillBudget {
     static final int REMEASURE = 8;
 
     /** Decode-only steps' costs per decoding row, measured at {@link #measuredRows} rows. */
-    private final Recent rowNanos = new Recent(3);
+    private final double[] rowNanos = new double[3];
+    private int rowSamples;
     private int measuredRows;
     /** Steps with prompt tokens since the last decode-only one. */
     private int sinceMeasured;
-    /** Prompt tokens' costs, each a mixed step's cost beyond its decode rows' over its prompt tokens. */
-    private final Recent tokenNanos = new Recent(5);
+    /** The last mixed steps: each one's cost, decoding rows and prompt tokens, the newest at {@code (mixedNext - 1) % length}. */
+    private final long[] mixedNanos = new long[5];
+    private final int[] mixedRows = new int[5];
+    private final int[] mixedTokens = new int[5];
+    private int mixedSamples;
+    private int mixedNext;
 
     /**
      * Prompt tokens for the next step, which decodes {@code rows} rows, at most {@code most}: none while a decode-only
-     * step at about this many rows has yet to be measured, then {@code most} until a prompt token's cost is known.
+     * step at about this many rows has yet to be measured or is due again ({@link #REMEASURE}), then {@code most} until
+     * a prompt token's cost is known.
      */
     int tokens(int most, int rows) {
-        if (rowNanos.isEmpty() || drifted(rows) || sinceMeasured >= REMEASURE) {
+        if (rowSamples == 0 || drifted(rows) || sinceMeasured >= REMEASURE) {
             return 0;
         }
-        if (tokenNanos.isEmpty()) {
+        if (mixedSamples == 0) {
             return most;
         }
-        double tokens = rowNanos.median() * rows * (STALL - 1) / tokenNanos.median();
+        double tokens = rowNanos() * rows * (STALL - 1) / tokenNanos();
         return (int) Math.max(1, Math.min(most, tokens));
     }
 
@@ -54,58 +62,48 @@ final class PrefillBudget {
     void record(int promptTokens, int rows, long nanos) {
         if (promptTokens == 0) {
             if (drifted(rows)) {
-                rowNanos.clear();
+                rowSamples = 0;
             }
-            rowNanos.add((double) nanos / rows);
+            System.arraycopy(rowNanos, 0, rowNanos, 1, rowNanos.length - 1);
+            rowNanos[0] = (double) nanos / rows;
+            rowSamples = Math.min(rowNanos.length, rowSamples + 1);
             measuredRows = rows;
             sinceMeasured = 0;
-        } else if (!rowNanos.isEmpty() && !drifted(rows)) {
+        } else if (rowSamples > 0 && !drifted(rows)) {
             sinceMeasured++;
-            // The decode rows' share of a mixed step is taken as a decode-only step's; the rest is the prompt's.
-            tokenNanos.add(Math.max(1, nanos - rowNanos.median() * rows) / promptTokens);
+            mixedNanos[mixedNext] = nanos;
+            mixedRows[mixedNext] = rows;
+            mixedTokens[mixedNext] = promptTokens;
+            mixedNext = (mixedNext + 1) % mixedNanos.length;
+            mixedSamples = Math.min(mixedNanos.length, mixedSamples + 1);
         }
+    }
+
+    /** The decode cost per row: the least of the last measurements. */
+    private double rowNanos() {
+        double least = rowNanos[0];
+        for (int i = 1; i < rowSamples; i++) {
+            least = Math.min(least, rowNanos[i]);
+        }
+        return least;
+    }
+
+    /**
+     * A prompt token's cost: the median, over the last mixed steps, of what each cost beyond its decode rows (at the
+     * decode cost of now) per prompt token; the lower of the middle two.
+     */
+    private double tokenNanos() {
+        double perRow = rowNanos();
+        double[] costs = new double[mixedSamples];
+        for (int i = 0; i < mixedSamples; i++) {
+            int at = Math.floorMod(mixedNext - 1 - i, mixedNanos.length);
+            costs[i] = Math.max(1, mixedNanos[at] - perRow * mixedRows[at]) / mixedTokens[at];
+        }
+        Arrays.sort(costs);
+        return costs[(mixedSamples - 1) / 2];
     }
 
     private boolean drifted(int rows) {
         return rows > measuredRows * DRIFT || rows * DRIFT < measuredRows;
-    }
-
-    /**
-     * The last few measurements of a cost and their median, the lower of two. A median follows a lasting change within
-     * a few samples and ignores a single step slowed by the machine or by a compilation, which an average kept for
-     * many steps after.
-     */
-    private static final class Recent {
-
-        private final double[] samples;
-        private int count;
-        private int next;
-
-        Recent(int size) {
-            this.samples = new double[size];
-        }
-
-        void add(double sample) {
-            samples[next] = sample;
-            next = (next + 1) % samples.length;
-            count = Math.min(samples.length, count + 1);
-        }
-
-        void clear() {
-            count = 0;
-        }
-
-        boolean isEmpty() {
-            return count == 0;
-        }
-
-        double median() {
-            double[] sorted = new double[count];
-            for (int i = 0; i < count; i++) {
-                sorted[i] = samples[Math.floorMod(next - 1 - i, samples.length)];
-            }
-            Arrays.sort(sorted);
-            return sorted[(count - 1) / 2];
-        }
     }
 }

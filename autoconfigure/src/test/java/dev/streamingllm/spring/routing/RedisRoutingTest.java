@@ -3,13 +3,13 @@ package dev.streamingllm.spring.routing;
 import static org.awaitility.Awaitility.await;
 
 import dev.streamingllm.model.Model;
-import dev.streamingllm.session.Engine;
-import dev.streamingllm.template.ChatMessage;
-import dev.streamingllm.spring.session.ChatSessions;
-import dev.streamingllm.session.Conversation;
 import dev.streamingllm.sampling.SamplingParams;
+import dev.streamingllm.session.Conversation;
+import dev.streamingllm.session.Engine;
 import dev.streamingllm.spring.chat.ConversationIdAdvisor;
 import dev.streamingllm.spring.chat.StreamingLlmChatOptions;
+import dev.streamingllm.spring.session.ChatSessions;
+import dev.streamingllm.template.ChatMessage;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -19,14 +19,15 @@ import jdk.incubator.vector.FloatVector;
 final class Gemm {
 
     /**
-     * Tokens in a batch from which a tile of quantized weights pays for itself: a second token already costs less
-     * in a float tile than in a second pass of the row kernels, which decode every weight again (two threads,
-     * 16 lanes, Xeon: Q4_K 1.4-3.9x, Q4_1 1.0-1.7x, Q8_0 0.8-1.3x faster at two to seven tokens; integer row kernels
-     * with 8 lanes, Zen 3: Q4_0 1.1x, Q4_1 1.3-1.6x, Q4_K 2-4x). A batch of a few tokens is a decode step of a few
-     * conversations, or one of them with a small prompt chunk beside it.
+     * Tokens in a batch from which quantized weights go through tiles. The row kernels decode every weight again for
+     * each token; a tile decodes it once. Tiles against row kernels at two to seven tokens (two threads, 16 lanes,
+     * Xeon): Q4_K 1.4-3.9x, Q4_1 1.0-1.7x, Q8_0 0.8-1.3x (slower at two and four tokens, faster at the others);
+     * against the integer row kernels of 8 lanes (Zen 3): Q4_0 1.1x, Q4_1 1.3-1.6x, Q4_K 2-4x at two and four. One
+     * threshold for every quantized type. A batch of a few tokens is a decode step of a few conversations, or one of
+     * them with a small prompt chunk beside it, where a row-kernel prompt token cost as much as a decode row.
      */
     static final int MIN_BATCH = 2;
-    /** The same for weights stored as floats, which the row kernels read without decoding: F32 rows win up to 7. */
+    /** The same for weights stored as floats, which the row kernels read without decoding: F32's rows stay faster up to 7 tokens. */
     static final int MIN_FLOAT_BATCH = 8;
     /** Weight rows per tile: 24 rows of a 1,536-wide matrix are 144 KiB, which stays in L2 for the whole batch. */
     static final int TILE_ROWS = 24;

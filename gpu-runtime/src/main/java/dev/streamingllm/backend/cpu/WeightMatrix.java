@@ -155,8 +155,9 @@ public abstract sealed class WeightMatrix
 
     /**
      * Row {@code row} against four activation vectors at once, {@code x[xOffset + k * cols ..]} for
-     * {@code k < 4}, into {@code out[outOffset + k * rows]}: a kernel decodes each weight block once
-     * for the four. This default just calls {@link #dot} four times.
+     * {@code k < 4}, into {@code out[outOffset + k * rows]}: the float weights' kernels (batches of four to
+     * seven, below {@link Gemm#MIN_FLOAT_BATCH}) load each weight once for the four. This default just calls
+     * {@link #dot} four times.
      */
     void dot4(int row, float[] x, int xOffset, float[] out, int outOffset) {
         for (int k = 0; k < 4; k++) {
@@ -181,8 +182,8 @@ public abstract sealed class WeightMatrix
 
     /**
      * {@code out[b * rows + r] = dot(r, x, b * cols)} for every row {@code r} and every
-     * {@code b < batch}, the rows split across {@link Parallel} threads. A large batch goes through {@link Gemm};
-     * a small one runs in tiles of {@value #ROW_TILE} rows, every token over one tile before the next, so each
+     * {@code b < batch}, the rows split across {@link Parallel} threads. A batch goes through {@link Gemm} from
+     * {@link Gemm#MIN_BATCH} tokens (quantized weights) or {@link Gemm#MIN_FLOAT_BATCH} (float weights); a smaller one runs in tiles of {@value #ROW_TILE} rows, every token over one tile before the next, so each
      * weight is read from memory once per tile rather than once per token.
      */
     public final void matmul(float[] x, float[] out, int batch) {
