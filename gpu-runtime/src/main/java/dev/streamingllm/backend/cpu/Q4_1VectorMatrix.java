@@ -104,8 +104,8 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
             FloatVector products = FloatVector.zero(F);
             for (int c = 0; c < 16; c += L) {
                 IntVector q = VectorKernels.bytes(data, block + 4 + c);
-                products = lowQuants(q).fma(FloatVector.fromArray(F, x, xb + c), products);
-                products = highQuants(q).fma(FloatVector.fromArray(F, x, xb + 16 + c), products);
+                products = VectorKernels.lowNibbles(q).fma(FloatVector.fromArray(F, x, xb + c), products);
+                products = VectorKernels.highNibbles(q).fma(FloatVector.fromArray(F, x, xb + 16 + c), products);
             }
             acc = products.fma(FloatVector.broadcast(F, f16(data, block)), acc);
             offset += f16(data, block + 2) * VectorKernels.blockSum(x, xb);
@@ -113,15 +113,6 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
         return sum(acc) + offset;
     }
 
-    /** Nibbles 0..15 of a block as floats. */
-    private static FloatVector lowQuants(IntVector bytes) {
-        return (FloatVector) bytes.and(0xF).convert(VectorOperators.I2F, 0);
-    }
-
-    /** Nibbles 16..31 of a block as floats. */
-    private static FloatVector highQuants(IntVector bytes) {
-        return (FloatVector) bytes.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
-    }
 
     /**
      * {@code d * q + m} in one FMA per weight (for {@link Gemm}'s tiles): a conversion and an FMA cost less than a
@@ -137,8 +128,8 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
             int ob = outOffset + b * BLOCK;
             for (int c = 0; c < 16; c += L) {
                 IntVector q = VectorKernels.bytes(data, block + 4 + c);
-                ((FloatVector) q.and(0xF).convert(VectorOperators.I2F, 0)).fma(d, m).intoArray(out, ob + c);
-                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(d, m).intoArray(out, ob + 16 + c);
+                VectorKernels.lowNibbles(q).fma(d, m).intoArray(out, ob + c);
+                VectorKernels.highNibbles(q).fma(d, m).intoArray(out, ob + 16 + c);
             }
         }
     }
@@ -168,10 +159,10 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
                 FloatVector xHigh = FloatVector.fromArray(F, x, xb + 16 + c);
                 IntVector q0 = VectorKernels.bytes(data, block0 + 4 + c);
                 IntVector q1 = VectorKernels.bytes(data, block1 + 4 + c);
-                products0 = lowQuants(q0).fma(xLow, products0);
-                products0 = highQuants(q0).fma(xHigh, products0);
-                products1 = lowQuants(q1).fma(xLow, products1);
-                products1 = highQuants(q1).fma(xHigh, products1);
+                products0 = VectorKernels.lowNibbles(q0).fma(xLow, products0);
+                products0 = VectorKernels.highNibbles(q0).fma(xHigh, products0);
+                products1 = VectorKernels.lowNibbles(q1).fma(xLow, products1);
+                products1 = VectorKernels.highNibbles(q1).fma(xHigh, products1);
             }
             acc0 = products0.fma(FloatVector.broadcast(F, f16(data, block0)), acc0);
             acc1 = products1.fma(FloatVector.broadcast(F, f16(data, block1)), acc1);

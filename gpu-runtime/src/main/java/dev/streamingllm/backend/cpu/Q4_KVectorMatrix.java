@@ -41,8 +41,8 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
                 int o = outOffset + b * BLOCK + 64 * g;
                 for (int l = 0; l < 32; l += L) {
                     IntVector q = VectorKernels.bytes(data, qs + l);
-                    ((FloatVector) q.and(0xF).convert(VectorOperators.I2F, 0)).mul(d1).sub(m1).intoArray(out, o + l);
-                    ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).mul(d2).sub(m2).intoArray(out, o + 32 + l);
+                    VectorKernels.lowNibbles(q).mul(d1).sub(m1).intoArray(out, o + l);
+                    VectorKernels.highNibbles(q).mul(d2).sub(m2).intoArray(out, o + 32 + l);
                 }
             }
         }
@@ -130,8 +130,8 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
                 FloatVector high = low;
                 for (int c = 0; c < 32; c += L) {
                     IntVector q = VectorKernels.bytes(data, qs + c);
-                    low = lowQuants(q).fma(FloatVector.fromArray(F, x, xg + c), low);
-                    high = highQuants(q).fma(FloatVector.fromArray(F, x, xg + 32 + c), high);
+                    low = VectorKernels.lowNibbles(q).fma(FloatVector.fromArray(F, x, xg + c), low);
+                    high = VectorKernels.highNibbles(q).fma(FloatVector.fromArray(F, x, xg + 32 + c), high);
                 }
                 acc = low.fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g & 63)), acc);
                 acc = high.fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g + 8 & 63)), acc);
@@ -171,10 +171,10 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
                     FloatVector xHigh = FloatVector.fromArray(F, x, xg + 32 + c);
                     IntVector q0 = VectorKernels.bytes(data, block0 + 16 + 32 * g + c);
                     IntVector q1 = VectorKernels.bytes(data, block1 + 16 + 32 * g + c);
-                    low0 = lowQuants(q0).fma(xLow, low0);
-                    high0 = highQuants(q0).fma(xHigh, high0);
-                    low1 = lowQuants(q1).fma(xLow, low1);
-                    high1 = highQuants(q1).fma(xHigh, high1);
+                    low0 = VectorKernels.lowNibbles(q0).fma(xLow, low0);
+                    high0 = VectorKernels.highNibbles(q0).fma(xHigh, high0);
+                    low1 = VectorKernels.lowNibbles(q1).fma(xLow, low1);
+                    high1 = VectorKernels.highNibbles(q1).fma(xHigh, high1);
                 }
                 acc0 = low0.fma(FloatVector.broadcast(F, d0 * (int) (scales0 >>> 16 * g & 63)), acc0);
                 acc0 = high0.fma(FloatVector.broadcast(F, d0 * (int) (scales0 >>> 16 * g + 8 & 63)), acc0);
@@ -188,15 +188,5 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
         }
         out[outOffset] = sum(acc0) - offset0;
         out[outOffset + 1] = sum(acc1) - offset1;
-    }
-
-    /** Elements 0..31 of a group, the low nibbles, as floats. */
-    private static FloatVector lowQuants(IntVector bytes) {
-        return (FloatVector) bytes.and(0xF).convert(VectorOperators.I2F, 0);
-    }
-
-    /** Elements 32..63 of a group, the high nibbles, as floats. */
-    private static FloatVector highQuants(IntVector bytes) {
-        return (FloatVector) bytes.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
     }
 }

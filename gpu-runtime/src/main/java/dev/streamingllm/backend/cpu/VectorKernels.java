@@ -252,6 +252,16 @@ final class VectorKernels {
         return (FloatVector) pairs.convert(VectorOperators.I2F, 0);
     }
 
+    /** The low nibbles of {@link #bytes} as floats: a 4-bit block's first half of quants (Q4_1, Q4_K). */
+    static FloatVector lowNibbles(IntVector bytes) {
+        return (FloatVector) bytes.and(0xF).convert(VectorOperators.I2F, 0);
+    }
+
+    /** The high nibbles of {@link #bytes} as floats: the block's second half of quants. */
+    static FloatVector highNibbles(IntVector bytes) {
+        return (FloatVector) bytes.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
+    }
+
     /** L unsigned bytes at {@code offset} as int lanes. */
     static IntVector bytes(MemorySegment data, long offset) {
         return (IntVector) ByteVector.fromMemorySegment(B, data, offset, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);

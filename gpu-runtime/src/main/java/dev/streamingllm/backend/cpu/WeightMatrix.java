@@ -220,7 +220,7 @@ public abstract sealed class WeightMatrix
             matrices[i].checkShapes(x, outs[i], batch);
             totalRows += matrices[i].rows;
             quantize |= matrices[i].readsQuantized(batch);
-            sumBlocks |= matrices[i].readsBlockSums();
+            sumBlocks |= !matrices[i].tiled(batch) && matrices[i].readsBlockSums();
         }
         if (batch == 0 || totalRows == 0) {
             return;
