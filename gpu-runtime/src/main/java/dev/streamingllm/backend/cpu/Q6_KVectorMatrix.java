@@ -15,10 +15,9 @@ import jdk.incubator.vector.VectorShuffle;
 /**
  * Q6_K with the Vector API. Six bits have too many values for a one-register table, so the quants
  * are assembled in int lanes (4 bits from ql, 2 from qh), converted, and scaled by
- * {@code d * scale} with the bias of 32 folded into the same FMA. Lanes never straddle a scale:
- * one scale covers 16 elements and a vector holds 8 or 16. With 8 lanes (AVX2) the quants are
- * assembled in 16-bit lanes instead and multiplied with the activations rounded to 11 bits
- * ({@link QuantizedActivations}), as Q4_0 and Q4_K do there.
+ * {@code d * scale}. Lanes never straddle a scale: one scale covers 16 elements and a vector holds
+ * 8 or 16. With 8 lanes (AVX2) the quants are assembled in 16-bit lanes instead and multiplied with
+ * the activations rounded to 11 bits ({@link QuantizedActivations}), as Q4_0 and Q4_K do there.
  */
 final class Q6_KVectorMatrix extends Q6_KMatrix {
 
@@ -32,8 +31,8 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
     }
 
     /**
-     * As the plain kernel computes it, {@code (d * scale) * (q - 32)}, a vector of 6-bit quants at a time (for
-     * {@link Gemm}'s tiles): four low bits from {@code ql}, two high bits from {@code qh}.
+     * As the plain kernel computes it, {@code (d * scale) * (q - 32)}, a stripe of four quarters at a time (for
+     * {@link Gemm}'s tiles).
      */
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
@@ -44,16 +43,21 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
             for (int half = 0; half < 2; half++) {
                 long ql = block + 64 * half;
                 long qh = block + 128 + 32 * half;
-                long scales = block + 192 + 8 * half;
+                long scales = data.get(U64, block + 192 + 8 * half);
                 int o = outOffset + b * BLOCK + 128 * half;
-                for (int k = 0; k < 4; k++) {
-                    for (int l = 0; l < 32; l += L) {
-                        float factor = d * data.get(I8, scales + 2 * k + l / 16);
-                        IntVector low = VectorKernels.bytes(data, ql + l + 32 * (k & 1)).lanewise(VectorOperators.LSHR, 4 * (k >> 1)).and(0xF);
-                        IntVector high = VectorKernels.bytes(data, qh + l).lanewise(VectorOperators.LSHR, 2 * k).and(3);
-                        ((FloatVector) low.or(high.lanewise(VectorOperators.LSHL, 4)).sub(32).convert(VectorOperators.I2F, 0))
-                                .mul(factor).intoArray(out, o + 32 * k + l);
-                    }
+                for (int c = 0; c < 32; c += L) {
+                    IntVector qa = VectorKernels.bytes(data, ql + c);
+                    IntVector qb = VectorKernels.bytes(data, ql + 32 + c);
+                    IntVector high = VectorKernels.bytes(data, qh + c);
+                    int s = 8 * (c / 16);
+                    FloatVector q0 = (FloatVector) qa.and(0xF).or(high.lanewise(VectorOperators.LSHL, 4).and(0x30)).sub(32).convert(VectorOperators.I2F, 0);
+                    FloatVector q1 = (FloatVector) qb.and(0xF).or(high.lanewise(VectorOperators.LSHL, 2).and(0x30)).sub(32).convert(VectorOperators.I2F, 0);
+                    FloatVector q2 = (FloatVector) qa.lanewise(VectorOperators.LSHR, 4).or(high.and(0x30)).sub(32).convert(VectorOperators.I2F, 0);
+                    FloatVector q3 = (FloatVector) qb.lanewise(VectorOperators.LSHR, 4).or(high.lanewise(VectorOperators.LSHR, 2).and(0x30)).sub(32).convert(VectorOperators.I2F, 0);
+                    q0.mul(d * (byte) (scales >>> s)).intoArray(out, o + c);
+                    q1.mul(d * (byte) (scales >>> s + 16)).intoArray(out, o + 32 + c);
+                    q2.mul(d * (byte) (scales >>> s + 32)).intoArray(out, o + 64 + c);
+                    q3.mul(d * (byte) (scales >>> s + 48)).intoArray(out, o + 96 + c);
                 }
             }
         }
@@ -126,16 +130,14 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
         return VectorKernels.pairSums(q.mul(ShortVector.fromArray(VectorKernels.HALF_BLOCK, x.values, xb * QuantizedActivations.BLOCK + c)));
     }
 
-    /** Weights {@code ds * (q - 32)} for quants with low bits {@code low} and high bits {@code qh >> shift & 3}. */
-    private static FloatVector weights(IntVector low, IntVector qh, int shift, float ds) {
-        IntVector q = low.or(qh.lanewise(VectorOperators.LSHR, shift).and(3).lanewise(VectorOperators.LSHL, 4));
-        return ((FloatVector) q.convert(VectorOperators.I2F, 0)).fma(ds, -32 * ds);
-    }
-
     /**
-     * One quarter (k) of a 32-lane stripe per step, the blocks alternating between two accumulators:
-     * one call site per helper keeps the method inside C2's inlining budget (written out four times, the
-     * helpers and the final sum were not inlined on 8 lanes, and every call boxed its vectors).
+     * One stripe of L columns per step: its ql and qh bytes loaded once for the four quarters they hold, each quarter
+     * {@code k}'s quants assembled (the low or high nibbles of ql at {@code c} or {@code 32 + c}, bits {@code 2k, 2k + 1}
+     * of qh moved to bits 4 and 5), scaled by {@code d * scale} and multiplied with its activations, into two
+     * alternating accumulators; a half's eight scales are read as one long. The quarters are written out, each shift a
+     * constant, and without helper methods: looped over {@code k}, C2 kept the loop and its selects and a weight cost
+     * 1.6 times as much; with a helper per quarter, the inlining ran out of nodes ({@code NodeCountInliningCutoff})
+     * and boxed the vectors.
      */
     @Override
     public float dot(int row, float[] x, int xOffset) {
@@ -147,20 +149,21 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
             float d = f16(data, block + 208);
             for (int half = 0; half < 2; half++) {
                 long ql = block + 64 * half;
-                long scales = block + 192 + 8 * half;
+                long scales = data.get(U64, block + 192 + 8 * half);
                 int xh = xOffset + b * BLOCK + 128 * half;
                 for (int c = 0; c < 32; c += L) {
                     IntVector qa = VectorKernels.bytes(data, ql + c);
                     IntVector qb = VectorKernels.bytes(data, ql + 32 + c);
                     IntVector qh = VectorKernels.bytes(data, block + 128 + 32 * half + c);
-                    for (int k = 0; k < 4; k++) {
-                        IntVector q = (k & 1) == 0 ? qa : qb;
-                        IntVector low = k < 2 ? q.and(0xF) : q.lanewise(VectorOperators.LSHR, 4);
-                        FloatVector w = weights(low, qh, 2 * k, d * data.get(I8, scales + 2 * k + c / 16));
-                        FloatVector next = w.fma(FloatVector.fromArray(F, x, xh + 32 * k + c), acc);
-                        acc = other;
-                        other = next;
-                    }
+                    int s = 8 * (c / 16);
+                    FloatVector q0 = (FloatVector) qa.and(0xF).or(qh.lanewise(VectorOperators.LSHL, 4).and(0x30)).sub(32).convert(VectorOperators.I2F, 0);
+                    FloatVector q1 = (FloatVector) qb.and(0xF).or(qh.lanewise(VectorOperators.LSHL, 2).and(0x30)).sub(32).convert(VectorOperators.I2F, 0);
+                    FloatVector q2 = (FloatVector) qa.lanewise(VectorOperators.LSHR, 4).or(qh.and(0x30)).sub(32).convert(VectorOperators.I2F, 0);
+                    FloatVector q3 = (FloatVector) qb.lanewise(VectorOperators.LSHR, 4).or(qh.lanewise(VectorOperators.LSHR, 2).and(0x30)).sub(32).convert(VectorOperators.I2F, 0);
+                    acc = q0.mul(d * (byte) (scales >>> s)).fma(FloatVector.fromArray(F, x, xh + c), acc);
+                    other = q1.mul(d * (byte) (scales >>> s + 16)).fma(FloatVector.fromArray(F, x, xh + 32 + c), other);
+                    acc = q2.mul(d * (byte) (scales >>> s + 32)).fma(FloatVector.fromArray(F, x, xh + 64 + c), acc);
+                    other = q3.mul(d * (byte) (scales >>> s + 48)).fma(FloatVector.fromArray(F, x, xh + 96 + c), other);
                 }
             }
         }

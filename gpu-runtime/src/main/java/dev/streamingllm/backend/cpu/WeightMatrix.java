@@ -22,6 +22,8 @@ public abstract sealed class WeightMatrix
     static final ValueLayout.OfByte I8 = ValueLayout.JAVA_BYTE;
     /** A 32-bit word, little-endian (Q5_0's and Q5_1's fifth bits). */
     static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** A 64-bit word, little-endian (eight of Q6_K's scales). */
+    static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** Rows whose weights stay in L1/L2 while a batched matmul runs every token of the batch over them. */
     static final int ROW_TILE = 16;
