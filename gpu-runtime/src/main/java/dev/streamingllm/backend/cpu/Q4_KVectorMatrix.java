@@ -156,6 +156,8 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
             long block1 = base1 + (long) b * BLOCK_BYTES;
             float d0 = f16(data, block0);
             float d1 = f16(data, block1);
+            float dmin0 = f16(data, block0 + 2);
+            float dmin1 = f16(data, block1 + 2);
             long scales0 = scales(data, block0 + 4);
             long scales1 = scales(data, block1 + 4);
             long mins0 = mins(data, block0 + 4);
@@ -182,8 +184,8 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
                 acc1 = high1.fma(FloatVector.broadcast(F, d1 * (int) (scales1 >>> 16 * g + 8 & 63)), acc1);
                 float lowSum = blockSums[b * 8 + 2 * g];
                 float highSum = blockSums[b * 8 + 2 * g + 1];
-                offset0 += f16(data, block0 + 2) * ((int) (mins0 >>> 16 * g & 63) * lowSum + (int) (mins0 >>> 16 * g + 8 & 63) * highSum);
-                offset1 += f16(data, block1 + 2) * ((int) (mins1 >>> 16 * g & 63) * lowSum + (int) (mins1 >>> 16 * g + 8 & 63) * highSum);
+                offset0 += dmin0 * ((int) (mins0 >>> 16 * g & 63) * lowSum + (int) (mins0 >>> 16 * g + 8 & 63) * highSum);
+                offset1 += dmin1 * ((int) (mins1 >>> 16 * g & 63) * lowSum + (int) (mins1 >>> 16 * g + 8 & 63) * highSum);
             }
         }
         out[outOffset] = sum(acc0) - offset0;

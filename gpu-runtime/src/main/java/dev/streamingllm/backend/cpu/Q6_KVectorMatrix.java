@@ -133,17 +133,16 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
     /**
      * One stripe of L columns per step: its ql and qh bytes loaded once for the four quarters they hold, each quarter
      * {@code k}'s quants assembled (the low or high nibbles of ql at {@code c} or {@code 32 + c}, bits {@code 2k, 2k + 1}
-     * of qh moved to bits 4 and 5), scaled by {@code d * scale} and multiplied with its activations, into two
-     * alternating accumulators; a half's eight scales are read as one long. The quarters are written out, each shift a
-     * constant, and without helper methods: looped over {@code k}, C2 kept the loop and its selects and a weight cost
-     * 1.6 times as much; with a helper per quarter, the inlining ran out of nodes ({@code NodeCountInliningCutoff})
-     * and boxed the vectors.
+     * of qh moved to bits 4 and 5), scaled by {@code d * scale} and multiplied with its activations; a half's eight
+     * scales are read as one long. The quarters are written out, each shift a constant, and without helper methods:
+     * looped over {@code k}, C2 kept the loop and its selects and a weight cost 1.6 times as much; with a helper per
+     * quarter, the inlining ran out of nodes ({@code NodeCountInliningCutoff}) and boxed the vectors. One accumulator:
+     * two, added after the loop, left that add a virtual call that boxed both on every row.
      */
     @Override
     public float dot(int row, float[] x, int xOffset) {
         long base = row * rowBytes;
         FloatVector acc = FloatVector.zero(F);
-        FloatVector other = FloatVector.zero(F);
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
             float d = f16(data, block + 208);
@@ -161,12 +160,12 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
                     FloatVector q2 = (FloatVector) qa.lanewise(VectorOperators.LSHR, 4).or(qh.and(0x30)).sub(32).convert(VectorOperators.I2F, 0);
                     FloatVector q3 = (FloatVector) qb.lanewise(VectorOperators.LSHR, 4).or(qh.lanewise(VectorOperators.LSHR, 2).and(0x30)).sub(32).convert(VectorOperators.I2F, 0);
                     acc = q0.mul(d * (byte) (scales >>> s)).fma(FloatVector.fromArray(F, x, xh + c), acc);
-                    other = q1.mul(d * (byte) (scales >>> s + 16)).fma(FloatVector.fromArray(F, x, xh + 32 + c), other);
+                    acc = q1.mul(d * (byte) (scales >>> s + 16)).fma(FloatVector.fromArray(F, x, xh + 32 + c), acc);
                     acc = q2.mul(d * (byte) (scales >>> s + 32)).fma(FloatVector.fromArray(F, x, xh + 64 + c), acc);
-                    other = q3.mul(d * (byte) (scales >>> s + 48)).fma(FloatVector.fromArray(F, x, xh + 96 + c), other);
+                    acc = q3.mul(d * (byte) (scales >>> s + 48)).fma(FloatVector.fromArray(F, x, xh + 96 + c), acc);
                 }
             }
         }
-        return sum(acc.add(other));
+        return sum(acc);
     }
 }
