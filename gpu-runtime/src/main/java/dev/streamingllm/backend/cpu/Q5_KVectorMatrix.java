@@ -7,12 +7,14 @@ import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 import dev.streamingllm.gguf.GGUFTensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * Q5_K with the Vector API: Q4_K's table lookup for the low nibble, then {@code 16 * d * scale}
- * added in the lanes whose fifth bit is set.
+ * Q5_K with the Vector API, in floats as Q4_K's 16-lane kernels are: a group's 32 bytes of nibbles and the 32 bytes
+ * of fifth bits are loaded once for its two sub-blocks, each quant assembled in an int lane ({@code nibble | bit << 4})
+ * and converted, each sub-block's products scaled once by {@code d * scale}, its minimum applied to the sub-block's
+ * activation sum. A per-sub-block table of the 16 low values plus a masked add for the fifth bit, looked up per
+ * element, took 2.5 times as long per weight: its permutes and table builds all queue on the port that shuffles.
  */
 final class Q5_KVectorMatrix extends Q5_KMatrix {
 
@@ -25,36 +27,96 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
         return true;
     }
 
-    /** Lanes whose byte in {@code qh} has bit {@code bit} set. */
-    private static VectorMask<Float> fifthBit(IntVector qh, int bit) {
-        return qh.and(1 << bit).compare(VectorOperators.NE, 0).cast(F);
+    @Override
+    boolean readsBlockSums() {
+        return true;
     }
 
-    /** One sub-block of 32 per step, as in {@link Q4_KVectorMatrix#dot}, for the same reason. */
+    /** Quants of sub-block {@code 2g} (low nibbles of {@code q}, bit {@code 2g} of {@code qh}) as floats. */
+    private static FloatVector low(IntVector q, IntVector qh, int g) {
+        return (FloatVector) q.and(0xF).or(qh.lanewise(VectorOperators.LSHL, 4).lanewise(VectorOperators.LSHR, 2 * g).and(16))
+                .convert(VectorOperators.I2F, 0);
+    }
+
+    /** Quants of sub-block {@code 2g + 1} (high nibbles of {@code q}, bit {@code 2g + 1} of {@code qh}) as floats. */
+    private static FloatVector high(IntVector q, IntVector qh, int g) {
+        return (FloatVector) q.lanewise(VectorOperators.LSHR, 4).or(qh.lanewise(VectorOperators.LSHL, 3).lanewise(VectorOperators.LSHR, 2 * g).and(16))
+                .convert(VectorOperators.I2F, 0);
+    }
+
+    /** As the plain kernel computes it, {@code d1 * q - m1}, a vector of quants at a time (for {@link Gemm}'s tiles). */
     @Override
-    public float dot(int row, float[] x, int xOffset) {
+    public void dequantizeRow(int row, float[] out, int outOffset) {
         long base = row * rowBytes;
-        FloatVector acc = FloatVector.zero(F);
-        FloatVector other = FloatVector.zero(F);
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
             float d = f16(data, block);
             float dmin = f16(data, block + 2);
-            for (int j = 0; j < 8; j++) {
-                float dj = d * Q4_KMatrix.scale(data, block + 4, j), mj = dmin * Q4_KMatrix.min(data, block + 4, j);
-                IntVector table0 = VectorKernels.table(dj, -mj, 0), table1 = VectorKernels.table(dj, -mj, 1);
-                long qs = block + 48 + 32 * (j / 2);
-                int xj = xOffset + b * BLOCK + 32 * j;
-                for (int c = 0; c < 32; c += L) {
-                    IntVector q = VectorKernels.bytes(data, qs + c).lanewise(VectorOperators.LSHR, 4 * (j & 1));
-                    IntVector qh = VectorKernels.bytes(data, block + 16 + c);
-                    FloatVector w = VectorKernels.lookup(q, table0, table1).add(16 * dj, fifthBit(qh, j));
-                    FloatVector next = w.fma(FloatVector.fromArray(F, x, xj + c), acc);
-                    acc = other;
-                    other = next;
+            for (int g = 0; g < 4; g++) {
+                float d1 = d * Q4_KMatrix.scale(data, block + 4, 2 * g), m1 = dmin * Q4_KMatrix.min(data, block + 4, 2 * g);
+                float d2 = d * Q4_KMatrix.scale(data, block + 4, 2 * g + 1), m2 = dmin * Q4_KMatrix.min(data, block + 4, 2 * g + 1);
+                long qs = block + 48 + 32 * g;
+                int o = outOffset + b * BLOCK + 64 * g;
+                for (int l = 0; l < 32; l += L) {
+                    IntVector q = VectorKernels.bytes(data, qs + l);
+                    IntVector qh = VectorKernels.bytes(data, block + 16 + l);
+                    low(q, qh, g).mul(d1).sub(m1).intoArray(out, o + l);
+                    high(q, qh, g).mul(d2).sub(m2).intoArray(out, o + 32 + l);
                 }
             }
         }
-        return sum(acc.add(other));
+    }
+
+    /**
+     * One row in floats: per sub-block the quants times the activations, scaled once by {@code d * scale}, less
+     * {@code dmin * min} times the sub-block's activation sum.
+     */
+    @Override
+    public float dot(int row, float[] x, int xOffset) {
+        return dot(row, x, xOffset, null);
+    }
+
+    /**
+     * Two rows, each through {@link #dot(int, float[], int, float[])} with the matmul's block sums. Written as one
+     * two-row kernel, as Q4_K's, the quants' assembly took it past C2's node budget for inlining and every group
+     * boxed its vectors (a third of the speed); the one-row kernel is larger than C2 inlines at a hot call site, so
+     * it is compiled once, on its own.
+     */
+    @Override
+    void dot2(int row, float[] x, int xOffset, float[] blockSums, float[] out, int outOffset) {
+        out[outOffset] = dot(row, x, xOffset, blockSums);
+        out[outOffset + 1] = dot(row + 1, x, xOffset, blockSums);
+    }
+
+    /** {@link #dot} reading each sub-block's activation sum from {@code blockSums}, or summing it where that is null. */
+    private float dot(int row, float[] x, int xOffset, float[] blockSums) {
+        long base = row * rowBytes;
+        FloatVector acc = FloatVector.zero(F);
+        float offset = 0f;
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long block = base + (long) b * BLOCK_BYTES;
+            float d = f16(data, block);
+            float dmin = f16(data, block + 2);
+            long scales = Q4_KMatrix.scales(data, block + 4);
+            long mins = Q4_KMatrix.mins(data, block + 4);
+            for (int g = 0; g < 4; g++) {
+                long qs = block + 48 + 32 * g;
+                int xg = xOffset + b * BLOCK + 64 * g;
+                FloatVector low = FloatVector.zero(F);
+                FloatVector high = low;
+                for (int c = 0; c < 32; c += L) {
+                    IntVector q = VectorKernels.bytes(data, qs + c);
+                    IntVector qh = VectorKernels.bytes(data, block + 16 + c);
+                    low = low(q, qh, g).fma(FloatVector.fromArray(F, x, xg + c), low);
+                    high = high(q, qh, g).fma(FloatVector.fromArray(F, x, xg + 32 + c), high);
+                }
+                acc = low.fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g & 63)), acc);
+                acc = high.fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g + 8 & 63)), acc);
+                float lowSum = blockSums != null ? blockSums[b * 8 + 2 * g] : VectorKernels.blockSum(x, xg);
+                float highSum = blockSums != null ? blockSums[b * 8 + 2 * g + 1] : VectorKernels.blockSum(x, xg + 32);
+                offset += dmin * ((int) (mins >>> 16 * g & 63) * lowSum + (int) (mins >>> 16 * g + 8 & 63) * highSum);
+            }
+        }
+        return sum(acc) - offset;
     }
 }
