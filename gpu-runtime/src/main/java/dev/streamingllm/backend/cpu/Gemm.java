@@ -83,6 +83,24 @@ final class Gemm {
                 kernel1x4(w, r * cols, x, t * cols, cols, out, t * outRows + first + r, outRows);
             }
         }
+        // The last one to three tokens: three at once with 16 lanes (AVX2 has too few registers), else two, then one.
+        int group = L == 16 && batch - t == 3 ? 3 : batch - t >= 2 ? 2 : 0;
+        if (group > 0) {
+            int r = 0;
+            for (; r + 4 <= count; r += 4) {
+                if (group == 3) {
+                    kernel4x3(w, r * cols, x, t * cols, cols, out, t * outRows + first + r, outRows, lanes, sums);
+                } else {
+                    kernel4x2(w, r * cols, x, t * cols, cols, out, t * outRows + first + r, outRows, lanes, sums);
+                }
+            }
+            for (; r < count; r++) {
+                for (int u = t; u < t + group; u++) {
+                    out[u * outRows + first + r] = dot(w, r * cols, x, u * cols, cols);
+                }
+            }
+            t += group;
+        }
         for (; t < batch; t++) {
             int r = 0;
             for (; r + 4 <= count; r += 4) {
@@ -91,6 +109,96 @@ final class Gemm {
             for (; r < count; r++) {
                 out[t * outRows + first + r] = dot(w, r * cols, x, t * cols, cols);
             }
+        }
+    }
+
+    /**
+     * Four rows against three tokens, for 16 lanes: the tokens after the last group of four, twelve accumulators, four
+     * row loads and three activation loads per twelve FMAs where one token at a time loads five per four.
+     */
+    private static void kernel4x3(float[] w, int w0, float[] x, int x0, int cols, float[] out, int o, int outRows,
+                                  float[] lanes, float[] sums) {
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00;
+        int w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols;
+        int x1 = x0 + cols, x2 = x1 + cols;
+        for (int i = 0; i < cols; i += L) {
+            FloatVector r0 = FloatVector.fromArray(F, w, w0 + i);
+            FloatVector r1 = FloatVector.fromArray(F, w, w1 + i);
+            FloatVector r2 = FloatVector.fromArray(F, w, w2 + i);
+            FloatVector r3 = FloatVector.fromArray(F, w, w3 + i);
+            FloatVector v = FloatVector.fromArray(F, x, x0 + i);
+            a00 = r0.fma(v, a00);
+            a10 = r1.fma(v, a10);
+            a20 = r2.fma(v, a20);
+            a30 = r3.fma(v, a30);
+            v = FloatVector.fromArray(F, x, x1 + i);
+            a01 = r0.fma(v, a01);
+            a11 = r1.fma(v, a11);
+            a21 = r2.fma(v, a21);
+            a31 = r3.fma(v, a31);
+            v = FloatVector.fromArray(F, x, x2 + i);
+            a02 = r0.fma(v, a02);
+            a12 = r1.fma(v, a12);
+            a22 = r2.fma(v, a22);
+            a32 = r3.fma(v, a32);
+        }
+        a00.intoArray(lanes, 0);
+        a10.intoArray(lanes, L);
+        a20.intoArray(lanes, 2 * L);
+        a30.intoArray(lanes, 3 * L);
+        a01.intoArray(lanes, 4 * L);
+        a11.intoArray(lanes, 5 * L);
+        a21.intoArray(lanes, 6 * L);
+        a31.intoArray(lanes, 7 * L);
+        a02.intoArray(lanes, 8 * L);
+        a12.intoArray(lanes, 9 * L);
+        a22.intoArray(lanes, 10 * L);
+        a32.intoArray(lanes, 11 * L);
+        VectorKernels.sums(lanes, 12, sums);
+        for (int t = 0; t < 3; t++) {
+            System.arraycopy(sums, 4 * t, out, o + t * outRows, 4);
+        }
+    }
+
+    /** Four rows against two tokens: eight accumulators, four row loads and two activation loads per eight FMAs. */
+    private static void kernel4x2(float[] w, int w0, float[] x, int x0, int cols, float[] out, int o, int outRows,
+                                  float[] lanes, float[] sums) {
+        FloatVector a00 = FloatVector.zero(F), a01 = a00;
+        FloatVector a10 = a00, a11 = a00;
+        FloatVector a20 = a00, a21 = a00;
+        FloatVector a30 = a00, a31 = a00;
+        int w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols;
+        int x1 = x0 + cols;
+        for (int i = 0; i < cols; i += L) {
+            FloatVector r0 = FloatVector.fromArray(F, w, w0 + i);
+            FloatVector r1 = FloatVector.fromArray(F, w, w1 + i);
+            FloatVector r2 = FloatVector.fromArray(F, w, w2 + i);
+            FloatVector r3 = FloatVector.fromArray(F, w, w3 + i);
+            FloatVector v = FloatVector.fromArray(F, x, x0 + i);
+            a00 = r0.fma(v, a00);
+            a10 = r1.fma(v, a10);
+            a20 = r2.fma(v, a20);
+            a30 = r3.fma(v, a30);
+            v = FloatVector.fromArray(F, x, x1 + i);
+            a01 = r0.fma(v, a01);
+            a11 = r1.fma(v, a11);
+            a21 = r2.fma(v, a21);
+            a31 = r3.fma(v, a31);
+        }
+        a00.intoArray(lanes, 0);
+        a10.intoArray(lanes, L);
+        a20.intoArray(lanes, 2 * L);
+        a30.intoArray(lanes, 3 * L);
+        a01.intoArray(lanes, 4 * L);
+        a11.intoArray(lanes, 5 * L);
+        a21.intoArray(lanes, 6 * L);
+        a31.intoArray(lanes, 7 * L);
+        VectorKernels.sums(lanes, 8, sums);
+        for (int t = 0; t < 2; t++) {
+            System.arraycopy(sums, 4 * t, out, o + t * outRows, 4);
         }
     }
 

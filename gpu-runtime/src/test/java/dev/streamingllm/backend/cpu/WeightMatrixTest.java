@@ -176,7 +176,8 @@ class WeightMatrixTest {
 
     /**
      * A row's product in a tiled matmul does not depend on the kernel that takes it: tiles that start one, two or
-     * three rows later put each row in another group of a kernel of four, two or one rows, and give the same bits.
+     * three rows later put each row in another group of a kernel of four, two or one rows, and give the same bits,
+     * with the batch's last tokens in groups of three, two or one.
      */
     @ParameterizedTest(name = "{0} simd={1}")
     @MethodSource("paths")
@@ -184,7 +185,7 @@ class WeightMatrixTest {
         try (GGUFFile gguf = open(model)) {
             for (String name : TENSORS) {
                 WeightMatrix m = WeightMatrix.of(gguf.tensor(name), simd);
-                for (int batch : new int[] {8, 17, 64}) {
+                for (int batch : new int[] {2, 3, 8, 17, 18, 19, 64}) {
                     if (!m.tiled(batch)) {
                         continue;
                     }
