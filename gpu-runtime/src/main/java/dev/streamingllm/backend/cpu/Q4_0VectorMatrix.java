@@ -62,9 +62,10 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
      * Row {@code row} against quantized activations, in integers ({@link VectorKernels#products}): a
      * block is two 16-lane multiplies, one add, one 32-bit multiply and one FMA with both scales, where
      * the float kernel takes four two-vector table lookups and four FMAs. Blocks alternate between two
-     * accumulators, for the same reason as {@link #dot(int, float[], int)}; one block per step keeps
-     * the method small enough for C2 to inline the final {@code sum} (with two, it ran out of inlining
-     * budget and boxed a vector per row).
+     * accumulators: through one, each block waited for the previous block's FMA (4 cycles of latency),
+     * which bounded this loop rather than the arithmetic. One block per step keeps the method small
+     * enough for C2 to inline the final {@code sum} (with two, it ran out of inlining budget and boxed a
+     * vector per row).
      */
     @Override
     float dot(int row, QuantizedActivations x, int b) {
