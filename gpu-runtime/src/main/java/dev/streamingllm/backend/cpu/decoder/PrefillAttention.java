@@ -41,10 +41,10 @@ final class PrefillAttention {
      * {@code k}, {@code v} and {@code q} are the pass's projections, not yet rotated.
      */
     void attend(int layer, SinkCache cache, SinkCache.Step[] steps, float[][] windowRope, float[][] sinkRope,
-                int first, int count, float[] k, float[] v, float[] q, float[] out) {
+                int first, int count, float[] k, float[] v, float[] q, float[] out, Workspace workspace) {
         int tile = Math.min(MAX_TILE, Math.max(1, ringSlots(cache)));
         for (int a = first; a < first + count; a += tile) {
-            attendTile(layer, cache, steps, windowRope, sinkRope, a, Math.min(first + count, a + tile), k, v, q, out);
+            attendTile(layer, cache, steps, windowRope, sinkRope, a, Math.min(first + count, a + tile), k, v, q, out, workspace);
         }
     }
 
@@ -54,7 +54,7 @@ final class PrefillAttention {
     }
 
     private void attendTile(int layer, SinkCache cache, SinkCache.Step[] steps, float[][] windowRope, float[][] sinkRope,
-                            int a, int b, float[] k, float[] v, float[] q, float[] out) {
+                            int a, int b, float[] k, float[] v, float[] q, float[] out, Workspace workspace) {
         int kvDim = config.kvDim();
         int qDim = config.qDim();
         int heads = config.heads();
@@ -82,8 +82,8 @@ final class PrefillAttention {
             written[steps[r].sink() ? steps[r].slot() : sinks + start[r - a] + steps[r].ringCount() - 1] = true;
         }
 
-        float[][] keysT = new float[kvHeads][headDim * stride];
-        float[][] values = new float[kvHeads][entries * headDim];
+        float[][] keysT = workspace.keysT(headDim * stride);
+        float[][] values = workspace.values(entries * headDim);
         gather(layer, cache, sinks, ringFrom, entries, written, false, keysT, values, stride);
         float[] rotated = new float[kvDim];
         for (int r = a; r < b; r++) {
@@ -103,10 +103,11 @@ final class PrefillAttention {
 
         float scale = (float) (1.0 / Math.sqrt(headDim));
         int group = heads / kvHeads;
+        float[][] tileScores = workspace.tileScores(rows * stride);
         Parallel.forRange(heads, 1, (from, to) -> {
-            float[] scores = new float[rows * stride];
             float[] weights = new float[entries];
             for (int h = from; h < to; h++) {
+                float[] scores = tileScores[h];
                 float[] keys = keysT[h / group];
                 ops.scoreTile(qSink, h * headDim, qDim, rows, keys, stride, 0, sinks, scale, scores, stride, headDim);
                 ops.scoreTile(qWindow, h * headDim, qDim, rows, keys, stride, sinks, entries, scale, scores, stride, headDim);

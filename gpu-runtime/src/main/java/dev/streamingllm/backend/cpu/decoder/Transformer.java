@@ -12,6 +12,7 @@ import dev.streamingllm.llama.Rope;
 import dev.streamingllm.llama.Weights;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The Llama-family decoder (llama, qwen2) on the CPU: RMSNorm, attention with RoPE over a sink cache,
@@ -32,6 +33,8 @@ public final class Transformer implements Decoder {
     private final Rope rope;
     private final PrefillAttention prefillAttention;
     private final Ops ops = Ops.get();
+    /** The workspace between passes; a pass takes it, so passes on other threads work in their own. */
+    private final AtomicReference<Workspace> idle = new AtomicReference<>();
 
     public Transformer(ModelConfig config, Weights weights) {
         this.config = config;
@@ -61,6 +64,18 @@ public final class Transformer implements Decoder {
     }
 
     private float[][] forward(List<Segment> segments, AttentionObserver observer) {
+        Workspace workspace = idle.getAndSet(null);
+        if (workspace == null) {
+            workspace = new Workspace(config);
+        }
+        try {
+            return forward(segments, observer, workspace);
+        } finally {
+            idle.set(workspace);
+        }
+    }
+
+    private float[][] forward(List<Segment> segments, AttentionObserver observer, Workspace workspace) {
         int dim = config.dim();
         int qDim = config.qDim();
         int kvDim = config.kvDim();
@@ -84,7 +99,8 @@ public final class Transformer implements Decoder {
             longest = Math.max(longest, tiled[s] ? 0 : segments.get(s).count());
         }
 
-        float[] x = new float[count * dim];
+        workspace.fit(count);
+        float[] x = workspace.x;
         for (int s = 0; s < n; s++) {
             Segment segment = segments.get(s);
             for (int i = 0; i < segment.count(); i++) {
@@ -111,19 +127,17 @@ public final class Transformer implements Decoder {
             }
         }
 
-        float[] xb = new float[count * dim];
-        float[] q = new float[count * qDim];
-        float[] k = new float[count * kvDim];
-        float[] v = new float[count * kvDim];
-        float[] attention = new float[count * qDim];
-        float[] projected = new float[count * dim];
-        float[] gate = new float[count * ffnDim];
-        float[] up = new float[count * ffnDim];
-        float[][][] scores = new float[n][heads][];
+        float[] xb = workspace.xb;
+        float[] q = workspace.q;
+        float[] k = workspace.k;
+        float[] v = workspace.v;
+        float[] attention = workspace.attention;
+        float[] projected = workspace.projected;
+        float[] gate = workspace.gate;
+        float[] up = workspace.up;
+        float[][][] scores = new float[n][][];
         for (int s = 0; s < n; s++) {
-            for (int h = 0; h < heads && !tiled[s]; h++) {
-                scores[s][h] = new float[segments.get(s).cache().slots()];
-            }
+            scores[s] = tiled[s] ? null : workspace.scores(s, segments.get(s).cache().slots());
         }
         float[][] qWindow = new float[n][qDim];
         float[][] qSink = new float[n][qDim];
@@ -142,7 +156,7 @@ public final class Transformer implements Decoder {
             for (int s = 0; s < n; s++) {
                 if (tiled[s]) {
                     prefillAttention.attend(l, segments.get(s).cache(), steps, windowRope, sinkRope, first[s],
-                            segments.get(s).count(), k, v, q, attention);
+                            segments.get(s).count(), k, v, q, attention, workspace);
                 }
             }
             // In waves: row i of every other segment, in order. A row's key may overwrite a ring slot that the row
@@ -179,18 +193,18 @@ public final class Transformer implements Decoder {
             }
 
             layer.attnOutput().matmul(attention, projected, count);
-            accumulate(x, projected);
+            accumulate(x, projected, count);
 
             rmsnorm(xb, x, layer.ffnNorm(), count);
             WeightMatrix.matmul(xb, count, new WeightMatrix[] {layer.ffnGate(), layer.ffnUp()}, new float[][] {gate, up});
             ops.siluMul(gate, 0, up, 0, count * ffnDim);
             layer.ffnDown().matmul(gate, projected, count);
-            accumulate(x, projected);
+            accumulate(x, projected, count);
         }
 
         // Logits for each segment's last row, or all its rows, in one matmul.
         int rows = segments.stream().mapToInt(Segment::logitRows).sum();
-        float[] last = new float[rows * dim];
+        float[] last = workspace.last;
         int at = 0;
         for (int s = 0; s < n; s++) {
             Segment segment = segments.get(s);
@@ -198,7 +212,7 @@ public final class Transformer implements Decoder {
             System.arraycopy(x, from * dim, last, at * dim, segment.logitRows() * dim);
             at += segment.logitRows();
         }
-        float[] normed = new float[rows * dim];
+        float[] normed = workspace.normed;
         rmsnorm(normed, last, weights.outputNorm(), rows);
         int vocab = config.vocabularySize();
         float[] logits = new float[rows * vocab];
@@ -322,7 +336,7 @@ public final class Transformer implements Decoder {
         }
     }
 
-    private void accumulate(float[] x, float[] delta) {
-        ops.axpy(1f, delta, 0, x, 0, x.length);
+    private void accumulate(float[] x, float[] delta, int rows) {
+        ops.axpy(1f, delta, 0, x, 0, rows * config.dim());
     }
 }
