@@ -107,12 +107,12 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
                 products = VectorKernels.lowNibbles(q).fma(FloatVector.fromArray(F, x, xb + c), products);
                 products = VectorKernels.highNibbles(q).fma(FloatVector.fromArray(F, x, xb + 16 + c), products);
             }
-            acc = products.fma(FloatVector.broadcast(F, f16(data, block)), acc);
-            offset += f16(data, block + 2) * VectorKernels.blockSum(x, xb);
+            int header = data.get(U32, block);
+            acc = products.fma(FloatVector.broadcast(F, f16(header)), acc);
+            offset += f16(header >>> 16) * VectorKernels.blockSum(x, xb);
         }
         return sum(acc) + offset;
     }
-
 
     /**
      * {@code d * q + m} in one FMA per weight (for {@link Gemm}'s tiles): a conversion and an FMA cost less than a
@@ -164,11 +164,14 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
                 products1 = VectorKernels.lowNibbles(q1).fma(xLow, products1);
                 products1 = VectorKernels.highNibbles(q1).fma(xHigh, products1);
             }
-            acc0 = products0.fma(FloatVector.broadcast(F, f16(data, block0)), acc0);
-            acc1 = products1.fma(FloatVector.broadcast(F, f16(data, block1)), acc1);
+            // d and m in one load per block
+            int header0 = data.get(U32, block0);
+            int header1 = data.get(U32, block1);
+            acc0 = products0.fma(FloatVector.broadcast(F, f16(header0)), acc0);
+            acc1 = products1.fma(FloatVector.broadcast(F, f16(header1)), acc1);
             float sum = blockSums[b];
-            offset0 += f16(data, block0 + 2) * sum;
-            offset1 += f16(data, block1 + 2) * sum;
+            offset0 += f16(header0 >>> 16) * sum;
+            offset1 += f16(header1 >>> 16) * sum;
         }
         out[outOffset] = sum(acc0) + offset0;
         out[outOffset + 1] = sum(acc1) + offset1;
