@@ -200,7 +200,16 @@ public abstract sealed class WeightMatrix
         QuantizedActivations quantized = readsQuantized(batch) ? new QuantizedActivations(x, batch, cols) : null;
         float[][] blockSums = readsBlockSums() ? VectorKernels.blockSums(x, batch, cols) : null;
         int grain = (int) Math.max(1, MIN_SLICE_WORK / ((long) cols * batch));
-        Parallel.forRange(rows, grain, (start, end) -> matmulRows(x, quantized, blockSums, out, batch, start, end));
+        forPairs(rows, grain, (start, end) -> matmulRows(x, quantized, blockSums, out, batch, start, end));
+    }
+
+    /**
+     * {@link Parallel#forRange} over {@code [0, n)} in slices that end on even indices (but the last): the two-row
+     * kernels ({@link #dot2}) take every row of an even matrix. A lone row at the end of each slice ran the one-row
+     * kernel often enough for C2 to inline it beside the others, where it ran out of nodes and boxed its vectors.
+     */
+    private static void forPairs(int n, int grain, Parallel.Range body) {
+        Parallel.forRange((n + 1) / 2, (grain + 1) / 2, (start, end) -> body.run(2 * start, Math.min(n, 2 * end)));
     }
 
     /**
@@ -233,7 +242,7 @@ public abstract sealed class WeightMatrix
         if (matrices[0].tiled(batch)) {
             grain = Math.max(grain, Gemm.TILE_ROWS);
         }
-        Parallel.forRange(totalRows, grain, (start, end) -> {
+        forPairs(totalRows, grain, (start, end) -> {
             int first = 0;
             for (int i = 0; i < matrices.length && first < end; first += matrices[i].rows, i++) {
                 int from = Math.max(start, first) - first;
