@@ -105,7 +105,7 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
 
     /**
      * One row: each block's products summed on their own, then scaled into the accumulator, in the order of
-     * {@link #dot2}, which decodes: this one runs only for the odd row of a slice.
+     * {@link #dot2}, which decodes: this one runs only for the last row of a matrix with an odd number of rows.
      */
     @Override
     public float dot(int row, float[] x, int xOffset) {

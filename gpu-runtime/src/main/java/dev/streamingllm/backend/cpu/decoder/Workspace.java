@@ -73,11 +73,7 @@ final class Workspace {
         while (scores.size() <= segment) {
             scores.add(new float[config.heads()][0]);
         }
-        float[][] rows = scores.get(segment);
-        for (int h = 0; h < rows.length; h++) {
-            rows[h] = atLeast(rows[h], slots);
-        }
-        return rows;
+        return atLeast(scores.get(segment), slots);
     }
 
     /** Transposed keys of a prefill tile, at least {@code size} floats per KV head. */
