@@ -25,7 +25,7 @@ public record CacheConfig(int sinks, int window, int evictBatch, CacheType type)
             throw new IllegalArgumentException("evictBatch must be in [1, window=" + window + "], was " + evictBatch);
         }
         if (type == null) {
-            throw new IllegalArgumentException("the cache type must be given (f32 or f16)");
+            throw new IllegalArgumentException("the cache type must be given (f32, f16 or q8_0)");
         }
     }
 
@@ -66,6 +66,6 @@ public record CacheConfig(int sinks, int window, int evictBatch, CacheType type)
 
     /** Bytes of keys and values of a cache of this geometry for a model of {@code layers} x {@code kvDim}: one slot more than the capacity, for the token in flight. */
     public long bytes(int layers, int kvDim) {
-        return 2L * layers * (capacity() + 1) * kvDim * type.bytes();
+        return 2L * layers * type.bytes((long) (capacity() + 1) * kvDim);
     }
 }

@@ -19,7 +19,7 @@ public record CacheSettings(int sinks, Integer window, int evictBatch, CacheType
 
     public CacheSettings {
         if (type == null) {
-            throw new IllegalArgumentException("the cache type must be given (f32 or f16)");
+            throw new IllegalArgumentException("the cache type must be given (f32, f16 or q8_0)");
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.streamingllm.cache;
 
+import dev.streamingllm.gguf.GGMLQuantizer;
+
 /**
  * One session's key/value cache: {@code sinks} first tokens plus a rolling {@code window} of recent
  * ones, allocated once and never grown.
@@ -15,7 +17,7 @@ package dev.streamingllm.cache;
  * <p>Layout per layer: slots [0, sinkCapacity) hold sinks (and pinned tokens); the remaining
  * {@code window + 1} slots are a ring, one slot larger than the window so that the token being
  * processed can attend to a full window before the oldest entry is evicted. Keys and values are
- * 32-bit floats or IEEE halves ({@link CacheType}), rounded as they are stored.
+ * 32-bit floats, IEEE halves or Q8_0 blocks ({@link CacheType}), rounded as they are stored.
  */
 public final class SinkCache {
 
@@ -29,6 +31,11 @@ public final class SinkCache {
     private final float[][] values;
     private final short[][] halfKeys;
     private final short[][] halfValues;
+    /** A Q8_0 cache's quants, a byte per value, and block scales, an IEEE half per {@value CacheType#Q8_0_BLOCK}. */
+    private final byte[][] quantKeys;
+    private final byte[][] quantValues;
+    private final short[][] keyScales;
+    private final short[][] valueScales;
     /** The token id held in each slot, so the window's token history travels with its keys and values. */
     private final int[] tokens;
 
@@ -62,11 +69,21 @@ public final class SinkCache {
         if (floats > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("cache of " + config.capacity() + " tokens x " + kvDim + " values per layer is too large");
         }
-        boolean half = config.type() == CacheType.F16;
-        this.keys = hostStorage && !half ? new float[layers][(int) floats] : null;
-        this.values = hostStorage && !half ? new float[layers][(int) floats] : null;
-        this.halfKeys = hostStorage && half ? new short[layers][(int) floats] : null;
-        this.halfValues = hostStorage && half ? new short[layers][(int) floats] : null;
+        CacheType type = config.type();
+        if (type == CacheType.Q8_0 && kvDim % CacheType.Q8_0_BLOCK != 0) {
+            throw new IllegalArgumentException("a q8_0 cache stores blocks of " + CacheType.Q8_0_BLOCK
+                    + " values; this model's " + kvDim + " key values per token are not whole blocks (use f16)");
+        }
+        int n = (int) floats;
+        this.keys = hostStorage && type == CacheType.F32 ? new float[layers][n] : null;
+        this.values = hostStorage && type == CacheType.F32 ? new float[layers][n] : null;
+        this.halfKeys = hostStorage && type == CacheType.F16 ? new short[layers][n] : null;
+        this.halfValues = hostStorage && type == CacheType.F16 ? new short[layers][n] : null;
+        boolean q8 = hostStorage && type == CacheType.Q8_0;
+        this.quantKeys = q8 ? new byte[layers][n] : null;
+        this.quantValues = q8 ? new byte[layers][n] : null;
+        this.keyScales = q8 ? new short[layers][n / CacheType.Q8_0_BLOCK] : null;
+        this.valueScales = q8 ? new short[layers][n / CacheType.Q8_0_BLOCK] : null;
         this.tokens = new int[slots()];
     }
 
@@ -225,29 +242,73 @@ public final class SinkCache {
     }
 
     /**
-     * Stores one token's key and value rows of layer {@code layer} in {@code slot}, in the cache's type. Halves
-     * saturate at the largest finite half (65504): the CPU kernels read them as finite numbers, and an attention
-     * score against an infinite key would be NaN anyway.
+     * Layer {@code layer}'s key quants, {@code slots() x kvDim}, of a {@link CacheType#Q8_0} cache: value {@code i}
+     * is {@code quantKeys(layer)[i]} times the half {@code keyScales(layer)[i / 32]}.
+     */
+    public byte[] quantKeys(int layer) {
+        requireStorage(CacheType.Q8_0);
+        return quantKeys[layer];
+    }
+
+    /** Layer {@code layer}'s key block scales as IEEE half bits, one per 32 values, of a {@link CacheType#Q8_0} cache. */
+    public short[] keyScales(int layer) {
+        requireStorage(CacheType.Q8_0);
+        return keyScales[layer];
+    }
+
+    /** Layer {@code layer}'s value quants, as {@link #quantKeys}. */
+    public byte[] quantValues(int layer) {
+        requireStorage(CacheType.Q8_0);
+        return quantValues[layer];
+    }
+
+    /** Layer {@code layer}'s value block scales, as {@link #keyScales}. */
+    public short[] valueScales(int layer) {
+        requireStorage(CacheType.Q8_0);
+        return valueScales[layer];
+    }
+
+    /**
+     * Stores one token's key and value rows of layer {@code layer} in {@code slot}, in the cache's type. Halves and
+     * Q8_0 inputs saturate at the largest finite half (65504): the CPU kernels read them as finite numbers, and an
+     * attention score against an infinite key would be NaN anyway.
      */
     public void store(int layer, int slot, float[] key, int keyOffset, float[] value, int valueOffset) {
+        requireStorage(config.type());
         int at = slot * kvDim;
-        if (config.type() == CacheType.F16) {
-            requireStorage(CacheType.F16);
-            short[] k = halfKeys[layer];
-            short[] v = halfValues[layer];
-            for (int i = 0; i < kvDim; i++) {
-                k[at + i] = Float.floatToFloat16(Math.clamp(key[keyOffset + i], -HALF_MAX, HALF_MAX));
-                v[at + i] = Float.floatToFloat16(Math.clamp(value[valueOffset + i], -HALF_MAX, HALF_MAX));
+        switch (config.type()) {
+            case F32 -> {
+                System.arraycopy(key, keyOffset, keys[layer], at, kvDim);
+                System.arraycopy(value, valueOffset, values[layer], at, kvDim);
             }
-        } else {
-            requireStorage(CacheType.F32);
-            System.arraycopy(key, keyOffset, keys[layer], at, kvDim);
-            System.arraycopy(value, valueOffset, values[layer], at, kvDim);
+            case F16 -> {
+                short[] k = halfKeys[layer];
+                short[] v = halfValues[layer];
+                for (int i = 0; i < kvDim; i++) {
+                    k[at + i] = Float.floatToFloat16(Math.clamp(key[keyOffset + i], -HALF_MAX, HALF_MAX));
+                    v[at + i] = Float.floatToFloat16(Math.clamp(value[valueOffset + i], -HALF_MAX, HALF_MAX));
+                }
+            }
+            case Q8_0 -> {
+                float[] block = new float[CacheType.Q8_0_BLOCK];
+                for (int b = 0; b < kvDim; b += block.length) {
+                    keyScales[layer][(at + b) / block.length] = q8_0(key, keyOffset + b, block, quantKeys[layer], at + b);
+                    valueScales[layer][(at + b) / block.length] = q8_0(value, valueOffset + b, block, quantValues[layer], at + b);
+                }
+            }
         }
     }
 
+    /** One saturated Q8_0 block of {@code row} from {@code offset} into {@code quants[at ..]}; returns its scale. */
+    private static short q8_0(float[] row, int offset, float[] block, byte[] quants, int at) {
+        for (int i = 0; i < block.length; i++) {
+            block[i] = Math.clamp(row[offset + i], -HALF_MAX, HALF_MAX);
+        }
+        return GGMLQuantizer.q8_0Block(block, 0, quants, at);
+    }
+
     private void requireStorage(CacheType type) {
-        if (keys == null && halfKeys == null) {
+        if (keys == null && halfKeys == null && quantKeys == null) {
             throw new IllegalStateException("this cache's keys and values live on a device, not on the heap");
         }
         if (config.type() != type) {

@@ -43,18 +43,28 @@ public final class GGMLQuantizer {
     }
 
     private static void q8_0(float[] values, ByteBuffer out) {
+        byte[] quants = new byte[32];
         for (int block = 0; block < values.length; block += 32) {
-            float amax = 0;
-            for (int i = 0; i < 32; i++) {
-                amax = Math.max(amax, Math.abs(values[block + i]));
-            }
-            float d = amax / 127f;
-            float id = d != 0 ? 1f / d : 0f;
-            out.putShort(Float.floatToFloat16(d));
-            for (int i = 0; i < 32; i++) {
-                out.put((byte) Math.round(values[block + i] * id));
-            }
+            out.putShort(q8_0Block(values, block, quants, 0));
+            out.put(quants);
         }
+    }
+
+    /**
+     * One Q8_0 block, {@code values[offset .. offset + 32)}, as quantize_row_q8_0_ref makes it: its 32 quants into
+     * {@code quants[quantsOffset ..]}, its scale returned as IEEE half bits.
+     */
+    public static short q8_0Block(float[] values, int offset, byte[] quants, int quantsOffset) {
+        float amax = 0;
+        for (int i = 0; i < 32; i++) {
+            amax = Math.max(amax, Math.abs(values[offset + i]));
+        }
+        float d = amax / 127f;
+        float id = d != 0 ? 1f / d : 0f;
+        for (int i = 0; i < 32; i++) {
+            quants[quantsOffset + i] = (byte) Math.round(values[offset + i] * id);
+        }
+        return Float.floatToFloat16(d);
     }
 
     private static void q4_0(float[] values, ByteBuffer out) {

@@ -89,7 +89,7 @@ class SinkCacheDeltaTest extends SinkCacheFixture {
             byte[] full = SinkCacheSnapshot.write(session.cache());
             byte[] delta = SinkCacheDelta.write(session.cache(), before);
             // rows per entry: keys and values of 5 layers x 32 values
-            long row = 2L * 5 * 32 * type.bytes();
+            long row = 2L * 5 * type.bytes(32);
             assertThat(full.length).isEqualTo(4 * 11 + 8 * 3 + 4 * 2048 + 2048 * row + 4);
             assertThat(delta.length).isEqualTo(4 * 7 + 8 + 4 * 4 + 8 * 3 + 4 + 20 * (8 + row) + 4);
             assertThat((double) delta.length / full.length).as("%s: %d of %d bytes", type, delta.length, full.length).isLessThan(0.011);

@@ -16,7 +16,7 @@ final class CacheOptions {
     Integer window;
 
     @Option(names = "--cache-type", defaultValue = "f32", converter = CacheTypeConverter.class,
-            description = "element type of the cached keys and values: f32 or f16, the starter's default (default: ${DEFAULT-VALUE})")
+            description = "element type of the cached keys and values: f32, f16 (the starter's default) or q8_0 (default: ${DEFAULT-VALUE})")
     CacheType type;
 
     /** The cache these options ask for, evicting one token at a time; resolved against the model. */

@@ -6,7 +6,7 @@ import java.util.Locale;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
-/** {@code --cache-type f32|f16}, in either case. */
+/** {@code --cache-type f32|f16|q8_0}, in either case. */
 final class CacheTypeConverter implements ITypeConverter<CacheType> {
 
     @Override

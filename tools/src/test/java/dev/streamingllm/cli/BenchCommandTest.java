@@ -68,6 +68,6 @@ class BenchCommandTest {
         CommandLine cli = StreamingLlmCli.commandLine();
         cli.setErr(new PrintWriter(err, true));
         assertThat(cli.execute("bench", model, "--latency", "--cache-type", "q3")).isEqualTo(2);
-        assertThat(err.toString()).contains("cache type 'q3' is not one of [f32, f16]");
+        assertThat(err.toString()).contains("cache type 'q3' is not one of [f32, f16, q8_0]");
     }
 }

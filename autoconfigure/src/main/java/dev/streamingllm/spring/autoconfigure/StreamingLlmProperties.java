@@ -111,8 +111,9 @@ public class StreamingLlmProperties {
         private boolean pinSystemPrompt = true;
 
         /**
-         * How keys and values are stored: f16 (IEEE halves, as llama.cpp's default: half the bytes per session) or
-         * f32. The CUDA backend keeps f32 on the device.
+         * How keys and values are stored: f16 (IEEE halves, as llama.cpp's default: half the bytes per session), f32,
+         * or q8_0 (a byte per value and a half scale per 32, as llama.cpp's q8_0). The CUDA backend keeps f32 on the
+         * device.
          */
         private CacheType type = CacheType.F16;
 

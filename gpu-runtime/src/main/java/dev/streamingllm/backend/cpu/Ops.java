@@ -117,6 +117,21 @@ public abstract sealed class Ops permits ScalarOps, VectorOps {
         }
     }
 
+    /**
+     * {@link #groupScores} over keys stored as Q8_0 blocks ({@link dev.streamingllm.cache.CacheType#Q8_0}): element
+     * {@code e} is {@code keys[e]} times the half {@code scales[e / 32]}. Each row and {@code keyOffset} start a
+     * block.
+     */
+    public abstract void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int[] rows, int keyOffset,
+                                     int from, int to, float scale, float[][] scores, int firstHead, int size);
+
+    /** {@link #groupWeightedSum} over values stored as Q8_0 blocks, as {@link #groupScores(float[], int, int, byte[], short[], int[], int, int, int, float, float[][], int, int)} reads keys. */
+    public abstract void groupWeightedSum(float[][] weights, int firstHead, int heads, byte[] values, short[] scales, int[] rows,
+                                          int valueOffset, int count, float[] out, int outOffset, int headStride, int size);
+
+    /** {@code count} values of Q8_0 blocks from {@code quants[from]} (a block's start) as floats into {@code out[outOffset]}. */
+    public abstract void widen(byte[] quants, short[] scales, int from, float[] out, int outOffset, int count);
+
     /** {@code count} IEEE halves from {@code halves[from]} as floats into {@code out[outOffset]}. */
     public abstract void widen(short[] halves, int from, float[] out, int outOffset, int count);
 

@@ -1,5 +1,7 @@
 package dev.streamingllm.backend.cpu;
 
+import dev.streamingllm.cache.CacheType;
+
 /** {@link Ops} in plain Java. */
 final class ScalarOps extends Ops {
 
@@ -108,6 +110,46 @@ final class ScalarOps extends Ops {
             }
             out[outOffset + i] = sum;
         }
+    }
+
+    @Override
+    public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int[] rows, int keyOffset,
+                            int from, int to, float scale, float[][] scores, int firstHead, int size) {
+        for (int g = 0; g < heads; g++) {
+            for (int j = from; j < to; j++) {
+                int k = rows[j] + keyOffset;
+                float sum = 0f;
+                for (int i = 0; i < size; i++) {
+                    sum += q[qOffset + g * size + i] * q8_0(keys, scales, k + i);
+                }
+                scores[firstHead + g][j] = sum * scale;
+            }
+        }
+    }
+
+    @Override
+    public void groupWeightedSum(float[][] weights, int firstHead, int heads, byte[] values, short[] scales, int[] rows,
+                                 int valueOffset, int count, float[] out, int outOffset, int headStride, int size) {
+        for (int g = 0; g < heads; g++) {
+            for (int i = 0; i < size; i++) {
+                float sum = 0f;
+                for (int j = 0; j < count; j++) {
+                    sum += weights[firstHead + g][j] * q8_0(values, scales, rows[j] + valueOffset + i);
+                }
+                out[outOffset + g * headStride + i] = sum;
+            }
+        }
+    }
+
+    @Override
+    public void widen(byte[] quants, short[] scales, int from, float[] out, int outOffset, int count) {
+        for (int i = 0; i < count; i++) {
+            out[outOffset + i] = q8_0(quants, scales, from + i);
+        }
+    }
+
+    private static float q8_0(byte[] quants, short[] scales, int at) {
+        return quants[at] * Float.float16ToFloat(scales[at / CacheType.Q8_0_BLOCK]);
     }
 
     @Override

@@ -4,6 +4,8 @@ import static dev.streamingllm.backend.cpu.VectorKernels.F;
 import static dev.streamingllm.backend.cpu.VectorKernels.L;
 import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 
+import dev.streamingllm.cache.CacheType;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
@@ -56,7 +58,7 @@ final class VectorOps extends Ops {
         FloatVector sums = FloatVector.zero(F);
         i = 0;
         for (; i + L <= size; i += L) {
-            FloatVector e = FloatVector.fromArray(F, x, offset + i).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorKernels.exp(FloatVector.fromArray(F, x, offset + i).sub(max));
             e.intoArray(x, offset + i);
             sums = sums.add(e);
         }
@@ -381,6 +383,108 @@ final class VectorOps extends Ops {
         }
     }
 
+    /**
+     * Up to four heads of a group per pass over the keys, as over halves: a key's quants widen (one instruction from
+     * bytes) and take their block's scale once for the four heads. A vector of quants never straddles two blocks, as
+     * rows, {@code keyOffset} and {@code size} are multiples of the lane count, which divides 32.
+     */
+    @Override
+    public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int[] rows, int keyOffset,
+                            int from, int to, float scale, float[][] scores, int firstHead, int size) {
+        if (size % L != 0 || keyOffset % L != 0) {
+            SCALAR.groupScores(q, qOffset, heads, keys, scales, rows, keyOffset, from, to, scale, scores, firstHead, size);
+            return;
+        }
+        float[] lanes = new float[4 * L];
+        float[] sums = new float[4];
+        for (int h = 0; h < heads; h += 4) {
+            int last = Math.min(heads, h + 4) - 1;
+            int q0 = qOffset + h * size;
+            int q1 = qOffset + Math.min(h + 1, last) * size;
+            int q2 = qOffset + Math.min(h + 2, last) * size;
+            int q3 = qOffset + last * size;
+            float[] s0 = scores[firstHead + h];
+            float[] s1 = scores[firstHead + Math.min(h + 1, last)];
+            float[] s2 = scores[firstHead + Math.min(h + 2, last)];
+            float[] s3 = scores[firstHead + last];
+            for (int j = from; j < to; j++) {
+                int k = rows[j] + keyOffset;
+                FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+                for (int i = 0; i < size; i += L) {
+                    FloatVector key = q8_0(keys, scales, k + i);
+                    acc0 = key.fma(FloatVector.fromArray(F, q, q0 + i), acc0);
+                    acc1 = key.fma(FloatVector.fromArray(F, q, q1 + i), acc1);
+                    acc2 = key.fma(FloatVector.fromArray(F, q, q2 + i), acc2);
+                    acc3 = key.fma(FloatVector.fromArray(F, q, q3 + i), acc3);
+                }
+                acc0.intoArray(lanes, 0);
+                acc1.intoArray(lanes, L);
+                acc2.intoArray(lanes, 2 * L);
+                acc3.intoArray(lanes, 3 * L);
+                VectorKernels.sums(lanes, 4, sums);
+                s0[j] = sums[0] * scale;
+                s1[j] = sums[1] * scale;
+                s2[j] = sums[2] * scale;
+                s3[j] = sums[3] * scale;
+            }
+        }
+    }
+
+    /** Up to four heads of a group per pass over the values, each value widened and scaled once for the four. */
+    @Override
+    public void groupWeightedSum(float[][] weights, int firstHead, int heads, byte[] values, short[] scales, int[] rows,
+                                 int valueOffset, int count, float[] out, int outOffset, int headStride, int size) {
+        if (size % L != 0 || valueOffset % L != 0) {
+            SCALAR.groupWeightedSum(weights, firstHead, heads, values, scales, rows, valueOffset, count, out, outOffset, headStride, size);
+            return;
+        }
+        for (int h = 0; h < heads; h += 4) {
+            int last = Math.min(heads, h + 4) - 1;
+            float[] w0 = weights[firstHead + h];
+            float[] w1 = weights[firstHead + Math.min(h + 1, last)];
+            float[] w2 = weights[firstHead + Math.min(h + 2, last)];
+            float[] w3 = weights[firstHead + last];
+            for (int i = 0; i < size; i += L) {
+                FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+                for (int j = 0; j < count; j++) {
+                    FloatVector value = q8_0(values, scales, rows[j] + valueOffset + i);
+                    acc0 = value.fma(FloatVector.broadcast(F, w0[j]), acc0);
+                    acc1 = value.fma(FloatVector.broadcast(F, w1[j]), acc1);
+                    acc2 = value.fma(FloatVector.broadcast(F, w2[j]), acc2);
+                    acc3 = value.fma(FloatVector.broadcast(F, w3[j]), acc3);
+                }
+                int at = outOffset + h * headStride + i;
+                acc0.intoArray(out, at);
+                if (h + 1 <= last) {
+                    acc1.intoArray(out, at + headStride);
+                }
+                if (h + 2 <= last) {
+                    acc2.intoArray(out, at + 2 * headStride);
+                }
+                if (h + 3 <= last) {
+                    acc3.intoArray(out, at + 3 * headStride);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void widen(byte[] quants, short[] scales, int from, float[] out, int outOffset, int count) {
+        int i = 0;
+        for (; i + L <= count && from % L == 0; i += L) {
+            q8_0(quants, scales, from + i).intoArray(out, outOffset + i);
+        }
+        if (i < count) {
+            SCALAR.widen(quants, scales, from + i, out, outOffset + i, count - i);
+        }
+    }
+
+    /** {@code L} values of Q8_0 blocks from {@code at} (a multiple of {@code L}, so within one block) as floats. */
+    private static FloatVector q8_0(byte[] quants, short[] scales, int at) {
+        return ((FloatVector) ByteVector.fromArray(VectorKernels.B, quants, at).castShape(F, 0))
+                .mul(WeightMatrix.f16(scales[at / CacheType.Q8_0_BLOCK]));
+    }
+
     @Override
     public void widen(short[] halves, int from, float[] out, int outOffset, int count) {
         int i = 0;
@@ -425,7 +529,7 @@ final class VectorOps extends Ops {
         int i = 0;
         for (; i + L <= size; i += L) {
             FloatVector g = FloatVector.fromArray(F, gate, gateOffset + i);
-            FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            FloatVector silu = g.div(VectorKernels.exp(g.neg()).add(1f));
             silu.mul(FloatVector.fromArray(F, up, upOffset + i)).intoArray(gate, gateOffset + i);
         }
         for (; i < size; i++) {

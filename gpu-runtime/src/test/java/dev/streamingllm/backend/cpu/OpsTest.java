@@ -334,6 +334,154 @@ class OpsTest {
         }
     }
 
+    /**
+     * A Q8_0 cache's kernels: each element is its quant times its block's scale, in groups of one to six heads, keys
+     * and values at scattered block-aligned rows, at offsets on a block, inside one, and off the lanes (where the
+     * vector path falls back), and only the group's heads, the range's keys and the head's outputs written.
+     */
+    @ParameterizedTest
+    @MethodSource("paths")
+    void q8_0KernelsComputeOverTheBlocksValues(Ops ops) {
+        Random random = new Random(29);
+        for (int size : new int[] {8, 16, 24, 32, 64, 96}) {
+            for (int offset : new int[] {0, 8, 16, 32, 3}) {
+                for (int heads = 1; heads <= 6; heads++) {
+                    int keys = 13;
+                    int stride = (offset + size + 31) / 32 * 32 + 32;
+                    byte[] quants = new byte[keys * stride];
+                    random.nextBytes(quants);
+                    short[] scales = new short[quants.length / 32];
+                    for (int b = 0; b < scales.length; b++) {
+                        scales[b] = Float.floatToFloat16((random.nextFloat() + 0.01f) / 64);
+                    }
+                    int[] rows = scatteredRows(random, keys, stride);
+                    float[] q = randoms(random, heads * size + 1);
+                    float[][] scores = new float[heads + 2][keys];
+                    ops.groupScores(q, 1, heads, quants, scales, rows, offset, 1, keys, 0.5f, scores, 1, size);
+                    int headStride = size + 2;
+                    float[] out = new float[1 + heads * headStride];
+                    ops.groupWeightedSum(scores, 1, heads, quants, scales, rows, offset, keys, out, 1, headStride, size);
+                    String at = ops.getClass().getSimpleName() + " size " + size + " offset " + offset + " heads " + heads;
+                    for (int g = 0; g < heads; g++) {
+                        for (int j = 1; j < keys; j++) {
+                            double want = 0;
+                            for (int i = 0; i < size; i++) {
+                                want += (double) q[1 + g * size + i] * q8_0(quants, scales, rows[j] + offset + i);
+                            }
+                            assertThat((double) scores[1 + g][j]).as("%s head %d score %d", at, g, j)
+                                    .isCloseTo(want * 0.5, within(1e-5 * (1 + Math.abs(want))));
+                        }
+                        assertThat(scores[1 + g][0]).as("%s key before the range", at).isZero();
+                        for (int i = 0; i < size; i++) {
+                            double want = 0;
+                            for (int j = 0; j < keys; j++) {
+                                want += (double) scores[1 + g][j] * q8_0(quants, scales, rows[j] + offset + i);
+                            }
+                            assertThat((double) out[1 + g * headStride + i]).as("%s head %d output %d", at, g, i)
+                                    .isCloseTo(want, within(1e-5 * (1 + Math.abs(want))));
+                        }
+                        assertThat(out[1 + g * headStride + size]).as("%s after head %d's output", at, g).isZero();
+                    }
+                    assertThat(out[0]).as("%s before the group's output", at).isZero();
+                    assertThat(scores[0]).as("%s head before the group", at).containsOnly(0f);
+                    assertThat(scores[heads + 1]).as("%s head after the group", at).containsOnly(0f);
+                }
+            }
+        }
+    }
+
+    /** Rows of Q8_0 blocks widen to their exact values, from a block's start, inside one and off the lanes. */
+    @ParameterizedTest
+    @MethodSource("paths")
+    void q8_0BlocksWidenToTheirExactValues(Ops ops) {
+        Random random = new Random(31);
+        byte[] quants = new byte[256];
+        random.nextBytes(quants);
+        short[] scales = new short[quants.length / 32];
+        for (int b = 0; b < scales.length; b++) {
+            scales[b] = Float.floatToFloat16(random.nextFloat() - 0.5f);
+        }
+        for (int from : new int[] {0, 16, 32, 5}) {
+            for (int count : new int[] {0, 1, 8, 16, 23, 64, 131}) {
+                float[] out = new float[count + 3];
+                ops.widen(quants, scales, from, out, 3, count);
+                for (int i = 0; i < count; i++) {
+                    assertThat(out[3 + i]).as("%s element %d of %d from %d", ops.getClass().getSimpleName(), i, count, from)
+                            .isEqualTo(q8_0(quants, scales, from + i));
+                }
+                assertThat(out[0]).isZero();
+            }
+        }
+    }
+
+    private static float q8_0(byte[] quants, short[] scales, int at) {
+        return quants[at] * Float.float16ToFloat(scales[at / 32]);
+    }
+
+    /**
+     * The vector exponential against {@code Math.exp}: within 2 ulp over the normal results, within a few of the
+     * smallest subnormal below them, 0 far below, infinity past the largest float, NaN for NaN.
+     */
+    @Test
+    void theVectorExponentialIsWithinTwoUlp() {
+        assumeTrue(Simd.ENABLED, "the Vector API kernels are off on this JVM");
+        int lanes = VectorKernels.L;
+        int n = 400_000;
+        float[] x = new float[n + 8 * lanes];
+        for (int i = 0; i < n; i++) {
+            x[i] = -110f + 200f * i / n;
+        }
+        float[] special = {0f, -0f, 1f, -1f, 88.72283f, 88.7229f, 89f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN,
+            -87.33654f, -103.9f, -104.5f, 1e-8f, Float.MAX_VALUE, -Float.MAX_VALUE};
+        System.arraycopy(special, 0, x, n, special.length);
+        float[] e = new float[x.length];
+        for (int i = 0; i + lanes <= x.length; i += lanes) {
+            VectorKernels.exp(jdk.incubator.vector.FloatVector.fromArray(VectorKernels.F, x, i)).intoArray(e, i);
+        }
+        for (int i = 0; i < n + special.length; i++) {
+            float want = (float) Math.exp(x[i]);
+            if (Float.isNaN(want)) {
+                assertThat(e[i]).as("e^%s", x[i]).isNaN();
+            } else if (Float.isInfinite(want)) {
+                assertThat(e[i]).as("e^%s", x[i]).isEqualTo(want);
+            } else if (want >= Float.MIN_NORMAL) {
+                assertThat(Math.abs(e[i] - want)).as("e^%s = %s, not %s", x[i], want, e[i]).isLessThanOrEqualTo(2 * Math.ulp(want));
+            } else {
+                assertThat(Math.abs(e[i] - want)).as("e^%s = %s, not %s", x[i], want, e[i]).isLessThanOrEqualTo(4 * Float.MIN_VALUE);
+            }
+        }
+    }
+
+    /**
+     * Softmax and SwiGLU give the same bits on their ten-thousandth call as on their first, whatever the JIT compiled
+     * in between: the library exponential the vector path used to call changed its last bit once compiled.
+     */
+    @ParameterizedTest
+    @MethodSource("paths")
+    void softmaxAndSwigluGiveTheSameBitsBeforeAndAfterCompilation(Ops ops) {
+        Random random = new Random(37);
+        float[] input = new float[1024];
+        for (int i = 0; i < input.length; i++) {
+            input[i] = (random.nextFloat() - 0.5f) * 40;
+        }
+        float[] up = randoms(random, input.length);
+        float[] firstSoftmax = null;
+        float[] firstSwiglu = null;
+        for (int call = 0; call < 10_000; call++) {
+            float[] p = input.clone();
+            ops.softmax(p, 0, p.length);
+            float[] g = input.clone();
+            ops.siluMul(g, 0, up, 0, g.length);
+            if (call == 0) {
+                firstSoftmax = p;
+                firstSwiglu = g;
+            } else if (!java.util.Arrays.equals(p, firstSoftmax) || !java.util.Arrays.equals(g, firstSwiglu)) {
+                assertThat(p).as("%s softmax on call %d", ops.getClass().getSimpleName(), call).containsExactly(firstSoftmax);
+                assertThat(g).as("%s SwiGLU on call %d", ops.getClass().getSimpleName(), call).containsExactly(firstSwiglu);
+            }
+        }
+    }
+
     /** Halves of both signs, some of them subnormal (below 2^-14), which the vector widening must normalize. */
     private static short[] halves(Random random, int n) {
         short[] out = new short[n];

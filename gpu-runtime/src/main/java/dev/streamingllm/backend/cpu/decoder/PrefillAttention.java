@@ -138,11 +138,15 @@ final class PrefillAttention {
                         float[][] keysT, float[][] values, int stride) {
         int kvDim = config.kvDim();
         int headDim = config.headDim();
-        boolean half = cache.type() == CacheType.F16;
-        float[] keys = half ? null : cache.keys(layer);
-        float[] vals = half ? null : cache.values(layer);
-        short[] halfKeys = half ? cache.halfKeys(layer) : null;
-        short[] halfVals = half ? cache.halfValues(layer) : null;
+        CacheType type = cache.type();
+        float[] keys = type == CacheType.F32 ? cache.keys(layer) : null;
+        float[] vals = type == CacheType.F32 ? cache.values(layer) : null;
+        short[] halfKeys = type == CacheType.F16 ? cache.halfKeys(layer) : null;
+        short[] halfVals = type == CacheType.F16 ? cache.halfValues(layer) : null;
+        byte[] quantKeys = type == CacheType.Q8_0 ? cache.quantKeys(layer) : null;
+        byte[] quantVals = type == CacheType.Q8_0 ? cache.quantValues(layer) : null;
+        short[] keyScales = type == CacheType.Q8_0 ? cache.keyScales(layer) : null;
+        short[] valueScales = type == CacheType.Q8_0 ? cache.valueScales(layer) : null;
         // One KV head per slice: a tile over a long window copies megabytes, which one thread did alone.
         Parallel.forRange(config.kvHeads(), 1, (from, to) -> {
             float[] key = new float[headDim];
@@ -155,12 +159,19 @@ final class PrefillAttention {
                     }
                     int at = (e < sinks ? e : cache.ringSlot(ringFrom + e - sinks)) * kvDim + g * headDim;
                     // Rows are widened as vectors; only the transposing stores go one by one.
-                    if (half) {
-                        ops.widen(halfKeys, at, key, 0, headDim);
-                        ops.widen(halfVals, at, vg, e * headDim, headDim);
-                    } else {
-                        System.arraycopy(keys, at, key, 0, headDim);
-                        System.arraycopy(vals, at, vg, e * headDim, headDim);
+                    switch (type) {
+                        case F32 -> {
+                            System.arraycopy(keys, at, key, 0, headDim);
+                            System.arraycopy(vals, at, vg, e * headDim, headDim);
+                        }
+                        case F16 -> {
+                            ops.widen(halfKeys, at, key, 0, headDim);
+                            ops.widen(halfVals, at, vg, e * headDim, headDim);
+                        }
+                        case Q8_0 -> {
+                            ops.widen(quantKeys, keyScales, at, key, 0, headDim);
+                            ops.widen(quantVals, valueScales, at, vg, e * headDim, headDim);
+                        }
                     }
                     for (int d = 0; d < headDim; d++) {
                         kt[d * stride + e] = key[d];

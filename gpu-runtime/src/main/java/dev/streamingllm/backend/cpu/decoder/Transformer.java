@@ -5,7 +5,6 @@ import dev.streamingllm.backend.Segment;
 import dev.streamingllm.backend.cpu.Ops;
 import dev.streamingllm.backend.cpu.Parallel;
 import dev.streamingllm.backend.cpu.WeightMatrix;
-import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.llama.Rope;
@@ -266,14 +265,23 @@ public final class Transformer implements Decoder {
                 int qOffset = firstHead * headDim;
                 int kvOffset = kvHead * headDim;
                 SinkCache cache = segments.get(s).cache();
-                if (cache.type() == CacheType.F16) {
-                    short[] keys = cache.halfKeys(layer);
-                    ops.groupScores(qSink[s], qOffset, group, keys, rows, kvOffset, start, Math.min(end, sinks), scale, scoreRows[s], firstHead, headDim);
-                    ops.groupScores(qWindow[s], qOffset, group, keys, rows, kvOffset, Math.max(start, sinks), end, scale, scoreRows[s], firstHead, headDim);
-                } else {
-                    float[] keys = cache.keys(layer);
-                    ops.groupScores(qSink[s], qOffset, group, keys, rows, kvOffset, start, Math.min(end, sinks), scale, scoreRows[s], firstHead, headDim);
-                    ops.groupScores(qWindow[s], qOffset, group, keys, rows, kvOffset, Math.max(start, sinks), end, scale, scoreRows[s], firstHead, headDim);
+                switch (cache.type()) {
+                    case F32 -> {
+                        float[] keys = cache.keys(layer);
+                        ops.groupScores(qSink[s], qOffset, group, keys, rows, kvOffset, start, Math.min(end, sinks), scale, scoreRows[s], firstHead, headDim);
+                        ops.groupScores(qWindow[s], qOffset, group, keys, rows, kvOffset, Math.max(start, sinks), end, scale, scoreRows[s], firstHead, headDim);
+                    }
+                    case F16 -> {
+                        short[] keys = cache.halfKeys(layer);
+                        ops.groupScores(qSink[s], qOffset, group, keys, rows, kvOffset, start, Math.min(end, sinks), scale, scoreRows[s], firstHead, headDim);
+                        ops.groupScores(qWindow[s], qOffset, group, keys, rows, kvOffset, Math.max(start, sinks), end, scale, scoreRows[s], firstHead, headDim);
+                    }
+                    case Q8_0 -> {
+                        byte[] keys = cache.quantKeys(layer);
+                        short[] scales = cache.keyScales(layer);
+                        ops.groupScores(qSink[s], qOffset, group, keys, scales, rows, kvOffset, start, Math.min(end, sinks), scale, scoreRows[s], firstHead, headDim);
+                        ops.groupScores(qWindow[s], qOffset, group, keys, scales, rows, kvOffset, Math.max(start, sinks), end, scale, scoreRows[s], firstHead, headDim);
+                    }
                 }
             }
         });
@@ -296,10 +304,13 @@ public final class Transformer implements Decoder {
                 int kvOffset = kvHead * headDim + element;
                 int outOffset = (first[s] + i) * qDim + firstHead * headDim + element;
                 SinkCache cache = segments.get(s).cache();
-                if (cache.type() == CacheType.F16) {
-                    ops.groupWeightedSum(scoreRows[s], firstHead, group, cache.halfValues(layer), rows, kvOffset, rows.length, out, outOffset, headDim, part);
-                } else {
-                    ops.groupWeightedSum(scoreRows[s], firstHead, group, cache.values(layer), rows, kvOffset, rows.length, out, outOffset, headDim, part);
+                switch (cache.type()) {
+                    case F32 -> ops.groupWeightedSum(scoreRows[s], firstHead, group, cache.values(layer), rows, kvOffset, rows.length, out,
+                            outOffset, headDim, part);
+                    case F16 -> ops.groupWeightedSum(scoreRows[s], firstHead, group, cache.halfValues(layer), rows, kvOffset, rows.length, out,
+                            outOffset, headDim, part);
+                    case Q8_0 -> ops.groupWeightedSum(scoreRows[s], firstHead, group, cache.quantValues(layer), cache.valueScales(layer), rows,
+                            kvOffset, rows.length, out, outOffset, headDim, part);
                 }
             }
         });
