@@ -111,8 +111,20 @@ public final class ServeBench {
 
     private static List<Level> drive(String engine, HttpClient http, String base, int[] levels, int turns, int maxTokens) throws Exception {
         String model = BenchClient.modelId(http, base);
-        // warm-up: the JIT compiles the kernels (and llama-server's slots start) before anything is timed
-        conversation(http, base, model, 0, turns, maxTokens);
+        // warm-up: the JIT compiles the kernels (and llama-server's slots start) before anything is timed; four
+        // conversations at once, so that the batched kernels of several rows are compiled too, not only a single
+        // stream's (warmed by one conversation, the first timed batches of four ran at half the speed of later ones)
+        int warmUp = Math.min(4, Arrays.stream(levels).max().orElse(1));
+        try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<List<Reply>>> runs = new ArrayList<>();
+            for (int c = 0; c < warmUp; c++) {
+                int client = 1000 + c; // conversations of their own, none of the timed ones
+                runs.add(pool.submit(() -> conversation(http, base, model, client, turns, maxTokens)));
+            }
+            for (Future<List<Reply>> run : runs) {
+                run.get();
+            }
+        }
         List<Level> out = new ArrayList<>();
         for (int clients : levels) {
             long start = System.nanoTime();
