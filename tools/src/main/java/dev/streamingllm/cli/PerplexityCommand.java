@@ -1,6 +1,7 @@
 package dev.streamingllm.cli;
 
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.eval.AttentionMode;
 import dev.streamingllm.eval.LongStream;
 import dev.streamingllm.eval.Perplexity;
@@ -75,6 +76,10 @@ final class PerplexityCommand implements Callable<Integer> {
     @Option(names = "--segment", defaultValue = "1000", description = "tokens per row of the table (default: ${DEFAULT-VALUE})")
     int segment;
 
+    @Option(names = "--cache-type", defaultValue = "f32", converter = CacheTypeConverter.class,
+            description = "element type of the cached keys and values: f32, f16 or q8_0 (default: ${DEFAULT-VALUE})")
+    CacheType cacheType;
+
     @Option(names = "--out", required = true, description = "output directory")
     Path out;
 
@@ -99,7 +104,7 @@ final class PerplexityCommand implements Callable<Integer> {
                 longStream(m, ids, parsed);
                 return 0;
             }
-            Perplexity perplexity = new Perplexity(m.transformer());
+            Perplexity perplexity = new Perplexity(m.transformer(), cacheType);
             PerplexityReport report = new PerplexityReport(m.path().getFileName() + " on " + text.getFileName() + " ("
                     + (budget.cache != null ? "cache " + budget.cache : "sinks " + sinks[0] + ", window " + budget.window) + ")");
             for (AttentionMode mode : parsed) {
@@ -138,7 +143,7 @@ final class PerplexityCommand implements Callable<Integer> {
                     String label = mode.label() + " " + s + "+" + window;
                     long start = System.nanoTime();
                     Path series = checkpoint == null ? null : checkpoint.resolve(label.replace(' ', '-'));
-                    longStream.run(new CacheConfig(s, window, 1), ids, stream, block, series, b -> {
+                    longStream.run(new CacheConfig(s, window, 1, cacheType), ids, stream, block, series, b -> {
                         System.out.printf("%-18s %12d %12.3f %10.1f %8d%n", label, b.tokens(), b.perplexity(), b.residentBytes() / 1048576.0, b.process());
                         csv.printf("%s,%d,%.4f,%.1f,%d%n", label, b.tokens(), b.perplexity(), b.residentBytes() / 1048576.0, b.process());
                         csv.flush();

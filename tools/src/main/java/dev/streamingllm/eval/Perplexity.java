@@ -2,6 +2,7 @@ package dev.streamingllm.eval;
 
 import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.session.Session;
 
 /**
@@ -13,9 +14,12 @@ import dev.streamingllm.session.Session;
 public final class Perplexity {
 
     private final Transformer transformer;
+    private final CacheType type;
 
-    public Perplexity(Transformer transformer) {
+    /** Every mode's cache stores its keys and values as {@code type}. */
+    public Perplexity(Transformer transformer, CacheType type) {
         this.transformer = transformer;
+        this.type = type;
     }
 
     /** {@code nll[i]} is -log p(tokens[i + 1] | what the mode lets the model see). */
@@ -33,9 +37,9 @@ public final class Perplexity {
         }
         int budget = sinks + window;
         return switch (mode) {
-            case DENSE -> streamed(CacheConfig.dense(tokens.length), tokens);
-            case WINDOW -> streamed(CacheConfig.window(budget), tokens);
-            case STREAMING -> streamed(CacheConfig.streaming(sinks, window), tokens);
+            case DENSE -> streamed(CacheConfig.dense(tokens.length).withType(type), tokens);
+            case WINDOW -> streamed(CacheConfig.window(budget).withType(type), tokens);
+            case STREAMING -> streamed(CacheConfig.streaming(sinks, window).withType(type), tokens);
             case RECOMPUTE -> recomputed(tokens, budget, every);
         };
     }
@@ -64,7 +68,7 @@ public final class Perplexity {
         for (int i = every - 1; i < tokens.length - 1; i += every) {
             int start = Math.max(0, i + 1 - budget);
             int[] context = java.util.Arrays.copyOfRange(tokens, start, i + 1);
-            float[] logits = new Session(transformer, CacheConfig.dense(budget)).prefill(context);
+            float[] logits = new Session(transformer, CacheConfig.dense(budget).withType(type)).prefill(context);
             nll[i] = negativeLogLikelihood(logits, 0, vocab, tokens[i + 1]);
         }
         return nll;

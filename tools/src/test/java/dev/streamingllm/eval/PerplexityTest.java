@@ -3,6 +3,7 @@ package dev.streamingllm.eval;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.testing.Shared;
 import java.io.ByteArrayOutputStream;
@@ -37,7 +38,7 @@ class PerplexityTest {
 
     @Test
     void everyModeAgreesUntilTheBudgetFillsAndStreamingKeepsItsSinksAfter() {
-        Perplexity perplexity = new Perplexity(model.transformer());
+        Perplexity perplexity = new Perplexity(model.transformer(), CacheType.F32);
         int sinks = 4;
         int window = 28;
         double[] dense = perplexity.nll(AttentionMode.DENSE, tokens, sinks, window);
@@ -77,7 +78,7 @@ class PerplexityTest {
 
     @Test
     void aSampledSeriesIsComparedOnTheSamePredictions() {
-        double[] sampled = new Perplexity(model.transformer()).nll(AttentionMode.RECOMPUTE, Arrays.copyOf(tokens, 41), 0, 8, 10);
+        double[] sampled = new Perplexity(model.transformer(), CacheType.F32).nll(AttentionMode.RECOMPUTE, Arrays.copyOf(tokens, 41), 0, 8, 10);
         assertThat(sampled).hasSize(40);
         for (int i = 0; i < 40; i++) {
             assertThat(Double.isNaN(sampled[i])).as("prediction %d scored", i).isEqualTo((i + 1) % 10 != 0);
@@ -91,6 +92,20 @@ class PerplexityTest {
         assertThat(lines).containsExactly("tokens every sampled", "1-4 7.389 7.389", "all 7.389 7.389", "same 2 20.086 7.389");
     }
 
+    /** The cache type reaches the modes' caches: halves and Q8_0 blocks score the text close to floats, but not exactly. */
+    @Test
+    void everyModeStoresItsCacheInTheTypeAskedFor() {
+        for (CacheType type : List.of(CacheType.F16, CacheType.Q8_0)) {
+            Perplexity perplexity = new Perplexity(model.transformer(), type);
+            for (AttentionMode mode : List.of(AttentionMode.STREAMING, AttentionMode.WINDOW, AttentionMode.DENSE)) {
+                double narrow = PerplexityReport.perplexity(perplexity.nll(mode, tokens, 4, 28), 0, tokens.length - 1);
+                double wide = PerplexityReport.perplexity(new Perplexity(model.transformer(), CacheType.F32).nll(mode, tokens, 4, 28), 0,
+                        tokens.length - 1);
+                assertThat(narrow).as("%s %s", type, mode).isNotEqualTo(wide).isCloseTo(wide, within(0.02 * wide));
+            }
+        }
+    }
+
     @Test
     void aLongStreamRepeatsTheTextAndScoresEachBlockAsTheSameCacheWould() {
         dev.streamingllm.cache.CacheConfig config = dev.streamingllm.cache.CacheConfig.streaming(4, 28);
@@ -99,7 +114,7 @@ class PerplexityTest {
         assertThat(blocks).isEqualTo(seen).extracting(LongStream.Block::tokens).containsExactly(100L, 200L, 300L, 400L, 450L);
         assertThat(blocks).allSatisfy(b -> assertThat(b.residentBytes()).isPositive());
         // the first block is the plain streaming run over the text itself (the second ends with the wrap to its start)
-        double[] nll = new Perplexity(model.transformer()).nll(AttentionMode.STREAMING, tokens, 4, 28);
+        double[] nll = new Perplexity(model.transformer(), CacheType.F32).nll(AttentionMode.STREAMING, tokens, 4, 28);
         assertThat(blocks.get(0).perplexity()).isCloseTo(PerplexityReport.perplexity(nll, 0, 100), within(1e-6));
         // past the text's end it starts over: the stream is 450 tokens of a 200-token text
         assertThat(blocks.get(2).perplexity()).isNotEqualTo(blocks.get(0).perplexity());
