@@ -397,6 +397,10 @@ final class VectorOps extends Ops {
         }
         float[] lanes = new float[4 * L];
         float[] sums = new float[4];
+        if (heads == 1) {
+            fourKeys(q, qOffset, keys, scales, rows, keyOffset, from, to, scale, scores[firstHead], size, lanes, sums);
+            return;
+        }
         for (int h = 0; h < heads; h += 4) {
             int last = Math.min(heads, h + 4) - 1;
             int q0 = qOffset + h * size;
@@ -430,12 +434,67 @@ final class VectorOps extends Ops {
         }
     }
 
-    /** Up to four heads of a group per pass over the values, each value widened and scaled once for the four. */
+    /**
+     * One query head (no grouping) against four keys per pass, its query's vectors loaded once for the four: a pass of
+     * four heads would compute one head's scores four times.
+     */
+    private static void fourKeys(float[] q, int qOffset, byte[] keys, short[] scales, int[] rows, int keyOffset, int from, int to,
+                                 float scale, float[] scores, int size, float[] lanes, float[] sums) {
+        for (int j = from; j < to; j += 4) {
+            int k0 = rows[j] + keyOffset;
+            int k1 = rows[Math.min(j + 1, to - 1)] + keyOffset;
+            int k2 = rows[Math.min(j + 2, to - 1)] + keyOffset;
+            int k3 = rows[Math.min(j + 3, to - 1)] + keyOffset;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+            for (int i = 0; i < size; i += L) {
+                FloatVector x = FloatVector.fromArray(F, q, qOffset + i);
+                acc0 = q8_0(keys, scales, k0 + i).fma(x, acc0);
+                acc1 = q8_0(keys, scales, k1 + i).fma(x, acc1);
+                acc2 = q8_0(keys, scales, k2 + i).fma(x, acc2);
+                acc3 = q8_0(keys, scales, k3 + i).fma(x, acc3);
+            }
+            acc0.intoArray(lanes, 0);
+            acc1.intoArray(lanes, L);
+            acc2.intoArray(lanes, 2 * L);
+            acc3.intoArray(lanes, 3 * L);
+            VectorKernels.sums(lanes, 4, sums);
+            for (int t = 0; t < 4 && j + t < to; t++) {
+                scores[j + t] = sums[t] * scale;
+            }
+        }
+    }
+
+    /**
+     * Up to four heads of a group per pass over the values, each value widened and scaled once for the four; one head
+     * alone takes two vectors of its elements per pass instead, so that no pass computes a head twice.
+     */
     @Override
     public void groupWeightedSum(float[][] weights, int firstHead, int heads, byte[] values, short[] scales, int[] rows,
                                  int valueOffset, int count, float[] out, int outOffset, int headStride, int size) {
         if (size % L != 0 || valueOffset % L != 0) {
             SCALAR.groupWeightedSum(weights, firstHead, heads, values, scales, rows, valueOffset, count, out, outOffset, headStride, size);
+            return;
+        }
+        if (heads == 1) {
+            float[] w = weights[firstHead];
+            int i = 0;
+            for (; i + 2 * L <= size; i += 2 * L) {
+                FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+                for (int j = 0; j < count; j++) {
+                    FloatVector weight = FloatVector.broadcast(F, w[j]);
+                    acc0 = q8_0(values, scales, rows[j] + valueOffset + i).fma(weight, acc0);
+                    acc1 = q8_0(values, scales, rows[j] + valueOffset + i + L).fma(weight, acc1);
+                }
+                acc0.intoArray(out, outOffset + i);
+                acc1.intoArray(out, outOffset + i + L);
+            }
+            if (i < size) {
+                FloatVector acc = FloatVector.zero(F);
+                for (int j = 0; j < count; j++) {
+                    acc = q8_0(values, scales, rows[j] + valueOffset + i).fma(FloatVector.broadcast(F, w[j]), acc);
+                }
+                acc.intoArray(out, outOffset + i);
+            }
             return;
         }
         for (int h = 0; h < heads; h += 4) {

@@ -343,10 +343,10 @@ class OpsTest {
     @MethodSource("paths")
     void q8_0KernelsComputeOverTheBlocksValues(Ops ops) {
         Random random = new Random(29);
-        for (int size : new int[] {8, 16, 24, 32, 64, 96}) {
+        for (int size : new int[] {8, 16, 24, 32, 48, 64, 96}) {
             for (int offset : new int[] {0, 8, 16, 32, 3}) {
                 for (int heads = 1; heads <= 6; heads++) {
-                    int keys = 13;
+                    int keys = 15;
                     int stride = (offset + size + 31) / 32 * 32 + 32;
                     byte[] quants = new byte[keys * stride];
                     random.nextBytes(quants);
