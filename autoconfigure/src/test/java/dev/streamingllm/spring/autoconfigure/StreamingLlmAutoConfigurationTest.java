@@ -79,6 +79,18 @@ class StreamingLlmAutoConfigurationTest {
                 .doesNotHaveBean(HealthIndicator.class).doesNotHaveBean(ConversationIdAdvisor.class));
     }
 
+    /** {@code streamingllm.cache.type=q8_0} gives sessions of Q8_0 caches: a byte per value and a 2-byte scale per 32. */
+    @Test
+    void aQ8_0CacheTypeBindsAndSizesTheSessions() {
+        runner.withPropertyValues("streamingllm.backend=cpu", "streamingllm.cache.type=q8_0", "streamingllm.cache.window=60")
+                .run(context -> {
+                    ChatSessions sessions = context.getBean(ChatSessions.class);
+                    assertThat(sessions.settings().cache().type()).isEqualTo(CacheType.Q8_0);
+                    // stories260K: 5 layers x 32 values per token; 4 sinks + 60 + 1 slots
+                    assertThat(sessions.bytesPerSession()).isEqualTo(2L * 5 * 65 * (32 + 2));
+                });
+    }
+
     @Test
     void propertiesShapeTheSessionsAndTheDefaultOptions() {
         runner.withPropertyValues("streamingllm.backend=cpu", "streamingllm.cache.sinks=2", "streamingllm.cache.window=60",
