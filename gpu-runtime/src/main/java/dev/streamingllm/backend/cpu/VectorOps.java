@@ -384,9 +384,11 @@ final class VectorOps extends Ops {
     }
 
     /**
-     * Up to four heads of a group per pass over the keys, as over halves: a key's quants widen (one instruction from
-     * bytes) and take their block's scale once for the four heads. A vector of quants never straddles two blocks, as
-     * rows, {@code keyOffset} and {@code size} are multiples of the lane count, which divides 32.
+     * Up to four heads of a group per pass over the keys: a key's quants widen (one instruction from bytes) and take
+     * their block's scale once for the pass's heads. One or three heads take four keys per pass, a query's vectors
+     * loaded once for the four: one key at a time, summing each key's accumulators cost as much as their multiply-adds
+     * (23 ns a key row for a group of three, against 13-18). A vector of quants never straddles two blocks, as rows,
+     * {@code keyOffset} and {@code size} are multiples of the lane count, which divides 32.
      */
     @Override
     public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int[] rows, int keyOffset,
@@ -395,51 +397,111 @@ final class VectorOps extends Ops {
             SCALAR.groupScores(q, qOffset, heads, keys, scales, rows, keyOffset, from, to, scale, scores, firstHead, size);
             return;
         }
-        float[] lanes = new float[4 * L];
-        float[] sums = new float[4];
-        if (heads == 1) {
-            fourKeys(q, qOffset, keys, scales, rows, keyOffset, from, to, scale, scores[firstHead], size, lanes, sums);
-            return;
-        }
+        // a pass of three heads is its own kernel, as a pass of four would compute one head twice; two run as three
         for (int h = 0; h < heads; h += 4) {
-            int last = Math.min(heads, h + 4) - 1;
             int q0 = qOffset + h * size;
-            int q1 = qOffset + Math.min(h + 1, last) * size;
-            int q2 = qOffset + Math.min(h + 2, last) * size;
-            int q3 = qOffset + last * size;
-            float[] s0 = scores[firstHead + h];
-            float[] s1 = scores[firstHead + Math.min(h + 1, last)];
-            float[] s2 = scores[firstHead + Math.min(h + 2, last)];
-            float[] s3 = scores[firstHead + last];
-            for (int j = from; j < to; j++) {
-                int k = rows[j] + keyOffset;
-                FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-                for (int i = 0; i < size; i += L) {
-                    FloatVector key = q8_0(keys, scales, k + i);
-                    acc0 = key.fma(FloatVector.fromArray(F, q, q0 + i), acc0);
-                    acc1 = key.fma(FloatVector.fromArray(F, q, q1 + i), acc1);
-                    acc2 = key.fma(FloatVector.fromArray(F, q, q2 + i), acc2);
-                    acc3 = key.fma(FloatVector.fromArray(F, q, q3 + i), acc3);
-                }
-                acc0.intoArray(lanes, 0);
-                acc1.intoArray(lanes, L);
-                acc2.intoArray(lanes, 2 * L);
-                acc3.intoArray(lanes, 3 * L);
-                VectorKernels.sums(lanes, 4, sums);
-                s0[j] = sums[0] * scale;
-                s1[j] = sums[1] * scale;
-                s2[j] = sums[2] * scale;
-                s3[j] = sums[3] * scale;
+            switch (Math.min(4, heads - h)) {
+                case 1 -> oneHead(q, q0, keys, scales, rows, keyOffset, from, to, scale, scores[firstHead + h], size);
+                case 2 -> threeHeads(q, q0, q0 + size, q0 + size, keys, scales, rows, keyOffset, from, to, scale,
+                        scores[firstHead + h], scores[firstHead + h + 1], scores[firstHead + h + 1], size);
+                case 3 -> threeHeads(q, q0, q0 + size, q0 + 2 * size, keys, scales, rows, keyOffset, from, to, scale,
+                        scores[firstHead + h], scores[firstHead + h + 1], scores[firstHead + h + 2], size);
+                default -> fourHeads(q, q0, keys, scales, rows, keyOffset, from, to, scale, scores, firstHead + h, size);
             }
         }
     }
 
     /**
-     * One query head (no grouping) against four keys per pass, its query's vectors loaded once for the four: a pass of
-     * four heads would compute one head's scores four times.
+     * Four query heads against one key per pass (four keys a pass, sixteen accumulators, ran slower: 31-32 ns a key
+     * row against 25-29).
      */
-    private static void fourKeys(float[] q, int qOffset, byte[] keys, short[] scales, int[] rows, int keyOffset, int from, int to,
-                                 float scale, float[] scores, int size, float[] lanes, float[] sums) {
+    private static void fourHeads(float[] q, int q0, byte[] keys, short[] scales, int[] rows, int keyOffset, int from, int to,
+                                  float scale, float[][] scores, int head, int size) {
+        float[] lanes = new float[4 * L];
+        float[] sums = new float[4];
+        int q1 = q0 + size, q2 = q1 + size, q3 = q2 + size;
+        float[] s0 = scores[head], s1 = scores[head + 1], s2 = scores[head + 2], s3 = scores[head + 3];
+        for (int j = from; j < to; j++) {
+            int k = rows[j] + keyOffset;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+            for (int i = 0; i < size; i += L) {
+                FloatVector key = q8_0(keys, scales, k + i);
+                acc0 = key.fma(FloatVector.fromArray(F, q, q0 + i), acc0);
+                acc1 = key.fma(FloatVector.fromArray(F, q, q1 + i), acc1);
+                acc2 = key.fma(FloatVector.fromArray(F, q, q2 + i), acc2);
+                acc3 = key.fma(FloatVector.fromArray(F, q, q3 + i), acc3);
+            }
+            acc0.intoArray(lanes, 0);
+            acc1.intoArray(lanes, L);
+            acc2.intoArray(lanes, 2 * L);
+            acc3.intoArray(lanes, 3 * L);
+            VectorKernels.sums(lanes, 4, sums);
+            s0[j] = sums[0] * scale;
+            s1[j] = sums[1] * scale;
+            s2[j] = sums[2] * scale;
+            s3[j] = sums[3] * scale;
+        }
+    }
+
+    /** Three query heads against four keys per pass, twelve accumulators (the default model's groups are of three). */
+    private static void threeHeads(float[] q, int q0, int q1, int q2, byte[] keys, short[] scales, int[] rows, int keyOffset,
+                                   int from, int to, float scale, float[] s0, float[] s1, float[] s2, int size) {
+        float[] lanes = new float[12 * L];
+        float[] sums = new float[12];
+        for (int j = from; j < to; j += 4) {
+            int k0 = rows[j] + keyOffset;
+            int k1 = rows[Math.min(j + 1, to - 1)] + keyOffset;
+            int k2 = rows[Math.min(j + 2, to - 1)] + keyOffset;
+            int k3 = rows[Math.min(j + 3, to - 1)] + keyOffset;
+            FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+            FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+            for (int i = 0; i < size; i += L) {
+                FloatVector x0 = FloatVector.fromArray(F, q, q0 + i);
+                FloatVector x1 = FloatVector.fromArray(F, q, q1 + i);
+                FloatVector x2 = FloatVector.fromArray(F, q, q2 + i);
+                FloatVector key = q8_0(keys, scales, k0 + i);
+                a00 = key.fma(x0, a00);
+                a10 = key.fma(x1, a10);
+                a20 = key.fma(x2, a20);
+                key = q8_0(keys, scales, k1 + i);
+                a01 = key.fma(x0, a01);
+                a11 = key.fma(x1, a11);
+                a21 = key.fma(x2, a21);
+                key = q8_0(keys, scales, k2 + i);
+                a02 = key.fma(x0, a02);
+                a12 = key.fma(x1, a12);
+                a22 = key.fma(x2, a22);
+                key = q8_0(keys, scales, k3 + i);
+                a03 = key.fma(x0, a03);
+                a13 = key.fma(x1, a13);
+                a23 = key.fma(x2, a23);
+            }
+            a00.intoArray(lanes, 0);
+            a01.intoArray(lanes, L);
+            a02.intoArray(lanes, 2 * L);
+            a03.intoArray(lanes, 3 * L);
+            a10.intoArray(lanes, 4 * L);
+            a11.intoArray(lanes, 5 * L);
+            a12.intoArray(lanes, 6 * L);
+            a13.intoArray(lanes, 7 * L);
+            a20.intoArray(lanes, 8 * L);
+            a21.intoArray(lanes, 9 * L);
+            a22.intoArray(lanes, 10 * L);
+            a23.intoArray(lanes, 11 * L);
+            VectorKernels.sums(lanes, 12, sums);
+            for (int t = 0; t < 4 && j + t < to; t++) {
+                s0[j + t] = sums[t] * scale;
+                s1[j + t] = sums[4 + t] * scale;
+                s2[j + t] = sums[8 + t] * scale;
+            }
+        }
+    }
+
+    /** One query head (no grouping) against four keys per pass. */
+    private static void oneHead(float[] q, int qOffset, byte[] keys, short[] scales, int[] rows, int keyOffset, int from, int to,
+                                float scale, float[] scores, int size) {
+        float[] lanes = new float[4 * L];
+        float[] sums = new float[4];
         for (int j = from; j < to; j += 4) {
             int k0 = rows[j] + keyOffset;
             int k1 = rows[Math.min(j + 1, to - 1)] + keyOffset;
