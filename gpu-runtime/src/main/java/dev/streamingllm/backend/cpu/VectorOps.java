@@ -211,6 +211,10 @@ final class VectorOps extends Ops {
             for (int g = 0; g < 4; g++) {
                 split(q, qOffset + Math.min(h + g, last) * size, split, g * size, size);
             }
+            if (last - h == 2) {
+                threeHeads(split, keys, rows, keyOffset, from, to, scale, s0, s1, s2, size, lanes, sums);
+                continue;
+            }
             for (int j = from; j < to; j++) {
                 int k = rows[j] + keyOffset;
                 FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
@@ -233,6 +237,35 @@ final class VectorOps extends Ops {
                 s2[j] = sums[2] * scale;
                 s3[j] = sums[3] * scale;
             }
+        }
+    }
+
+    /**
+     * Three heads (their split queries {@code size} apart in {@code split}) per pass over the keys, for groups of three
+     * (the default model's): a pass of four would compute the third head twice. Summed with an empty fourth lane
+     * vector, in the single-head kernel's order, so the scores are its scores, bit for bit.
+     */
+    private static void threeHeads(float[] split, short[] keys, int[] rows, int keyOffset, int from, int to, float scale,
+                                   float[] s0, float[] s1, float[] s2, int size, float[] lanes, float[] sums) {
+        java.util.Arrays.fill(lanes, 3 * L, 4 * L, 0f);
+        for (int j = from; j < to; j++) {
+            int k = rows[j] + keyOffset;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
+            for (int i = 0; i < size; i += 2 * L) {
+                IntVector pairs = pairs(keys, k + i);
+                FloatVector even = VectorKernels.evenHalves(pairs);
+                FloatVector odd = VectorKernels.oddHalves(pairs);
+                acc0 = odd.fma(FloatVector.fromArray(F, split, i + L), even.fma(FloatVector.fromArray(F, split, i), acc0));
+                acc1 = odd.fma(FloatVector.fromArray(F, split, size + i + L), even.fma(FloatVector.fromArray(F, split, size + i), acc1));
+                acc2 = odd.fma(FloatVector.fromArray(F, split, 2 * size + i + L), even.fma(FloatVector.fromArray(F, split, 2 * size + i), acc2));
+            }
+            acc0.intoArray(lanes, 0);
+            acc1.intoArray(lanes, L);
+            acc2.intoArray(lanes, 2 * L);
+            VectorKernels.sums(lanes, 4, sums);
+            s0[j] = sums[0] * scale;
+            s1[j] = sums[1] * scale;
+            s2[j] = sums[2] * scale;
         }
     }
 
