@@ -270,6 +270,35 @@ final class VectorOps extends Ops {
     }
 
     /**
+     * {@code 2 L} elements from {@code valueOffset} of three heads' weighted sums, split as {@link #split} splits (head
+     * {@code g}'s at {@code split[g * size + i]}): a group of three without the fourth head's duplicate multiply-adds.
+     */
+    private static void threeHeadValues(float[] w0, float[] w1, float[] w2, short[] values, int[] rows, int valueOffset, int count,
+                                        float[] split, int i, int size) {
+        FloatVector even0 = FloatVector.zero(F), odd0 = even0, even1 = even0, odd1 = even0, even2 = even0, odd2 = even0;
+        for (int j = 0; j < count; j++) {
+            IntVector pairs = pairs(values, rows[j] + valueOffset);
+            FloatVector even = VectorKernels.evenHalves(pairs);
+            FloatVector odd = VectorKernels.oddHalves(pairs);
+            FloatVector w = FloatVector.broadcast(F, w0[j]);
+            even0 = even.fma(w, even0);
+            odd0 = odd.fma(w, odd0);
+            w = FloatVector.broadcast(F, w1[j]);
+            even1 = even.fma(w, even1);
+            odd1 = odd.fma(w, odd1);
+            w = FloatVector.broadcast(F, w2[j]);
+            even2 = even.fma(w, even2);
+            odd2 = odd.fma(w, odd2);
+        }
+        even0.intoArray(split, i);
+        odd0.intoArray(split, i + L);
+        even1.intoArray(split, size + i);
+        odd1.intoArray(split, size + i + L);
+        even2.intoArray(split, 2 * size + i);
+        odd2.intoArray(split, 2 * size + i + L);
+    }
+
+    /**
      * Up to four heads of a group per pass over the values, each value read and widened once for the four, as
      * {@link #groupScores(float[], int, int, short[], int[], int, int, int, float, float[][], int, int)} reads keys.
      */
@@ -287,7 +316,10 @@ final class VectorOps extends Ops {
             float[] w1 = weights[firstHead + Math.min(h + 1, last)];
             float[] w2 = weights[firstHead + Math.min(h + 2, last)];
             float[] w3 = weights[firstHead + last];
-            for (int i = 0; i < size; i += 2 * L) {
+            for (int i = 0; i < size && last - h == 2; i += 2 * L) {
+                threeHeadValues(w0, w1, w2, values, rows, valueOffset + i, count, split, i, size);
+            }
+            for (int i = 0; i < size && last - h != 2; i += 2 * L) {
                 FloatVector even0 = FloatVector.zero(F), odd0 = even0, even1 = even0, odd1 = even0;
                 FloatVector even2 = even0, odd2 = even0, even3 = even0, odd3 = even0;
                 for (int j = 0; j < count; j++) {
