@@ -630,6 +630,12 @@ final class VectorOps extends Ops {
             float[] w1 = weights[firstHead + Math.min(h + 1, last)];
             float[] w2 = weights[firstHead + Math.min(h + 2, last)];
             float[] w3 = weights[firstHead + last];
+            if (last - h == 2 && size % (2 * L) == 0) {
+                for (int i = 0; i < size; i += 2 * L) {
+                    threeHeadValues(w0, w1, w2, values, scales, rows, valueOffset + i, count, out, outOffset + h * headStride + i, headStride);
+                }
+                continue;
+            }
             for (int i = 0; i < size; i += L) {
                 FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
                 for (int j = 0; j < count; j++) {
@@ -652,6 +658,34 @@ final class VectorOps extends Ops {
                 }
             }
         }
+    }
+
+    /**
+     * Two vectors of elements from {@code valueOffset} of three heads' weighted sums over Q8_0 values, into
+     * {@code out[at]}, {@code headStride} apart: a group of three without the fourth head's duplicate multiply-adds.
+     */
+    private static void threeHeadValues(float[] w0, float[] w1, float[] w2, byte[] values, short[] scales, int[] rows, int valueOffset,
+                                        int count, float[] out, int at, int headStride) {
+        FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0;
+        for (int j = 0; j < count; j++) {
+            FloatVector first = q8_0(values, scales, rows[j] + valueOffset);
+            FloatVector second = q8_0(values, scales, rows[j] + valueOffset + L);
+            FloatVector w = FloatVector.broadcast(F, w0[j]);
+            a0 = first.fma(w, a0);
+            b0 = second.fma(w, b0);
+            w = FloatVector.broadcast(F, w1[j]);
+            a1 = first.fma(w, a1);
+            b1 = second.fma(w, b1);
+            w = FloatVector.broadcast(F, w2[j]);
+            a2 = first.fma(w, a2);
+            b2 = second.fma(w, b2);
+        }
+        a0.intoArray(out, at);
+        b0.intoArray(out, at + L);
+        a1.intoArray(out, at + headStride);
+        b1.intoArray(out, at + headStride + L);
+        a2.intoArray(out, at + 2 * headStride);
+        b2.intoArray(out, at + 2 * headStride + L);
     }
 
     @Override
