@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Session;
+import dev.streamingllm.testing.ReferenceLogits;
 import dev.streamingllm.testing.Shared;
 import java.util.Random;
 import java.util.stream.IntStream;
@@ -34,16 +35,7 @@ class CacheTypeTest {
             Session narrow = new Session(model.decoder(), floats.withType(type), 16);
             float[] expected = f32.prefillAll(tokens);
             float[] actual = narrow.prefillAll(tokens);
-            double worst = 0;
-            for (int row = 0; row < tokens.length; row++) {
-                float largest = 0;
-                for (int i = 0; i < vocab; i++) {
-                    largest = Math.max(largest, Math.abs(expected[row * vocab + i]));
-                }
-                for (int i = 0; i < vocab; i++) {
-                    worst = Math.max(worst, Math.abs(actual[row * vocab + i] - expected[row * vocab + i]) / largest);
-                }
-            }
+            double worst = ReferenceLogits.worstRowError(expected, actual, vocab);
             assertThat(worst).as("worst logit error relative to its row's largest").isLessThanOrEqualTo(bound).isPositive();
             assertThat(narrow.cache().evicted()).isPositive();
             long values = 2L * model.config().layers() * narrow.cache().slots() * model.config().kvDim();

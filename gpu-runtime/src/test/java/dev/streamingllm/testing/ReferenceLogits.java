@@ -68,6 +68,24 @@ public record ReferenceLogits(String name, String model, int[] tokens, Integer s
         return worst;
     }
 
+    /**
+     * {@link #worstRowError} between two runs' logits, {@code vocab} per row: the largest distance of a logit from
+     * {@code expected}'s, relative to the largest magnitude in that row of {@code expected}.
+     */
+    public static double worstRowError(float[] expected, float[] actual, int vocab) {
+        double worst = 0;
+        for (int at = 0; at < expected.length; at += vocab) {
+            double delta = 0;
+            double magnitude = 0;
+            for (int j = at; j < at + vocab; j++) {
+                delta = Math.max(delta, Math.abs(actual[j] - expected[j]));
+                magnitude = Math.max(magnitude, Math.abs(expected[j]));
+            }
+            worst = Math.max(worst, delta / magnitude);
+        }
+        return worst;
+    }
+
     private static Stream<JsonNode> stream(JsonNode array) {
         return array.valueStream();
     }

@@ -316,37 +316,40 @@ final class VectorOps extends Ops {
             float[] w1 = weights[firstHead + Math.min(h + 1, last)];
             float[] w2 = weights[firstHead + Math.min(h + 2, last)];
             float[] w3 = weights[firstHead + last];
-            for (int i = 0; i < size && last - h == 2; i += 2 * L) {
-                threeHeadValues(w0, w1, w2, values, rows, valueOffset + i, count, split, i, size);
-            }
-            for (int i = 0; i < size && last - h != 2; i += 2 * L) {
-                FloatVector even0 = FloatVector.zero(F), odd0 = even0, even1 = even0, odd1 = even0;
-                FloatVector even2 = even0, odd2 = even0, even3 = even0, odd3 = even0;
-                for (int j = 0; j < count; j++) {
-                    IntVector pairs = pairs(values, rows[j] + valueOffset + i);
-                    FloatVector even = VectorKernels.evenHalves(pairs);
-                    FloatVector odd = VectorKernels.oddHalves(pairs);
-                    FloatVector w = FloatVector.broadcast(F, w0[j]);
-                    even0 = even.fma(w, even0);
-                    odd0 = odd.fma(w, odd0);
-                    w = FloatVector.broadcast(F, w1[j]);
-                    even1 = even.fma(w, even1);
-                    odd1 = odd.fma(w, odd1);
-                    w = FloatVector.broadcast(F, w2[j]);
-                    even2 = even.fma(w, even2);
-                    odd2 = odd.fma(w, odd2);
-                    w = FloatVector.broadcast(F, w3[j]);
-                    even3 = even.fma(w, even3);
-                    odd3 = odd.fma(w, odd3);
+            if (last - h == 2) {
+                for (int i = 0; i < size; i += 2 * L) {
+                    threeHeadValues(w0, w1, w2, values, rows, valueOffset + i, count, split, i, size);
                 }
-                even0.intoArray(split, i);
-                odd0.intoArray(split, i + L);
-                even1.intoArray(split, size + i);
-                odd1.intoArray(split, size + i + L);
-                even2.intoArray(split, 2 * size + i);
-                odd2.intoArray(split, 2 * size + i + L);
-                even3.intoArray(split, 3 * size + i);
-                odd3.intoArray(split, 3 * size + i + L);
+            } else {
+                for (int i = 0; i < size; i += 2 * L) {
+                    FloatVector even0 = FloatVector.zero(F), odd0 = even0, even1 = even0, odd1 = even0;
+                    FloatVector even2 = even0, odd2 = even0, even3 = even0, odd3 = even0;
+                    for (int j = 0; j < count; j++) {
+                        IntVector pairs = pairs(values, rows[j] + valueOffset + i);
+                        FloatVector even = VectorKernels.evenHalves(pairs);
+                        FloatVector odd = VectorKernels.oddHalves(pairs);
+                        FloatVector w = FloatVector.broadcast(F, w0[j]);
+                        even0 = even.fma(w, even0);
+                        odd0 = odd.fma(w, odd0);
+                        w = FloatVector.broadcast(F, w1[j]);
+                        even1 = even.fma(w, even1);
+                        odd1 = odd.fma(w, odd1);
+                        w = FloatVector.broadcast(F, w2[j]);
+                        even2 = even.fma(w, even2);
+                        odd2 = odd.fma(w, odd2);
+                        w = FloatVector.broadcast(F, w3[j]);
+                        even3 = even.fma(w, even3);
+                        odd3 = odd.fma(w, odd3);
+                    }
+                    even0.intoArray(split, i);
+                    odd0.intoArray(split, i + L);
+                    even1.intoArray(split, size + i);
+                    odd1.intoArray(split, size + i + L);
+                    even2.intoArray(split, 2 * size + i);
+                    odd2.intoArray(split, 2 * size + i + L);
+                    even3.intoArray(split, 3 * size + i);
+                    odd3.intoArray(split, 3 * size + i + L);
+                }
             }
             for (int g = 0; h + g <= last; g++) {
                 join(split, g * size, out, outOffset + (h + g) * headStride, size);
