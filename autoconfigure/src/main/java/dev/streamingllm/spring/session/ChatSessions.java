@@ -328,6 +328,10 @@ public final class ChatSessions implements AutoCloseable {
                         TurnResult result = turn(request, text -> sink.next(new TurnEvent.Text(text)), cancelled::get);
                         sink.next(new TurnEvent.Done(result));
                         sink.complete();
+                    } catch (VirtualMachineError e) {
+                        // Reactor rethrows these from onError instead of passing them on, which left the request
+                        // unanswered: the subscriber hears an ordinary failure instead
+                        sink.error(new IllegalStateException("the turn failed: " + e, e));
                     } catch (Throwable e) {
                         sink.error(e);
                     } finally {
@@ -392,7 +396,7 @@ public final class ChatSessions implements AutoCloseable {
             ChatSession session = prefixes == null ? null : holdAnonymous(prefixes, cache, pin);
             if (session == null) {
                 session = new ChatSession("one-shot-" + UUID.randomUUID(), ChatSession.Kind.ONE_SHOT,
-                        new Conversation(engine, cache, pin), clock.instant());
+                        newConversation(cache, pin), clock.instant());
                 oneShots.incrementAndGet();
                 session.users++;
             }
@@ -412,24 +416,43 @@ public final class ChatSessions implements AutoCloseable {
     }
 
     /**
+     * A new conversation, whose cache is allocated whole here. A heap too small for one more cache answers as a full
+     * table does, naming the sizes, and leaves the sessions already held as they were; an {@link OutOfMemoryError}
+     * left to travel would end the turn's thread with its request unanswered.
+     */
+    private Conversation newConversation(CacheConfig cache, boolean pin) {
+        try {
+            return new Conversation(engine, cache, pin);
+        } catch (OutOfMemoryError e) {
+            throw new SessionLimitException("no heap for another session's cache of " + bytes(cache) / (1024 * 1024)
+                    + " MiB beside the " + active() + " held; raise the JVM's -Xmx, or lower streamingllm.sessions.max"
+                    + " or the cache's window");
+        }
+    }
+
+    /**
      * The idle anonymous session whose history {@code prefixes} extends furthest, else a new one, counted as in use
      * (not locked); null when every session is running a turn.
      */
     private @Nullable ChatSession holdAnonymous(HistoryDigest[] prefixes, CacheConfig cache, boolean pin) {
         ChatSession session;
         List<ChatSession> evictedSessions = new ArrayList<>();
-        synchronized (this) {
-            session = anonymous.take(prefixes);
-            if (session == null && makeRoom(evictedSessions)) {
-                session = new ChatSession("anonymous-" + UUID.randomUUID(), ChatSession.Kind.ANONYMOUS,
-                        new Conversation(engine, cache, pin), clock.instant());
-                anonymous.add(session);
+        try {
+            synchronized (this) {
+                session = anonymous.take(prefixes);
+                if (session == null && makeRoom(evictedSessions)) {
+                    session = new ChatSession("anonymous-" + UUID.randomUUID(), ChatSession.Kind.ANONYMOUS,
+                            newConversation(cache, pin), clock.instant());
+                    anonymous.add(session);
+                }
+                if (session != null) {
+                    session.users++;
+                }
             }
-            if (session != null) {
-                session.users++;
-            }
+        } finally {
+            // evicted even when the new session's cache did not fit
+            evictedSessions.forEach(s -> ended(s, SessionListener.EndReason.EVICTED));
         }
-        evictedSessions.forEach(s -> ended(s, SessionListener.EndReason.EVICTED));
         return session;
     }
 
@@ -444,21 +467,26 @@ public final class ChatSessions implements AutoCloseable {
             ChatSession session;
             ChatSession created = null;
             List<ChatSession> evictedSessions = new ArrayList<>();
-            synchronized (this) {
-                session = sessions.get(id);
-                if (session == null && looked) {
-                    if (!makeRoom(evictedSessions)) {
-                        throw new SessionLimitException("all " + settings.maxSessions() + " sessions are running turns;"
-                                + " no room for a new conversation (raise streamingllm.sessions.max)");
+            try {
+                synchronized (this) {
+                    session = sessions.get(id);
+                    if (session == null && looked) {
+                        if (!makeRoom(evictedSessions)) {
+                            throw new SessionLimitException("all " + settings.maxSessions() + " sessions are running turns;"
+                                    + " no room for a new conversation (raise streamingllm.sessions.max)");
+                        }
+                        session = new ChatSession(id, ChatSession.Kind.NAMED, loaded.orElseGet(() -> newConversation(cache, pin)),
+                                clock.instant());
+                        sessions.put(id, session);
+                        created = session;
                     }
-                    session = new ChatSession(id, ChatSession.Kind.NAMED, loaded.orElseGet(() -> new Conversation(engine, cache, pin)),
-                            clock.instant());
-                    sessions.put(id, session);
-                    created = session;
+                    if (session != null) {
+                        session.users++;
+                    }
                 }
-                if (session != null) {
-                    session.users++;
-                }
+            } finally {
+                // evicted even when the new session's cache did not fit
+                evictedSessions.forEach(s -> ended(s, SessionListener.EndReason.EVICTED));
             }
             if (session == null) {
                 SessionLoader sessionLoader = loader.get();
@@ -466,7 +494,6 @@ public final class ChatSessions implements AutoCloseable {
                 looked = true;
                 continue;
             }
-            evictedSessions.forEach(s -> ended(s, SessionListener.EndReason.EVICTED));
             if (created != null) {
                 ChatSession announced = created;
                 listeners.forEach(l -> l.sessionCreated(announced));

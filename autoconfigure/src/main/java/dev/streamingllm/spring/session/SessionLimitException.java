@@ -1,6 +1,9 @@
 package dev.streamingllm.spring.session;
 
-/** Every session slot is taken by a session that is running a turn, so no new conversation fits. */
+/**
+ * No new conversation fits: every session slot is taken by a session that is running a turn, or the heap has no room
+ * for another session's cache.
+ */
 public class SessionLimitException extends IllegalStateException {
 
     public SessionLimitException(String message) {

@@ -2,6 +2,7 @@ package dev.streamingllm.spring.session;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.model.Model;
@@ -453,6 +454,43 @@ class ChatSessionsTest {
                     .assertNext(e -> assertThat(((TurnEvent.Done) e).result().text()).isEqualTo(expected))
                     .verifyComplete();
             assertThat(streamed.toString()).isEqualTo(expected);
+        }
+    }
+
+    @Test
+    void aCacheTheHeapCannotHoldIsRefusedClearlyAndTheHeldSessionsGoOn() {
+        // one layer's keys alone larger than the heap: the allocation fails at once, whatever else is on the heap
+        long maxFloats = Runtime.getRuntime().maxMemory() / Float.BYTES + 1;
+        int kvDim = model.config().kvDim();
+        assumeTrue(maxFloats < Integer.MAX_VALUE, "a heap this large holds any one layer's cache");
+        CacheConfig tooLarge = CacheConfig.streaming(4, Math.toIntExact(maxFloats / kvDim + 1));
+        try (ChatSessions sessions = sessions(4, Duration.ofMinutes(5), Clock.systemUTC())) {
+            TurnResult first = say(sessions, "a", "Once upon a time");
+            TurnRequest huge = new TurnRequest("b", List.of(ChatMessage.user("Once upon a time")), GREEDY, tooLarge, null, null);
+
+            assertThatThrownBy(() -> sessions.turn(huge, piece -> { }, () -> false))
+                    .isInstanceOf(SessionLimitException.class)
+                    .hasMessageContaining("no heap for another session's cache of " + sessions.bytes(tooLarge) / (1024 * 1024) + " MiB")
+                    .hasMessageContaining("-Xmx");
+            assertThatThrownBy(() -> sessions.stream(huge).blockLast()).isInstanceOf(SessionLimitException.class);
+            assertThat(sessions.find("b")).isEmpty();
+            assertThat(say(sessions, "a", "The end").session().tokensSeen()).isGreaterThan(first.session().tokensSeen());
+        }
+    }
+
+    @Test
+    void aFatalErrorInATurnReachesTheSubscriberAsAFailure() {
+        SessionListener failing = new SessionListener() {
+            @Override
+            public void turnCompleted(ChatSession session, TurnResult result) {
+                throw new OutOfMemoryError("simulated");
+            }
+        };
+        try (ChatSessions sessions = sessions(4, Duration.ofMinutes(5), Clock.systemUTC(), failing)) {
+            assertThatThrownBy(() -> sessions.stream(new TurnRequest("a", List.of(ChatMessage.user("Once upon a time")), GREEDY)).blockLast())
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("the turn failed")
+                    .hasCauseInstanceOf(OutOfMemoryError.class);
         }
     }
 
