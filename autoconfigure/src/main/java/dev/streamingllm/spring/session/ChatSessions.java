@@ -395,8 +395,13 @@ public final class ChatSessions implements AutoCloseable {
         if (request.conversationId() == null) {
             ChatSession session = prefixes == null ? null : holdAnonymous(prefixes, cache, pin);
             if (session == null) {
-                session = new ChatSession("one-shot-" + UUID.randomUUID(), ChatSession.Kind.ONE_SHOT,
-                        newConversation(cache, pin), clock.instant());
+                List<SessionInfo> evicted = new ArrayList<>();
+                try {
+                    session = new ChatSession("one-shot-" + UUID.randomUUID(), ChatSession.Kind.ONE_SHOT,
+                            newConversation(cache, pin, evicted), clock.instant());
+                } finally {
+                    evicted.forEach(info -> ended(info, SessionListener.EndReason.EVICTED));
+                }
                 oneShots.incrementAndGet();
                 session.users++;
             }
@@ -416,17 +421,31 @@ public final class ChatSessions implements AutoCloseable {
     }
 
     /**
-     * A new conversation, whose cache is allocated whole here. A heap too small for one more cache answers as a full
-     * table does, naming the sizes, and leaves the sessions already held as they were; an {@link OutOfMemoryError}
-     * left to travel would end the turn's thread with its request unanswered.
+     * A new conversation, whose cache is allocated whole here. When the heap cannot hold it, the least recently used
+     * idle session is evicted and the allocation tried again, as at the session maximum; with none left the request
+     * is refused as a full table is, naming the sizes, and the sessions held go on; so is a cache larger than the heap. (An {@link OutOfMemoryError} left
+     * to travel ended the turn's thread with its request unanswered.) The named sessions evicted go to
+     * {@code evicted}, to be announced outside the monitor.
      */
-    private Conversation newConversation(CacheConfig cache, boolean pin) {
-        try {
-            return new Conversation(engine, cache, pin);
-        } catch (OutOfMemoryError e) {
-            throw new SessionLimitException("no heap for another session's cache of " + bytes(cache) / (1024 * 1024)
-                    + " MiB beside the " + active() + " held; raise the JVM's -Xmx, or lower streamingllm.sessions.max"
-                    + " or the cache's window");
+    private Conversation newConversation(CacheConfig cache, boolean pin, List<SessionInfo> evicted) {
+        while (true) {
+            try {
+                return new Conversation(engine, cache, pin);
+            } catch (OutOfMemoryError e) {
+                long heap = Runtime.getRuntime().maxMemory();
+                if (bytes(cache) > heap) {
+                    // no eviction can make room for it
+                    throw new SessionLimitException("a session's cache of " + bytes(cache) / (1024 * 1024) + " MiB is larger"
+                            + " than the JVM's whole heap of " + heap / (1024 * 1024) + " MiB; raise -Xmx or lower the cache's window");
+                }
+                synchronized (this) {
+                    if (!evictIdle(evicted)) {
+                        throw new SessionLimitException("no heap for another session's cache of " + bytes(cache) / (1024 * 1024)
+                                + " MiB beside the " + active() + " held, none of them idle; raise the JVM's -Xmx, or lower"
+                                + " streamingllm.sessions.max or the cache's window");
+                    }
+                }
+            }
         }
     }
 
@@ -436,13 +455,13 @@ public final class ChatSessions implements AutoCloseable {
      */
     private @Nullable ChatSession holdAnonymous(HistoryDigest[] prefixes, CacheConfig cache, boolean pin) {
         ChatSession session;
-        List<ChatSession> evictedSessions = new ArrayList<>();
+        List<SessionInfo> evictedSessions = new ArrayList<>();
         try {
             synchronized (this) {
                 session = anonymous.take(prefixes);
                 if (session == null && makeRoom(evictedSessions)) {
                     session = new ChatSession("anonymous-" + UUID.randomUUID(), ChatSession.Kind.ANONYMOUS,
-                            newConversation(cache, pin), clock.instant());
+                            newConversation(cache, pin, evictedSessions), clock.instant());
                     anonymous.add(session);
                 }
                 if (session != null) {
@@ -451,7 +470,7 @@ public final class ChatSessions implements AutoCloseable {
             }
         } finally {
             // evicted even when the new session's cache did not fit
-            evictedSessions.forEach(s -> ended(s, SessionListener.EndReason.EVICTED));
+            evictedSessions.forEach(info -> ended(info, SessionListener.EndReason.EVICTED));
         }
         return session;
     }
@@ -466,7 +485,7 @@ public final class ChatSessions implements AutoCloseable {
         while (true) {
             ChatSession session;
             ChatSession created = null;
-            List<ChatSession> evictedSessions = new ArrayList<>();
+            List<SessionInfo> evictedSessions = new ArrayList<>();
             try {
                 synchronized (this) {
                     session = sessions.get(id);
@@ -475,7 +494,7 @@ public final class ChatSessions implements AutoCloseable {
                             throw new SessionLimitException("all " + settings.maxSessions() + " sessions are running turns;"
                                     + " no room for a new conversation (raise streamingllm.sessions.max)");
                         }
-                        session = new ChatSession(id, ChatSession.Kind.NAMED, loaded.orElseGet(() -> newConversation(cache, pin)),
+                        session = new ChatSession(id, ChatSession.Kind.NAMED, loaded.orElseGet(() -> newConversation(cache, pin, evictedSessions)),
                                 clock.instant());
                         sessions.put(id, session);
                         created = session;
@@ -486,7 +505,7 @@ public final class ChatSessions implements AutoCloseable {
                 }
             } finally {
                 // evicted even when the new session's cache did not fit
-                evictedSessions.forEach(s -> ended(s, SessionListener.EndReason.EVICTED));
+                evictedSessions.forEach(info -> ended(info, SessionListener.EndReason.EVICTED));
             }
             if (session == null) {
                 SessionLoader sessionLoader = loader.get();
@@ -533,20 +552,31 @@ public final class ChatSessions implements AutoCloseable {
      * the named ones removed to {@code removed}, for the caller to report once it has left the monitor. False when
      * every session is running a turn.
      */
-    private boolean makeRoom(List<ChatSession> removed) {
+    private boolean makeRoom(List<SessionInfo> removed) {
         while (sessions.size() + anonymous.size() >= settings.maxSessions()) {
-            ChatSession lru = Stream.concat(sessions.values().stream(), anonymous.sessions().stream()).filter(s -> s.users == 0)
-                    .min(Comparator.comparing(ChatSession::lastActive)).orElse(null);
-            if (lru == null) {
+            if (!evictIdle(removed)) {
                 return false;
             }
-            lru.ended = true;
-            if (lru.anonymous()) {
-                anonymous.remove(lru);
-            } else {
-                sessions.remove(lru.id());
-                removed.add(lru);
-            }
+        }
+        return true;
+    }
+
+    /**
+     * Ends the least recently used session that no turn holds, named or anonymous; false when every session is held.
+     * A named one's last state goes to {@code removed} (kept as info, so that its cache is garbage at once).
+     */
+    private boolean evictIdle(List<SessionInfo> removed) {
+        ChatSession lru = Stream.concat(sessions.values().stream(), anonymous.sessions().stream()).filter(s -> s.users == 0)
+                .min(Comparator.comparing(ChatSession::lastActive)).orElse(null);
+        if (lru == null) {
+            return false;
+        }
+        lru.ended = true;
+        if (lru.anonymous()) {
+            anonymous.remove(lru);
+        } else {
+            sessions.remove(lru.id());
+            removed.add(lru.info());
         }
         return true;
     }
@@ -575,12 +605,15 @@ public final class ChatSessions implements AutoCloseable {
     }
 
     private void ended(ChatSession session, SessionListener.EndReason reason) {
-        SessionInfo last = session.info();
+        ended(session.info(), reason);
+    }
+
+    private void ended(SessionInfo last, SessionListener.EndReason reason) {
         for (SessionListener listener : listeners) {
             try {
                 listener.sessionEnded(last, reason);
             } catch (RuntimeException e) {
-                log.warn("session listener {} failed on the end of {}", listener, session.id(), e);
+                log.warn("session listener {} failed on the end of {}", listener, last.id(), e);
             }
         }
     }

@@ -458,8 +458,8 @@ class ChatSessionsTest {
     }
 
     @Test
-    void aCacheTheHeapCannotHoldIsRefusedClearlyAndTheHeldSessionsGoOn() {
-        // one layer's keys alone larger than the heap: the allocation fails at once, whatever else is on the heap
+    void aCacheLargerThanTheHeapIsRefusedClearlyAndTheHeldSessionsGoOn() {
+        // one layer's keys alone larger than the heap
         long maxFloats = Runtime.getRuntime().maxMemory() / Float.BYTES + 1;
         int kvDim = model.config().kvDim();
         assumeTrue(maxFloats < Integer.MAX_VALUE, "a heap this large holds any one layer's cache");
@@ -470,11 +470,37 @@ class ChatSessionsTest {
 
             assertThatThrownBy(() -> sessions.turn(huge, piece -> { }, () -> false))
                     .isInstanceOf(SessionLimitException.class)
-                    .hasMessageContaining("no heap for another session's cache of " + sessions.bytes(tooLarge) / (1024 * 1024) + " MiB")
+                    .hasMessageContaining("a session's cache of " + sessions.bytes(tooLarge) / (1024 * 1024) + " MiB is larger than"
+                            + " the JVM's whole heap of " + Runtime.getRuntime().maxMemory() / (1024 * 1024) + " MiB")
                     .hasMessageContaining("-Xmx");
             assertThatThrownBy(() -> sessions.stream(huge).blockLast()).isInstanceOf(SessionLimitException.class);
             assertThat(sessions.find("b")).isEmpty();
             assertThat(say(sessions, "a", "The end").session().tokensSeen()).isGreaterThan(first.session().tokensSeen());
+        }
+    }
+
+    @Test
+    void whenTheHeapHoldsNoMoreCachesTheLeastRecentlyUsedIdleSessionMakesRoom() {
+        // caches of two fifths of the heap each: two fit, a third only once one of them is garbage
+        long floatsPerArray = Runtime.getRuntime().maxMemory() * 2 / 5 / (2L * model.config().layers() * Float.BYTES);
+        assumeTrue(floatsPerArray < Integer.MAX_VALUE, "a heap this large needs caches larger than an array");
+        CacheConfig large = CacheConfig.streaming(4, Math.toIntExact(floatsPerArray / model.config().kvDim()) - 4);
+        Recorder recorder = new Recorder();
+        ManualClock clock = new ManualClock();
+        try (ChatSessions sessions = new ChatSessions(model, new ChatSessions.Settings(large, true, 8, Duration.ofHours(1)),
+                List.of(recorder), clock)) {
+            say(sessions, "a", "Once upon a time");
+            clock.now = clock.now.plusSeconds(1);
+            say(sessions, "b", "Once upon a time");
+            clock.now = clock.now.plusSeconds(1);
+
+            TurnResult third = say(sessions, "c", "Once upon a time");
+
+            assertThat(third.completionTokens()).isPositive();
+            assertThat(sessions.find("a")).isEmpty();
+            assertThat(sessions.find("b")).isPresent();
+            assertThat(sessions.find("c")).isPresent();
+            assertThat(recorder.events).contains("ended a EVICTED");
         }
     }
 
