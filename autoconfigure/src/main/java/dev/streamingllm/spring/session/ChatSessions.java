@@ -422,26 +422,28 @@ public final class ChatSessions implements AutoCloseable {
 
     /**
      * A new conversation, whose cache is allocated whole here. When the heap cannot hold it, the least recently used
-     * idle session is evicted and the allocation tried again, as at the session maximum; with none left the request
-     * is refused as a full table is, naming the sizes, and the sessions held go on; so is a cache larger than the heap. (An {@link OutOfMemoryError} left
-     * to travel ended the turn's thread with its request unanswered.) The named sessions evicted go to
-     * {@code evicted}, to be announced outside the monitor.
+     * idle session is evicted and the allocation tried again, as at the session maximum; with none left, or for a
+     * cache larger than the whole heap, the request is refused as a full table is, naming the sizes, and the sessions
+     * held go on. (An {@link OutOfMemoryError} left to travel ended the turn's thread with its request unanswered.)
+     * The named sessions evicted go to {@code evicted}, to be announced outside the monitor.
      */
     private Conversation newConversation(CacheConfig cache, boolean pin, List<SessionInfo> evicted) {
         while (true) {
             try {
                 return new Conversation(engine, cache, pin);
             } catch (OutOfMemoryError e) {
+                long bytes = bytes(cache);
                 long heap = Runtime.getRuntime().maxMemory();
-                if (bytes(cache) > heap) {
+                long mib = bytes / (1024 * 1024);
+                if (bytes > heap) {
                     // no eviction can make room for it
-                    throw new SessionLimitException("a session's cache of " + bytes(cache) / (1024 * 1024) + " MiB is larger"
-                            + " than the JVM's whole heap of " + heap / (1024 * 1024) + " MiB; raise -Xmx or lower the cache's window");
+                    throw new SessionLimitException("a session's cache of " + mib + " MiB is larger than the JVM's whole heap of "
+                            + heap / (1024 * 1024) + " MiB; raise -Xmx or lower the cache's window");
                 }
                 synchronized (this) {
                     if (!evictIdle(evicted)) {
-                        throw new SessionLimitException("no heap for another session's cache of " + bytes(cache) / (1024 * 1024)
-                                + " MiB beside the " + active() + " held, none of them idle; raise the JVM's -Xmx, or lower"
+                        throw new SessionLimitException("no heap for another session's cache of " + mib + " MiB beside the "
+                                + active() + " held, none of them idle; raise the JVM's -Xmx, or lower"
                                 + " streamingllm.sessions.max or the cache's window");
                     }
                 }
