@@ -43,19 +43,27 @@ final class PrefillBudget {
     private int mixedNext;
 
     /**
-     * Prompt tokens for the next step, which decodes {@code rows} rows, at most {@code most}: none while a decode-only
-     * step at about this many rows has yet to be measured or is due again ({@link #REMEASURE}), then {@code most} until
-     * a prompt token's cost is known.
+     * Prompt tokens for the next step, which decodes {@code rows} rows while {@code waiting} generations prefill, at
+     * most {@code most} for each of the waiting ones beyond the decoding ones: none while a decode-only step at about
+     * this many rows has yet to be measured or is due again ({@link #REMEASURE}), then the most until a prompt token's
+     * cost is known.
+     *
+     * <p>The stall is granted per waiting generation: with more of them waiting than rows decoding, the step may stall
+     * the streams {@code waiting / rows} times as long. A burst of new conversations behind one stream is then
+     * prefilled in a few steps, and all of them decode together, instead of joining one by one while that stream's
+     * steps stay short; one long prompt beside one stream keeps to the stall.
      */
-    int tokens(int most, int rows) {
+    int tokens(int most, int rows, int waiting) {
         if (rowSamples == 0 || drifted(rows) || sinceMeasured >= REMEASURE) {
             return 0;
         }
+        double share = Math.max(1, (double) waiting / rows);
+        double cap = most * share;
         if (mixedSamples == 0) {
-            return most;
+            return (int) Math.min(Integer.MAX_VALUE, cap);
         }
-        double tokens = rowNanos() * rows * (STALL - 1) / tokenNanos();
-        return (int) Math.max(1, Math.min(most, tokens));
+        double tokens = share * rowNanos() * rows * (STALL - 1) / tokenNanos();
+        return (int) Math.max(1, Math.min(cap, tokens));
     }
 
     /** A step that decoded {@code rows} rows and carried {@code promptTokens} prompt tokens (0 for none) took {@code nanos}. */

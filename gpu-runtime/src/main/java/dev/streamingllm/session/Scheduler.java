@@ -19,15 +19,17 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>A long prompt is fed in chunks interleaved with the decode steps of the others, so running streams keep
  * flowing: while any generation decodes, a step carries the prompt tokens a {@link PrefillBudget} allows, at most
- * {@link Settings#prefillWhileDecoding()}; alone, a prompt goes {@link Settings#prefillChunk()} tokens at a time.
+ * {@link Settings#prefillWhileDecoding()} for each prompt waiting beyond the decoding rows; alone, a prompt goes
+ * {@link Settings#prefillChunk()} tokens at a time.
  */
 public final class Scheduler implements AutoCloseable {
 
     /**
      * @param prefillChunk         prompt tokens per step when no generation is decoding
-     * @param prefillWhileDecoding the most prompt tokens per step while some generation decodes; fewer are taken when
-     *                             the measured costs say more would slow the decoding streams more than
-     *                             {@link PrefillBudget#STALL} times
+     * @param prefillWhileDecoding the most prompt tokens per step while some generation decodes, for each generation
+     *                             waiting for its first token beyond the decoding ones; fewer are taken when the
+     *                             measured costs say more would slow the decoding streams more than
+     *                             {@link PrefillBudget#STALL} times (see {@link PrefillBudget#tokens})
      */
     public record Settings(int prefillChunk, int prefillWhileDecoding) {
 
@@ -142,7 +144,8 @@ public final class Scheduler implements AutoCloseable {
         Settings current = settings;
         int rows = planned.size();
         boolean decoding = rows > 0;
-        int left = decoding ? budget.tokens(current.prefillWhileDecoding(), rows) : current.prefillChunk();
+        int waiting = running.size() - rows;
+        int left = decoding ? budget.tokens(current.prefillWhileDecoding(), rows, waiting) : current.prefillChunk();
         int promptTokens = 0;
         for (Generation generation : running) {
             if (generation.prefilling() && left > 0) {

@@ -209,7 +209,8 @@ public class StreamingLlmProperties {
 
         /**
          * The most prompt tokens per step while some generation decodes; a step takes fewer when the measured costs
-         * say more would make it over twice as long as a step that only decodes.
+         * say more would make it over three times as long as a step that only decodes. With more generations waiting
+         * for their first token than decoding, both limits grow in proportion.
          */
         private int prefillWhileDecoding = Scheduler.Settings.DEFAULT.prefillWhileDecoding();
 
