@@ -48,16 +48,20 @@ public record Weights(
                     matrix(gguf, p + "ffn_up.weight", config.ffnDim(), config.dim()),
                     matrix(gguf, p + "ffn_down.weight", config.dim(), config.ffnDim()));
         }
-        WeightMatrix embedding = matrix(gguf, "token_embd.weight", config.vocabularySize(), config.dim());
-        // Tied embeddings: models without output.weight reuse the embedding matrix as the output head.
-        WeightMatrix output = gguf.findTensor("output.weight").isPresent()
-                ? matrix(gguf, "output.weight", config.vocabularySize(), config.dim())
-                : embedding;
+        // Tied embeddings: models without output.weight reuse the embedding matrix as the output head. Untied, the
+        // embedding is only read a row per token.
+        boolean tied = gguf.findTensor("output.weight").isEmpty();
+        WeightMatrix embedding = matrix(gguf, "token_embd.weight", config.vocabularySize(), config.dim(), tied);
+        WeightMatrix output = tied ? embedding : matrix(gguf, "output.weight", config.vocabularySize(), config.dim());
         return new Weights(embedding, layers, vector(gguf, "output_norm.weight", config.dim()), output,
                 optionalVector(gguf, "rope_freqs.weight", config.ropeDim() / 2));
     }
 
     private static WeightMatrix matrix(GGUFFile gguf, String name, int rows, int cols) {
+        return matrix(gguf, name, rows, cols, true);
+    }
+
+    private static WeightMatrix matrix(GGUFFile gguf, String name, int rows, int cols, boolean multiplied) {
         GGUFTensor tensor = gguf.tensor(name);
         if (tensor.shape().length != 2 || tensor.rows() != rows || tensor.cols() != cols) {
             throw new GGUFException(gguf.path(), "tensor '" + name + "' has shape " + java.util.Arrays.toString(tensor.shape())
@@ -67,7 +71,7 @@ public record Weights(
             throw new GGUFException(gguf.path(), "tensor '" + name + "' has type " + tensor.type()
                     + ", which this runtime cannot compute (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)");
         }
-        return WeightMatrix.of(tensor);
+        return multiplied ? WeightMatrix.of(tensor) : WeightMatrix.rowsOnly(tensor);
     }
 
     private static float[] vector(GGUFFile gguf, String name, int size) {

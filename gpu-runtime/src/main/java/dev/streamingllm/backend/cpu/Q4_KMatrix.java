@@ -25,24 +25,6 @@ sealed class Q4_KMatrix extends WeightMatrix permits Q4_KVectorMatrix {
                 : (data.get(I8, scales + j + 4) & 0xF) | ((data.get(I8, scales + j - 4) & 0xFF) >> 6) << 4;
     }
 
-    /**
-     * The eight 6-bit scales of the 12 packed bytes at {@code at}, sub-block {@code j} in byte {@code j}: the low
-     * six bits of bytes 0..3 for sub-blocks 0..3; for 4..7 the low nibbles of bytes 8..11 under the top two
-     * bits of bytes 0..3. Four sub-blocks per 32-bit word, as ggml's AVX2 kernel unpacks them.
-     */
-    static long scales(MemorySegment data, long at) {
-        int a = data.get(U32, at);
-        int c = data.get(U32, at + 8);
-        return (a & 0x3F3F3F3F) | (long) ((c & 0x0F0F0F0F) | (a >>> 6 & 0x03030303) << 4) << 32;
-    }
-
-    /** The eight 6-bit mins, as {@link #scales}: bytes 4..7, then the high nibbles of bytes 8..11 under the top bits of 4..7. */
-    static long mins(MemorySegment data, long at) {
-        int b = data.get(U32, at + 4);
-        int c = data.get(U32, at + 8);
-        return (b & 0x3F3F3F3F) | (long) ((c >>> 4 & 0x0F0F0F0F) | (b >>> 6 & 0x03030303) << 4) << 32;
-    }
-
     /** The 6-bit min of sub-block {@code j}, packed beside the scales. */
     static int min(MemorySegment data, long scales, int j) {
         return j < 4

@@ -17,8 +17,11 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class Q4_KVectorMatrix extends Q4_KMatrix {
 
+    private final SubBlockFactors factors;
+
     Q4_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
+        factors = SubBlockFactors.of(data, rows, cols, rowBytes, BLOCK_BYTES);
     }
 
     @Override
@@ -26,17 +29,18 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
         return true;
     }
 
-    /** As the plain kernel computes it, {@code d1 * q - m1}, a vector of nibbles at a time (for {@link Gemm}'s tiles). */
+    /** As ggml computes it, {@code d1 * q - m1}, a vector of nibbles at a time (for {@link Gemm}'s tiles). */
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long base = row * rowBytes;
+        float[] d = factors.d();
+        float[] m = factors.m();
+        int sub = row * factors.perRow();
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
-            float d = f16(data, block);
-            float dmin = f16(data, block + 2);
-            for (int g = 0; g < 4; g++) {
-                float d1 = d * scale(data, block + 4, 2 * g), m1 = dmin * min(data, block + 4, 2 * g);
-                float d2 = d * scale(data, block + 4, 2 * g + 1), m2 = dmin * min(data, block + 4, 2 * g + 1);
+            for (int g = 0; g < 4; g++, sub += 2) {
+                float d1 = d[sub], m1 = m[sub];
+                float d2 = d[sub + 1], m2 = m[sub + 1];
                 long qs = block + 16 + 32 * g;
                 int o = outOffset + b * BLOCK + 64 * g;
                 for (int l = 0; l < 32; l += L) {
@@ -56,34 +60,32 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     /**
      * Row {@code row} against quantized activations, in integers, one group of 64 per step: its 32 bytes are
      * loaded once, their low nibbles are sub-block {@code 2g} (into {@code acc}) and their high nibbles
-     * {@code 2g + 1} (into {@code other}). A weight {@code ds * q - dm} is taken as {@code ds * q} against the
-     * activations, minus {@code dm} times their sum. The scales and mins are unpacked once per super-block
-     * ({@link #scales}, {@link #mins}): unpacked per sub-block, they cost as much as the integer products.
-     * The factors {@code ds * x.scale} stay scalars: computed in vectors ahead of the groups, as Q6_K's are,
-     * they took this method past C2's node budget for inlining, and every group boxed its vectors.
+     * {@code 2g + 1} (into {@code other}). A weight {@code d1 * q - m1} is taken as {@code d1 * q} against the
+     * activations, minus {@code m1} times their sum. The factors {@code d1 * x.scale} stay scalars: computed in
+     * vectors ahead of the groups, as Q6_K's are, they took this method past C2's node budget for inlining, and
+     * every group boxed its vectors.
      */
     @Override
     float dot(int row, QuantizedActivations x, int b) {
         long base = row * rowBytes;
+        float[] d = factors.d();
+        float[] m = factors.m();
+        int sub = row * factors.perRow();
         int xb = b * (cols / QuantizedActivations.BLOCK);
         FloatVector acc = FloatVector.zero(F);
         FloatVector other = FloatVector.zero(F);
         float offset = 0;
         for (int k = 0; k < cols / BLOCK; k++) {
             long block = base + (long) k * BLOCK_BYTES;
-            float d = f16(data, block);
-            float dmin = f16(data, block + 2);
-            long scales = scales(data, block + 4);
-            long mins = mins(data, block + 4);
-            for (int g = 0; g < 4; g++, xb += 2) {
+            for (int g = 0; g < 4; g++, xb += 2, sub += 2) {
                 long qs = block + 16 + 32 * g;
                 ShortVector q0 = VectorKernels.halfBlock(data, qs);
                 ShortVector q1 = VectorKernels.halfBlock(data, qs + 16);
                 acc = products(q0.and((short) 0xF), q1.and((short) 0xF), x, xb)
-                        .fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g & 63) * x.scales[xb]), acc);
+                        .fma(FloatVector.broadcast(F, d[sub] * x.scales[xb]), acc);
                 other = products(q0.lanewise(VectorOperators.LSHR, 4), q1.lanewise(VectorOperators.LSHR, 4), x, xb + 1)
-                        .fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g + 8 & 63) * x.scales[xb + 1]), other);
-                offset += dmin * ((int) (mins >>> 16 * g & 63) * x.sums[xb] + (int) (mins >>> 16 * g + 8 & 63) * x.sums[xb + 1]);
+                        .fma(FloatVector.broadcast(F, d[sub + 1] * x.scales[xb + 1]), other);
+                offset += m[sub] * x.sums[xb] + m[sub + 1] * x.sums[xb + 1];
             }
         }
         return sum(acc.add(other)) - offset;
@@ -107,23 +109,22 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
 
     /**
      * One row in floats, factored as Q4_1's kernel is: per sub-block the nibbles, converted to floats, times the
-     * activations, scaled once by {@code d * scale}, less {@code dmin * min} times the sub-block's activation sum. A
-     * group's 32 bytes are loaded once for its two sub-blocks (low nibbles, then high), and the scales and mins are
-     * unpacked once per super-block. Looking each nibble up in a per-sub-block table of its 16 values put a build of
-     * the table and two permutes on the shuffle port for every 32 weights.
+     * activations, scaled once by {@code d * scale}, less {@code dmin * min} times the sub-block's activation sum
+     * (both from {@link SubBlockFactors}). A group's 32 bytes are loaded once for its two sub-blocks
+     * (low nibbles, then high). Looking each nibble up in a per-sub-block table of its 16 values put a build of the
+     * table and two permutes on the shuffle port for every 32 weights.
      */
     @Override
     public float dot(int row, float[] x, int xOffset) {
         long base = row * rowBytes;
+        float[] d = factors.d();
+        float[] m = factors.m();
+        int sub = row * factors.perRow();
         FloatVector acc = FloatVector.zero(F);
         float offset = 0f;
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
-            float d = f16(data, block);
-            float dmin = f16(data, block + 2);
-            long scales = scales(data, block + 4);
-            long mins = mins(data, block + 4);
-            for (int g = 0; g < 4; g++) {
+            for (int g = 0; g < 4; g++, sub += 2) {
                 long qs = block + 16 + 32 * g;
                 int xg = xOffset + b * BLOCK + 64 * g;
                 FloatVector low = FloatVector.zero(F);
@@ -133,10 +134,9 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
                     low = VectorKernels.lowNibbles(q).fma(FloatVector.fromArray(F, x, xg + c), low);
                     high = VectorKernels.highNibbles(q).fma(FloatVector.fromArray(F, x, xg + 32 + c), high);
                 }
-                acc = low.fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g & 63)), acc);
-                acc = high.fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g + 8 & 63)), acc);
-                offset += dmin * ((int) (mins >>> 16 * g & 63) * VectorKernels.blockSum(x, xg)
-                        + (int) (mins >>> 16 * g + 8 & 63) * VectorKernels.blockSum(x, xg + 32));
+                acc = low.fma(FloatVector.broadcast(F, d[sub]), acc);
+                acc = high.fma(FloatVector.broadcast(F, d[sub + 1]), acc);
+                offset += m[sub] * VectorKernels.blockSum(x, xg) + m[sub + 1] * VectorKernels.blockSum(x, xg + 32);
             }
         }
         return sum(acc) - offset;
@@ -147,6 +147,10 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     void dot2(int row, float[] x, int xOffset, float[] blockSums, float[] out, int outOffset) {
         long base0 = row * rowBytes;
         long base1 = base0 + rowBytes;
+        float[] d = factors.d();
+        float[] m = factors.m();
+        int sub0 = row * factors.perRow();
+        int sub1 = sub0 + factors.perRow();
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = acc0;
         float offset0 = 0f;
@@ -154,15 +158,7 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
         for (int b = 0; b < cols / BLOCK; b++) {
             long block0 = base0 + (long) b * BLOCK_BYTES;
             long block1 = base1 + (long) b * BLOCK_BYTES;
-            float d0 = f16(data, block0);
-            float d1 = f16(data, block1);
-            float dmin0 = f16(data, block0 + 2);
-            float dmin1 = f16(data, block1 + 2);
-            long scales0 = scales(data, block0 + 4);
-            long scales1 = scales(data, block1 + 4);
-            long mins0 = mins(data, block0 + 4);
-            long mins1 = mins(data, block1 + 4);
-            for (int g = 0; g < 4; g++) {
+            for (int g = 0; g < 4; g++, sub0 += 2, sub1 += 2) {
                 int xg = xOffset + b * BLOCK + 64 * g;
                 FloatVector low0 = FloatVector.zero(F);
                 FloatVector high0 = low0;
@@ -178,14 +174,14 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
                     low1 = VectorKernels.lowNibbles(q1).fma(xLow, low1);
                     high1 = VectorKernels.highNibbles(q1).fma(xHigh, high1);
                 }
-                acc0 = low0.fma(FloatVector.broadcast(F, d0 * (int) (scales0 >>> 16 * g & 63)), acc0);
-                acc0 = high0.fma(FloatVector.broadcast(F, d0 * (int) (scales0 >>> 16 * g + 8 & 63)), acc0);
-                acc1 = low1.fma(FloatVector.broadcast(F, d1 * (int) (scales1 >>> 16 * g & 63)), acc1);
-                acc1 = high1.fma(FloatVector.broadcast(F, d1 * (int) (scales1 >>> 16 * g + 8 & 63)), acc1);
+                acc0 = low0.fma(FloatVector.broadcast(F, d[sub0]), acc0);
+                acc0 = high0.fma(FloatVector.broadcast(F, d[sub0 + 1]), acc0);
+                acc1 = low1.fma(FloatVector.broadcast(F, d[sub1]), acc1);
+                acc1 = high1.fma(FloatVector.broadcast(F, d[sub1 + 1]), acc1);
                 float lowSum = blockSums[b * 8 + 2 * g];
                 float highSum = blockSums[b * 8 + 2 * g + 1];
-                offset0 += dmin0 * ((int) (mins0 >>> 16 * g & 63) * lowSum + (int) (mins0 >>> 16 * g + 8 & 63) * highSum);
-                offset1 += dmin1 * ((int) (mins1 >>> 16 * g & 63) * lowSum + (int) (mins1 >>> 16 * g + 8 & 63) * highSum);
+                offset0 += m[sub0] * lowSum + m[sub0 + 1] * highSum;
+                offset1 += m[sub1] * lowSum + m[sub1 + 1] * highSum;
             }
         }
         out[outOffset] = sum(acc0) - offset0;

@@ -19,8 +19,11 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class Q5_KVectorMatrix extends Q5_KMatrix {
 
+    private final SubBlockFactors factors;
+
     Q5_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
+        factors = SubBlockFactors.of(data, rows, cols, rowBytes, BLOCK_BYTES);
     }
 
     @Override
@@ -45,17 +48,18 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
                 .convert(VectorOperators.I2F, 0);
     }
 
-    /** As the plain kernel computes it, {@code d1 * q - m1}, a vector of quants at a time (for {@link Gemm}'s tiles). */
+    /** As ggml computes it, {@code d1 * q - m1}, a vector of quants at a time (for {@link Gemm}'s tiles). */
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long base = row * rowBytes;
+        float[] d = factors.d();
+        float[] m = factors.m();
+        int sub = row * factors.perRow();
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
-            float d = f16(data, block);
-            float dmin = f16(data, block + 2);
-            for (int g = 0; g < 4; g++) {
-                float d1 = d * Q4_KMatrix.scale(data, block + 4, 2 * g), m1 = dmin * Q4_KMatrix.min(data, block + 4, 2 * g);
-                float d2 = d * Q4_KMatrix.scale(data, block + 4, 2 * g + 1), m2 = dmin * Q4_KMatrix.min(data, block + 4, 2 * g + 1);
+            for (int g = 0; g < 4; g++, sub += 2) {
+                float d1 = d[sub], m1 = m[sub];
+                float d2 = d[sub + 1], m2 = m[sub + 1];
                 long qs = block + 48 + 32 * g;
                 int o = outOffset + b * BLOCK + 64 * g;
                 for (int l = 0; l < 32; l += L) {
@@ -69,8 +73,8 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
     }
 
     /**
-     * One row in floats: per sub-block the quants times the activations, scaled once by {@code d * scale}, less
-     * {@code dmin * min} times the sub-block's activation sum.
+     * One row in floats: per sub-block the quants times the activations, scaled once by {@code d1 = d * scale}, less
+     * {@code m1 = dmin * min} times the sub-block's activation sum ({@link SubBlockFactors}).
      */
     @Override
     public float dot(int row, float[] x, int xOffset) {
@@ -92,15 +96,14 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
     /** {@link #dot} reading each sub-block's activation sum from {@code blockSums}, or summing it where that is null. */
     private float dot(int row, float[] x, int xOffset, float[] blockSums) {
         long base = row * rowBytes;
+        float[] d = factors.d();
+        float[] m = factors.m();
+        int sub = row * factors.perRow();
         FloatVector acc = FloatVector.zero(F);
         float offset = 0f;
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
-            float d = f16(data, block);
-            float dmin = f16(data, block + 2);
-            long scales = Q4_KMatrix.scales(data, block + 4);
-            long mins = Q4_KMatrix.mins(data, block + 4);
-            for (int g = 0; g < 4; g++) {
+            for (int g = 0; g < 4; g++, sub += 2) {
                 long qs = block + 48 + 32 * g;
                 int xg = xOffset + b * BLOCK + 64 * g;
                 FloatVector low = FloatVector.zero(F);
@@ -111,11 +114,11 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
                     low = low(q, qh, g).fma(FloatVector.fromArray(F, x, xg + c), low);
                     high = high(q, qh, g).fma(FloatVector.fromArray(F, x, xg + 32 + c), high);
                 }
-                acc = low.fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g & 63)), acc);
-                acc = high.fma(FloatVector.broadcast(F, d * (int) (scales >>> 16 * g + 8 & 63)), acc);
+                acc = low.fma(FloatVector.broadcast(F, d[sub]), acc);
+                acc = high.fma(FloatVector.broadcast(F, d[sub + 1]), acc);
                 float lowSum = blockSums != null ? blockSums[b * 8 + 2 * g] : VectorKernels.blockSum(x, xg);
                 float highSum = blockSums != null ? blockSums[b * 8 + 2 * g + 1] : VectorKernels.blockSum(x, xg + 32);
-                offset += dmin * ((int) (mins >>> 16 * g & 63) * lowSum + (int) (mins >>> 16 * g + 8 & 63) * highSum);
+                offset += m[sub] * lowSum + m[sub + 1] * highSum;
             }
         }
         return sum(acc) - offset;

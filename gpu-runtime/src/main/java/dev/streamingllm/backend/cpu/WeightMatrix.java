@@ -51,6 +51,15 @@ public abstract sealed class WeightMatrix
         return of(tensor, Simd.ENABLED);
     }
 
+    /**
+     * A matrix that is only read a row at a time ({@link #dequantizeRow}) and never multiplied, as a token embedding
+     * that is not also the output head: the plain kernels, which keep no tables beside the file's bytes (the K-quants'
+     * {@link SubBlockFactors}).
+     */
+    public static WeightMatrix rowsOnly(GGUFTensor tensor) {
+        return of(tensor, false);
+    }
+
     /** Vector API kernels when {@code simd}, else plain Java; tests pick a path explicitly. */
     static WeightMatrix of(GGUFTensor tensor, boolean simd) {
         GGMLType type = tensor.type();
