@@ -33,7 +33,9 @@ public final class Scheduler implements AutoCloseable {
      */
     public record Settings(int prefillChunk, int prefillWhileDecoding) {
 
-        public static final Settings DEFAULT = new Settings(Session.DEFAULT_PREFILL_CHUNK, Session.DEFAULT_PREFILL_CHUNK);
+        /** Prompt tokens per step while others decode, before {@link PrefillBudget}'s measured limit. */
+        public static final int DEFAULT_PREFILL_WHILE_DECODING = 64;
+        public static final Settings DEFAULT = new Settings(Session.DEFAULT_PREFILL_CHUNK, DEFAULT_PREFILL_WHILE_DECODING);
 
         public Settings {
             if (prefillChunk < 1 || prefillWhileDecoding < 1) {
