@@ -76,6 +76,11 @@ final class Generation {
         return fed < prompt.length;
     }
 
+    /** Prompt tokens not yet fed. */
+    int promptLeft() {
+        return prompt.length - fed;
+    }
+
     /** The next piece of text, waiting for it; null once the generation has ended and every piece was taken. */
     String nextPiece() throws InterruptedException {
         String piece = pieces.take();

@@ -66,6 +66,28 @@ final class PrefillBudget {
         return (int) Math.max(1, Math.min(cap, tokens));
     }
 
+    /**
+     * {@code tokens} prompt tokens shared out among prompts that still need {@code needs[i]} tokens each: evenly, and a
+     * prompt that needs less than its share leaves the rest to the others (max-min fairness), so a short prompt that
+     * arrives during a long one's prefill is fed beside it instead of after it. Shares are taken shortest need first,
+     * each at least one token while any are left, so a budget smaller than the prompts goes to the shortest.
+     */
+    static int[] split(int tokens, int[] needs) {
+        Integer[] order = new Integer[needs.length];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> Integer.compare(needs[a], needs[b]));
+        int[] shares = new int[needs.length];
+        int left = tokens;
+        for (int k = 0; k < order.length && left > 0; k++) {
+            int i = order[k];
+            shares[i] = Math.min(needs[i], Math.max(1, left / (order.length - k)));
+            left -= shares[i];
+        }
+        return shares;
+    }
+
     /** A step that decoded {@code rows} rows and carried {@code promptTokens} prompt tokens (0 for none) took {@code nanos}. */
     void record(int promptTokens, int rows, long nanos) {
         if (promptTokens == 0) {

@@ -19,8 +19,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>A long prompt is fed in chunks interleaved with the decode steps of the others, so running streams keep
  * flowing: while any generation decodes, a step carries the prompt tokens a {@link PrefillBudget} allows, at most
- * {@link Settings#prefillWhileDecoding()} for each prompt waiting beyond the decoding rows; alone, a prompt goes
- * {@link Settings#prefillChunk()} tokens at a time.
+ * {@link Settings#prefillWhileDecoding()} for each prompt waiting beyond the decoding rows; alone, prompts go
+ * {@link Settings#prefillChunk()} tokens a step. The prompts waiting share a step's tokens evenly
+ * ({@link PrefillBudget#split}), so a short one does not queue behind a long one.
  */
 public final class Scheduler implements AutoCloseable {
 
@@ -146,16 +147,15 @@ public final class Scheduler implements AutoCloseable {
         Settings current = settings;
         int rows = planned.size();
         boolean decoding = rows > 0;
-        int waiting = running.size() - rows;
-        int left = decoding ? budget.tokens(current.prefillWhileDecoding(), rows, waiting) : current.prefillChunk();
+        List<Generation> prompts = running.stream().filter(Generation::prefilling).toList();
+        int promptBudget = decoding ? budget.tokens(current.prefillWhileDecoding(), rows, prompts.size()) : current.prefillChunk();
+        int[] shares = PrefillBudget.split(promptBudget, prompts.stream().mapToInt(Generation::promptLeft).toArray());
         int promptTokens = 0;
-        for (Generation generation : running) {
-            if (generation.prefilling() && left > 0) {
-                Segment chunk = generation.next(left);
-                planned.add(generation);
-                segments.add(chunk);
-                left -= chunk.count();
-                promptTokens += chunk.count();
+        for (int i = 0; i < shares.length; i++) {
+            if (shares[i] > 0) {
+                planned.add(prompts.get(i));
+                segments.add(prompts.get(i).next(shares[i]));
+                promptTokens += shares[i];
             }
         }
         if (segments.isEmpty()) {
