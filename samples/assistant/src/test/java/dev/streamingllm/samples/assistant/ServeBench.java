@@ -75,7 +75,8 @@ public final class ServeBench {
         Parallel.setThreads(threads);
         ConfigurableApplicationContext app = SpringApplication.run(AssistantApplication.class, "--server.port=0",
                 "--streamingllm.model=" + model, "--streamingllm.sessions.max=" + (2 * most + 4),
-                "--streamingllm.web.limits.concurrent-generations-per-key=" + Math.max(2, most), "--logging.level.root=WARN",
+                // the long-prompt measurement runs three requests at once
+                "--streamingllm.web.limits.concurrent-generations-per-key=" + Math.max(3, most), "--logging.level.root=WARN",
                 "--spring.main.banner-mode=off");
         try {
             String base = "http://localhost:" + app.getEnvironment().getProperty("local.server.port");
@@ -154,15 +155,18 @@ public final class ServeBench {
     }
 
     /**
-     * One client streams a long reply; once it runs, another sends a prompt of about {@code words} words. Prints the
-     * streaming client's inter-token p95 before the long prompt arrived and while it was prefilled.
+     * One client streams a long reply; once it runs, another sends a prompt of about {@code words} words, and 40 pieces
+     * later a third a short prompt. Prints the streaming client's inter-token p95 before the long prompt arrived and
+     * while it was prefilled, and how long the short prompt waited for its first token.
      */
     private static void interference(HttpClient http, String base, int words) throws Exception {
         String model = BenchClient.modelId(http, base);
         List<Long> arrivals = Collections.synchronizedList(new ArrayList<>());
         // the long prompt goes once the stream runs: at its 40th piece, or when it ended sooner
         CountDownLatch running = new CountDownLatch(1);
+        CountDownLatch prefilling = new CountDownLatch(1);
         long[] longPrompt = new long[2];
+        long[] shortPrompt = new long[2];
         try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
             Future<Reply> streaming = pool.submit(() -> {
                 try {
@@ -171,11 +175,21 @@ public final class ServeBench {
                                 arrivals.add(at);
                                 if (arrivals.size() == 40) {
                                     running.countDown();
+                                } else if (arrivals.size() == 80) {
+                                    prefilling.countDown();
                                 }
                             });
                 } finally {
                     running.countDown();
+                    prefilling.countDown();
                 }
+            });
+            Future<?> brief = pool.submit(() -> {
+                prefilling.await();
+                shortPrompt[0] = System.nanoTime();
+                shortPrompt[1] = shortPrompt[0] + turn(http, base, model, List.of(Map.of("role", "user", "content", "Say hello.")), 1,
+                        at -> { }).firstTokenNanos();
+                return null;
             });
             running.await();
             String text = "The quick brown fox jumps over the lazy dog while the river runs. ".repeat(Math.max(1, words / 13));
@@ -184,6 +198,7 @@ public final class ServeBench {
                     at -> { });
             longPrompt[1] = longPrompt[0] + prefilled.firstTokenNanos();
             streaming.get();
+            brief.get();
         }
         List<Long> before = new ArrayList<>();
         List<Long> during = new ArrayList<>();
@@ -201,6 +216,9 @@ public final class ServeBench {
                 + "(%d gaps, prefill %.1f s)%n", ms(before.stream().mapToLong(Long::longValue).sorted().toArray(), 95), before.size(),
                 ms(during.stream().mapToLong(Long::longValue).sorted().toArray(), 95), words, during.size(),
                 (longPrompt[1] - longPrompt[0]) / 1e9);
+        System.out.printf("a short prompt sent %.1f s into that prefill got its first token in %.0f ms%s%n",
+                (shortPrompt[0] - longPrompt[0]) / 1e9, (shortPrompt[1] - shortPrompt[0]) / 1e6,
+                shortPrompt[0] < longPrompt[1] ? "" : " (sent after the long prompt's first token)");
     }
 
     /** One client's conversation: its messages depend on {@code client} only, so every engine gets the same ones. */
