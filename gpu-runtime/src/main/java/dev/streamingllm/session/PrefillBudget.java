@@ -5,8 +5,9 @@ import java.util.Arrays;
 /**
  * How many prompt tokens a step may carry while other generations decode: as many as keep the step within
  * {@link #STALL} times the cost of a step that only decodes the same rows, by the costs of recent steps, and never
- * more than the configured most. A prompt token costs more as its cache fills (it attends over more keys) and more on
- * a busy machine, so a fixed count either stalls the running streams or starves the prompt; measured costs follow both.
+ * more than the configured most; both scaled by {@code waiting / rows} when more prompts wait than rows decode
+ * ({@link #tokens}). A prompt token costs more as its cache fills (it attends over more keys) and more on a busy
+ * machine, so a fixed count either stalls the running streams or starves the prompt; measured costs follow both.
  *
  * <p>A decode-only step costs more the more rows it decodes. Its cost is kept per row, measured at about the number
  * of rows decoding now: once that number has moved past {@link #DRIFT} times the one measured at, the next step
@@ -22,7 +23,10 @@ import java.util.Arrays;
  */
 final class PrefillBudget {
 
-    /** A step with prompt tokens may take this many times a decode-only step: running streams slow by at most this. */
+    /**
+     * A step with prompt tokens may take this many times a decode-only step: running streams slow by at most this, or
+     * {@code 1 + (STALL - 1) * waiting / rows} times when more prompts wait than rows decode.
+     */
     static final double STALL = 3.0;
     /** How far the decoding rows may move from those the decode cost was measured at before it is measured again. */
     static final double DRIFT = 1.5;
@@ -44,9 +48,8 @@ final class PrefillBudget {
 
     /**
      * Prompt tokens for the next step, which decodes {@code rows} rows while {@code waiting} generations prefill, at
-     * most {@code most} for each of the waiting ones beyond the decoding ones: none while a decode-only step at about
-     * this many rows has yet to be measured or is due again ({@link #REMEASURE}), then the most until a prompt token's
-     * cost is known.
+     * most {@code most * max(1, waiting / rows)}: none while a decode-only step at about this many rows has yet to be
+     * measured or is due again ({@link #REMEASURE}), then the most until a prompt token's cost is known.
      *
      * <p>The stall is granted per waiting generation: with more of them waiting than rows decoding, the step may stall
      * the streams {@code waiting / rows} times as long. A burst of new conversations behind one stream is then
@@ -69,8 +72,9 @@ final class PrefillBudget {
     /**
      * {@code tokens} prompt tokens shared out among prompts that still need {@code needs[i]} tokens each: evenly, and a
      * prompt that needs less than its share leaves the rest to the others (max-min fairness), so a short prompt that
-     * arrives during a long one's prefill is fed beside it instead of after it. Shares are taken shortest need first,
-     * each at least one token while any are left, so a budget smaller than the prompts goes to the shortest.
+     * arrives during a long one's prefill is fed beside it instead of after it. Shares are taken shortest need first;
+     * once fewer tokens are left than prompts to serve, they go a token each to the oldest of those, so a long prompt
+     * is never starved by short ones arriving after it.
      */
     static int[] split(int tokens, int[] needs) {
         Integer[] order = new Integer[needs.length];
@@ -80,10 +84,16 @@ final class PrefillBudget {
         Arrays.sort(order, (a, b) -> Integer.compare(needs[a], needs[b]));
         int[] shares = new int[needs.length];
         int left = tokens;
-        for (int k = 0; k < order.length && left > 0; k++) {
+        for (int k = 0; k < order.length && left >= order.length - k; k++) {
             int i = order[k];
-            shares[i] = Math.min(needs[i], Math.max(1, left / (order.length - k)));
+            shares[i] = Math.min(needs[i], left / (order.length - k));
             left -= shares[i];
+        }
+        for (int i = 0; i < needs.length && left > 0; i++) {
+            if (shares[i] == 0 && needs[i] > 0) {
+                shares[i] = 1;
+                left--;
+            }
         }
         return shares;
     }

@@ -19,7 +19,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>A long prompt is fed in chunks interleaved with the decode steps of the others, so running streams keep
  * flowing: while any generation decodes, a step carries the prompt tokens a {@link PrefillBudget} allows, at most
- * {@link Settings#prefillWhileDecoding()} for each prompt waiting beyond the decoding rows; alone, prompts go
+ * {@link Settings#prefillWhileDecoding()} times {@code max(1, waiting prompts / decoding rows)}; alone, prompts go
  * {@link Settings#prefillChunk()} tokens a step. The prompts waiting share a step's tokens evenly
  * ({@link PrefillBudget#split}), so a short one does not queue behind a long one.
  */
@@ -27,10 +27,10 @@ public final class Scheduler implements AutoCloseable {
 
     /**
      * @param prefillChunk         prompt tokens per step when no generation is decoding
-     * @param prefillWhileDecoding the most prompt tokens per step while some generation decodes, for each generation
-     *                             waiting for its first token beyond the decoding ones; fewer are taken when the
-     *                             measured costs say more would slow the decoding streams more than
-     *                             {@link PrefillBudget#STALL} times (see {@link PrefillBudget#tokens})
+     * @param prefillWhileDecoding the most prompt tokens per step while some generation decodes, times
+     *                             {@code max(1, waiting prompts / decoding rows)}; fewer are taken when the measured
+     *                             costs say more would slow the decoding streams more than {@link PrefillBudget#STALL}
+     *                             times, scaled the same way (see {@link PrefillBudget#tokens})
      */
     public record Settings(int prefillChunk, int prefillWhileDecoding) {
 

@@ -135,13 +135,19 @@ class PrefillBudgetTest {
         assertThat(cheap.tokens(8, 4, 12)).as("three times as many: three times the most").isEqualTo(24);
     }
 
-    /** A step's prompt tokens go evenly to the waiting prompts; one that needs less leaves the rest to the others. */
+    /**
+     * A step's prompt tokens go evenly to the waiting prompts; one that needs less leaves the rest to the others, and
+     * tokens too few for all go to the oldest, so no prompt waits forever behind later ones.
+     */
     @Test
     void aStepsPromptTokensAreSharedEvenlyAndAShortPromptTakesOnlyWhatItNeeds() {
         assertThat(PrefillBudget.split(8, new int[] {600, 5})).as("a long and a short prompt").containsExactly(4, 4);
         assertThat(PrefillBudget.split(16, new int[] {600, 5})).as("the short one's rest goes to the long one").containsExactly(11, 5);
         assertThat(PrefillBudget.split(64, new int[] {600, 600, 600})).containsExactly(21, 21, 22);
-        assertThat(PrefillBudget.split(2, new int[] {600, 7, 9})).as("fewer tokens than prompts: the shortest first").containsExactly(0, 1, 1);
+        assertThat(PrefillBudget.split(2, new int[] {600, 7, 9})).as("fewer tokens than prompts: a token each, oldest first")
+                .containsExactly(1, 1, 0);
+        assertThat(PrefillBudget.split(5, new int[] {600, 2, 3, 1})).as("even shares while every prompt can have one")
+                .containsExactly(2, 1, 1, 1);
         assertThat(PrefillBudget.split(100, new int[] {3, 4})).as("more than they need").containsExactly(3, 4);
     }
 }

@@ -17,11 +17,23 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class Q4_KVectorMatrix extends Q4_KMatrix {
 
-    private final SubBlockFactors factors;
+    /**
+     * Built at the first multiply, not at load: a model decoded on the GPU only reads its embedding rows here. Racy but
+     * safe: each thread that finds it null builds the same factors, and a record's final fields publish its arrays.
+     */
+    private SubBlockFactors factors;
 
     Q4_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        factors = SubBlockFactors.of(data, rows, cols, rowBytes, BLOCK_BYTES);
+    }
+
+    private SubBlockFactors factors() {
+        SubBlockFactors built = factors;
+        if (built == null) {
+            built = SubBlockFactors.of(data, rows, cols, rowBytes, BLOCK_BYTES);
+            factors = built;
+        }
+        return built;
     }
 
     @Override
@@ -33,9 +45,10 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long base = row * rowBytes;
-        float[] d = factors.d();
-        float[] m = factors.m();
-        int sub = row * factors.perRow();
+        SubBlockFactors f = factors();
+        float[] d = f.d();
+        float[] m = f.m();
+        int sub = row * f.perRow();
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
             for (int g = 0; g < 4; g++, sub += 2) {
@@ -68,9 +81,10 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     @Override
     float dot(int row, QuantizedActivations x, int b) {
         long base = row * rowBytes;
-        float[] d = factors.d();
-        float[] m = factors.m();
-        int sub = row * factors.perRow();
+        SubBlockFactors f = factors();
+        float[] d = f.d();
+        float[] m = f.m();
+        int sub = row * f.perRow();
         int xb = b * (cols / QuantizedActivations.BLOCK);
         FloatVector acc = FloatVector.zero(F);
         FloatVector other = FloatVector.zero(F);
@@ -117,9 +131,10 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     @Override
     public float dot(int row, float[] x, int xOffset) {
         long base = row * rowBytes;
-        float[] d = factors.d();
-        float[] m = factors.m();
-        int sub = row * factors.perRow();
+        SubBlockFactors f = factors();
+        float[] d = f.d();
+        float[] m = f.m();
+        int sub = row * f.perRow();
         FloatVector acc = FloatVector.zero(F);
         float offset = 0f;
         for (int b = 0; b < cols / BLOCK; b++) {
@@ -147,10 +162,11 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     void dot2(int row, float[] x, int xOffset, float[] blockSums, float[] out, int outOffset) {
         long base0 = row * rowBytes;
         long base1 = base0 + rowBytes;
-        float[] d = factors.d();
-        float[] m = factors.m();
-        int sub0 = row * factors.perRow();
-        int sub1 = sub0 + factors.perRow();
+        SubBlockFactors f = factors();
+        float[] d = f.d();
+        float[] m = f.m();
+        int sub0 = row * f.perRow();
+        int sub1 = sub0 + f.perRow();
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = acc0;
         float offset0 = 0f;

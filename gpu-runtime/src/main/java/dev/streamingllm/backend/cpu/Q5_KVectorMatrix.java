@@ -19,11 +19,23 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class Q5_KVectorMatrix extends Q5_KMatrix {
 
-    private final SubBlockFactors factors;
+    /**
+     * Built at the first multiply, not at load: a model decoded on the GPU only reads its embedding rows here. Racy but
+     * safe: each thread that finds it null builds the same factors, and a record's final fields publish its arrays.
+     */
+    private SubBlockFactors factors;
 
     Q5_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        factors = SubBlockFactors.of(data, rows, cols, rowBytes, BLOCK_BYTES);
+    }
+
+    private SubBlockFactors factors() {
+        SubBlockFactors built = factors;
+        if (built == null) {
+            built = SubBlockFactors.of(data, rows, cols, rowBytes, BLOCK_BYTES);
+            factors = built;
+        }
+        return built;
     }
 
     @Override
@@ -52,9 +64,10 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long base = row * rowBytes;
-        float[] d = factors.d();
-        float[] m = factors.m();
-        int sub = row * factors.perRow();
+        SubBlockFactors f = factors();
+        float[] d = f.d();
+        float[] m = f.m();
+        int sub = row * f.perRow();
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
             for (int g = 0; g < 4; g++, sub += 2) {
@@ -96,9 +109,10 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
     /** {@link #dot} reading each sub-block's activation sum from {@code blockSums}, or summing it where that is null. */
     private float dot(int row, float[] x, int xOffset, float[] blockSums) {
         long base = row * rowBytes;
-        float[] d = factors.d();
-        float[] m = factors.m();
-        int sub = row * factors.perRow();
+        SubBlockFactors f = factors();
+        float[] d = f.d();
+        float[] m = f.m();
+        int sub = row * f.perRow();
         FloatVector acc = FloatVector.zero(F);
         float offset = 0f;
         for (int b = 0; b < cols / BLOCK; b++) {

@@ -216,9 +216,14 @@ public final class ServeBench {
                 + "(%d gaps, prefill %.1f s)%n", ms(before.stream().mapToLong(Long::longValue).sorted().toArray(), 95), before.size(),
                 ms(during.stream().mapToLong(Long::longValue).sorted().toArray(), 95), words, during.size(),
                 (longPrompt[1] - longPrompt[0]) / 1e9);
-        System.out.printf("a short prompt sent %.1f s into that prefill got its first token in %.0f ms%s%n",
-                (shortPrompt[0] - longPrompt[0]) / 1e9, (shortPrompt[1] - shortPrompt[0]) / 1e6,
-                shortPrompt[0] < longPrompt[1] ? "" : " (sent after the long prompt's first token)");
+        if (shortPrompt[1] == shortPrompt[0]) {
+            System.out.println("a short prompt sent during that prefill got no text back");
+        } else if (shortPrompt[0] < longPrompt[0] || shortPrompt[0] >= longPrompt[1]) {
+            System.out.println("a short prompt was not sent during that prefill (the stream ended before its 80th piece)");
+        } else {
+            System.out.printf("a short prompt sent %.1f s into that prefill got its first token in %.0f ms%n",
+                    (shortPrompt[0] - longPrompt[0]) / 1e9, (shortPrompt[1] - shortPrompt[0]) / 1e6);
+        }
     }
 
     /** One client's conversation: its messages depend on {@code client} only, so every engine gets the same ones. */
