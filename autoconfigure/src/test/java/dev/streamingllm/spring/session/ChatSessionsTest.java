@@ -531,7 +531,14 @@ class ChatSessionsTest {
                         // the first piece holds the turn mid-generation until the session has been ended
                         generating.countDown();
                         await(ended);
-                    }, () -> false));
+                    }, () -> {
+                        // asked before every step: once a piece is out, the steps wait here too, so the generation
+                        // cannot run to its last token before the session has been ended
+                        if (generating.getCount() == 0) {
+                            await(ended);
+                        }
+                        return false;
+                    }));
             assertThat(generating.await(30, TimeUnit.SECONDS)).isTrue();
             assertThat(sessions.end("ended-mid-turn")).isTrue();
             ended.countDown();
