@@ -138,8 +138,11 @@ public final class Scheduler implements AutoCloseable {
         running.removeIf(Generation::stopIfCancelled);
         List<Generation> planned = new ArrayList<>(running.size());
         List<Segment> segments = new ArrayList<>(running.size());
+        List<Generation> prompts = new ArrayList<>();
         for (Generation generation : running) {
-            if (!generation.prefilling()) {
+            if (generation.prefilling()) {
+                prompts.add(generation);
+            } else {
                 planned.add(generation);
                 segments.add(generation.next(1));
             }
@@ -147,7 +150,6 @@ public final class Scheduler implements AutoCloseable {
         Settings current = settings;
         int rows = planned.size();
         boolean decoding = rows > 0;
-        List<Generation> prompts = running.stream().filter(Generation::prefilling).toList();
         int promptBudget = decoding ? budget.tokens(current.prefillWhileDecoding(), rows, prompts.size()) : current.prefillChunk();
         int[] shares = PrefillBudget.split(promptBudget, prompts.stream().mapToInt(Generation::promptLeft).toArray());
         int promptTokens = 0;

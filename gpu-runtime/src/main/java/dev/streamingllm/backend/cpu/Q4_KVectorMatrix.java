@@ -17,23 +17,10 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class Q4_KVectorMatrix extends Q4_KMatrix {
 
-    /**
-     * Built at the first multiply, not at load: a model decoded on the GPU only reads its embedding rows here. Racy but
-     * safe: each thread that finds it null builds the same factors, and a record's final fields publish its arrays.
-     */
-    private SubBlockFactors factors;
+    private final SubBlockFactors.Lazy factors = new SubBlockFactors.Lazy(this, BLOCK_BYTES);
 
     Q4_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
-    }
-
-    private SubBlockFactors factors() {
-        SubBlockFactors built = factors;
-        if (built == null) {
-            built = SubBlockFactors.of(data, rows, cols, rowBytes, BLOCK_BYTES);
-            factors = built;
-        }
-        return built;
     }
 
     @Override
@@ -45,7 +32,7 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long base = row * rowBytes;
-        SubBlockFactors f = factors();
+        SubBlockFactors f = factors.get();
         float[] d = f.d();
         float[] m = f.m();
         int sub = row * f.perRow();
@@ -81,7 +68,7 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     @Override
     float dot(int row, QuantizedActivations x, int b) {
         long base = row * rowBytes;
-        SubBlockFactors f = factors();
+        SubBlockFactors f = factors.get();
         float[] d = f.d();
         float[] m = f.m();
         int sub = row * f.perRow();
@@ -131,7 +118,7 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     @Override
     public float dot(int row, float[] x, int xOffset) {
         long base = row * rowBytes;
-        SubBlockFactors f = factors();
+        SubBlockFactors f = factors.get();
         float[] d = f.d();
         float[] m = f.m();
         int sub = row * f.perRow();
@@ -162,7 +149,7 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     void dot2(int row, float[] x, int xOffset, float[] blockSums, float[] out, int outOffset) {
         long base0 = row * rowBytes;
         long base1 = base0 + rowBytes;
-        SubBlockFactors f = factors();
+        SubBlockFactors f = factors.get();
         float[] d = f.d();
         float[] m = f.m();
         int sub0 = row * f.perRow();

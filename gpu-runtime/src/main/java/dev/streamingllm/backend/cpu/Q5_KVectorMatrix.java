@@ -19,23 +19,10 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class Q5_KVectorMatrix extends Q5_KMatrix {
 
-    /**
-     * Built at the first multiply, not at load: a model decoded on the GPU only reads its embedding rows here. Racy but
-     * safe: each thread that finds it null builds the same factors, and a record's final fields publish its arrays.
-     */
-    private SubBlockFactors factors;
+    private final SubBlockFactors.Lazy factors = new SubBlockFactors.Lazy(this, BLOCK_BYTES);
 
     Q5_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
-    }
-
-    private SubBlockFactors factors() {
-        SubBlockFactors built = factors;
-        if (built == null) {
-            built = SubBlockFactors.of(data, rows, cols, rowBytes, BLOCK_BYTES);
-            factors = built;
-        }
-        return built;
     }
 
     @Override
@@ -64,7 +51,7 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long base = row * rowBytes;
-        SubBlockFactors f = factors();
+        SubBlockFactors f = factors.get();
         float[] d = f.d();
         float[] m = f.m();
         int sub = row * f.perRow();
@@ -109,7 +96,7 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
     /** {@link #dot} reading each sub-block's activation sum from {@code blockSums}, or summing it where that is null. */
     private float dot(int row, float[] x, int xOffset, float[] blockSums) {
         long base = row * rowBytes;
-        SubBlockFactors f = factors();
+        SubBlockFactors f = factors.get();
         float[] d = f.d();
         float[] m = f.m();
         int sub = row * f.perRow();

@@ -10,14 +10,15 @@ import java.lang.foreign.MemorySegment;
  */
 record SubBlockFactors(float[] d, float[] m, int perRow) {
 
-    /** Factors of {@code rows} rows of {@code cols} weights in super-blocks of 256, whose packed scales start 4 bytes in. */
-    static SubBlockFactors of(MemorySegment data, int rows, int cols, long rowBytes, int blockBytes) {
-        int perRow = cols / 32;
-        float[] d1 = new float[rows * perRow];
-        float[] m1 = new float[rows * perRow];
-        for (int r = 0; r < rows; r++) {
-            for (int b = 0; b < cols / 256; b++) {
-                long block = r * rowBytes + (long) b * blockBytes;
+    /** Factors of {@code matrix}'s rows, in super-blocks of 256 weights and {@code blockBytes} bytes, scales 4 bytes in. */
+    static SubBlockFactors of(WeightMatrix matrix, int blockBytes) {
+        MemorySegment data = matrix.data;
+        int perRow = matrix.cols / 32;
+        float[] d1 = new float[matrix.rows * perRow];
+        float[] m1 = new float[matrix.rows * perRow];
+        for (int r = 0; r < matrix.rows; r++) {
+            for (int b = 0; b < matrix.cols / 256; b++) {
+                long block = r * matrix.rowBytes + (long) b * blockBytes;
                 float d = WeightMatrix.f16(data, block);
                 float dmin = WeightMatrix.f16(data, block + 2);
                 for (int j = 0; j < 8; j++) {
@@ -27,5 +28,31 @@ record SubBlockFactors(float[] d, float[] m, int perRow) {
             }
         }
         return new SubBlockFactors(d1, m1, perRow);
+    }
+
+    /**
+     * A matrix's factors, built at its first multiply rather than at load: a model decoded on the GPU only reads its
+     * embedding rows on the host. Racy but safe: each thread that finds them missing builds the same factors, and a
+     * record's final fields publish its arrays.
+     */
+    static final class Lazy {
+
+        private final WeightMatrix matrix;
+        private final int blockBytes;
+        private SubBlockFactors built;
+
+        Lazy(WeightMatrix matrix, int blockBytes) {
+            this.matrix = matrix;
+            this.blockBytes = blockBytes;
+        }
+
+        SubBlockFactors get() {
+            SubBlockFactors factors = built;
+            if (factors == null) {
+                factors = of(matrix, blockBytes);
+                built = factors;
+            }
+            return factors;
+        }
     }
 }
