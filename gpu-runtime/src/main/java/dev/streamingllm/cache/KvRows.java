@@ -43,35 +43,73 @@ final class KvRows {
         }
     }
 
-    /** Copies one slot's key ({@code key}) or value row between the cache and {@code row}: into it, or out of it. */
+    /**
+     * Copies one slot's key ({@code key}) or value row between the cache and {@code row}: into it, or out of it. A row
+     * is the slot's elements in order whatever the cache's layout, so keys are gathered from their tiles.
+     */
     private static void copy(SinkCache cache, int layer, boolean key, int slot, ByteBuffer row, boolean out) {
         int kvDim = cache.kvDim();
         int at = slot * kvDim;
         switch (cache.type()) {
             case F32 -> {
-                float[] rows = key ? cache.keys(layer) : cache.values(layer);
-                if (out) {
-                    row.asFloatBuffer().put(rows, at, kvDim);
+                if (key) {
+                    float[] keys = cache.keys(layer);
+                    for (int i = 0; i < kvDim; i++) {
+                        int k = KeyTiles.index(kvDim, slot, i);
+                        if (out) {
+                            row.putFloat(keys[k]);
+                        } else {
+                            keys[k] = row.getFloat();
+                        }
+                    }
+                } else if (out) {
+                    row.asFloatBuffer().put(cache.values(layer), at, kvDim);
                 } else {
-                    row.asFloatBuffer().get(rows, at, kvDim);
+                    row.asFloatBuffer().get(cache.values(layer), at, kvDim);
                 }
             }
             case F16 -> {
-                short[] rows = key ? cache.halfKeys(layer) : cache.halfValues(layer);
-                if (out) {
-                    row.asShortBuffer().put(rows, at, kvDim);
+                if (key) {
+                    short[] keys = cache.halfKeys(layer);
+                    for (int i = 0; i < kvDim; i++) {
+                        int k = KeyTiles.halfIndex(kvDim, slot, i);
+                        if (out) {
+                            row.putShort(keys[k]);
+                        } else {
+                            keys[k] = row.getShort();
+                        }
+                    }
+                } else if (out) {
+                    row.asShortBuffer().put(cache.halfValues(layer), at, kvDim);
                 } else {
-                    row.asShortBuffer().get(rows, at, kvDim);
+                    row.asShortBuffer().get(cache.halfValues(layer), at, kvDim);
                 }
             }
             case Q8_0 -> {
-                byte[] quants = key ? cache.quantKeys(layer) : cache.quantValues(layer);
-                short[] scales = key ? cache.keyScales(layer) : cache.valueScales(layer);
                 int blocks = kvDim / CacheType.Q8_0_BLOCK;
-                if (out) {
-                    row.put(quants, at, kvDim).asShortBuffer().put(scales, at / CacheType.Q8_0_BLOCK, blocks);
+                if (key) {
+                    byte[] quants = cache.quantKeys(layer);
+                    short[] scales = cache.keyScales(layer);
+                    for (int i = 0; i < kvDim; i++) {
+                        int k = KeyTiles.index(kvDim, slot, i);
+                        if (out) {
+                            row.put(quants[k]);
+                        } else {
+                            quants[k] = row.get();
+                        }
+                    }
+                    for (int b = 0; b < blocks; b++) {
+                        int k = KeyTiles.scaleIndex(kvDim, slot, b);
+                        if (out) {
+                            row.putShort(scales[k]);
+                        } else {
+                            scales[k] = row.getShort();
+                        }
+                    }
+                } else if (out) {
+                    row.put(cache.quantValues(layer), at, kvDim).asShortBuffer().put(cache.valueScales(layer), at / CacheType.Q8_0_BLOCK, blocks);
                 } else {
-                    row.get(quants, at, kvDim).asShortBuffer().get(scales, at / CacheType.Q8_0_BLOCK, blocks);
+                    row.get(cache.quantValues(layer), at, kvDim).asShortBuffer().get(cache.valueScales(layer), at / CacheType.Q8_0_BLOCK, blocks);
                 }
             }
         }

@@ -17,7 +17,8 @@ import dev.streamingllm.gguf.GGMLQuantizer;
  * <p>Layout per layer: slots [0, sinkCapacity) hold sinks (and pinned tokens); the remaining
  * {@code window + 1} slots are a ring, one slot larger than the window so that the token being
  * processed can attend to a full window before the oldest entry is evicted. Keys and values are
- * 32-bit floats, IEEE halves or Q8_0 blocks ({@link CacheType}), rounded as they are stored.
+ * 32-bit floats, IEEE halves or Q8_0 blocks ({@link CacheType}), rounded as they are stored. Values are a row per slot;
+ * keys lie in tiles of neighbouring slots ({@link KeyTiles}), so that decode attention scores many keys per vector.
  */
 public final class SinkCache {
 
@@ -66,7 +67,7 @@ public final class SinkCache {
         this.sinkCapacity = config.sinks();
         this.ringStart = sinkCapacity;
         long floats = (long) slots() * kvDim;
-        if (floats > Integer.MAX_VALUE) {
+        if (floats > Integer.MAX_VALUE - (long) KeyTiles.SLOTS * KeyTiles.width(kvDim)) {
             throw new IllegalArgumentException("cache of " + config.capacity() + " tokens x " + kvDim + " values per layer is too large");
         }
         CacheType type = config.type();
@@ -75,14 +76,15 @@ public final class SinkCache {
                     + " values; this model's " + kvDim + " key values per token are not whole blocks (use f16)");
         }
         int n = (int) floats;
-        this.keys = hostStorage && type == CacheType.F32 ? new float[layers][n] : null;
+        int tiled = KeyTiles.length(slots(), kvDim);
+        this.keys = hostStorage && type == CacheType.F32 ? new float[layers][tiled] : null;
         this.values = hostStorage && type == CacheType.F32 ? new float[layers][n] : null;
-        this.halfKeys = hostStorage && type == CacheType.F16 ? new short[layers][n] : null;
+        this.halfKeys = hostStorage && type == CacheType.F16 ? new short[layers][tiled] : null;
         this.halfValues = hostStorage && type == CacheType.F16 ? new short[layers][n] : null;
         boolean q8 = hostStorage && type == CacheType.Q8_0;
-        this.quantKeys = q8 ? new byte[layers][n] : null;
+        this.quantKeys = q8 ? new byte[layers][tiled] : null;
         this.quantValues = q8 ? new byte[layers][n] : null;
-        this.keyScales = q8 ? new short[layers][n / CacheType.Q8_0_BLOCK] : null;
+        this.keyScales = q8 ? new short[layers][KeyTiles.scales(slots(), kvDim)] : null;
         this.valueScales = q8 ? new short[layers][n / CacheType.Q8_0_BLOCK] : null;
         this.tokens = new int[slots()];
     }
@@ -217,7 +219,7 @@ public final class SinkCache {
         tokens[slot] = token;
     }
 
-    /** Layer {@code layer}'s keys, {@code slots() x kvDim}, of a {@link CacheType#F32} cache. */
+    /** Layer {@code layer}'s keys in tiles ({@link KeyTiles#index}), of a {@link CacheType#F32} cache. */
     public float[] keys(int layer) {
         requireStorage(CacheType.F32);
         return keys[layer];
@@ -229,7 +231,7 @@ public final class SinkCache {
         return values[layer];
     }
 
-    /** Layer {@code layer}'s keys as IEEE half bits, {@code slots() x kvDim}, of a {@link CacheType#F16} cache. */
+    /** Layer {@code layer}'s keys as IEEE half bits in tiles ({@link KeyTiles#halfIndex}), of a {@link CacheType#F16} cache. */
     public short[] halfKeys(int layer) {
         requireStorage(CacheType.F16);
         return halfKeys[layer];
@@ -242,27 +244,30 @@ public final class SinkCache {
     }
 
     /**
-     * Layer {@code layer}'s key quants, {@code slots() x kvDim}, of a {@link CacheType#Q8_0} cache: value {@code i}
-     * is {@code quantKeys(layer)[i]} times the half {@code keyScales(layer)[i / 32]}.
+     * Layer {@code layer}'s key quants in tiles ({@link KeyTiles#index}), of a {@link CacheType#Q8_0} cache: element
+     * {@code i} of a slot is its quant times the half of its block {@code i / 32} ({@link KeyTiles#scaleIndex}).
      */
     public byte[] quantKeys(int layer) {
         requireStorage(CacheType.Q8_0);
         return quantKeys[layer];
     }
 
-    /** Layer {@code layer}'s key block scales as IEEE half bits, one per 32 values, of a {@link CacheType#Q8_0} cache. */
+    /** Layer {@code layer}'s key block scales as IEEE half bits in tiles ({@link KeyTiles#scaleIndex}), of a {@link CacheType#Q8_0} cache. */
     public short[] keyScales(int layer) {
         requireStorage(CacheType.Q8_0);
         return keyScales[layer];
     }
 
-    /** Layer {@code layer}'s value quants, as {@link #quantKeys}. */
+    /**
+     * Layer {@code layer}'s value quants, {@code slots() x kvDim}, of a {@link CacheType#Q8_0} cache: value {@code i}
+     * is {@code quantValues(layer)[i]} times the half {@code valueScales(layer)[i / 32]}.
+     */
     public byte[] quantValues(int layer) {
         requireStorage(CacheType.Q8_0);
         return quantValues[layer];
     }
 
-    /** Layer {@code layer}'s value block scales, as {@link #keyScales}. */
+    /** Layer {@code layer}'s value block scales as IEEE half bits, one per 32 values, of a {@link CacheType#Q8_0} cache. */
     public short[] valueScales(int layer) {
         requireStorage(CacheType.Q8_0);
         return valueScales[layer];
@@ -278,25 +283,35 @@ public final class SinkCache {
         int at = slot * kvDim;
         switch (config.type()) {
             case F32 -> {
-                System.arraycopy(key, keyOffset, keys[layer], at, kvDim);
+                for (int i = 0; i < kvDim; i++) {
+                    keys[layer][KeyTiles.index(kvDim, slot, i)] = key[keyOffset + i];
+                }
                 System.arraycopy(value, valueOffset, values[layer], at, kvDim);
             }
             case F16 -> {
                 short[] k = halfKeys[layer];
                 short[] v = halfValues[layer];
                 for (int i = 0; i < kvDim; i++) {
-                    k[at + i] = Float.floatToFloat16(Math.clamp(key[keyOffset + i], -HALF_MAX, HALF_MAX));
-                    v[at + i] = Float.floatToFloat16(Math.clamp(value[valueOffset + i], -HALF_MAX, HALF_MAX));
+                    k[KeyTiles.halfIndex(kvDim, slot, i)] = half(key[keyOffset + i]);
+                    v[at + i] = half(value[valueOffset + i]);
                 }
             }
             case Q8_0 -> {
                 float[] block = new float[CacheType.Q8_0_BLOCK];
+                byte[] quants = new byte[CacheType.Q8_0_BLOCK];
                 for (int b = 0; b < kvDim; b += block.length) {
-                    keyScales[layer][(at + b) / block.length] = q8_0(key, keyOffset + b, block, quantKeys[layer], at + b);
+                    keyScales[layer][KeyTiles.scaleIndex(kvDim, slot, b / block.length)] = q8_0(key, keyOffset + b, block, quants, 0);
+                    for (int i = 0; i < block.length; i++) {
+                        quantKeys[layer][KeyTiles.index(kvDim, slot, b + i)] = quants[i];
+                    }
                     valueScales[layer][(at + b) / block.length] = q8_0(value, valueOffset + b, block, quantValues[layer], at + b);
                 }
             }
         }
+    }
+
+    private static short half(float value) {
+        return Float.floatToFloat16(Math.clamp(value, -HALF_MAX, HALF_MAX));
     }
 
     /** One saturated Q8_0 block of {@code row} from {@code offset} into {@code quants[at ..]}; returns its scale. */

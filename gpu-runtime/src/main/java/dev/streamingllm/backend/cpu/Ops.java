@@ -1,5 +1,7 @@
 package dev.streamingllm.backend.cpu;
 
+import dev.streamingllm.cache.KeyTiles;
+
 /**
  * The decoder's vector kernels besides matmul, on float arrays with offsets so they run on one row
  * of a batch. {@link #get()} is the Vector API implementation when the JVM has
@@ -35,14 +37,6 @@ public abstract sealed class Ops permits ScalarOps, VectorOps {
     public abstract void axpy(float a, float[] x, int xOffset, float[] y, int yOffset, int size);
 
     /**
-     * Attention scores: {@code scores[j] = scale * dot(q[qOffset ..], keys[rows[j] + keyOffset ..])} over
-     * {@code size} elements for {@code j} in {@code [from, to)}, where {@code rows[j]} is the start of
-     * key {@code j}'s row in the cache.
-     */
-    public abstract void scores(float[] q, int qOffset, float[] keys, int[] rows, int keyOffset, int from, int to,
-                                float scale, float[] scores, int size);
-
-    /**
      * Attention output: {@code out[outOffset ..] = sum over j < count of weights[j] * values[rows[j] + valueOffset ..]}
      * over {@code size} elements, added in order of {@code j}.
      */
@@ -68,33 +62,32 @@ public abstract sealed class Ops permits ScalarOps, VectorOps {
     public abstract void weightedSumTile(float[] p, int pStride, int rows, float[] values, int entries, float[] out,
                                          int outOffset, int outStride, int size);
 
-    /** {@link #scores} over keys stored as IEEE halves. */
-    public abstract void scores(float[] q, int qOffset, short[] keys, int[] rows, int keyOffset, int from, int to,
-                                float scale, float[] scores, int size);
-
     /** {@link #weightedSum} over values stored as IEEE halves. */
     public abstract void weightedSum(float[] weights, short[] values, int[] rows, int valueOffset, int count,
                                      float[] out, int outOffset, int size);
 
     /**
-     * {@link #scores} of {@code heads} query heads that share one KV head (grouped-query attention): query head
-     * {@code g} at {@code q[qOffset + g * size]}, its scores into {@code scores[firstHead + g]}. Each score is the one
-     * {@link #scores} gives, bit for bit.
+     * Attention scores of {@code heads} query heads that share one KV head (grouped-query attention) against the keys
+     * of slots {@code [from, to)} of a cache layer whose keys lie in tiles ({@link KeyTiles#index}, {@code kvDim}
+     * elements a key): {@code scores[firstHead + g][at + s - from] = scale * sum over d < size of
+     * q[qOffset + g * size + d] * key(s)[element + d]}, the products added in order of {@code d} by fused
+     * multiply-adds. That is {@link #scoreTile}'s order, so a key's score has the same bits in decode and in a prefill
+     * tile, whichever keys, heads and slots a call covers.
      */
-    public void groupScores(float[] q, int qOffset, int heads, float[] keys, int[] rows, int keyOffset, int from, int to,
-                            float scale, float[][] scores, int firstHead, int size) {
-        for (int g = 0; g < heads; g++) {
-            scores(q, qOffset + g * size, keys, rows, keyOffset, from, to, scale, scores[firstHead + g], size);
-        }
-    }
+    public abstract void groupScores(float[] q, int qOffset, int heads, float[] keys, int kvDim, int element, int from, int to,
+                                     float scale, float[][] scores, int firstHead, int at, int size);
 
-    /** {@link #groupScores} over keys stored as IEEE halves. */
-    public void groupScores(float[] q, int qOffset, int heads, short[] keys, int[] rows, int keyOffset, int from, int to,
-                            float scale, float[][] scores, int firstHead, int size) {
-        for (int g = 0; g < heads; g++) {
-            scores(q, qOffset + g * size, keys, rows, keyOffset, from, to, scale, scores[firstHead + g], size);
-        }
-    }
+    /** {@link #groupScores} over keys stored as IEEE halves ({@link KeyTiles#halfIndex}). */
+    public abstract void groupScores(float[] q, int qOffset, int heads, short[] keys, int kvDim, int element, int from, int to,
+                                     float scale, float[][] scores, int firstHead, int at, int size);
+
+    /**
+     * {@link #groupScores} over keys stored as Q8_0 blocks ({@link dev.streamingllm.cache.CacheType#Q8_0}): element
+     * {@code i} of a key is its quant times the half scale of its block {@code i / 32} ({@link KeyTiles#scaleIndex}),
+     * a product that is exact in a float.
+     */
+    public abstract void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int kvDim, int element,
+                                     int from, int to, float scale, float[][] scores, int firstHead, int at, int size);
 
     /**
      * {@link #weightedSum} of {@code heads} query heads that share one KV head, over elements
@@ -118,14 +111,9 @@ public abstract sealed class Ops permits ScalarOps, VectorOps {
     }
 
     /**
-     * {@link #groupScores} over keys stored as Q8_0 blocks ({@link dev.streamingllm.cache.CacheType#Q8_0}): element
-     * {@code e} is {@code keys[e]} times the half {@code scales[e / 32]}. Each row and {@code keyOffset} start a
-     * block.
+     * {@link #groupWeightedSum} over values stored as Q8_0 blocks: element {@code e} is {@code values[e]} times the half
+     * {@code scales[e / 32]}. Each row and {@code valueOffset} start a block.
      */
-    public abstract void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int[] rows, int keyOffset,
-                                     int from, int to, float scale, float[][] scores, int firstHead, int size);
-
-    /** {@link #groupWeightedSum} over values stored as Q8_0 blocks, as {@link #groupScores(float[], int, int, byte[], short[], int[], int, int, int, float, float[][], int, int)} reads keys. */
     public abstract void groupWeightedSum(float[][] weights, int firstHead, int heads, byte[] values, short[] scales, int[] rows,
                                           int valueOffset, int count, float[] out, int outOffset, int headStride, int size);
 

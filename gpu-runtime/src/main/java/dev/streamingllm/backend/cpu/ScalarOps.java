@@ -1,6 +1,7 @@
 package dev.streamingllm.backend.cpu;
 
 import dev.streamingllm.cache.CacheType;
+import dev.streamingllm.cache.KeyTiles;
 
 /** {@link Ops} in plain Java. */
 final class ScalarOps extends Ops {
@@ -42,19 +43,6 @@ final class ScalarOps extends Ops {
     }
 
     @Override
-    public void scores(float[] q, int qOffset, float[] keys, int[] rows, int keyOffset, int from, int to,
-                       float scale, float[] scores, int size) {
-        for (int j = from; j < to; j++) {
-            int k = rows[j] + keyOffset;
-            float sum = 0f;
-            for (int i = 0; i < size; i++) {
-                sum += q[qOffset + i] * keys[k + i];
-            }
-            scores[j] = sum * scale;
-        }
-    }
-
-    @Override
     public void weightedSum(float[] weights, float[] values, int[] rows, int valueOffset, int count,
                             float[] out, int outOffset, int size) {
         for (int i = 0; i < size; i++) {
@@ -81,19 +69,6 @@ final class ScalarOps extends Ops {
     }
 
     @Override
-    public void scores(float[] q, int qOffset, short[] keys, int[] rows, int keyOffset, int from, int to,
-                       float scale, float[] scores, int size) {
-        for (int j = from; j < to; j++) {
-            int k = rows[j] + keyOffset;
-            float sum = 0f;
-            for (int i = 0; i < size; i++) {
-                sum += q[qOffset + i] * Float.float16ToFloat(keys[k + i]);
-            }
-            scores[j] = sum * scale;
-        }
-    }
-
-    @Override
     public void widen(short[] halves, int from, float[] out, int outOffset, int count) {
         for (int i = 0; i < count; i++) {
             out[outOffset + i] = Float.float16ToFloat(halves[from + i]);
@@ -113,16 +88,47 @@ final class ScalarOps extends Ops {
     }
 
     @Override
-    public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int[] rows, int keyOffset,
-                            int from, int to, float scale, float[][] scores, int firstHead, int size) {
+    public void groupScores(float[] q, int qOffset, int heads, float[] keys, int kvDim, int element, int from, int to,
+                            float scale, float[][] scores, int firstHead, int at, int size) {
         for (int g = 0; g < heads; g++) {
-            for (int j = from; j < to; j++) {
-                int k = rows[j] + keyOffset;
+            for (int s = from; s < to; s++) {
                 float sum = 0f;
-                for (int i = 0; i < size; i++) {
-                    sum += q[qOffset + g * size + i] * q8_0(keys, scales, k + i);
+                for (int d = 0; d < size; d++) {
+                    sum = Math.fma(keys[KeyTiles.index(kvDim, s, element + d)], q[qOffset + g * size + d], sum);
                 }
-                scores[firstHead + g][j] = sum * scale;
+                scores[firstHead + g][at + s - from] = sum * scale;
+            }
+        }
+    }
+
+    @Override
+    public void groupScores(float[] q, int qOffset, int heads, short[] keys, int kvDim, int element, int from, int to,
+                            float scale, float[][] scores, int firstHead, int at, int size) {
+        for (int g = 0; g < heads; g++) {
+            for (int s = from; s < to; s++) {
+                float sum = 0f;
+                for (int d = 0; d < size; d++) {
+                    float key = Float.float16ToFloat(keys[KeyTiles.halfIndex(kvDim, s, element + d)]);
+                    sum = Math.fma(key, q[qOffset + g * size + d], sum);
+                }
+                scores[firstHead + g][at + s - from] = sum * scale;
+            }
+        }
+    }
+
+    @Override
+    public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int kvDim, int element,
+                            int from, int to, float scale, float[][] scores, int firstHead, int at, int size) {
+        for (int g = 0; g < heads; g++) {
+            for (int s = from; s < to; s++) {
+                float sum = 0f;
+                for (int d = 0; d < size; d++) {
+                    int e = element + d;
+                    float key = keys[KeyTiles.index(kvDim, s, e)]
+                            * Float.float16ToFloat(scales[KeyTiles.scaleIndex(kvDim, s, e / CacheType.Q8_0_BLOCK)]);
+                    sum = Math.fma(key, q[qOffset + g * size + d], sum);
+                }
+                scores[firstHead + g][at + s - from] = sum * scale;
             }
         }
     }
@@ -167,7 +173,7 @@ final class ScalarOps extends Ops {
             for (int e = from; e < to; e++) {
                 float dot = 0f;
                 for (int d = 0; d < size; d++) {
-                    dot += q[qOffset + i * qStride + d] * keys[d * keysStride + e];
+                    dot = Math.fma(keys[d * keysStride + e], q[qOffset + i * qStride + d], dot);
                 }
                 scores[i * scoresStride + e] = dot * scale;
             }

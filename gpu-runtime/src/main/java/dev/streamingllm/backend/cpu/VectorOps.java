@@ -5,13 +5,13 @@ import static dev.streamingllm.backend.cpu.VectorKernels.L;
 import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 
 import dev.streamingllm.cache.CacheType;
+import dev.streamingllm.cache.KeyTiles;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /** {@link Ops} with the Vector API; tails shorter than a vector run in plain Java. */
@@ -88,21 +88,146 @@ final class VectorOps extends Ops {
         }
     }
 
+    /**
+     * Keys in tiles ({@link KeyTiles}) are scored {@code L} slots per vector, a slot to a lane: each element's
+     * multiply-add adds one product to every lane's sum, so no lanes are summed across a vector and each score is its
+     * own chain of fused multiply-adds in element order, the scalar kernel's. Three heads of a group share each load
+     * and conversion of the keys; heads left over go one at a time. A vector's slots outside {@code [from, to)} are
+     * computed and not stored.
+     */
     @Override
-    public void scores(float[] q, int qOffset, float[] keys, int[] rows, int keyOffset, int from, int to,
-                       float scale, float[] scores, int size) {
-        if (size % L != 0) {
-            SCALAR.scores(q, qOffset, keys, rows, keyOffset, from, to, scale, scores, size);
+    public void groupScores(float[] q, int qOffset, int heads, float[] keys, int kvDim, int element, int from, int to,
+                            float scale, float[][] scores, int firstHead, int at, int size) {
+        int width = KeyTiles.width(kvDim);
+        for (int slot = from - from % L; slot < to; slot += L) {
+            VectorMask<Float> inside = F.indexInRange(slot - from, to - from);
+            int base = (slot / KeyTiles.SLOTS * width + element) * KeyTiles.SLOTS + slot % KeyTiles.SLOTS;
+            int out = at + slot - from;
+            int g = 0;
+            for (; g + 3 <= heads; g += 3) {
+                int q0 = qOffset + g * size, q1 = q0 + size, q2 = q1 + size;
+                FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
+                for (int d = 0; d < size; d++) {
+                    FloatVector key = FloatVector.fromArray(F, keys, base + d * KeyTiles.SLOTS);
+                    acc0 = key.fma(FloatVector.broadcast(F, q[q0 + d]), acc0);
+                    acc1 = key.fma(FloatVector.broadcast(F, q[q1 + d]), acc1);
+                    acc2 = key.fma(FloatVector.broadcast(F, q[q2 + d]), acc2);
+                }
+                acc0.mul(scale).intoArray(scores[firstHead + g], out, inside);
+                acc1.mul(scale).intoArray(scores[firstHead + g + 1], out, inside);
+                acc2.mul(scale).intoArray(scores[firstHead + g + 2], out, inside);
+            }
+            for (; g < heads; g++) {
+                int q0 = qOffset + g * size;
+                FloatVector acc = FloatVector.zero(F);
+                for (int d = 0; d < size; d++) {
+                    acc = FloatVector.fromArray(F, keys, base + d * KeyTiles.SLOTS).fma(FloatVector.broadcast(F, q[q0 + d]), acc);
+                }
+                acc.mul(scale).intoArray(scores[firstHead + g], out, inside);
+            }
+        }
+    }
+
+    /**
+     * Halves in tiles hold a pair of elements per int lane ({@link KeyTiles#halfIndex}), converted in place as
+     * {@link #pairs} are: one load gives elements {@code d} and {@code d + 1} of {@code L} keys.
+     */
+    @Override
+    public void groupScores(float[] q, int qOffset, int heads, short[] keys, int kvDim, int element, int from, int to,
+                            float scale, float[][] scores, int firstHead, int at, int size) {
+        if (size % 2 != 0 || element % 2 != 0) {
+            SCALAR.groupScores(q, qOffset, heads, keys, kvDim, element, from, to, scale, scores, firstHead, at, size);
             return;
         }
-        for (int j = from; j < to; j++) {
-            int k = rows[j] + keyOffset;
-            FloatVector acc = FloatVector.fromArray(F, q, qOffset).mul(FloatVector.fromArray(F, keys, k));
-            for (int i = L; i < size; i += L) {
-                acc = FloatVector.fromArray(F, q, qOffset + i).fma(FloatVector.fromArray(F, keys, k + i), acc);
+        int width = KeyTiles.width(kvDim);
+        for (int slot = from - from % L; slot < to; slot += L) {
+            VectorMask<Float> inside = F.indexInRange(slot - from, to - from);
+            int base = (slot / KeyTiles.SLOTS * width + element) * KeyTiles.SLOTS + slot % KeyTiles.SLOTS * 2;
+            int out = at + slot - from;
+            int g = 0;
+            for (; g + 3 <= heads; g += 3) {
+                int q0 = qOffset + g * size, q1 = q0 + size, q2 = q1 + size;
+                FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
+                for (int d = 0; d < size; d += 2) {
+                    IntVector pairs = pairs(keys, base + d * KeyTiles.SLOTS);
+                    FloatVector even = VectorKernels.evenHalves(pairs);
+                    FloatVector odd = VectorKernels.oddHalves(pairs);
+                    acc0 = odd.fma(FloatVector.broadcast(F, q[q0 + d + 1]), even.fma(FloatVector.broadcast(F, q[q0 + d]), acc0));
+                    acc1 = odd.fma(FloatVector.broadcast(F, q[q1 + d + 1]), even.fma(FloatVector.broadcast(F, q[q1 + d]), acc1));
+                    acc2 = odd.fma(FloatVector.broadcast(F, q[q2 + d + 1]), even.fma(FloatVector.broadcast(F, q[q2 + d]), acc2));
+                }
+                acc0.mul(scale).intoArray(scores[firstHead + g], out, inside);
+                acc1.mul(scale).intoArray(scores[firstHead + g + 1], out, inside);
+                acc2.mul(scale).intoArray(scores[firstHead + g + 2], out, inside);
             }
-            scores[j] = sum(acc) * scale;
+            for (; g < heads; g++) {
+                int q0 = qOffset + g * size;
+                FloatVector acc = FloatVector.zero(F);
+                for (int d = 0; d < size; d += 2) {
+                    IntVector pairs = pairs(keys, base + d * KeyTiles.SLOTS);
+                    acc = VectorKernels.oddHalves(pairs).fma(FloatVector.broadcast(F, q[q0 + d + 1]),
+                            VectorKernels.evenHalves(pairs).fma(FloatVector.broadcast(F, q[q0 + d]), acc));
+                }
+                acc.mul(scale).intoArray(scores[firstHead + g], out, inside);
+            }
         }
+    }
+
+    /** Quants widen from bytes and take their block's scale, a vector of {@code L} keys' halves, once for the pass's heads. */
+    @Override
+    public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int kvDim, int element,
+                            int from, int to, float scale, float[][] scores, int firstHead, int at, int size) {
+        int width = KeyTiles.width(kvDim);
+        int blocks = kvDim / CacheType.Q8_0_BLOCK;
+        for (int slot = from - from % L; slot < to; slot += L) {
+            VectorMask<Float> inside = F.indexInRange(slot - from, to - from);
+            int tile = slot / KeyTiles.SLOTS;
+            int base = (tile * width + element) * KeyTiles.SLOTS + slot % KeyTiles.SLOTS;
+            int scaleBase = tile * blocks * KeyTiles.SLOTS + slot % KeyTiles.SLOTS;
+            int out = at + slot - from;
+            int g = 0;
+            for (; g + 3 <= heads; g += 3) {
+                int q0 = qOffset + g * size, q1 = q0 + size, q2 = q1 + size;
+                FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
+                for (int d = 0; d < size; ) {
+                    int block = (element + d) / CacheType.Q8_0_BLOCK;
+                    int end = Math.min(size, (block + 1) * CacheType.Q8_0_BLOCK - element);
+                    FloatVector blockScale = scales(scales, scaleBase + block * KeyTiles.SLOTS);
+                    for (; d < end; d++) {
+                        FloatVector key = quants(keys, base + d * KeyTiles.SLOTS).mul(blockScale);
+                        acc0 = key.fma(FloatVector.broadcast(F, q[q0 + d]), acc0);
+                        acc1 = key.fma(FloatVector.broadcast(F, q[q1 + d]), acc1);
+                        acc2 = key.fma(FloatVector.broadcast(F, q[q2 + d]), acc2);
+                    }
+                }
+                acc0.mul(scale).intoArray(scores[firstHead + g], out, inside);
+                acc1.mul(scale).intoArray(scores[firstHead + g + 1], out, inside);
+                acc2.mul(scale).intoArray(scores[firstHead + g + 2], out, inside);
+            }
+            for (; g < heads; g++) {
+                int q0 = qOffset + g * size;
+                FloatVector acc = FloatVector.zero(F);
+                for (int d = 0; d < size; ) {
+                    int block = (element + d) / CacheType.Q8_0_BLOCK;
+                    int end = Math.min(size, (block + 1) * CacheType.Q8_0_BLOCK - element);
+                    FloatVector blockScale = scales(scales, scaleBase + block * KeyTiles.SLOTS);
+                    for (; d < end; d++) {
+                        acc = quants(keys, base + d * KeyTiles.SLOTS).mul(blockScale).fma(FloatVector.broadcast(F, q[q0 + d]), acc);
+                    }
+                }
+                acc.mul(scale).intoArray(scores[firstHead + g], out, inside);
+            }
+        }
+    }
+
+    /** {@code L} quant bytes from {@code at} as floats. */
+    private static FloatVector quants(byte[] quants, int at) {
+        return (FloatVector) ByteVector.fromArray(VectorKernels.B, quants, at).convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    /** {@code L} half scales from {@code at} as floats. */
+    private static FloatVector scales(short[] scales, int at) {
+        return VectorKernels.halves(ShortVector.fromArray(VectorKernels.H, scales, at));
     }
 
     /** Up to four vectors of the output at a time stay in registers across every key. */
@@ -134,138 +259,6 @@ final class VectorOps extends Ops {
         }
         if (i < size) {
             SCALAR.weightedSum(weights, values, rows, valueOffset + i, count, out, outOffset + i, size - i);
-        }
-    }
-
-    /**
-     * Half-precision keys read two elements per int lane ({@link #pairs}): a key's even and odd elements land in
-     * separate vectors, converted in place without widening, and the query is split the same way once per call.
-     * Its size keeps C2 from inlining it into the attention loop, whose node budget it used to exhaust.
-     */
-    @Override
-    public void scores(float[] q, int qOffset, short[] keys, int[] rows, int keyOffset, int from, int to,
-                       float scale, float[] scores, int size) {
-        if (size % (2 * L) != 0) {
-            SCALAR.scores(q, qOffset, keys, rows, keyOffset, from, to, scale, scores, size);
-            return;
-        }
-        float[] split = new float[size];
-        split(q, qOffset, split, 0, size);
-        // Two keys per pass share the query's loads; an odd last key is paired with itself.
-        for (int j = from; j < to; j += 2) {
-            int k0 = rows[j] + keyOffset;
-            int k1 = j + 1 < to ? rows[j + 1] + keyOffset : k0;
-            FloatVector acc0 = FloatVector.zero(F);
-            FloatVector acc1 = acc0;
-            for (int i = 0; i < size; i += 2 * L) {
-                FloatVector even = FloatVector.fromArray(F, split, i);
-                FloatVector odd = FloatVector.fromArray(F, split, i + L);
-                IntVector pairs0 = pairs(keys, k0 + i);
-                IntVector pairs1 = pairs(keys, k1 + i);
-                acc0 = VectorKernels.evenHalves(pairs0).fma(even, acc0);
-                acc1 = VectorKernels.evenHalves(pairs1).fma(even, acc1);
-                acc0 = VectorKernels.oddHalves(pairs0).fma(odd, acc0);
-                acc1 = VectorKernels.oddHalves(pairs1).fma(odd, acc1);
-            }
-            // Both lane sums in one fold, in VectorKernels.sum's order: folded once, the first sum's lanes sit in the
-            // lower half and the second's in the upper, and the remaining folds never mix the halves at lanes 0 and
-            // L/2. Written here rather than called: C2 left such calls un-inlined in this loop, boxing every
-            // accumulator (decode over 4096 f16 keys then cost twice the f32 cache's).
-            FloatVector both = acc0.add(acc0.rearrange(VectorKernels.HALF)).blend(acc1.add(acc1.rearrange(VectorKernels.HALF)),
-                    VectorKernels.UPPER_HALF);
-            if (L == 16) {
-                both = both.add(both.rearrange(VectorKernels.FOLD_4));
-            }
-            both = both.add(both.rearrange(VectorKernels.FOLD_2));
-            both = both.add(both.rearrange(VectorKernels.FOLD_1));
-            scores[j] = both.lane(0) * scale;
-            if (j + 1 < to) {
-                scores[j + 1] = both.lane(L / 2) * scale;
-            }
-        }
-    }
-
-    /**
-     * Up to four query heads of a group per pass over the keys: each key is read and widened once for the four, where
-     * head by head it was read and widened once per head (the widening costs more than the multiply-adds). A group of
-     * three runs its last head twice. Each head's lanes accumulate and fold in the order of the single-head kernel, so
-     * the scores are its scores, bit for bit.
-     */
-    @Override
-    public void groupScores(float[] q, int qOffset, int heads, short[] keys, int[] rows, int keyOffset, int from, int to,
-                            float scale, float[][] scores, int firstHead, int size) {
-        if (heads == 1 || size % (2 * L) != 0) {
-            super.groupScores(q, qOffset, heads, keys, rows, keyOffset, from, to, scale, scores, firstHead, size);
-            return;
-        }
-        float[] lanes = new float[4 * L];
-        float[] sums = new float[4];
-        for (int h = 0; h < heads; h += 4) {
-            int last = Math.min(heads, h + 4) - 1;
-            float[] s0 = scores[firstHead + h];
-            float[] s1 = scores[firstHead + Math.min(h + 1, last)];
-            float[] s2 = scores[firstHead + Math.min(h + 2, last)];
-            float[] s3 = scores[firstHead + last];
-            // Each head's query split into even and odd elements, as the single-head kernel splits it.
-            float[] split = new float[4 * size];
-            for (int g = 0; g < 4; g++) {
-                split(q, qOffset + Math.min(h + g, last) * size, split, g * size, size);
-            }
-            if (last - h == 2) {
-                threeHeads(split, keys, rows, keyOffset, from, to, scale, s0, s1, s2, size, lanes, sums);
-                continue;
-            }
-            for (int j = from; j < to; j++) {
-                int k = rows[j] + keyOffset;
-                FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-                for (int i = 0; i < size; i += 2 * L) {
-                    IntVector pairs = pairs(keys, k + i);
-                    FloatVector even = VectorKernels.evenHalves(pairs);
-                    FloatVector odd = VectorKernels.oddHalves(pairs);
-                    acc0 = odd.fma(FloatVector.fromArray(F, split, i + L), even.fma(FloatVector.fromArray(F, split, i), acc0));
-                    acc1 = odd.fma(FloatVector.fromArray(F, split, size + i + L), even.fma(FloatVector.fromArray(F, split, size + i), acc1));
-                    acc2 = odd.fma(FloatVector.fromArray(F, split, 2 * size + i + L), even.fma(FloatVector.fromArray(F, split, 2 * size + i), acc2));
-                    acc3 = odd.fma(FloatVector.fromArray(F, split, 3 * size + i + L), even.fma(FloatVector.fromArray(F, split, 3 * size + i), acc3));
-                }
-                acc0.intoArray(lanes, 0);
-                acc1.intoArray(lanes, L);
-                acc2.intoArray(lanes, 2 * L);
-                acc3.intoArray(lanes, 3 * L);
-                VectorKernels.sums(lanes, 4, sums);
-                s0[j] = sums[0] * scale;
-                s1[j] = sums[1] * scale;
-                s2[j] = sums[2] * scale;
-                s3[j] = sums[3] * scale;
-            }
-        }
-    }
-
-    /**
-     * Three heads (their split queries {@code size} apart in {@code split}) per pass over the keys, for groups of three
-     * (the default model's): a pass of four would compute the third head twice. Summed with an empty fourth lane
-     * vector, in the single-head kernel's order, so the scores are its scores, bit for bit.
-     */
-    private static void threeHeads(float[] split, short[] keys, int[] rows, int keyOffset, int from, int to, float scale,
-                                   float[] s0, float[] s1, float[] s2, int size, float[] lanes, float[] sums) {
-        java.util.Arrays.fill(lanes, 3 * L, 4 * L, 0f);
-        for (int j = from; j < to; j++) {
-            int k = rows[j] + keyOffset;
-            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
-            for (int i = 0; i < size; i += 2 * L) {
-                IntVector pairs = pairs(keys, k + i);
-                FloatVector even = VectorKernels.evenHalves(pairs);
-                FloatVector odd = VectorKernels.oddHalves(pairs);
-                acc0 = odd.fma(FloatVector.fromArray(F, split, i + L), even.fma(FloatVector.fromArray(F, split, i), acc0));
-                acc1 = odd.fma(FloatVector.fromArray(F, split, size + i + L), even.fma(FloatVector.fromArray(F, split, size + i), acc1));
-                acc2 = odd.fma(FloatVector.fromArray(F, split, 2 * size + i + L), even.fma(FloatVector.fromArray(F, split, 2 * size + i), acc2));
-            }
-            acc0.intoArray(lanes, 0);
-            acc1.intoArray(lanes, L);
-            acc2.intoArray(lanes, 2 * L);
-            VectorKernels.sums(lanes, 4, sums);
-            s0[j] = sums[0] * scale;
-            s1[j] = sums[1] * scale;
-            s2[j] = sums[2] * scale;
         }
     }
 
@@ -452,149 +445,6 @@ final class VectorOps extends Ops {
     }
 
     /**
-     * Up to four heads of a group per pass over the keys: a key's quants widen (one instruction from bytes) and take
-     * their block's scale once for the pass's heads. One or three heads take four keys per pass, a query's vectors
-     * loaded once for the four: one key at a time, summing each key's accumulators cost as much as their multiply-adds
-     * (23 ns a key row for a group of three, against 13-18). A vector of quants never straddles two blocks, as rows,
-     * {@code keyOffset} and {@code size} are multiples of the lane count, which divides 32.
-     */
-    @Override
-    public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int[] rows, int keyOffset,
-                            int from, int to, float scale, float[][] scores, int firstHead, int size) {
-        if (size % L != 0 || keyOffset % L != 0) {
-            SCALAR.groupScores(q, qOffset, heads, keys, scales, rows, keyOffset, from, to, scale, scores, firstHead, size);
-            return;
-        }
-        // a pass of three heads is its own kernel, as a pass of four would compute one head twice; two run as three
-        for (int h = 0; h < heads; h += 4) {
-            int q0 = qOffset + h * size;
-            switch (Math.min(4, heads - h)) {
-                case 1 -> oneHead(q, q0, keys, scales, rows, keyOffset, from, to, scale, scores[firstHead + h], size);
-                case 2 -> threeHeads(q, q0, q0 + size, q0 + size, keys, scales, rows, keyOffset, from, to, scale,
-                        scores[firstHead + h], scores[firstHead + h + 1], scores[firstHead + h + 1], size);
-                case 3 -> threeHeads(q, q0, q0 + size, q0 + 2 * size, keys, scales, rows, keyOffset, from, to, scale,
-                        scores[firstHead + h], scores[firstHead + h + 1], scores[firstHead + h + 2], size);
-                default -> fourHeads(q, q0, keys, scales, rows, keyOffset, from, to, scale, scores, firstHead + h, size);
-            }
-        }
-    }
-
-    /**
-     * Four query heads against one key per pass (four keys a pass, sixteen accumulators, ran slower: 31-32 ns a key
-     * row against 25-29).
-     */
-    private static void fourHeads(float[] q, int q0, byte[] keys, short[] scales, int[] rows, int keyOffset, int from, int to,
-                                  float scale, float[][] scores, int head, int size) {
-        float[] lanes = new float[4 * L];
-        float[] sums = new float[4];
-        int q1 = q0 + size, q2 = q1 + size, q3 = q2 + size;
-        float[] s0 = scores[head], s1 = scores[head + 1], s2 = scores[head + 2], s3 = scores[head + 3];
-        for (int j = from; j < to; j++) {
-            int k = rows[j] + keyOffset;
-            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-            for (int i = 0; i < size; i += L) {
-                FloatVector key = q8_0(keys, scales, k + i);
-                acc0 = key.fma(FloatVector.fromArray(F, q, q0 + i), acc0);
-                acc1 = key.fma(FloatVector.fromArray(F, q, q1 + i), acc1);
-                acc2 = key.fma(FloatVector.fromArray(F, q, q2 + i), acc2);
-                acc3 = key.fma(FloatVector.fromArray(F, q, q3 + i), acc3);
-            }
-            acc0.intoArray(lanes, 0);
-            acc1.intoArray(lanes, L);
-            acc2.intoArray(lanes, 2 * L);
-            acc3.intoArray(lanes, 3 * L);
-            VectorKernels.sums(lanes, 4, sums);
-            s0[j] = sums[0] * scale;
-            s1[j] = sums[1] * scale;
-            s2[j] = sums[2] * scale;
-            s3[j] = sums[3] * scale;
-        }
-    }
-
-    /** Three query heads against four keys per pass, twelve accumulators (the default model's groups are of three). */
-    private static void threeHeads(float[] q, int q0, int q1, int q2, byte[] keys, short[] scales, int[] rows, int keyOffset,
-                                   int from, int to, float scale, float[] s0, float[] s1, float[] s2, int size) {
-        float[] lanes = new float[12 * L];
-        float[] sums = new float[12];
-        for (int j = from; j < to; j += 4) {
-            int k0 = rows[j] + keyOffset;
-            int k1 = rows[Math.min(j + 1, to - 1)] + keyOffset;
-            int k2 = rows[Math.min(j + 2, to - 1)] + keyOffset;
-            int k3 = rows[Math.min(j + 3, to - 1)] + keyOffset;
-            FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-            FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
-            for (int i = 0; i < size; i += L) {
-                FloatVector x0 = FloatVector.fromArray(F, q, q0 + i);
-                FloatVector x1 = FloatVector.fromArray(F, q, q1 + i);
-                FloatVector x2 = FloatVector.fromArray(F, q, q2 + i);
-                FloatVector key = q8_0(keys, scales, k0 + i);
-                a00 = key.fma(x0, a00);
-                a10 = key.fma(x1, a10);
-                a20 = key.fma(x2, a20);
-                key = q8_0(keys, scales, k1 + i);
-                a01 = key.fma(x0, a01);
-                a11 = key.fma(x1, a11);
-                a21 = key.fma(x2, a21);
-                key = q8_0(keys, scales, k2 + i);
-                a02 = key.fma(x0, a02);
-                a12 = key.fma(x1, a12);
-                a22 = key.fma(x2, a22);
-                key = q8_0(keys, scales, k3 + i);
-                a03 = key.fma(x0, a03);
-                a13 = key.fma(x1, a13);
-                a23 = key.fma(x2, a23);
-            }
-            a00.intoArray(lanes, 0);
-            a01.intoArray(lanes, L);
-            a02.intoArray(lanes, 2 * L);
-            a03.intoArray(lanes, 3 * L);
-            a10.intoArray(lanes, 4 * L);
-            a11.intoArray(lanes, 5 * L);
-            a12.intoArray(lanes, 6 * L);
-            a13.intoArray(lanes, 7 * L);
-            a20.intoArray(lanes, 8 * L);
-            a21.intoArray(lanes, 9 * L);
-            a22.intoArray(lanes, 10 * L);
-            a23.intoArray(lanes, 11 * L);
-            VectorKernels.sums(lanes, 12, sums);
-            for (int t = 0; t < 4 && j + t < to; t++) {
-                s0[j + t] = sums[t] * scale;
-                s1[j + t] = sums[4 + t] * scale;
-                s2[j + t] = sums[8 + t] * scale;
-            }
-        }
-    }
-
-    /** One query head (no grouping) against four keys per pass. */
-    private static void oneHead(float[] q, int qOffset, byte[] keys, short[] scales, int[] rows, int keyOffset, int from, int to,
-                                float scale, float[] scores, int size) {
-        float[] lanes = new float[4 * L];
-        float[] sums = new float[4];
-        for (int j = from; j < to; j += 4) {
-            int k0 = rows[j] + keyOffset;
-            int k1 = rows[Math.min(j + 1, to - 1)] + keyOffset;
-            int k2 = rows[Math.min(j + 2, to - 1)] + keyOffset;
-            int k3 = rows[Math.min(j + 3, to - 1)] + keyOffset;
-            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-            for (int i = 0; i < size; i += L) {
-                FloatVector x = FloatVector.fromArray(F, q, qOffset + i);
-                acc0 = q8_0(keys, scales, k0 + i).fma(x, acc0);
-                acc1 = q8_0(keys, scales, k1 + i).fma(x, acc1);
-                acc2 = q8_0(keys, scales, k2 + i).fma(x, acc2);
-                acc3 = q8_0(keys, scales, k3 + i).fma(x, acc3);
-            }
-            acc0.intoArray(lanes, 0);
-            acc1.intoArray(lanes, L);
-            acc2.intoArray(lanes, 2 * L);
-            acc3.intoArray(lanes, 3 * L);
-            VectorKernels.sums(lanes, 4, sums);
-            for (int t = 0; t < 4 && j + t < to; t++) {
-                scores[j + t] = sums[t] * scale;
-            }
-        }
-    }
-
-    /**
      * Up to four heads of a group per pass over the values, each value widened and scaled once for the four; one head
      * alone takes two vectors of its elements per pass instead, so that no pass computes a head twice.
      */
@@ -719,7 +569,6 @@ final class VectorOps extends Ops {
         }
     }
 
-    /** {@code 2 L} halves from {@code offset}, two to an int lane (element {@code 2 i} in the low bits of lane {@code i}). */
     /**
      * {@code size} floats from {@code from[fromOffset]} into {@code to[toOffset]} in the order the half kernels
      * accumulate them ({@link #pairs}): per {@code 2 L} elements, the even ones, then the odd ones.
@@ -743,6 +592,7 @@ final class VectorOps extends Ops {
         }
     }
 
+    /** {@code 2 L} halves from {@code offset}, two to an int lane (element {@code 2 i} in the low bits of lane {@code i}). */
     private static IntVector pairs(short[] halves, int offset) {
         return ShortVector.fromArray(PAIRS, halves, offset).reinterpretAsInts();
     }

@@ -4,6 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.CacheType;
+import dev.streamingllm.cache.KeyTiles;
+import dev.streamingllm.cache.SinkCache;
 import java.util.Random;
 import java.util.stream.Stream;
 import jdk.incubator.vector.IntVector;
@@ -25,32 +29,75 @@ class OpsTest {
         return Simd.ENABLED ? Stream.of(Ops.scalar(), Ops.vector()) : Stream.of(Ops.scalar());
     }
 
+    /**
+     * Keys in a cache layer's tiles, stored by the cache itself in each of its types, score as one chain of fused
+     * multiply-adds per key in element order, bit for bit, on both paths: groups of one to seven heads (passes of three
+     * and leftovers), every KV head's elements of a layer, runs of slots that start and end anywhere in a tile and
+     * cross tiles, written at an offset and nowhere else. A prefill tile over the same keys transposed gets the same
+     * bits, and the sums are within float rounding of double-precision ones.
+     */
     @ParameterizedTest
     @MethodSource("paths")
-    void scoresAreScaledDotProductsWithTheKeysRows(Ops ops) {
+    void keysInTilesScoreAsOneChainOfMultiplyAddsPerKey(Ops ops) {
         Random random = new Random(7);
-        for (int size : HEAD_SIZES) {
-            for (int count : KEY_COUNTS) {
-                int stride = 2 * size + 3;
-                float[] keys = randoms(random, (count + 2) * stride + size);
-                int[] rows = scatteredRows(random, count + 2, stride);
-                float[] q = randoms(random, size + 7);
-                int from = Math.min(1, count);
-                int to = count + (count > 0 ? 1 : 0);
-                float[] scores = new float[count + 2];
-                scores[0] = -1f;
-                ops.scores(q, 3, keys, rows, 2, from, to, 0.125f, scores, size);
-                for (int j = 0; j < scores.length; j++) {
-                    if (j < from || j >= to) {
-                        assertThat(scores[j]).as("score %d outside [%d, %d) is untouched", j, from, to).isEqualTo(j == 0 ? -1f : 0f);
-                        continue;
+        int slots = 53;
+        for (CacheType type : CacheType.values()) {
+            for (int size : type == CacheType.Q8_0 ? new int[] {16, 32, 64} : HEAD_SIZES) {
+                int kvHeads = type == CacheType.Q8_0 ? 2 : 3;
+                int kvDim = kvHeads * size;
+                SinkCache cache = new SinkCache(CacheConfig.dense(slots - 1).withType(type), 1, kvDim);
+                float[] value = new float[kvDim];
+                for (int slot = 0; slot < slots; slot++) {
+                    cache.store(0, slot, randoms(random, kvDim), 0, value, 0);
+                }
+                float[][] keys = widenedKeys(cache, slots);
+                for (int heads = 1; heads <= 7; heads++) {
+                    float[] q = randoms(random, heads * size + 2);
+                    for (int[] run : new int[][] {{0, slots}, {3, 4}, {5, 21}, {16, 32}, {17, 50}, {31, 33}, {9, 9}}) {
+                        int from = run[0];
+                        int to = run[1];
+                        int kvHead = (from + heads) % kvHeads;
+                        int element = kvHead * size;
+                        float[][] scores = new float[heads + 2][to - from + 4];
+                        switch (type) {
+                            case F32 -> ops.groupScores(q, 2, heads, cache.keys(0), kvDim, element, from, to, 0.125f, scores, 1, 3, size);
+                            case F16 -> ops.groupScores(q, 2, heads, cache.halfKeys(0), kvDim, element, from, to, 0.125f, scores, 1, 3, size);
+                            case Q8_0 -> ops.groupScores(q, 2, heads, cache.quantKeys(0), cache.keyScales(0), kvDim, element, from, to,
+                                    0.125f, scores, 1, 3, size);
+                        }
+                        // The same keys transposed, as a prefill tile gathers them.
+                        float[] transposed = new float[size * (slots + 16)];
+                        for (int d = 0; d < size; d++) {
+                            for (int slot = 0; slot < slots; slot++) {
+                                transposed[d * (slots + 16) + slot] = keys[slot][element + d];
+                            }
+                        }
+                        float[] tile = new float[heads * slots];
+                        ops.scoreTile(q, 2, size, heads, transposed, slots + 16, from, to, 0.125f, tile, slots, size);
+                        String at = ops.getClass().getSimpleName() + " " + type + " size " + size + " heads " + heads + " slots [" + from + ", " + to + ")";
+                        for (int g = 0; g < heads; g++) {
+                            for (int slot = from; slot < to; slot++) {
+                                float chain = 0f;
+                                double want = 0;
+                                for (int d = 0; d < size; d++) {
+                                    chain = Math.fma(keys[slot][element + d], q[2 + g * size + d], chain);
+                                    want += (double) keys[slot][element + d] * q[2 + g * size + d];
+                                }
+                                float score = scores[1 + g][3 + slot - from];
+                                assertThat(Float.floatToRawIntBits(score)).as("%s head %d slot %d", at, g, slot)
+                                        .isEqualTo(Float.floatToRawIntBits(chain * 0.125f));
+                                assertThat(Float.floatToRawIntBits(tile[g * slots + slot])).as("%s head %d slot %d in a prefill tile", at, g, slot)
+                                        .isEqualTo(Float.floatToRawIntBits(score));
+                                assertThat((double) score).as("%s head %d slot %d", at, g, slot)
+                                        .isCloseTo(want * 0.125, within(1e-5 * (1 + Math.abs(want))));
+                            }
+                            float[] row = scores[1 + g];
+                            assertThat(java.util.Arrays.copyOfRange(row, 0, 3)).as("%s before the run", at).containsOnly(0f);
+                            assertThat(row[3 + to - from]).as("%s after the run", at).isZero();
+                        }
+                        assertThat(scores[0]).as("%s head before the group", at).containsOnly(0f);
+                        assertThat(scores[heads + 1]).as("%s head after the group", at).containsOnly(0f);
                     }
-                    double want = 0;
-                    for (int i = 0; i < size; i++) {
-                        want += (double) q[3 + i] * keys[rows[j] + 2 + i];
-                    }
-                    assertThat((double) scores[j]).as("%s size %d, %d keys, key %d", ops.getClass().getSimpleName(), size, count, j)
-                            .isCloseTo(want * 0.125, within(1e-5 * (1 + Math.abs(want))));
                 }
             }
         }
@@ -157,7 +204,7 @@ class OpsTest {
         }
     }
 
-    /** An F16 cache's kernels widen each half exactly: the same sums as over the halves' float values. */
+    /** An F16 cache's weighted sum widens each half exactly: the same sums as over the halves' float values. */
     @ParameterizedTest
     @MethodSource("paths")
     void halfKernelsComputeOverTheHalvesValues(Ops ops) {
@@ -167,20 +214,9 @@ class OpsTest {
                 int stride = size + 3;
                 short[] halves = halves(random, count * stride + size + 2);
                 int[] rows = scatteredRows(random, count, stride);
-                float[] q = randoms(random, size + 1);
-                float[] scores = new float[Math.max(1, count)];
-                ops.scores(q, 1, halves, rows, 2, 0, count, 0.5f, scores, size);
                 float[] weights = randoms(random, count);
                 float[] out = new float[size];
                 ops.weightedSum(weights, halves, rows, 2, count, out, 0, size);
-                for (int j = 0; j < count; j++) {
-                    double want = 0;
-                    for (int i = 0; i < size; i++) {
-                        want += (double) q[1 + i] * Float.float16ToFloat(halves[rows[j] + 2 + i]);
-                    }
-                    assertThat((double) scores[j]).as("%s score size %d key %d", ops.getClass().getSimpleName(), size, j)
-                            .isCloseTo(want * 0.5, within(1e-5 * (1 + Math.abs(want))));
-                }
                 for (int i = 0; i < size; i++) {
                     double want = 0;
                     for (int j = 0; j < count; j++) {
@@ -194,51 +230,13 @@ class OpsTest {
     }
 
     /**
-     * A key's score has the same bits wherever it falls among the keys scored together (a kernel may score keys in
-     * pairs): the first of a pair, the second, or alone at the end; over halves and over floats.
+     * The query heads of a group, weighed together, get each head's own outputs bit for bit: groups of one to nine
+     * heads (a group of three runs one head twice; more than four take several passes), over halves and floats, values
+     * at scattered rows and an offset, whole or in two parts, and only the group's outputs written.
      */
     @ParameterizedTest
     @MethodSource("paths")
-    void aKeysScoreIsTheSameWhereverItFallsAmongTheKeysScored(Ops ops) {
-        Random random = new Random(19);
-        for (int size : HEAD_SIZES) {
-            int stride = size + 3;
-            short[] halves = halves(random, 4 * stride + size + 2);
-            float[] floats = randoms(random, 4 * stride + size + 2);
-            int[] rows = scatteredRows(random, 4, stride);
-            float[] q = randoms(random, size + 1);
-            float[] all = new float[4];
-            float[] allFloats = new float[4];
-            ops.scores(q, 1, halves, rows, 2, 0, 4, 0.5f, all, size);
-            ops.scores(q, 1, floats, rows, 2, 0, 4, 0.5f, allFloats, size);
-            for (int from = 0; from < 4; from++) {
-                for (int to = from + 1; to <= 4; to++) {
-                    float[] some = new float[4];
-                    float[] someFloats = new float[4];
-                    ops.scores(q, 1, halves, rows, 2, from, to, 0.5f, some, size);
-                    ops.scores(q, 1, floats, rows, 2, from, to, 0.5f, someFloats, size);
-                    for (int j = from; j < to; j++) {
-                        assertThat(Float.floatToRawIntBits(someFloats[j])).as("%s floats size %d key %d of [%d, %d)",
-                                ops.getClass().getSimpleName(), size, j, from, to).isEqualTo(Float.floatToRawIntBits(allFloats[j]));
-                    }
-                    for (int j = from; j < to; j++) {
-                        assertThat(Float.floatToRawIntBits(some[j])).as("%s size %d key %d of [%d, %d)", ops.getClass().getSimpleName(),
-                                size, j, from, to).isEqualTo(Float.floatToRawIntBits(all[j]));
-                    }
-                }
-            }
-        }
-    }
-
-    /**
-     * The query heads of a group, scored and weighed together, get each head's own scores and outputs bit for bit:
-     * groups of one to nine heads (a group of three runs one head twice; more than four take several passes), over
-     * halves and floats, keys and values at scattered rows and an offset, the values whole or in two parts, and only
-     * the group's heads and the range's keys written.
-     */
-    @ParameterizedTest
-    @MethodSource("paths")
-    void aGroupOfHeadsGetsEachHeadsOwnScoresAndOutputs(Ops ops) {
+    void aGroupOfHeadsGetsEachHeadsOwnOutputs(Ops ops) {
         Random random = new Random(23);
         for (int size : HEAD_SIZES) {
             for (int heads = 1; heads <= 9; heads++) {
@@ -247,43 +245,32 @@ class OpsTest {
                 short[] halves = halves(random, keys * stride + size + 2);
                 float[] floats = randoms(random, keys * stride + size + 2);
                 int[] rows = scatteredRows(random, keys, stride);
-                float[] q = randoms(random, heads * size + 1);
-                float[][] grouped = new float[heads + 2][keys];
-                float[][] groupedFloats = new float[heads + 2][keys];
-                ops.groupScores(q, 1, heads, halves, rows, 2, 1, keys, 0.5f, grouped, 1, size);
-                ops.groupScores(q, 1, heads, floats, rows, 2, 1, keys, 0.5f, groupedFloats, 1, size);
-                for (int g = 0; g < heads; g++) {
-                    float[] alone = new float[keys];
-                    float[] aloneFloats = new float[keys];
-                    ops.scores(q, 1 + g * size, halves, rows, 2, 1, keys, 0.5f, alone, size);
-                    ops.scores(q, 1 + g * size, floats, rows, 2, 1, keys, 0.5f, aloneFloats, size);
-                    String head = ops.getClass().getSimpleName() + " size " + size + " head " + g + " of " + heads;
-                    assertThat(grouped[1 + g]).as("%s", head).containsExactly(alone);
-                    assertThat(groupedFloats[1 + g]).as("%s floats", head).containsExactly(aloneFloats);
-                    assertThat(grouped[1 + g][0]).as("%s key before the range", head).isZero();
+                float[][] weights = new float[heads + 2][];
+                for (int g = 0; g < weights.length; g++) {
+                    weights[g] = randoms(random, keys);
                 }
                 int stride2 = size + 2;
                 int half = size % 32 == 0 ? size / 2 : size;
                 float[] out = new float[1 + heads * stride2];
                 float[] outFloats = new float[1 + heads * stride2];
                 for (int from = 0; from < size; from += half) {
-                    ops.groupWeightedSum(grouped, 1, heads, halves, rows, 2 + from, keys, out, 1 + from, stride2, half);
-                    ops.groupWeightedSum(grouped, 1, heads, floats, rows, 2 + from, keys, outFloats, 1 + from, stride2, half);
+                    ops.groupWeightedSum(weights, 1, heads, halves, rows, 2 + from, keys, out, 1 + from, stride2, half);
+                    ops.groupWeightedSum(weights, 1, heads, floats, rows, 2 + from, keys, outFloats, 1 + from, stride2, half);
                 }
                 for (int g = 0; g < heads; g++) {
                     float[] alone = new float[size];
                     float[] aloneFloats = new float[size];
-                    ops.weightedSum(grouped[1 + g], halves, rows, 2, keys, alone, 0, size);
-                    ops.weightedSum(grouped[1 + g], floats, rows, 2, keys, aloneFloats, 0, size);
+                    ops.weightedSum(weights[1 + g], halves, rows, 2, keys, alone, 0, size);
+                    ops.weightedSum(weights[1 + g], floats, rows, 2, keys, aloneFloats, 0, size);
                     String head = ops.getClass().getSimpleName() + " size " + size + " head " + g + " of " + heads;
                     assertThat(java.util.Arrays.copyOfRange(out, 1 + g * stride2, 1 + g * stride2 + size)).as("%s output", head)
                             .containsExactly(alone);
                     assertThat(java.util.Arrays.copyOfRange(outFloats, 1 + g * stride2, 1 + g * stride2 + size))
                             .as("%s float output", head).containsExactly(aloneFloats);
+                    assertThat(java.util.Arrays.copyOfRange(out, 1 + g * stride2 + size, 1 + (g + 1) * stride2))
+                            .as("%s after the output", head).containsOnly(0f);
                 }
                 assertThat(out[0]).as("the output before the group").isZero();
-                assertThat(grouped[0]).as("the head before the group").containsOnly(0f);
-                assertThat(grouped[heads + 1]).as("the head after the group").containsOnly(0f);
             }
         }
     }
@@ -335,13 +322,13 @@ class OpsTest {
     }
 
     /**
-     * A Q8_0 cache's kernels: each element is its quant times its block's scale, in groups of one to six heads, keys
-     * and values at scattered block-aligned rows, at offsets on a block, inside one, and off the lanes (where the
-     * vector path falls back), and only the group's heads, the range's keys and the head's outputs written.
+     * A Q8_0 cache's weighted sum: each element is its quant times its block's scale, in groups of one to six heads,
+     * values at scattered block-aligned rows, at offsets on a block, inside one, and off the lanes (where the vector
+     * path falls back), and only the heads' outputs written.
      */
     @ParameterizedTest
     @MethodSource("paths")
-    void q8_0KernelsComputeOverTheBlocksValues(Ops ops) {
+    void q8_0ValuesWeighAsTheirBlocksValues(Ops ops) {
         Random random = new Random(29);
         for (int size : new int[] {8, 16, 24, 32, 48, 64, 96}) {
             for (int offset : new int[] {0, 8, 16, 32, 3}) {
@@ -355,27 +342,19 @@ class OpsTest {
                         scales[b] = Float.floatToFloat16((random.nextFloat() + 0.01f) / 64);
                     }
                     int[] rows = scatteredRows(random, keys, stride);
-                    float[] q = randoms(random, heads * size + 1);
-                    float[][] scores = new float[heads + 2][keys];
-                    ops.groupScores(q, 1, heads, quants, scales, rows, offset, 1, keys, 0.5f, scores, 1, size);
+                    float[][] weights = new float[heads + 1][];
+                    for (int g = 0; g < weights.length; g++) {
+                        weights[g] = randoms(random, keys);
+                    }
                     int headStride = size + 2;
                     float[] out = new float[1 + heads * headStride];
-                    ops.groupWeightedSum(scores, 1, heads, quants, scales, rows, offset, keys, out, 1, headStride, size);
+                    ops.groupWeightedSum(weights, 1, heads, quants, scales, rows, offset, keys, out, 1, headStride, size);
                     String at = ops.getClass().getSimpleName() + " size " + size + " offset " + offset + " heads " + heads;
                     for (int g = 0; g < heads; g++) {
-                        for (int j = 1; j < keys; j++) {
-                            double want = 0;
-                            for (int i = 0; i < size; i++) {
-                                want += (double) q[1 + g * size + i] * q8_0(quants, scales, rows[j] + offset + i);
-                            }
-                            assertThat((double) scores[1 + g][j]).as("%s head %d score %d", at, g, j)
-                                    .isCloseTo(want * 0.5, within(1e-5 * (1 + Math.abs(want))));
-                        }
-                        assertThat(scores[1 + g][0]).as("%s key before the range", at).isZero();
                         for (int i = 0; i < size; i++) {
                             double want = 0;
                             for (int j = 0; j < keys; j++) {
-                                want += (double) scores[1 + g][j] * q8_0(quants, scales, rows[j] + offset + i);
+                                want += (double) weights[1 + g][j] * q8_0(quants, scales, rows[j] + offset + i);
                             }
                             assertThat((double) out[1 + g * headStride + i]).as("%s head %d output %d", at, g, i)
                                     .isCloseTo(want, within(1e-5 * (1 + Math.abs(want))));
@@ -383,8 +362,6 @@ class OpsTest {
                         assertThat(out[1 + g * headStride + size]).as("%s after head %d's output", at, g).isZero();
                     }
                     assertThat(out[0]).as("%s before the group's output", at).isZero();
-                    assertThat(scores[0]).as("%s head before the group", at).containsOnly(0f);
-                    assertThat(scores[heads + 1]).as("%s head after the group", at).containsOnly(0f);
                 }
             }
         }
@@ -480,6 +457,22 @@ class OpsTest {
                 assertThat(g).as("%s SwiGLU on call %d", ops.getClass().getSimpleName(), call).containsExactly(firstSwiglu);
             }
         }
+    }
+
+    /** Every slot's key as the cache holds it, widened, read element by element where {@link KeyTiles} puts it. */
+    private static float[][] widenedKeys(SinkCache cache, int slots) {
+        float[][] keys = new float[slots][cache.kvDim()];
+        for (int slot = 0; slot < slots; slot++) {
+            for (int i = 0; i < cache.kvDim(); i++) {
+                keys[slot][i] = switch (cache.type()) {
+                    case F32 -> cache.keys(0)[KeyTiles.index(cache.kvDim(), slot, i)];
+                    case F16 -> Float.float16ToFloat(cache.halfKeys(0)[KeyTiles.halfIndex(cache.kvDim(), slot, i)]);
+                    case Q8_0 -> cache.quantKeys(0)[KeyTiles.index(cache.kvDim(), slot, i)]
+                            * Float.float16ToFloat(cache.keyScales(0)[KeyTiles.scaleIndex(cache.kvDim(), slot, i / CacheType.Q8_0_BLOCK)]);
+                };
+            }
+        }
+        return keys;
     }
 
     /** Halves of both signs, some of them subnormal (below 2^-14), which the vector widening must normalize. */

@@ -3,6 +3,7 @@ package dev.streamingllm.backend.cpu.decoder;
 import dev.streamingllm.backend.cpu.Ops;
 import dev.streamingllm.backend.cpu.Parallel;
 import dev.streamingllm.cache.CacheType;
+import dev.streamingllm.cache.KeyTiles;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.llama.Rope;
@@ -149,7 +150,6 @@ final class PrefillAttention {
         short[] valueScales = type == CacheType.Q8_0 ? cache.valueScales(layer) : null;
         // One KV head per slice: a tile over a long window copies megabytes, which one thread did alone.
         Parallel.forRange(config.kvHeads(), 1, (from, to) -> {
-            float[] key = new float[headDim];
             for (int g = from; g < to; g++) {
                 float[] kt = keysT[g];
                 float[] vg = values[g];
@@ -157,24 +157,22 @@ final class PrefillAttention {
                     if (written[e] != own) {
                         continue;
                     }
-                    int at = (e < sinks ? e : cache.ringSlot(ringFrom + e - sinks)) * kvDim + g * headDim;
-                    // Rows are widened as vectors; only the transposing stores go one by one.
-                    switch (type) {
-                        case F32 -> {
-                            System.arraycopy(keys, at, key, 0, headDim);
-                            System.arraycopy(vals, at, vg, e * headDim, headDim);
-                        }
-                        case F16 -> {
-                            ops.widen(halfKeys, at, key, 0, headDim);
-                            ops.widen(halfVals, at, vg, e * headDim, headDim);
-                        }
-                        case Q8_0 -> {
-                            ops.widen(quantKeys, keyScales, at, key, 0, headDim);
-                            ops.widen(quantVals, valueScales, at, vg, e * headDim, headDim);
-                        }
-                    }
+                    int slot = e < sinks ? e : cache.ringSlot(ringFrom + e - sinks);
+                    int at = slot * kvDim + g * headDim;
+                    // Values are rows, widened as vectors; keys come out of their tiles element by element.
                     for (int d = 0; d < headDim; d++) {
-                        kt[d * stride + e] = key[d];
+                        int i = g * headDim + d;
+                        kt[d * stride + e] = switch (type) {
+                            case F32 -> keys[KeyTiles.index(kvDim, slot, i)];
+                            case F16 -> Float.float16ToFloat(halfKeys[KeyTiles.halfIndex(kvDim, slot, i)]);
+                            case Q8_0 -> quantKeys[KeyTiles.index(kvDim, slot, i)]
+                                    * Float.float16ToFloat(keyScales[KeyTiles.scaleIndex(kvDim, slot, i / CacheType.Q8_0_BLOCK)]);
+                        };
+                    }
+                    switch (type) {
+                        case F32 -> System.arraycopy(vals, at, vg, e * headDim, headDim);
+                        case F16 -> ops.widen(halfVals, at, vg, e * headDim, headDim);
+                        case Q8_0 -> ops.widen(quantVals, valueScales, at, vg, e * headDim, headDim);
                     }
                 }
             }

@@ -260,29 +260,10 @@ public final class Transformer implements Decoder {
                 int[] rows = visibleRows[first[s] + i];
                 int start = unit % spans * SCORE_SPAN;
                 int end = Math.min(rows.length, start + SCORE_SPAN);
-                int sinks = steps[first[s] + i].sinkCount();
                 int firstHead = kvHead * group;
-                int qOffset = firstHead * headDim;
-                int kvOffset = kvHead * headDim;
                 SinkCache cache = segments.get(s).cache();
-                switch (cache.type()) {
-                    case F32 -> {
-                        float[] keys = cache.keys(layer);
-                        ops.groupScores(qSink[s], qOffset, group, keys, rows, kvOffset, start, Math.min(end, sinks), scale, scoreRows[s], firstHead, headDim);
-                        ops.groupScores(qWindow[s], qOffset, group, keys, rows, kvOffset, Math.max(start, sinks), end, scale, scoreRows[s], firstHead, headDim);
-                    }
-                    case F16 -> {
-                        short[] keys = cache.halfKeys(layer);
-                        ops.groupScores(qSink[s], qOffset, group, keys, rows, kvOffset, start, Math.min(end, sinks), scale, scoreRows[s], firstHead, headDim);
-                        ops.groupScores(qWindow[s], qOffset, group, keys, rows, kvOffset, Math.max(start, sinks), end, scale, scoreRows[s], firstHead, headDim);
-                    }
-                    case Q8_0 -> {
-                        byte[] keys = cache.quantKeys(layer);
-                        short[] scales = cache.keyScales(layer);
-                        ops.groupScores(qSink[s], qOffset, group, keys, scales, rows, kvOffset, start, Math.min(end, sinks), scale, scoreRows[s], firstHead, headDim);
-                        ops.groupScores(qWindow[s], qOffset, group, keys, scales, rows, kvOffset, Math.max(start, sinks), end, scale, scoreRows[s], firstHead, headDim);
-                    }
-                }
+                scoreSpan(layer, cache, steps[first[s] + i], start, end, qSink[s], qWindow[s], firstHead * headDim, group,
+                        kvHead * headDim, scale, scoreRows[s], firstHead);
             }
         });
         Parallel.forRange(active * heads, Math.max(1, MIN_HEAD_WORK / Math.max(1, widest)), (from, to) -> {
@@ -314,6 +295,39 @@ public final class Transformer implements Decoder {
                 }
             }
         });
+    }
+
+    /**
+     * Scores of the keys {@code [start, end)} that {@code step} sees (in cache order: sinks, then the window oldest
+     * first) by the query heads of one KV head, in runs of consecutive slots: the sinks, then the window up to the end
+     * of the ring and from its start again. Sink keys take the query rotated by its place, window keys the one rotated
+     * by its window position.
+     */
+    private void scoreSpan(int layer, SinkCache cache, SinkCache.Step step, int start, int end, float[] qSink, float[] qWindow,
+                           int qOffset, int group, int element, float scale, float[][] scores, int firstHead) {
+        int sinks = step.sinkCount();
+        if (start < sinks) {
+            scoreRun(layer, cache, qSink, qOffset, group, element, start, Math.min(end, sinks), scale, scores, firstHead, start);
+        }
+        for (int j = Math.max(start, sinks); j < end; ) {
+            int slot = cache.ringSlot(step.ringStart() + j - sinks);
+            int run = Math.min(end - j, cache.slots() - slot);
+            scoreRun(layer, cache, qWindow, qOffset, group, element, slot, slot + run, scale, scores, firstHead, j);
+            j += run;
+        }
+    }
+
+    /** Scores of the keys in slots {@code [from, to)} into scores {@code [at, at + to - from)}. */
+    private void scoreRun(int layer, SinkCache cache, float[] q, int qOffset, int group, int element, int from, int to,
+                          float scale, float[][] scores, int firstHead, int at) {
+        int kvDim = config.kvDim();
+        int headDim = config.headDim();
+        switch (cache.type()) {
+            case F32 -> ops.groupScores(q, qOffset, group, cache.keys(layer), kvDim, element, from, to, scale, scores, firstHead, at, headDim);
+            case F16 -> ops.groupScores(q, qOffset, group, cache.halfKeys(layer), kvDim, element, from, to, scale, scores, firstHead, at, headDim);
+            case Q8_0 -> ops.groupScores(q, qOffset, group, cache.quantKeys(layer), cache.keyScales(layer), kvDim, element, from, to,
+                    scale, scores, firstHead, at, headDim);
+        }
     }
 
     /** Offsets in the layer's key and value arrays of the keys {@code step} sees: the sinks, then its window. */
