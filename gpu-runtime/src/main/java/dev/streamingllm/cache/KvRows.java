@@ -45,71 +45,52 @@ final class KvRows {
 
     /**
      * Copies one slot's key ({@code key}) or value row between the cache and {@code row}: into it, or out of it. A row
-     * is the slot's elements in order whatever the cache's layout, so keys are gathered from their tiles.
+     * is the slot's elements in order (a Q8_0 row its quants, then its block scales), whatever the cache's layout.
      */
     private static void copy(SinkCache cache, int layer, boolean key, int slot, ByteBuffer row, boolean out) {
         int kvDim = cache.kvDim();
-        int at = slot * kvDim;
+        int slots = cache.slots();
         switch (cache.type()) {
             case F32 -> {
-                if (key) {
-                    float[] keys = cache.keys(layer);
-                    for (int i = 0; i < kvDim; i++) {
-                        int k = KeyTiles.index(kvDim, slot, i);
-                        if (out) {
-                            row.putFloat(keys[k]);
-                        } else {
-                            keys[k] = row.getFloat();
-                        }
+                float[] elements = key ? cache.keys(layer) : cache.values(layer);
+                for (int i = 0; i < kvDim; i++) {
+                    int at = key ? CacheLayout.keyIndex(kvDim, slot, i) : CacheLayout.valueIndex(slots, slot, i);
+                    if (out) {
+                        row.putFloat(elements[at]);
+                    } else {
+                        elements[at] = row.getFloat();
                     }
-                } else if (out) {
-                    row.asFloatBuffer().put(cache.values(layer), at, kvDim);
-                } else {
-                    row.asFloatBuffer().get(cache.values(layer), at, kvDim);
                 }
             }
             case F16 -> {
-                if (key) {
-                    short[] keys = cache.halfKeys(layer);
-                    for (int i = 0; i < kvDim; i++) {
-                        int k = KeyTiles.halfIndex(kvDim, slot, i);
-                        if (out) {
-                            row.putShort(keys[k]);
-                        } else {
-                            keys[k] = row.getShort();
-                        }
+                short[] elements = key ? cache.halfKeys(layer) : cache.halfValues(layer);
+                for (int i = 0; i < kvDim; i++) {
+                    int at = key ? CacheLayout.halfKeyIndex(kvDim, slot, i) : CacheLayout.valueIndex(slots, slot, i);
+                    if (out) {
+                        row.putShort(elements[at]);
+                    } else {
+                        elements[at] = row.getShort();
                     }
-                } else if (out) {
-                    row.asShortBuffer().put(cache.halfValues(layer), at, kvDim);
-                } else {
-                    row.asShortBuffer().get(cache.halfValues(layer), at, kvDim);
                 }
             }
             case Q8_0 -> {
-                int blocks = kvDim / CacheType.Q8_0_BLOCK;
-                if (key) {
-                    byte[] quants = cache.quantKeys(layer);
-                    short[] scales = cache.keyScales(layer);
-                    for (int i = 0; i < kvDim; i++) {
-                        int k = KeyTiles.index(kvDim, slot, i);
-                        if (out) {
-                            row.put(quants[k]);
-                        } else {
-                            quants[k] = row.get();
-                        }
+                byte[] quants = key ? cache.quantKeys(layer) : cache.quantValues(layer);
+                short[] scales = key ? cache.keyScales(layer) : cache.valueScales(layer);
+                for (int i = 0; i < kvDim; i++) {
+                    int at = key ? CacheLayout.keyIndex(kvDim, slot, i) : CacheLayout.valueIndex(slots, slot, i);
+                    if (out) {
+                        row.put(quants[at]);
+                    } else {
+                        quants[at] = row.get();
                     }
-                    for (int b = 0; b < blocks; b++) {
-                        int k = KeyTiles.scaleIndex(kvDim, slot, b);
-                        if (out) {
-                            row.putShort(scales[k]);
-                        } else {
-                            scales[k] = row.getShort();
-                        }
+                }
+                for (int b = 0; b < kvDim / CacheType.Q8_0_BLOCK; b++) {
+                    int at = key ? CacheLayout.keyScaleIndex(kvDim, slot, b) : CacheLayout.valueScaleIndex(slots, slot, b);
+                    if (out) {
+                        row.putShort(scales[at]);
+                    } else {
+                        scales[at] = row.getShort();
                     }
-                } else if (out) {
-                    row.put(cache.quantValues(layer), at, kvDim).asShortBuffer().put(cache.valueScales(layer), at / CacheType.Q8_0_BLOCK, blocks);
-                } else {
-                    row.get(cache.quantValues(layer), at, kvDim).asShortBuffer().get(cache.valueScales(layer), at / CacheType.Q8_0_BLOCK, blocks);
                 }
             }
         }

@@ -17,8 +17,8 @@ import dev.streamingllm.gguf.GGMLQuantizer;
  * <p>Layout per layer: slots [0, sinkCapacity) hold sinks (and pinned tokens); the remaining
  * {@code window + 1} slots are a ring, one slot larger than the window so that the token being
  * processed can attend to a full window before the oldest entry is evicted. Keys and values are
- * 32-bit floats, IEEE halves or Q8_0 blocks ({@link CacheType}), rounded as they are stored. Values are a row per slot;
- * keys lie in tiles of neighbouring slots ({@link KeyTiles}), so that decode attention scores many keys per vector.
+ * 32-bit floats, IEEE halves or Q8_0 blocks ({@link CacheType}), rounded as they are stored, and laid out for the
+ * decode kernels ({@link CacheLayout}): keys in tiles of neighbouring slots, values in chunks of 32 elements.
  */
 public final class SinkCache {
 
@@ -66,8 +66,8 @@ public final class SinkCache {
         this.kvDim = kvDim;
         this.sinkCapacity = config.sinks();
         this.ringStart = sinkCapacity;
-        long floats = (long) slots() * kvDim;
-        if (floats > Integer.MAX_VALUE - (long) KeyTiles.SLOTS * KeyTiles.width(kvDim)) {
+        // Bounds both layouts' lengths: whole key tiles, whole value chunks.
+        if ((long) (slots() + CacheLayout.TILE) * (kvDim + CacheLayout.CHUNK) > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("cache of " + config.capacity() + " tokens x " + kvDim + " values per layer is too large");
         }
         CacheType type = config.type();
@@ -75,17 +75,17 @@ public final class SinkCache {
             throw new IllegalArgumentException("a q8_0 cache stores blocks of " + CacheType.Q8_0_BLOCK
                     + " values; this model's " + kvDim + " key values per token are not whole blocks (use f16)");
         }
-        int n = (int) floats;
-        int tiled = KeyTiles.length(slots(), kvDim);
-        this.keys = hostStorage && type == CacheType.F32 ? new float[layers][tiled] : null;
-        this.values = hostStorage && type == CacheType.F32 ? new float[layers][n] : null;
-        this.halfKeys = hostStorage && type == CacheType.F16 ? new short[layers][tiled] : null;
-        this.halfValues = hostStorage && type == CacheType.F16 ? new short[layers][n] : null;
+        int keyLength = CacheLayout.keyLength(slots(), kvDim);
+        int valueLength = CacheLayout.valueLength(slots(), kvDim);
+        this.keys = hostStorage && type == CacheType.F32 ? new float[layers][keyLength] : null;
+        this.values = hostStorage && type == CacheType.F32 ? new float[layers][valueLength] : null;
+        this.halfKeys = hostStorage && type == CacheType.F16 ? new short[layers][keyLength] : null;
+        this.halfValues = hostStorage && type == CacheType.F16 ? new short[layers][valueLength] : null;
         boolean q8 = hostStorage && type == CacheType.Q8_0;
-        this.quantKeys = q8 ? new byte[layers][tiled] : null;
-        this.quantValues = q8 ? new byte[layers][n] : null;
-        this.keyScales = q8 ? new short[layers][KeyTiles.scales(slots(), kvDim)] : null;
-        this.valueScales = q8 ? new short[layers][n / CacheType.Q8_0_BLOCK] : null;
+        this.quantKeys = q8 ? new byte[layers][keyLength] : null;
+        this.quantValues = q8 ? new byte[layers][valueLength] : null;
+        this.keyScales = q8 ? new short[layers][CacheLayout.keyScales(slots(), kvDim)] : null;
+        this.valueScales = q8 ? new short[layers][valueLength / CacheType.Q8_0_BLOCK] : null;
         this.tokens = new int[slots()];
     }
 
@@ -219,55 +219,55 @@ public final class SinkCache {
         tokens[slot] = token;
     }
 
-    /** Layer {@code layer}'s keys in tiles ({@link KeyTiles#index}), of a {@link CacheType#F32} cache. */
+    /** Layer {@code layer}'s keys in tiles ({@link CacheLayout#keyIndex}), of a {@link CacheType#F32} cache. */
     public float[] keys(int layer) {
         requireStorage(CacheType.F32);
         return keys[layer];
     }
 
-    /** Layer {@code layer}'s values, {@code slots() x kvDim}, of a {@link CacheType#F32} cache. */
+    /** Layer {@code layer}'s values in chunks ({@link CacheLayout#valueIndex}), of a {@link CacheType#F32} cache. */
     public float[] values(int layer) {
         requireStorage(CacheType.F32);
         return values[layer];
     }
 
-    /** Layer {@code layer}'s keys as IEEE half bits in tiles ({@link KeyTiles#halfIndex}), of a {@link CacheType#F16} cache. */
+    /** Layer {@code layer}'s keys as IEEE half bits in tiles ({@link CacheLayout#halfKeyIndex}), of a {@link CacheType#F16} cache. */
     public short[] halfKeys(int layer) {
         requireStorage(CacheType.F16);
         return halfKeys[layer];
     }
 
-    /** Layer {@code layer}'s values as IEEE half bits, {@code slots() x kvDim}, of a {@link CacheType#F16} cache. */
+    /** Layer {@code layer}'s values as IEEE half bits in chunks ({@link CacheLayout#valueIndex}), of a {@link CacheType#F16} cache. */
     public short[] halfValues(int layer) {
         requireStorage(CacheType.F16);
         return halfValues[layer];
     }
 
     /**
-     * Layer {@code layer}'s key quants in tiles ({@link KeyTiles#index}), of a {@link CacheType#Q8_0} cache: element
-     * {@code i} of a slot is its quant times the half of its block {@code i / 32} ({@link KeyTiles#scaleIndex}).
+     * Layer {@code layer}'s key quants in tiles ({@link CacheLayout#keyIndex}), of a {@link CacheType#Q8_0} cache: element
+     * {@code i} of a slot is its quant times the half of its block {@code i / 32} ({@link CacheLayout#keyScaleIndex}).
      */
     public byte[] quantKeys(int layer) {
         requireStorage(CacheType.Q8_0);
         return quantKeys[layer];
     }
 
-    /** Layer {@code layer}'s key block scales as IEEE half bits in tiles ({@link KeyTiles#scaleIndex}), of a {@link CacheType#Q8_0} cache. */
+    /** Layer {@code layer}'s key block scales as IEEE half bits in tiles ({@link CacheLayout#keyScaleIndex}), of a {@link CacheType#Q8_0} cache. */
     public short[] keyScales(int layer) {
         requireStorage(CacheType.Q8_0);
         return keyScales[layer];
     }
 
     /**
-     * Layer {@code layer}'s value quants, {@code slots() x kvDim}, of a {@link CacheType#Q8_0} cache: value {@code i}
-     * is {@code quantValues(layer)[i]} times the half {@code valueScales(layer)[i / 32]}.
+     * Layer {@code layer}'s value quants in chunks ({@link CacheLayout#valueIndex}), of a {@link CacheType#Q8_0} cache:
+     * the quant at index {@code e} times the half {@code valueScales(layer)[e / 32]}.
      */
     public byte[] quantValues(int layer) {
         requireStorage(CacheType.Q8_0);
         return quantValues[layer];
     }
 
-    /** Layer {@code layer}'s value block scales as IEEE half bits, one per 32 values, of a {@link CacheType#Q8_0} cache. */
+    /** Layer {@code layer}'s value block scales as IEEE half bits ({@link CacheLayout#valueScaleIndex}), of a {@link CacheType#Q8_0} cache. */
     public short[] valueScales(int layer) {
         requireStorage(CacheType.Q8_0);
         return valueScales[layer];
@@ -280,31 +280,31 @@ public final class SinkCache {
      */
     public void store(int layer, int slot, float[] key, int keyOffset, float[] value, int valueOffset) {
         requireStorage(config.type());
-        int at = slot * kvDim;
+        int slots = slots();
         switch (config.type()) {
             case F32 -> {
                 for (int i = 0; i < kvDim; i++) {
-                    keys[layer][KeyTiles.index(kvDim, slot, i)] = key[keyOffset + i];
+                    keys[layer][CacheLayout.keyIndex(kvDim, slot, i)] = key[keyOffset + i];
+                    values[layer][CacheLayout.valueIndex(slots, slot, i)] = value[valueOffset + i];
                 }
-                System.arraycopy(value, valueOffset, values[layer], at, kvDim);
             }
             case F16 -> {
-                short[] k = halfKeys[layer];
-                short[] v = halfValues[layer];
                 for (int i = 0; i < kvDim; i++) {
-                    k[KeyTiles.halfIndex(kvDim, slot, i)] = half(key[keyOffset + i]);
-                    v[at + i] = half(value[valueOffset + i]);
+                    halfKeys[layer][CacheLayout.halfKeyIndex(kvDim, slot, i)] = half(key[keyOffset + i]);
+                    halfValues[layer][CacheLayout.valueIndex(slots, slot, i)] = half(value[valueOffset + i]);
                 }
             }
             case Q8_0 -> {
                 float[] block = new float[CacheType.Q8_0_BLOCK];
                 byte[] quants = new byte[CacheType.Q8_0_BLOCK];
-                for (int b = 0; b < kvDim; b += block.length) {
-                    keyScales[layer][KeyTiles.scaleIndex(kvDim, slot, b / block.length)] = q8_0(key, keyOffset + b, block, quants, 0);
+                for (int b = 0; b < kvDim / block.length; b++) {
+                    int first = b * block.length;
+                    keyScales[layer][CacheLayout.keyScaleIndex(kvDim, slot, b)] = q8_0(key, keyOffset + first, block, quants, 0);
                     for (int i = 0; i < block.length; i++) {
-                        quantKeys[layer][KeyTiles.index(kvDim, slot, b + i)] = quants[i];
+                        quantKeys[layer][CacheLayout.keyIndex(kvDim, slot, first + i)] = quants[i];
                     }
-                    valueScales[layer][(at + b) / block.length] = q8_0(value, valueOffset + b, block, quantValues[layer], at + b);
+                    valueScales[layer][CacheLayout.valueScaleIndex(slots, slot, b)] =
+                            q8_0(value, valueOffset + first, block, quantValues[layer], CacheLayout.valueIndex(slots, slot, first));
                 }
             }
         }

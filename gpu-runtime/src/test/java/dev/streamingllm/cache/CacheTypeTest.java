@@ -55,9 +55,13 @@ class CacheTypeTest {
         SinkCache cache = new SinkCache(CacheConfig.streaming(1, 2).withType(CacheType.F16), 1, 3);
         cache.store(0, 0, new float[] {1e6f, -1e6f, 1.5f}, 0, new float[] {Float.POSITIVE_INFINITY, 70000f, -2f}, 0);
         short[] keys = cache.halfKeys(0);
-        assertThat(new short[] {keys[KeyTiles.halfIndex(3, 0, 0)], keys[KeyTiles.halfIndex(3, 0, 1)], keys[KeyTiles.halfIndex(3, 0, 2)]})
+        assertThat(new short[] {keys[CacheLayout.halfKeyIndex(3, 0, 0)], keys[CacheLayout.halfKeyIndex(3, 0, 1)], keys[CacheLayout.halfKeyIndex(3, 0, 2)]})
                 .containsExactly(Float.floatToFloat16(65504f), Float.floatToFloat16(-65504f), Float.floatToFloat16(1.5f));
-        assertThat(cache.halfValues(0)).startsWith(Float.floatToFloat16(65504f), Float.floatToFloat16(65504f), Float.floatToFloat16(-2f));
+        short[] values = cache.halfValues(0);
+        int slots = cache.slots();
+        assertThat(new short[] {values[CacheLayout.valueIndex(slots, 0, 0)], values[CacheLayout.valueIndex(slots, 0, 1)],
+                values[CacheLayout.valueIndex(slots, 0, 2)]})
+                .containsExactly(Float.floatToFloat16(65504f), Float.floatToFloat16(65504f), Float.floatToFloat16(-2f));
     }
 
     /**
@@ -76,16 +80,18 @@ class CacheTypeTest {
         cache.store(0, 1, key, 0, value, 0);
         float d0 = 20 * 0.25f / 127;
         float d1 = 43 * 0.25f / 127;
-        assertThat(cache.keyScales(0)[KeyTiles.scaleIndex(64, 1, 0)]).isEqualTo(Float.floatToFloat16(d0));
-        assertThat(cache.keyScales(0)[KeyTiles.scaleIndex(64, 1, 1)]).isEqualTo(Float.floatToFloat16(d1));
-        assertThat(cache.quantKeys(0)[KeyTiles.index(64, 1, 0)]).isEqualTo((byte) -127);
-        assertThat(cache.quantKeys(0)[KeyTiles.index(64, 1, 31)]).isEqualTo((byte) Math.round(11 * 0.25f / d0)).isEqualTo((byte) 70);
-        assertThat(cache.quantKeys(0)[KeyTiles.index(64, 1, 20)]).isZero();
-        assertThat(cache.quantKeys(0)[KeyTiles.index(64, 1, 63)]).isEqualTo((byte) 127);
-        assertThat(Float.float16ToFloat(cache.valueScales(0)[3])).isEqualTo(Float.float16ToFloat(Float.floatToFloat16(65504f / 127)));
-        assertThat(cache.quantValues(0)[64 + 40]).isEqualTo((byte) -127);
-        assertThat(cache.quantValues(0)[64]).isEqualTo((byte) 127);
-        assertThat(cache.quantValues(0)[64 + 41]).isZero();
+        assertThat(cache.keyScales(0)[CacheLayout.keyScaleIndex(64, 1, 0)]).isEqualTo(Float.floatToFloat16(d0));
+        assertThat(cache.keyScales(0)[CacheLayout.keyScaleIndex(64, 1, 1)]).isEqualTo(Float.floatToFloat16(d1));
+        assertThat(cache.quantKeys(0)[CacheLayout.keyIndex(64, 1, 0)]).isEqualTo((byte) -127);
+        assertThat(cache.quantKeys(0)[CacheLayout.keyIndex(64, 1, 31)]).isEqualTo((byte) Math.round(11 * 0.25f / d0)).isEqualTo((byte) 70);
+        assertThat(cache.quantKeys(0)[CacheLayout.keyIndex(64, 1, 20)]).isZero();
+        assertThat(cache.quantKeys(0)[CacheLayout.keyIndex(64, 1, 63)]).isEqualTo((byte) 127);
+        int slots = cache.slots();
+        assertThat(Float.float16ToFloat(cache.valueScales(0)[CacheLayout.valueScaleIndex(slots, 1, 1)]))
+                .isEqualTo(Float.float16ToFloat(Float.floatToFloat16(65504f / 127)));
+        assertThat(cache.quantValues(0)[CacheLayout.valueIndex(slots, 1, 40)]).isEqualTo((byte) -127);
+        assertThat(cache.quantValues(0)[CacheLayout.valueIndex(slots, 1, 0)]).isEqualTo((byte) 127);
+        assertThat(cache.quantValues(0)[CacheLayout.valueIndex(slots, 1, 41)]).isZero();
     }
 
     /** A model whose key rows are not whole blocks is refused a Q8_0 cache, with the reason and the alternative. */

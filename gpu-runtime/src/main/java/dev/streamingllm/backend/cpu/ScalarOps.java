@@ -1,7 +1,7 @@
 package dev.streamingllm.backend.cpu;
 
 import dev.streamingllm.cache.CacheType;
-import dev.streamingllm.cache.KeyTiles;
+import dev.streamingllm.cache.CacheLayout;
 
 /** {@link Ops} in plain Java. */
 final class ScalarOps extends Ops {
@@ -94,7 +94,7 @@ final class ScalarOps extends Ops {
             for (int s = from; s < to; s++) {
                 float sum = 0f;
                 for (int d = 0; d < size; d++) {
-                    sum = Math.fma(keys[KeyTiles.index(kvDim, s, element + d)], q[qOffset + g * size + d], sum);
+                    sum = Math.fma(keys[CacheLayout.keyIndex(kvDim, s, element + d)], q[qOffset + g * size + d], sum);
                 }
                 scores[firstHead + g][at + s - from] = sum * scale;
             }
@@ -108,7 +108,7 @@ final class ScalarOps extends Ops {
             for (int s = from; s < to; s++) {
                 float sum = 0f;
                 for (int d = 0; d < size; d++) {
-                    float key = Float.float16ToFloat(keys[KeyTiles.halfIndex(kvDim, s, element + d)]);
+                    float key = Float.float16ToFloat(keys[CacheLayout.halfKeyIndex(kvDim, s, element + d)]);
                     sum = Math.fma(key, q[qOffset + g * size + d], sum);
                 }
                 scores[firstHead + g][at + s - from] = sum * scale;
@@ -124,8 +124,8 @@ final class ScalarOps extends Ops {
                 float sum = 0f;
                 for (int d = 0; d < size; d++) {
                     int e = element + d;
-                    float key = keys[KeyTiles.index(kvDim, s, e)]
-                            * Float.float16ToFloat(scales[KeyTiles.scaleIndex(kvDim, s, e / CacheType.Q8_0_BLOCK)]);
+                    float key = keys[CacheLayout.keyIndex(kvDim, s, e)]
+                            * Float.float16ToFloat(scales[CacheLayout.keyScaleIndex(kvDim, s, e / CacheType.Q8_0_BLOCK)]);
                     sum = Math.fma(key, q[qOffset + g * size + d], sum);
                 }
                 scores[firstHead + g][at + s - from] = sum * scale;

@@ -5,7 +5,7 @@ import static dev.streamingllm.backend.cpu.VectorKernels.L;
 import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 
 import dev.streamingllm.cache.CacheType;
-import dev.streamingllm.cache.KeyTiles;
+import dev.streamingllm.cache.CacheLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -89,47 +89,59 @@ final class VectorOps extends Ops {
     }
 
     /**
-     * Keys in tiles ({@link KeyTiles}) are scored {@code L} slots per vector, a slot to a lane: each element's
+     * Keys in tiles ({@link CacheLayout}) are scored {@code L} slots per vector, a slot to a lane: each element's
      * multiply-add adds one product to every lane's sum, so no lanes are summed across a vector and each score is its
      * own chain of fused multiply-adds in element order, the scalar kernel's. Three heads of a group share each load
      * and conversion of the keys; heads left over go one at a time. A vector's slots outside {@code [from, to)} are
-     * computed and not stored.
+     * computed and not stored. Each pass is a method of its own, for each key type: with both passes in one method,
+     * C2 compiled the halves' kernel to code that took 2.5 times as long.
      */
     @Override
     public void groupScores(float[] q, int qOffset, int heads, float[] keys, int kvDim, int element, int from, int to,
                             float scale, float[][] scores, int firstHead, int at, int size) {
-        int width = KeyTiles.width(kvDim);
+        int g = 0;
+        for (; g + 3 <= heads; g += 3) {
+            threeHeads(q, qOffset + g * size, size, keys, CacheLayout.width(kvDim), element, from, to, scale,
+                    scores[firstHead + g], scores[firstHead + g + 1], scores[firstHead + g + 2], at);
+        }
+        for (; g < heads; g++) {
+            oneHead(q, qOffset + g * size, size, keys, CacheLayout.width(kvDim), element, from, to, scale, scores[firstHead + g], at);
+        }
+    }
+
+    private static void threeHeads(float[] q, int q0, int size, float[] keys, int width, int element, int from, int to,
+                                   float scale, float[] s0, float[] s1, float[] s2, int at) {
+        int q1 = q0 + size;
+        int q2 = q1 + size;
         for (int slot = from - from % L; slot < to; slot += L) {
-            VectorMask<Float> inside = F.indexInRange(slot - from, to - from);
-            int base = (slot / KeyTiles.SLOTS * width + element) * KeyTiles.SLOTS + slot % KeyTiles.SLOTS;
-            int out = at + slot - from;
-            int g = 0;
-            for (; g + 3 <= heads; g += 3) {
-                int q0 = qOffset + g * size, q1 = q0 + size, q2 = q1 + size;
-                FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
-                for (int d = 0; d < size; d++) {
-                    FloatVector key = FloatVector.fromArray(F, keys, base + d * KeyTiles.SLOTS);
-                    acc0 = key.fma(FloatVector.broadcast(F, q[q0 + d]), acc0);
-                    acc1 = key.fma(FloatVector.broadcast(F, q[q1 + d]), acc1);
-                    acc2 = key.fma(FloatVector.broadcast(F, q[q2 + d]), acc2);
-                }
-                acc0.mul(scale).intoArray(scores[firstHead + g], out, inside);
-                acc1.mul(scale).intoArray(scores[firstHead + g + 1], out, inside);
-                acc2.mul(scale).intoArray(scores[firstHead + g + 2], out, inside);
+            int base = (slot / CacheLayout.TILE * width + element) * CacheLayout.TILE + slot % CacheLayout.TILE;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
+            for (int d = 0; d < size; d++) {
+                FloatVector key = FloatVector.fromArray(F, keys, base + d * CacheLayout.TILE);
+                acc0 = key.fma(FloatVector.broadcast(F, q[q0 + d]), acc0);
+                acc1 = key.fma(FloatVector.broadcast(F, q[q1 + d]), acc1);
+                acc2 = key.fma(FloatVector.broadcast(F, q[q2 + d]), acc2);
             }
-            for (; g < heads; g++) {
-                int q0 = qOffset + g * size;
-                FloatVector acc = FloatVector.zero(F);
-                for (int d = 0; d < size; d++) {
-                    acc = FloatVector.fromArray(F, keys, base + d * KeyTiles.SLOTS).fma(FloatVector.broadcast(F, q[q0 + d]), acc);
-                }
-                acc.mul(scale).intoArray(scores[firstHead + g], out, inside);
+            store(acc0.mul(scale), s0, slot, from, to, at);
+            store(acc1.mul(scale), s1, slot, from, to, at);
+            store(acc2.mul(scale), s2, slot, from, to, at);
+        }
+    }
+
+    private static void oneHead(float[] q, int q0, int size, float[] keys, int width, int element, int from, int to,
+                                float scale, float[] s0, int at) {
+        for (int slot = from - from % L; slot < to; slot += L) {
+            int base = (slot / CacheLayout.TILE * width + element) * CacheLayout.TILE + slot % CacheLayout.TILE;
+            FloatVector acc = FloatVector.zero(F);
+            for (int d = 0; d < size; d++) {
+                acc = FloatVector.fromArray(F, keys, base + d * CacheLayout.TILE).fma(FloatVector.broadcast(F, q[q0 + d]), acc);
             }
+            store(acc.mul(scale), s0, slot, from, to, at);
         }
     }
 
     /**
-     * Halves in tiles hold a pair of elements per int lane ({@link KeyTiles#halfIndex}), converted in place as
+     * Halves in tiles hold a pair of elements per int lane ({@link CacheLayout#halfKeyIndex}), converted in place as
      * {@link #pairs} are: one load gives elements {@code d} and {@code d + 1} of {@code L} keys.
      */
     @Override
@@ -139,37 +151,48 @@ final class VectorOps extends Ops {
             SCALAR.groupScores(q, qOffset, heads, keys, kvDim, element, from, to, scale, scores, firstHead, at, size);
             return;
         }
-        int width = KeyTiles.width(kvDim);
+        int g = 0;
+        for (; g + 3 <= heads; g += 3) {
+            threeHeads(q, qOffset + g * size, size, keys, CacheLayout.width(kvDim), element, from, to, scale,
+                    scores[firstHead + g], scores[firstHead + g + 1], scores[firstHead + g + 2], at);
+        }
+        for (; g < heads; g++) {
+            oneHead(q, qOffset + g * size, size, keys, CacheLayout.width(kvDim), element, from, to, scale, scores[firstHead + g], at);
+        }
+    }
+
+    private static void threeHeads(float[] q, int q0, int size, short[] keys, int width, int element, int from, int to,
+                                   float scale, float[] s0, float[] s1, float[] s2, int at) {
+        int q1 = q0 + size;
+        int q2 = q1 + size;
         for (int slot = from - from % L; slot < to; slot += L) {
-            VectorMask<Float> inside = F.indexInRange(slot - from, to - from);
-            int base = (slot / KeyTiles.SLOTS * width + element) * KeyTiles.SLOTS + slot % KeyTiles.SLOTS * 2;
-            int out = at + slot - from;
-            int g = 0;
-            for (; g + 3 <= heads; g += 3) {
-                int q0 = qOffset + g * size, q1 = q0 + size, q2 = q1 + size;
-                FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
-                for (int d = 0; d < size; d += 2) {
-                    IntVector pairs = pairs(keys, base + d * KeyTiles.SLOTS);
-                    FloatVector even = VectorKernels.evenHalves(pairs);
-                    FloatVector odd = VectorKernels.oddHalves(pairs);
-                    acc0 = odd.fma(FloatVector.broadcast(F, q[q0 + d + 1]), even.fma(FloatVector.broadcast(F, q[q0 + d]), acc0));
-                    acc1 = odd.fma(FloatVector.broadcast(F, q[q1 + d + 1]), even.fma(FloatVector.broadcast(F, q[q1 + d]), acc1));
-                    acc2 = odd.fma(FloatVector.broadcast(F, q[q2 + d + 1]), even.fma(FloatVector.broadcast(F, q[q2 + d]), acc2));
-                }
-                acc0.mul(scale).intoArray(scores[firstHead + g], out, inside);
-                acc1.mul(scale).intoArray(scores[firstHead + g + 1], out, inside);
-                acc2.mul(scale).intoArray(scores[firstHead + g + 2], out, inside);
+            int base = (slot / CacheLayout.TILE * width + element) * CacheLayout.TILE + slot % CacheLayout.TILE * 2;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
+            for (int d = 0; d < size; d += 2) {
+                IntVector pairs = pairs(keys, base + d * CacheLayout.TILE);
+                FloatVector even = VectorKernels.evenHalves(pairs);
+                FloatVector odd = VectorKernels.oddHalves(pairs);
+                acc0 = odd.fma(FloatVector.broadcast(F, q[q0 + d + 1]), even.fma(FloatVector.broadcast(F, q[q0 + d]), acc0));
+                acc1 = odd.fma(FloatVector.broadcast(F, q[q1 + d + 1]), even.fma(FloatVector.broadcast(F, q[q1 + d]), acc1));
+                acc2 = odd.fma(FloatVector.broadcast(F, q[q2 + d + 1]), even.fma(FloatVector.broadcast(F, q[q2 + d]), acc2));
             }
-            for (; g < heads; g++) {
-                int q0 = qOffset + g * size;
-                FloatVector acc = FloatVector.zero(F);
-                for (int d = 0; d < size; d += 2) {
-                    IntVector pairs = pairs(keys, base + d * KeyTiles.SLOTS);
-                    acc = VectorKernels.oddHalves(pairs).fma(FloatVector.broadcast(F, q[q0 + d + 1]),
-                            VectorKernels.evenHalves(pairs).fma(FloatVector.broadcast(F, q[q0 + d]), acc));
-                }
-                acc.mul(scale).intoArray(scores[firstHead + g], out, inside);
+            store(acc0.mul(scale), s0, slot, from, to, at);
+            store(acc1.mul(scale), s1, slot, from, to, at);
+            store(acc2.mul(scale), s2, slot, from, to, at);
+        }
+    }
+
+    private static void oneHead(float[] q, int q0, int size, short[] keys, int width, int element, int from, int to,
+                                float scale, float[] s0, int at) {
+        for (int slot = from - from % L; slot < to; slot += L) {
+            int base = (slot / CacheLayout.TILE * width + element) * CacheLayout.TILE + slot % CacheLayout.TILE * 2;
+            FloatVector acc = FloatVector.zero(F);
+            for (int d = 0; d < size; d += 2) {
+                IntVector pairs = pairs(keys, base + d * CacheLayout.TILE);
+                acc = VectorKernels.oddHalves(pairs).fma(FloatVector.broadcast(F, q[q0 + d + 1]),
+                        VectorKernels.evenHalves(pairs).fma(FloatVector.broadcast(F, q[q0 + d]), acc));
             }
+            store(acc.mul(scale), s0, slot, from, to, at);
         }
     }
 
@@ -177,46 +200,77 @@ final class VectorOps extends Ops {
     @Override
     public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int kvDim, int element,
                             int from, int to, float scale, float[][] scores, int firstHead, int at, int size) {
-        int width = KeyTiles.width(kvDim);
+        int g = 0;
+        for (; g + 3 <= heads; g += 3) {
+            threeHeads(q, qOffset + g * size, size, keys, scales, kvDim, element, from, to, scale,
+                    scores[firstHead + g], scores[firstHead + g + 1], scores[firstHead + g + 2], at);
+        }
+        for (; g < heads; g++) {
+            oneHead(q, qOffset + g * size, size, keys, scales, kvDim, element, from, to, scale, scores[firstHead + g], at);
+        }
+    }
+
+    private static void threeHeads(float[] q, int q0, int size, byte[] keys, short[] scales, int kvDim, int element, int from,
+                                   int to, float scale, float[] s0, float[] s1, float[] s2, int at) {
+        int q1 = q0 + size;
+        int q2 = q1 + size;
+        int width = CacheLayout.width(kvDim);
         int blocks = kvDim / CacheType.Q8_0_BLOCK;
         for (int slot = from - from % L; slot < to; slot += L) {
-            VectorMask<Float> inside = F.indexInRange(slot - from, to - from);
-            int tile = slot / KeyTiles.SLOTS;
-            int base = (tile * width + element) * KeyTiles.SLOTS + slot % KeyTiles.SLOTS;
-            int scaleBase = tile * blocks * KeyTiles.SLOTS + slot % KeyTiles.SLOTS;
-            int out = at + slot - from;
-            int g = 0;
-            for (; g + 3 <= heads; g += 3) {
-                int q0 = qOffset + g * size, q1 = q0 + size, q2 = q1 + size;
-                FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
-                for (int d = 0; d < size; ) {
-                    int block = (element + d) / CacheType.Q8_0_BLOCK;
-                    int end = Math.min(size, (block + 1) * CacheType.Q8_0_BLOCK - element);
-                    FloatVector blockScale = scales(scales, scaleBase + block * KeyTiles.SLOTS);
-                    for (; d < end; d++) {
-                        FloatVector key = quants(keys, base + d * KeyTiles.SLOTS).mul(blockScale);
-                        acc0 = key.fma(FloatVector.broadcast(F, q[q0 + d]), acc0);
-                        acc1 = key.fma(FloatVector.broadcast(F, q[q1 + d]), acc1);
-                        acc2 = key.fma(FloatVector.broadcast(F, q[q2 + d]), acc2);
-                    }
+            int tile = slot / CacheLayout.TILE;
+            int base = (tile * width + element) * CacheLayout.TILE + slot % CacheLayout.TILE;
+            int scaleBase = tile * blocks * CacheLayout.TILE + slot % CacheLayout.TILE;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
+            for (int d = 0; d < size; ) {
+                int block = (element + d) / CacheType.Q8_0_BLOCK;
+                int end = Math.min(size, (block + 1) * CacheType.Q8_0_BLOCK - element);
+                FloatVector blockScale = scales(scales, scaleBase + block * CacheLayout.TILE);
+                for (; d < end; d++) {
+                    FloatVector key = quants(keys, base + d * CacheLayout.TILE).mul(blockScale);
+                    acc0 = key.fma(FloatVector.broadcast(F, q[q0 + d]), acc0);
+                    acc1 = key.fma(FloatVector.broadcast(F, q[q1 + d]), acc1);
+                    acc2 = key.fma(FloatVector.broadcast(F, q[q2 + d]), acc2);
                 }
-                acc0.mul(scale).intoArray(scores[firstHead + g], out, inside);
-                acc1.mul(scale).intoArray(scores[firstHead + g + 1], out, inside);
-                acc2.mul(scale).intoArray(scores[firstHead + g + 2], out, inside);
             }
-            for (; g < heads; g++) {
-                int q0 = qOffset + g * size;
-                FloatVector acc = FloatVector.zero(F);
-                for (int d = 0; d < size; ) {
-                    int block = (element + d) / CacheType.Q8_0_BLOCK;
-                    int end = Math.min(size, (block + 1) * CacheType.Q8_0_BLOCK - element);
-                    FloatVector blockScale = scales(scales, scaleBase + block * KeyTiles.SLOTS);
-                    for (; d < end; d++) {
-                        acc = quants(keys, base + d * KeyTiles.SLOTS).mul(blockScale).fma(FloatVector.broadcast(F, q[q0 + d]), acc);
-                    }
+            store(acc0.mul(scale), s0, slot, from, to, at);
+            store(acc1.mul(scale), s1, slot, from, to, at);
+            store(acc2.mul(scale), s2, slot, from, to, at);
+        }
+    }
+
+    private static void oneHead(float[] q, int q0, int size, byte[] keys, short[] scales, int kvDim, int element, int from,
+                                int to, float scale, float[] s0, int at) {
+        int width = CacheLayout.width(kvDim);
+        int blocks = kvDim / CacheType.Q8_0_BLOCK;
+        for (int slot = from - from % L; slot < to; slot += L) {
+            int tile = slot / CacheLayout.TILE;
+            int base = (tile * width + element) * CacheLayout.TILE + slot % CacheLayout.TILE;
+            int scaleBase = tile * blocks * CacheLayout.TILE + slot % CacheLayout.TILE;
+            FloatVector acc = FloatVector.zero(F);
+            for (int d = 0; d < size; ) {
+                int block = (element + d) / CacheType.Q8_0_BLOCK;
+                int end = Math.min(size, (block + 1) * CacheType.Q8_0_BLOCK - element);
+                FloatVector blockScale = scales(scales, scaleBase + block * CacheLayout.TILE);
+                for (; d < end; d++) {
+                    acc = quants(keys, base + d * CacheLayout.TILE).mul(blockScale).fma(FloatVector.broadcast(F, q[q0 + d]), acc);
                 }
-                acc.mul(scale).intoArray(scores[firstHead + g], out, inside);
             }
+            store(acc.mul(scale), s0, slot, from, to, at);
+        }
+    }
+
+    /**
+     * The scores of the {@code L} slots from {@code slot} into {@code scores} from {@code at + slot - from}, those of
+     * slots outside {@code [from, to)} left out. Unmasked where the vector lies inside: a masked store in these
+     * kernels kept C2 from resolving the Vector API's calls, and the kernel ran 30 to 90 times slower.
+     */
+    private static void store(FloatVector scores, float[] out, int slot, int from, int to, int at) {
+        if (slot >= from && slot + L <= to) {
+            scores.intoArray(out, at + slot - from);
+            return;
+        }
+        for (int lane = Math.max(0, from - slot); lane < Math.min(L, to - slot); lane++) {
+            out[at + slot - from + lane] = scores.lane(lane);
         }
     }
 

@@ -3,7 +3,7 @@ package dev.streamingllm.backend.cpu.decoder;
 import dev.streamingllm.backend.cpu.Ops;
 import dev.streamingllm.backend.cpu.Parallel;
 import dev.streamingllm.cache.CacheType;
-import dev.streamingllm.cache.KeyTiles;
+import dev.streamingllm.cache.CacheLayout;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.llama.Rope;
@@ -139,6 +139,7 @@ final class PrefillAttention {
                         float[][] keysT, float[][] values, int stride) {
         int kvDim = config.kvDim();
         int headDim = config.headDim();
+        int slots = cache.slots();
         CacheType type = cache.type();
         float[] keys = type == CacheType.F32 ? cache.keys(layer) : null;
         float[] vals = type == CacheType.F32 ? cache.values(layer) : null;
@@ -158,21 +159,27 @@ final class PrefillAttention {
                         continue;
                     }
                     int slot = e < sinks ? e : cache.ringSlot(ringFrom + e - sinks);
-                    int at = slot * kvDim + g * headDim;
-                    // Values are rows, widened as vectors; keys come out of their tiles element by element.
+                    // Keys come out of their tiles element by element; values by the pieces of the head in each chunk,
+                    // widened as vectors.
                     for (int d = 0; d < headDim; d++) {
                         int i = g * headDim + d;
                         kt[d * stride + e] = switch (type) {
-                            case F32 -> keys[KeyTiles.index(kvDim, slot, i)];
-                            case F16 -> Float.float16ToFloat(halfKeys[KeyTiles.halfIndex(kvDim, slot, i)]);
-                            case Q8_0 -> quantKeys[KeyTiles.index(kvDim, slot, i)]
-                                    * Float.float16ToFloat(keyScales[KeyTiles.scaleIndex(kvDim, slot, i / CacheType.Q8_0_BLOCK)]);
+                            case F32 -> keys[CacheLayout.keyIndex(kvDim, slot, i)];
+                            case F16 -> Float.float16ToFloat(halfKeys[CacheLayout.halfKeyIndex(kvDim, slot, i)]);
+                            case Q8_0 -> quantKeys[CacheLayout.keyIndex(kvDim, slot, i)]
+                                    * Float.float16ToFloat(keyScales[CacheLayout.keyScaleIndex(kvDim, slot, i / CacheType.Q8_0_BLOCK)]);
                         };
                     }
-                    switch (type) {
-                        case F32 -> System.arraycopy(vals, at, vg, e * headDim, headDim);
-                        case F16 -> ops.widen(halfVals, at, vg, e * headDim, headDim);
-                        case Q8_0 -> ops.widen(quantVals, valueScales, at, vg, e * headDim, headDim);
+                    for (int d = 0; d < headDim; ) {
+                        int i = g * headDim + d;
+                        int count = Math.min(headDim - d, CacheLayout.CHUNK - i % CacheLayout.CHUNK);
+                        int at = CacheLayout.valueIndex(slots, slot, i);
+                        switch (type) {
+                            case F32 -> System.arraycopy(vals, at, vg, e * headDim + d, count);
+                            case F16 -> ops.widen(halfVals, at, vg, e * headDim + d, count);
+                            case Q8_0 -> ops.widen(quantVals, valueScales, at, vg, e * headDim + d, count);
+                        }
+                        d += count;
                     }
                 }
             }

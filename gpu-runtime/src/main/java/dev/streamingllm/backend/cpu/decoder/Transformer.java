@@ -5,10 +5,12 @@ import dev.streamingllm.backend.Segment;
 import dev.streamingllm.backend.cpu.Ops;
 import dev.streamingllm.backend.cpu.Parallel;
 import dev.streamingllm.backend.cpu.WeightMatrix;
+import dev.streamingllm.cache.CacheLayout;
 import dev.streamingllm.cache.SinkCache;
 import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.llama.Rope;
 import dev.streamingllm.llama.Weights;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
@@ -24,13 +26,12 @@ public final class Transformer implements Decoder {
     static final int MIN_HEAD_WORK = 32 * 1024;
     /** Keys per parallel slice of the attention scores. */
     static final int SCORE_SPAN = 512;
-    /** Elements of a head per parallel slice of the attention values, when the head divides into them. */
-    static final int VALUE_PART = 32;
 
     private final ModelConfig config;
     private final Weights weights;
     private final Rope rope;
     private final PrefillAttention prefillAttention;
+    private final int[][] valuePieces;
     private final Ops ops = Ops.get();
     /** The workspace between passes; a pass takes it, so passes on other threads work in their own. */
     private final AtomicReference<Workspace> idle = new AtomicReference<>();
@@ -40,6 +41,7 @@ public final class Transformer implements Decoder {
         this.weights = weights;
         this.rope = new Rope(config, weights.ropeFrequencyFactors());
         this.prefillAttention = new PrefillAttention(config, rope);
+        this.valuePieces = valuePieces(config);
     }
 
     @Override
@@ -272,29 +274,46 @@ public final class Transformer implements Decoder {
                 ops.softmax(scoreRows[s][unit % heads], 0, visibleRows[first[s] + i].length);
             }
         });
-        // Values per (segment, KV head, part of the head's elements), the group's heads together.
-        int parts = headDim % VALUE_PART == 0 ? headDim / VALUE_PART : 1;
-        int part = headDim / parts;
-        Parallel.forRange(active * kvHeads * parts, Math.max(1, MIN_HEAD_WORK / Math.max(1, widest * part * group)), (from, to) -> {
+        // Values per (segment, piece of a KV head's elements within one chunk of the cache), the group's heads together.
+        int pieces = valuePieces.length;
+        Parallel.forRange(active * pieces, Math.max(1, MIN_HEAD_WORK / Math.max(1, widest * CacheLayout.CHUNK * group)), (from, to) -> {
             for (int unit = from; unit < to; unit++) {
-                int s = waveSegments[unit / (kvHeads * parts)];
-                int kvHead = unit / parts % kvHeads;
-                int element = unit % parts * part;
+                int s = waveSegments[unit / pieces];
+                int[] piece = valuePieces[unit % pieces];
+                int kvHead = piece[0];
+                int element = kvHead * headDim + piece[1];
                 int[] rows = visibleRows[first[s] + i];
                 int firstHead = kvHead * group;
-                int kvOffset = kvHead * headDim + element;
-                int outOffset = (first[s] + i) * qDim + firstHead * headDim + element;
+                int outOffset = (first[s] + i) * qDim + firstHead * headDim + piece[1];
                 SinkCache cache = segments.get(s).cache();
+                int valueOffset = CacheLayout.valueChunk(cache.slots(), element) + element % CacheLayout.CHUNK;
                 switch (cache.type()) {
-                    case F32 -> ops.groupWeightedSum(scoreRows[s], firstHead, group, cache.values(layer), rows, kvOffset, rows.length, out,
-                            outOffset, headDim, part);
-                    case F16 -> ops.groupWeightedSum(scoreRows[s], firstHead, group, cache.halfValues(layer), rows, kvOffset, rows.length, out,
-                            outOffset, headDim, part);
+                    case F32 -> ops.groupWeightedSum(scoreRows[s], firstHead, group, cache.values(layer), rows, valueOffset, rows.length, out,
+                            outOffset, headDim, piece[2]);
+                    case F16 -> ops.groupWeightedSum(scoreRows[s], firstHead, group, cache.halfValues(layer), rows, valueOffset, rows.length,
+                            out, outOffset, headDim, piece[2]);
                     case Q8_0 -> ops.groupWeightedSum(scoreRows[s], firstHead, group, cache.quantValues(layer), cache.valueScales(layer), rows,
-                            kvOffset, rows.length, out, outOffset, headDim, part);
+                            valueOffset, rows.length, out, outOffset, headDim, piece[2]);
                 }
             }
         });
+    }
+
+    /**
+     * Each KV head's elements cut where the cache's value chunks end ({@link CacheLayout#valueIndex}): {kvHead, first
+     * element in the head, count}. A weighted sum over one piece reads its rows one after another.
+     */
+    private static int[][] valuePieces(ModelConfig config) {
+        List<int[]> pieces = new ArrayList<>();
+        for (int kvHead = 0; kvHead < config.kvHeads(); kvHead++) {
+            for (int e = 0; e < config.headDim(); ) {
+                int element = kvHead * config.headDim() + e;
+                int count = Math.min(config.headDim() - e, CacheLayout.CHUNK - element % CacheLayout.CHUNK);
+                pieces.add(new int[] {kvHead, e, count});
+                e += count;
+            }
+        }
+        return pieces.toArray(int[][]::new);
     }
 
     /**
@@ -330,12 +349,12 @@ public final class Transformer implements Decoder {
         }
     }
 
-    /** Offsets in the layer's key and value arrays of the keys {@code step} sees: the sinks, then its window. */
+    /** Where in a chunk of the layer's values the rows {@code step} sees begin: the sinks, then its window. */
     private int[] visibleRows(SinkCache cache, SinkCache.Step step) {
         int visible = step.sinkCount() + step.ringCount();
         int[] rows = new int[visible];
         for (int j = 0; j < visible; j++) {
-            rows[j] = slot(cache, step, j) * config.kvDim();
+            rows[j] = slot(cache, step, j) * CacheLayout.CHUNK;
         }
         return rows;
     }
