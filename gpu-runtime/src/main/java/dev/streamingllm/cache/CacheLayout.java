@@ -5,18 +5,19 @@ package dev.streamingllm.cache;
  * whole layer every token and so run at the speed of memory once the cache outgrows the processor's caches: each of
  * their units of work reads one stretch of memory from start to end.
  *
- * <p><b>Keys</b> lie in tiles of {@value #TILE} slots, element by element within a tile, so that element {@code i} of
- * {@value #TILE} neighbouring slots sits in one run. Decode attention then scores a vector's worth of keys per
- * multiply-add, each lane a key, and sums no lanes across a vector. A tile holds {@link #width(int)} elements per slot:
- * the key's elements rounded up to an even count, as halves are kept in pairs ({@link #halfKeyIndex}).
+ * <p>Both are cut into chunks of {@value #CHUNK} elements (a Q8_0 block, half of a 64-element head): chunk {@code c}
+ * of every slot, then chunk {@code c + 1}, the last chunk padded when the elements do not fill it. A KV head's work
+ * reads its chunks from end to end, where rows of whole keys and values made it read a third or a sixth of each.
  *
- * <p><b>Values</b> lie in chunks of {@value #CHUNK} elements: chunk {@code c} of every slot, a row per slot, then chunk
- * {@code c + 1}. A weighted sum over one chunk (a Q8_0 block, half of a 64-element head) reads its rows one after
- * another, where rows of whole values made it read a sixth of each.
+ * <p><b>Keys</b> lie, within a chunk, in tiles of {@value #TILE} slots, element by element within a tile, so that
+ * element {@code i} of {@value #TILE} neighbouring slots sits in one run. Decode attention then scores a vector's worth
+ * of keys per multiply-add, each lane a key, and sums no lanes across a vector.
+ *
+ * <p><b>Values</b> lie, within a chunk, a row per slot: a weighted sum broadcasts a slot's weight over its row.
  */
 public final class CacheLayout {
 
-    /** Slots per key tile. */
+    /** Slots per key tile: a vector's lanes, or two vectors' with eight lanes. */
     public static final int TILE = 16;
     /** Elements per value chunk: a Q8_0 block. */
     public static final int CHUNK = CacheType.Q8_0_BLOCK;
@@ -24,43 +25,50 @@ public final class CacheLayout {
     private CacheLayout() {
     }
 
-    /** Elements per slot in a key tile: {@code kvDim} rounded up to an even count. */
-    public static int width(int kvDim) {
-        return (kvDim + 1) & ~1;
+    /** Key tiles of a layer of {@code slots} slots. */
+    public static int tiles(int slots) {
+        return (slots + TILE - 1) / TILE;
     }
 
-    /** Key elements of a layer of {@code slots} slots, whole tiles. */
+    /** Key elements of a layer of {@code slots} slots, whole chunks of whole tiles. */
     public static int keyLength(int slots, int kvDim) {
-        return (slots + TILE - 1) / TILE * width(kvDim) * TILE;
-    }
-
-    /** Key element {@code i} of slot {@code slot} in a float or Q8_0 layer: {@code [tile][i][slot in tile]}. */
-    public static int keyIndex(int kvDim, int slot, int i) {
-        return (slot / TILE * width(kvDim) + i) * TILE + slot % TILE;
+        return chunks(kvDim) * tiles(slots) * CHUNK * TILE;
     }
 
     /**
-     * Key element {@code i} of slot {@code slot} in a layer of halves: {@code [tile][i / 2][slot in tile][i % 2]},
-     * elements in pairs, so that a vector of {@code 2 L} halves holds elements {@code i} and {@code i + 1} of {@code L}
-     * keys, one key to an int lane (the kernels' half conversion works on such pairs).
+     * Key element {@code i} of slot {@code slot} in a float or Q8_0 layer of {@code slots} slots:
+     * {@code [i / CHUNK][tile][i % CHUNK][slot in tile]}.
      */
-    public static int halfKeyIndex(int kvDim, int slot, int i) {
-        return (slot / TILE * width(kvDim) + (i & ~1)) * TILE + slot % TILE * 2 + (i & 1);
+    public static int keyIndex(int slots, int slot, int i) {
+        return ((i / CHUNK * tiles(slots) + slot / TILE) * CHUNK + i % CHUNK) * TILE + slot % TILE;
     }
 
-    /** Key block scale {@code block} of slot {@code slot} in a Q8_0 layer: {@code [tile][block][slot in tile]}. */
-    public static int keyScaleIndex(int kvDim, int slot, int block) {
-        return (slot / TILE * (kvDim / CacheType.Q8_0_BLOCK) + block) * TILE + slot % TILE;
+    /**
+     * Key element {@code i} of slot {@code slot} in a layer of halves: {@code [i / CHUNK][tile][i % CHUNK / 2][slot in
+     * tile][i % 2]}, elements in pairs, so that a vector of {@code 2 L} halves holds elements {@code i} and
+     * {@code i + 1} of {@code L} keys, one key to an int lane (the kernels' half conversion works on such pairs).
+     */
+    public static int halfKeyIndex(int slots, int slot, int i) {
+        return ((i / CHUNK * tiles(slots) + slot / TILE) * CHUNK + (i % CHUNK & ~1)) * TILE + slot % TILE * 2 + (i & 1);
+    }
+
+    /** Key block scale {@code block} of slot {@code slot} in a Q8_0 layer: {@code [block][tile][slot in tile]}. */
+    public static int keyScaleIndex(int slots, int slot, int block) {
+        return (block * tiles(slots) + slot / TILE) * TILE + slot % TILE;
     }
 
     /** Key block scales of a Q8_0 layer of {@code slots} slots, whole tiles. */
     public static int keyScales(int slots, int kvDim) {
-        return (slots + TILE - 1) / TILE * (kvDim / CacheType.Q8_0_BLOCK) * TILE;
+        return kvDim / CacheType.Q8_0_BLOCK * tiles(slots) * TILE;
+    }
+
+    private static int chunks(int kvDim) {
+        return (kvDim + CHUNK - 1) / CHUNK;
     }
 
     /** Value elements of a layer of {@code slots} slots, whole chunks. */
     public static int valueLength(int slots, int kvDim) {
-        return (kvDim + CHUNK - 1) / CHUNK * slots * CHUNK;
+        return chunks(kvDim) * slots * CHUNK;
     }
 
     /** Where chunk {@code i / CHUNK} of a layer of {@code slots} slots begins: its row of slot 0. */

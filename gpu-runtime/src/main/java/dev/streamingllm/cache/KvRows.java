@@ -54,7 +54,7 @@ final class KvRows {
             case F32 -> {
                 float[] elements = key ? cache.keys(layer) : cache.values(layer);
                 for (int i = 0; i < kvDim; i++) {
-                    int at = key ? CacheLayout.keyIndex(kvDim, slot, i) : CacheLayout.valueIndex(slots, slot, i);
+                    int at = key ? CacheLayout.keyIndex(slots, slot, i) : CacheLayout.valueIndex(slots, slot, i);
                     if (out) {
                         row.putFloat(elements[at]);
                     } else {
@@ -65,7 +65,7 @@ final class KvRows {
             case F16 -> {
                 short[] elements = key ? cache.halfKeys(layer) : cache.halfValues(layer);
                 for (int i = 0; i < kvDim; i++) {
-                    int at = key ? CacheLayout.halfKeyIndex(kvDim, slot, i) : CacheLayout.valueIndex(slots, slot, i);
+                    int at = key ? CacheLayout.halfKeyIndex(slots, slot, i) : CacheLayout.valueIndex(slots, slot, i);
                     if (out) {
                         row.putShort(elements[at]);
                     } else {
@@ -77,7 +77,7 @@ final class KvRows {
                 byte[] quants = key ? cache.quantKeys(layer) : cache.quantValues(layer);
                 short[] scales = key ? cache.keyScales(layer) : cache.valueScales(layer);
                 for (int i = 0; i < kvDim; i++) {
-                    int at = key ? CacheLayout.keyIndex(kvDim, slot, i) : CacheLayout.valueIndex(slots, slot, i);
+                    int at = key ? CacheLayout.keyIndex(slots, slot, i) : CacheLayout.valueIndex(slots, slot, i);
                     if (out) {
                         row.put(quants[at]);
                     } else {
@@ -85,7 +85,7 @@ final class KvRows {
                     }
                 }
                 for (int b = 0; b < kvDim / CacheType.Q8_0_BLOCK; b++) {
-                    int at = key ? CacheLayout.keyScaleIndex(kvDim, slot, b) : CacheLayout.valueScaleIndex(slots, slot, b);
+                    int at = key ? CacheLayout.keyScaleIndex(slots, slot, b) : CacheLayout.valueScaleIndex(slots, slot, b);
                     if (out) {
                         row.putShort(scales[at]);
                     } else {

@@ -284,13 +284,13 @@ public final class SinkCache {
         switch (config.type()) {
             case F32 -> {
                 for (int i = 0; i < kvDim; i++) {
-                    keys[layer][CacheLayout.keyIndex(kvDim, slot, i)] = key[keyOffset + i];
+                    keys[layer][CacheLayout.keyIndex(slots, slot, i)] = key[keyOffset + i];
                     values[layer][CacheLayout.valueIndex(slots, slot, i)] = value[valueOffset + i];
                 }
             }
             case F16 -> {
                 for (int i = 0; i < kvDim; i++) {
-                    halfKeys[layer][CacheLayout.halfKeyIndex(kvDim, slot, i)] = half(key[keyOffset + i]);
+                    halfKeys[layer][CacheLayout.halfKeyIndex(slots, slot, i)] = half(key[keyOffset + i]);
                     halfValues[layer][CacheLayout.valueIndex(slots, slot, i)] = half(value[valueOffset + i]);
                 }
             }
@@ -299,9 +299,9 @@ public final class SinkCache {
                 byte[] quants = new byte[CacheType.Q8_0_BLOCK];
                 for (int b = 0; b < kvDim / block.length; b++) {
                     int first = b * block.length;
-                    keyScales[layer][CacheLayout.keyScaleIndex(kvDim, slot, b)] = q8_0(key, keyOffset + first, block, quants, 0);
+                    keyScales[layer][CacheLayout.keyScaleIndex(slots, slot, b)] = q8_0(key, keyOffset + first, block, quants, 0);
                     for (int i = 0; i < block.length; i++) {
-                        quantKeys[layer][CacheLayout.keyIndex(kvDim, slot, first + i)] = quants[i];
+                        quantKeys[layer][CacheLayout.keyIndex(slots, slot, first + i)] = quants[i];
                     }
                     valueScales[layer][CacheLayout.valueScaleIndex(slots, slot, b)] =
                             q8_0(value, valueOffset + first, block, quantValues[layer], CacheLayout.valueIndex(slots, slot, first));

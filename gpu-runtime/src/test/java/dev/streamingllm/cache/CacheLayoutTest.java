@@ -29,8 +29,8 @@ class CacheLayoutTest {
                 BitSet takenValues = new BitSet();
                 for (int slot = 0; slot < slots; slot++) {
                     for (int i = 0; i < kvDim; i++) {
-                        int index = CacheLayout.keyIndex(kvDim, slot, i);
-                        int half = CacheLayout.halfKeyIndex(kvDim, slot, i);
+                        int index = CacheLayout.keyIndex(slots, slot, i);
+                        int half = CacheLayout.halfKeyIndex(slots, slot, i);
                         assertThat(index).as("kvDim %d slot %d element %d", kvDim, slot, i).isBetween(0, CacheLayout.keyLength(slots, kvDim) - 1);
                         assertThat(half).as("kvDim %d slot %d element %d as a half", kvDim, slot, i).isBetween(0, CacheLayout.keyLength(slots, kvDim) - 1);
                         assertThat(taken.get(index)).as("kvDim %d slot %d element %d shares its place", kvDim, slot, i).isFalse();
@@ -48,16 +48,20 @@ class CacheLayoutTest {
     }
 
     @Test
-    void neighbouringSlotsOfATileLieSideBySide() {
-        int kvDim = 64;
-        for (int slot = 16; slot < 31; slot++) {
-            assertThat(CacheLayout.keyIndex(kvDim, slot + 1, 5)).isEqualTo(CacheLayout.keyIndex(kvDim, slot, 5) + 1);
-            assertThat(CacheLayout.halfKeyIndex(kvDim, slot + 1, 6)).isEqualTo(CacheLayout.halfKeyIndex(kvDim, slot, 6) + 2);
-            assertThat(CacheLayout.halfKeyIndex(kvDim, slot, 7)).isEqualTo(CacheLayout.halfKeyIndex(kvDim, slot, 6) + 1);
-            assertThat(CacheLayout.keyScaleIndex(kvDim, slot + 1, 1)).isEqualTo(CacheLayout.keyScaleIndex(kvDim, slot, 1) + 1);
-        }
-        assertThat(CacheLayout.keyIndex(kvDim, 16, 0)).isEqualTo(16 * kvDim);
+    void aChunkOfAKeyTileAndAValueChunkAreEachOneRun() {
         int slots = 53;
+        for (int slot = 16; slot < 31; slot++) {
+            assertThat(CacheLayout.keyIndex(slots, slot + 1, 5)).isEqualTo(CacheLayout.keyIndex(slots, slot, 5) + 1);
+            assertThat(CacheLayout.keyIndex(slots, slot, 6)).isEqualTo(CacheLayout.keyIndex(slots, slot, 5) + CacheLayout.TILE);
+            assertThat(CacheLayout.halfKeyIndex(slots, slot + 1, 6)).isEqualTo(CacheLayout.halfKeyIndex(slots, slot, 6) + 2);
+            assertThat(CacheLayout.halfKeyIndex(slots, slot, 7)).isEqualTo(CacheLayout.halfKeyIndex(slots, slot, 6) + 1);
+            assertThat(CacheLayout.halfKeyIndex(slots, slot, 8)).isEqualTo(CacheLayout.halfKeyIndex(slots, slot, 6) + 2 * CacheLayout.TILE);
+            assertThat(CacheLayout.keyScaleIndex(slots, slot + 1, 1)).isEqualTo(CacheLayout.keyScaleIndex(slots, slot, 1) + 1);
+        }
+        int tile = CacheLayout.TILE * CacheLayout.CHUNK;
+        assertThat(CacheLayout.keyIndex(slots, 16, 0)).as("a chunk's second tile follows its first").isEqualTo(tile);
+        assertThat(CacheLayout.keyIndex(slots, 0, 32)).as("the second chunk follows the first's last tile")
+                .isEqualTo(CacheLayout.tiles(slots) * tile);
         for (int slot = 0; slot < slots - 1; slot++) {
             assertThat(CacheLayout.valueIndex(slots, slot + 1, 33)).isEqualTo(CacheLayout.valueIndex(slots, slot, 33) + CacheLayout.CHUNK);
             assertThat(CacheLayout.valueIndex(slots, slot, 33)).isEqualTo(CacheLayout.valueIndex(slots, slot, 32) + 1);

@@ -68,17 +68,17 @@ public abstract sealed class Ops permits ScalarOps, VectorOps {
 
     /**
      * Attention scores of {@code heads} query heads that share one KV head (grouped-query attention) against the keys
-     * of slots {@code [from, to)} of a cache layer whose keys lie in tiles ({@link CacheLayout#keyIndex}, {@code kvDim}
-     * elements a key): {@code scores[firstHead + g][at + s - from] = scale * sum over d < size of
+     * of slots {@code [from, to)} of a cache layer of {@code slots} slots whose keys lie in tiles
+     * ({@link CacheLayout#keyIndex}): {@code scores[firstHead + g][at + s - from] = scale * sum over d < size of
      * q[qOffset + g * size + d] * key(s)[element + d]}, the products added in order of {@code d} by fused
      * multiply-adds. That is {@link #scoreTile}'s order, so a key's score has the same bits in decode and in a prefill
      * tile, whichever keys, heads and slots a call covers.
      */
-    public abstract void groupScores(float[] q, int qOffset, int heads, float[] keys, int kvDim, int element, int from, int to,
+    public abstract void groupScores(float[] q, int qOffset, int heads, float[] keys, int slots, int element, int from, int to,
                                      float scale, float[][] scores, int firstHead, int at, int size);
 
     /** {@link #groupScores} over keys stored as IEEE halves ({@link CacheLayout#halfKeyIndex}). */
-    public abstract void groupScores(float[] q, int qOffset, int heads, short[] keys, int kvDim, int element, int from, int to,
+    public abstract void groupScores(float[] q, int qOffset, int heads, short[] keys, int slots, int element, int from, int to,
                                      float scale, float[][] scores, int firstHead, int at, int size);
 
     /**
@@ -86,7 +86,7 @@ public abstract sealed class Ops permits ScalarOps, VectorOps {
      * {@code i} of a key is its quant times the half scale of its block {@code i / 32} ({@link CacheLayout#keyScaleIndex}),
      * a product that is exact in a float.
      */
-    public abstract void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int kvDim, int element,
+    public abstract void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int slots, int element,
                                      int from, int to, float scale, float[][] scores, int firstHead, int at, int size);
 
     /**

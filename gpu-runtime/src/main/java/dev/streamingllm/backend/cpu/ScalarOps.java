@@ -88,13 +88,13 @@ final class ScalarOps extends Ops {
     }
 
     @Override
-    public void groupScores(float[] q, int qOffset, int heads, float[] keys, int kvDim, int element, int from, int to,
+    public void groupScores(float[] q, int qOffset, int heads, float[] keys, int slots, int element, int from, int to,
                             float scale, float[][] scores, int firstHead, int at, int size) {
         for (int g = 0; g < heads; g++) {
             for (int s = from; s < to; s++) {
                 float sum = 0f;
                 for (int d = 0; d < size; d++) {
-                    sum = Math.fma(keys[CacheLayout.keyIndex(kvDim, s, element + d)], q[qOffset + g * size + d], sum);
+                    sum = Math.fma(keys[CacheLayout.keyIndex(slots, s, element + d)], q[qOffset + g * size + d], sum);
                 }
                 scores[firstHead + g][at + s - from] = sum * scale;
             }
@@ -102,13 +102,13 @@ final class ScalarOps extends Ops {
     }
 
     @Override
-    public void groupScores(float[] q, int qOffset, int heads, short[] keys, int kvDim, int element, int from, int to,
+    public void groupScores(float[] q, int qOffset, int heads, short[] keys, int slots, int element, int from, int to,
                             float scale, float[][] scores, int firstHead, int at, int size) {
         for (int g = 0; g < heads; g++) {
             for (int s = from; s < to; s++) {
                 float sum = 0f;
                 for (int d = 0; d < size; d++) {
-                    float key = Float.float16ToFloat(keys[CacheLayout.halfKeyIndex(kvDim, s, element + d)]);
+                    float key = Float.float16ToFloat(keys[CacheLayout.halfKeyIndex(slots, s, element + d)]);
                     sum = Math.fma(key, q[qOffset + g * size + d], sum);
                 }
                 scores[firstHead + g][at + s - from] = sum * scale;
@@ -117,15 +117,15 @@ final class ScalarOps extends Ops {
     }
 
     @Override
-    public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int kvDim, int element,
+    public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int slots, int element,
                             int from, int to, float scale, float[][] scores, int firstHead, int at, int size) {
         for (int g = 0; g < heads; g++) {
             for (int s = from; s < to; s++) {
                 float sum = 0f;
                 for (int d = 0; d < size; d++) {
                     int e = element + d;
-                    float key = keys[CacheLayout.keyIndex(kvDim, s, e)]
-                            * Float.float16ToFloat(scales[CacheLayout.keyScaleIndex(kvDim, s, e / CacheType.Q8_0_BLOCK)]);
+                    float key = keys[CacheLayout.keyIndex(slots, s, e)]
+                            * Float.float16ToFloat(scales[CacheLayout.keyScaleIndex(slots, s, e / CacheType.Q8_0_BLOCK)]);
                     sum = Math.fma(key, q[qOffset + g * size + d], sum);
                 }
                 scores[firstHead + g][at + s - from] = sum * scale;

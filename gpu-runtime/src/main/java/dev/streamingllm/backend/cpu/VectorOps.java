@@ -97,30 +97,38 @@ final class VectorOps extends Ops {
      * C2 compiled the halves' kernel to code that took 2.5 times as long.
      */
     @Override
-    public void groupScores(float[] q, int qOffset, int heads, float[] keys, int kvDim, int element, int from, int to,
+    public void groupScores(float[] q, int qOffset, int heads, float[] keys, int slots, int element, int from, int to,
                             float scale, float[][] scores, int firstHead, int at, int size) {
         int g = 0;
         for (; g + 3 <= heads; g += 3) {
-            threeHeads(q, qOffset + g * size, size, keys, CacheLayout.width(kvDim), element, from, to, scale,
+            threeHeads(q, qOffset + g * size, size, keys, slots, element, from, to, scale,
                     scores[firstHead + g], scores[firstHead + g + 1], scores[firstHead + g + 2], at);
         }
         for (; g < heads; g++) {
-            oneHead(q, qOffset + g * size, size, keys, CacheLayout.width(kvDim), element, from, to, scale, scores[firstHead + g], at);
+            oneHead(q, qOffset + g * size, size, keys, slots, element, from, to, scale, scores[firstHead + g], at);
         }
     }
 
-    private static void threeHeads(float[] q, int q0, int size, float[] keys, int width, int element, int from, int to,
+    /** Where in its chunk's run the keys' element {@code element + d} ends for {@code d} up to {@code size}. */
+    private static int chunkEnd(int element, int d, int size) {
+        return Math.min(size, d + CacheLayout.CHUNK - (element + d) % CacheLayout.CHUNK);
+    }
+
+    private static void threeHeads(float[] q, int q0, int size, float[] keys, int slots, int element, int from, int to,
                                    float scale, float[] s0, float[] s1, float[] s2, int at) {
         int q1 = q0 + size;
         int q2 = q1 + size;
         for (int slot = from - from % L; slot < to; slot += L) {
-            int base = (slot / CacheLayout.TILE * width + element) * CacheLayout.TILE + slot % CacheLayout.TILE;
             FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
-            for (int d = 0; d < size; d++) {
-                FloatVector key = FloatVector.fromArray(F, keys, base + d * CacheLayout.TILE);
-                acc0 = key.fma(FloatVector.broadcast(F, q[q0 + d]), acc0);
-                acc1 = key.fma(FloatVector.broadcast(F, q[q1 + d]), acc1);
-                acc2 = key.fma(FloatVector.broadcast(F, q[q2 + d]), acc2);
+            for (int d = 0; d < size; ) {
+                int end = chunkEnd(element, d, size);
+                int base = CacheLayout.keyIndex(slots, slot, element + d) - d * CacheLayout.TILE;
+                for (; d < end; d++) {
+                    FloatVector key = FloatVector.fromArray(F, keys, base + d * CacheLayout.TILE);
+                    acc0 = key.fma(FloatVector.broadcast(F, q[q0 + d]), acc0);
+                    acc1 = key.fma(FloatVector.broadcast(F, q[q1 + d]), acc1);
+                    acc2 = key.fma(FloatVector.broadcast(F, q[q2 + d]), acc2);
+                }
             }
             store(acc0.mul(scale), s0, slot, from, to, at);
             store(acc1.mul(scale), s1, slot, from, to, at);
@@ -128,13 +136,16 @@ final class VectorOps extends Ops {
         }
     }
 
-    private static void oneHead(float[] q, int q0, int size, float[] keys, int width, int element, int from, int to,
+    private static void oneHead(float[] q, int q0, int size, float[] keys, int slots, int element, int from, int to,
                                 float scale, float[] s0, int at) {
         for (int slot = from - from % L; slot < to; slot += L) {
-            int base = (slot / CacheLayout.TILE * width + element) * CacheLayout.TILE + slot % CacheLayout.TILE;
             FloatVector acc = FloatVector.zero(F);
-            for (int d = 0; d < size; d++) {
-                acc = FloatVector.fromArray(F, keys, base + d * CacheLayout.TILE).fma(FloatVector.broadcast(F, q[q0 + d]), acc);
+            for (int d = 0; d < size; ) {
+                int end = chunkEnd(element, d, size);
+                int base = CacheLayout.keyIndex(slots, slot, element + d) - d * CacheLayout.TILE;
+                for (; d < end; d++) {
+                    acc = FloatVector.fromArray(F, keys, base + d * CacheLayout.TILE).fma(FloatVector.broadcast(F, q[q0 + d]), acc);
+                }
             }
             store(acc.mul(scale), s0, slot, from, to, at);
         }
@@ -145,36 +156,39 @@ final class VectorOps extends Ops {
      * {@link #pairs} are: one load gives elements {@code d} and {@code d + 1} of {@code L} keys.
      */
     @Override
-    public void groupScores(float[] q, int qOffset, int heads, short[] keys, int kvDim, int element, int from, int to,
+    public void groupScores(float[] q, int qOffset, int heads, short[] keys, int slots, int element, int from, int to,
                             float scale, float[][] scores, int firstHead, int at, int size) {
         if (size % 2 != 0 || element % 2 != 0) {
-            SCALAR.groupScores(q, qOffset, heads, keys, kvDim, element, from, to, scale, scores, firstHead, at, size);
+            SCALAR.groupScores(q, qOffset, heads, keys, slots, element, from, to, scale, scores, firstHead, at, size);
             return;
         }
         int g = 0;
         for (; g + 3 <= heads; g += 3) {
-            threeHeads(q, qOffset + g * size, size, keys, CacheLayout.width(kvDim), element, from, to, scale,
+            threeHeads(q, qOffset + g * size, size, keys, slots, element, from, to, scale,
                     scores[firstHead + g], scores[firstHead + g + 1], scores[firstHead + g + 2], at);
         }
         for (; g < heads; g++) {
-            oneHead(q, qOffset + g * size, size, keys, CacheLayout.width(kvDim), element, from, to, scale, scores[firstHead + g], at);
+            oneHead(q, qOffset + g * size, size, keys, slots, element, from, to, scale, scores[firstHead + g], at);
         }
     }
 
-    private static void threeHeads(float[] q, int q0, int size, short[] keys, int width, int element, int from, int to,
+    private static void threeHeads(float[] q, int q0, int size, short[] keys, int slots, int element, int from, int to,
                                    float scale, float[] s0, float[] s1, float[] s2, int at) {
         int q1 = q0 + size;
         int q2 = q1 + size;
         for (int slot = from - from % L; slot < to; slot += L) {
-            int base = (slot / CacheLayout.TILE * width + element) * CacheLayout.TILE + slot % CacheLayout.TILE * 2;
             FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
-            for (int d = 0; d < size; d += 2) {
-                IntVector pairs = pairs(keys, base + d * CacheLayout.TILE);
-                FloatVector even = VectorKernels.evenHalves(pairs);
-                FloatVector odd = VectorKernels.oddHalves(pairs);
-                acc0 = odd.fma(FloatVector.broadcast(F, q[q0 + d + 1]), even.fma(FloatVector.broadcast(F, q[q0 + d]), acc0));
-                acc1 = odd.fma(FloatVector.broadcast(F, q[q1 + d + 1]), even.fma(FloatVector.broadcast(F, q[q1 + d]), acc1));
-                acc2 = odd.fma(FloatVector.broadcast(F, q[q2 + d + 1]), even.fma(FloatVector.broadcast(F, q[q2 + d]), acc2));
+            for (int d = 0; d < size; ) {
+                int end = chunkEnd(element, d, size);
+                int base = CacheLayout.halfKeyIndex(slots, slot, element + d) - d * CacheLayout.TILE;
+                for (; d < end; d += 2) {
+                    IntVector pairs = pairs(keys, base + d * CacheLayout.TILE);
+                    FloatVector even = VectorKernels.evenHalves(pairs);
+                    FloatVector odd = VectorKernels.oddHalves(pairs);
+                    acc0 = odd.fma(FloatVector.broadcast(F, q[q0 + d + 1]), even.fma(FloatVector.broadcast(F, q[q0 + d]), acc0));
+                    acc1 = odd.fma(FloatVector.broadcast(F, q[q1 + d + 1]), even.fma(FloatVector.broadcast(F, q[q1 + d]), acc1));
+                    acc2 = odd.fma(FloatVector.broadcast(F, q[q2 + d + 1]), even.fma(FloatVector.broadcast(F, q[q2 + d]), acc2));
+                }
             }
             store(acc0.mul(scale), s0, slot, from, to, at);
             store(acc1.mul(scale), s1, slot, from, to, at);
@@ -182,15 +196,18 @@ final class VectorOps extends Ops {
         }
     }
 
-    private static void oneHead(float[] q, int q0, int size, short[] keys, int width, int element, int from, int to,
+    private static void oneHead(float[] q, int q0, int size, short[] keys, int slots, int element, int from, int to,
                                 float scale, float[] s0, int at) {
         for (int slot = from - from % L; slot < to; slot += L) {
-            int base = (slot / CacheLayout.TILE * width + element) * CacheLayout.TILE + slot % CacheLayout.TILE * 2;
             FloatVector acc = FloatVector.zero(F);
-            for (int d = 0; d < size; d += 2) {
-                IntVector pairs = pairs(keys, base + d * CacheLayout.TILE);
-                acc = VectorKernels.oddHalves(pairs).fma(FloatVector.broadcast(F, q[q0 + d + 1]),
-                        VectorKernels.evenHalves(pairs).fma(FloatVector.broadcast(F, q[q0 + d]), acc));
+            for (int d = 0; d < size; ) {
+                int end = chunkEnd(element, d, size);
+                int base = CacheLayout.halfKeyIndex(slots, slot, element + d) - d * CacheLayout.TILE;
+                for (; d < end; d += 2) {
+                    IntVector pairs = pairs(keys, base + d * CacheLayout.TILE);
+                    acc = VectorKernels.oddHalves(pairs).fma(FloatVector.broadcast(F, q[q0 + d + 1]),
+                            VectorKernels.evenHalves(pairs).fma(FloatVector.broadcast(F, q[q0 + d]), acc));
+                }
             }
             store(acc.mul(scale), s0, slot, from, to, at);
         }
@@ -198,33 +215,28 @@ final class VectorOps extends Ops {
 
     /** Quants widen from bytes and take their block's scale, a vector of {@code L} keys' halves, once for the pass's heads. */
     @Override
-    public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int kvDim, int element,
+    public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int slots, int element,
                             int from, int to, float scale, float[][] scores, int firstHead, int at, int size) {
         int g = 0;
         for (; g + 3 <= heads; g += 3) {
-            threeHeads(q, qOffset + g * size, size, keys, scales, kvDim, element, from, to, scale,
+            threeHeads(q, qOffset + g * size, size, keys, scales, slots, element, from, to, scale,
                     scores[firstHead + g], scores[firstHead + g + 1], scores[firstHead + g + 2], at);
         }
         for (; g < heads; g++) {
-            oneHead(q, qOffset + g * size, size, keys, scales, kvDim, element, from, to, scale, scores[firstHead + g], at);
+            oneHead(q, qOffset + g * size, size, keys, scales, slots, element, from, to, scale, scores[firstHead + g], at);
         }
     }
 
-    private static void threeHeads(float[] q, int q0, int size, byte[] keys, short[] scales, int kvDim, int element, int from,
+    private static void threeHeads(float[] q, int q0, int size, byte[] keys, short[] scales, int slots, int element, int from,
                                    int to, float scale, float[] s0, float[] s1, float[] s2, int at) {
         int q1 = q0 + size;
         int q2 = q1 + size;
-        int width = CacheLayout.width(kvDim);
-        int blocks = kvDim / CacheType.Q8_0_BLOCK;
         for (int slot = from - from % L; slot < to; slot += L) {
-            int tile = slot / CacheLayout.TILE;
-            int base = (tile * width + element) * CacheLayout.TILE + slot % CacheLayout.TILE;
-            int scaleBase = tile * blocks * CacheLayout.TILE + slot % CacheLayout.TILE;
             FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0;
             for (int d = 0; d < size; ) {
-                int block = (element + d) / CacheType.Q8_0_BLOCK;
-                int end = Math.min(size, (block + 1) * CacheType.Q8_0_BLOCK - element);
-                FloatVector blockScale = scales(scales, scaleBase + block * CacheLayout.TILE);
+                int end = chunkEnd(element, d, size);
+                int base = CacheLayout.keyIndex(slots, slot, element + d) - d * CacheLayout.TILE;
+                FloatVector blockScale = scales(scales, CacheLayout.keyScaleIndex(slots, slot, (element + d) / CacheType.Q8_0_BLOCK));
                 for (; d < end; d++) {
                     FloatVector key = quants(keys, base + d * CacheLayout.TILE).mul(blockScale);
                     acc0 = key.fma(FloatVector.broadcast(F, q[q0 + d]), acc0);
@@ -238,19 +250,14 @@ final class VectorOps extends Ops {
         }
     }
 
-    private static void oneHead(float[] q, int q0, int size, byte[] keys, short[] scales, int kvDim, int element, int from,
+    private static void oneHead(float[] q, int q0, int size, byte[] keys, short[] scales, int slots, int element, int from,
                                 int to, float scale, float[] s0, int at) {
-        int width = CacheLayout.width(kvDim);
-        int blocks = kvDim / CacheType.Q8_0_BLOCK;
         for (int slot = from - from % L; slot < to; slot += L) {
-            int tile = slot / CacheLayout.TILE;
-            int base = (tile * width + element) * CacheLayout.TILE + slot % CacheLayout.TILE;
-            int scaleBase = tile * blocks * CacheLayout.TILE + slot % CacheLayout.TILE;
             FloatVector acc = FloatVector.zero(F);
             for (int d = 0; d < size; ) {
-                int block = (element + d) / CacheType.Q8_0_BLOCK;
-                int end = Math.min(size, (block + 1) * CacheType.Q8_0_BLOCK - element);
-                FloatVector blockScale = scales(scales, scaleBase + block * CacheLayout.TILE);
+                int end = chunkEnd(element, d, size);
+                int base = CacheLayout.keyIndex(slots, slot, element + d) - d * CacheLayout.TILE;
+                FloatVector blockScale = scales(scales, CacheLayout.keyScaleIndex(slots, slot, (element + d) / CacheType.Q8_0_BLOCK));
                 for (; d < end; d++) {
                     acc = quants(keys, base + d * CacheLayout.TILE).mul(blockScale).fma(FloatVector.broadcast(F, q[q0 + d]), acc);
                 }

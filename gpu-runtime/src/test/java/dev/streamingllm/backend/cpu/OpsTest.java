@@ -60,9 +60,9 @@ class OpsTest {
                         int element = kvHead * size;
                         float[][] scores = new float[heads + 2][to - from + 4];
                         switch (type) {
-                            case F32 -> ops.groupScores(q, 2, heads, cache.keys(0), kvDim, element, from, to, 0.125f, scores, 1, 3, size);
-                            case F16 -> ops.groupScores(q, 2, heads, cache.halfKeys(0), kvDim, element, from, to, 0.125f, scores, 1, 3, size);
-                            case Q8_0 -> ops.groupScores(q, 2, heads, cache.quantKeys(0), cache.keyScales(0), kvDim, element, from, to,
+                            case F32 -> ops.groupScores(q, 2, heads, cache.keys(0), cache.slots(), element, from, to, 0.125f, scores, 1, 3, size);
+                            case F16 -> ops.groupScores(q, 2, heads, cache.halfKeys(0), cache.slots(), element, from, to, 0.125f, scores, 1, 3, size);
+                            case Q8_0 -> ops.groupScores(q, 2, heads, cache.quantKeys(0), cache.keyScales(0), cache.slots(), element, from, to,
                                     0.125f, scores, 1, 3, size);
                         }
                         // The same keys transposed, as a prefill tile gathers them.
@@ -465,10 +465,10 @@ class OpsTest {
         for (int slot = 0; slot < slots; slot++) {
             for (int i = 0; i < cache.kvDim(); i++) {
                 keys[slot][i] = switch (cache.type()) {
-                    case F32 -> cache.keys(0)[CacheLayout.keyIndex(cache.kvDim(), slot, i)];
-                    case F16 -> Float.float16ToFloat(cache.halfKeys(0)[CacheLayout.halfKeyIndex(cache.kvDim(), slot, i)]);
-                    case Q8_0 -> cache.quantKeys(0)[CacheLayout.keyIndex(cache.kvDim(), slot, i)]
-                            * Float.float16ToFloat(cache.keyScales(0)[CacheLayout.keyScaleIndex(cache.kvDim(), slot, i / CacheType.Q8_0_BLOCK)]);
+                    case F32 -> cache.keys(0)[CacheLayout.keyIndex(cache.slots(), slot, i)];
+                    case F16 -> Float.float16ToFloat(cache.halfKeys(0)[CacheLayout.halfKeyIndex(cache.slots(), slot, i)]);
+                    case Q8_0 -> cache.quantKeys(0)[CacheLayout.keyIndex(cache.slots(), slot, i)]
+                            * Float.float16ToFloat(cache.keyScales(0)[CacheLayout.keyScaleIndex(cache.slots(), slot, i / CacheType.Q8_0_BLOCK)]);
                 };
             }
         }

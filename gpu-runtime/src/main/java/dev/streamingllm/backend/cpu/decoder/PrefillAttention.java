@@ -164,10 +164,10 @@ final class PrefillAttention {
                     for (int d = 0; d < headDim; d++) {
                         int i = g * headDim + d;
                         kt[d * stride + e] = switch (type) {
-                            case F32 -> keys[CacheLayout.keyIndex(kvDim, slot, i)];
-                            case F16 -> Float.float16ToFloat(halfKeys[CacheLayout.halfKeyIndex(kvDim, slot, i)]);
-                            case Q8_0 -> quantKeys[CacheLayout.keyIndex(kvDim, slot, i)]
-                                    * Float.float16ToFloat(keyScales[CacheLayout.keyScaleIndex(kvDim, slot, i / CacheType.Q8_0_BLOCK)]);
+                            case F32 -> keys[CacheLayout.keyIndex(slots, slot, i)];
+                            case F16 -> Float.float16ToFloat(halfKeys[CacheLayout.halfKeyIndex(slots, slot, i)]);
+                            case Q8_0 -> quantKeys[CacheLayout.keyIndex(slots, slot, i)]
+                                    * Float.float16ToFloat(keyScales[CacheLayout.keyScaleIndex(slots, slot, i / CacheType.Q8_0_BLOCK)]);
                         };
                     }
                     for (int d = 0; d < headDim; ) {

@@ -339,12 +339,12 @@ public final class Transformer implements Decoder {
     /** Scores of the keys in slots {@code [from, to)} into scores {@code [at, at + to - from)}. */
     private void scoreRun(int layer, SinkCache cache, float[] q, int qOffset, int group, int element, int from, int to,
                           float scale, float[][] scores, int firstHead, int at) {
-        int kvDim = config.kvDim();
+        int slots = cache.slots();
         int headDim = config.headDim();
         switch (cache.type()) {
-            case F32 -> ops.groupScores(q, qOffset, group, cache.keys(layer), kvDim, element, from, to, scale, scores, firstHead, at, headDim);
-            case F16 -> ops.groupScores(q, qOffset, group, cache.halfKeys(layer), kvDim, element, from, to, scale, scores, firstHead, at, headDim);
-            case Q8_0 -> ops.groupScores(q, qOffset, group, cache.quantKeys(layer), cache.keyScales(layer), kvDim, element, from, to,
+            case F32 -> ops.groupScores(q, qOffset, group, cache.keys(layer), slots, element, from, to, scale, scores, firstHead, at, headDim);
+            case F16 -> ops.groupScores(q, qOffset, group, cache.halfKeys(layer), slots, element, from, to, scale, scores, firstHead, at, headDim);
+            case Q8_0 -> ops.groupScores(q, qOffset, group, cache.quantKeys(layer), cache.keyScales(layer), slots, element, from, to,
                     scale, scores, firstHead, at, headDim);
         }
     }
