@@ -27,7 +27,7 @@ public final class CacheLayout {
 
     /** Key tiles of a layer of {@code slots} slots. */
     public static int tiles(int slots) {
-        return (slots + TILE - 1) / TILE;
+        return Math.ceilDiv(slots, TILE);
     }
 
     /** Key elements of a layer of {@code slots} slots, whole chunks of whole tiles. */
@@ -63,7 +63,7 @@ public final class CacheLayout {
     }
 
     private static int chunks(int kvDim) {
-        return (kvDim + CHUNK - 1) / CHUNK;
+        return Math.ceilDiv(kvDim, CHUNK);
     }
 
     /** Value elements of a layer of {@code slots} slots, whole chunks. */

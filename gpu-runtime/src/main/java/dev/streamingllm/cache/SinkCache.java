@@ -66,8 +66,9 @@ public final class SinkCache {
         this.kvDim = kvDim;
         this.sinkCapacity = config.sinks();
         this.ringStart = sinkCapacity;
-        // Bounds both layouts' lengths: whole key tiles, whole value chunks.
-        if ((long) (slots() + CacheLayout.TILE) * (kvDim + CacheLayout.CHUNK) > Integer.MAX_VALUE) {
+        // Whole chunks of whole key tiles: the larger of the layouts' lengths.
+        long chunked = (long) (kvDim + CacheLayout.CHUNK - 1) / CacheLayout.CHUNK * CacheLayout.CHUNK;
+        if (chunked * CacheLayout.tiles(slots()) * CacheLayout.TILE > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("cache of " + config.capacity() + " tokens x " + kvDim + " values per layer is too large");
         }
         CacheType type = config.type();
