@@ -16,9 +16,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The attention kernels, both paths, against double-precision sums: head widths narrower than a
- * vector, one vector, several and with a tail; key counts around the groups of four the vector path
- * folds together; keys in scattered rows, as the ring buffer leaves them.
+ * The attention kernels, both paths: scores over keys in a cache's tiles bit for bit against one chain of multiply-adds
+ * per key; weighted sums and prefill tiles against double-precision sums, with head widths narrower than a vector, one
+ * vector, several and with a tail, and values in scattered rows, as the ring buffer leaves them.
  */
 class OpsTest {
 

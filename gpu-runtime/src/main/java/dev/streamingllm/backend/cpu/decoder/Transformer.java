@@ -236,8 +236,8 @@ public final class Transformer implements Decoder {
      * loops. Scores first, per (segment, KV head, span of keys): the query heads that share a KV head score its keys
      * together ({@link Ops#groupScores}), each key read and widened once for all of them, and spans of
      * {@value #SCORE_SPAN} keys keep both threads busy when one conversation has fewer KV heads than threads have
-     * turns. Then softmax per (segment, head), and values per (segment, KV head, part of a head's elements), the
-     * group's heads again together. Each query comes rotated twice: {@code qSink} by its place in
+     * turns. Then softmax per (segment, head), and values per (segment, piece of a KV head's elements in one chunk of
+     * the cache's values), the group's heads again together. Each query comes rotated twice: {@code qSink} by its place in
      * the cache (against sink keys, which sit at fixed places) and {@code qWindow} by its window position (against
      * window keys).
      */
