@@ -64,8 +64,12 @@ public record CacheConfig(int sinks, int window, int evictBatch, CacheType type)
         return sinks + window;
     }
 
-    /** Bytes of keys and values of a cache of this geometry for a model of {@code layers} x {@code kvDim}: one slot more than the capacity, for the token in flight. */
+    /**
+     * Bytes of keys and values of a cache of this geometry for a model of {@code layers} x {@code kvDim}: one slot more
+     * than the capacity, for the token in flight, laid out in whole key tiles and value chunks ({@link CacheLayout}).
+     */
     public long bytes(int layers, int kvDim) {
-        return 2L * layers * type.bytes((long) (capacity() + 1) * kvDim);
+        int slots = capacity() + 1;
+        return layers * (type.bytes(CacheLayout.keyLength(slots, kvDim)) + type.bytes(CacheLayout.valueLength(slots, kvDim)));
     }
 }

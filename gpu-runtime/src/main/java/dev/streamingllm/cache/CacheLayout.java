@@ -31,8 +31,8 @@ public final class CacheLayout {
     }
 
     /** Key elements of a layer of {@code slots} slots, whole chunks of whole tiles. */
-    public static int keyLength(int slots, int kvDim) {
-        return chunks(kvDim) * tiles(slots) * CHUNK * TILE;
+    public static long keyLength(int slots, int kvDim) {
+        return (long) chunks(kvDim) * tiles(slots) * CHUNK * TILE;
     }
 
     /**
@@ -67,8 +67,8 @@ public final class CacheLayout {
     }
 
     /** Value elements of a layer of {@code slots} slots, whole chunks. */
-    public static int valueLength(int slots, int kvDim) {
-        return chunks(kvDim) * slots * CHUNK;
+    public static long valueLength(int slots, int kvDim) {
+        return (long) chunks(kvDim) * slots * CHUNK;
     }
 
     /** Where chunk {@code i / CHUNK} of a layer of {@code slots} slots begins: its row of slot 0. */

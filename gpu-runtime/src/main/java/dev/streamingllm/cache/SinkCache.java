@@ -66,9 +66,8 @@ public final class SinkCache {
         this.kvDim = kvDim;
         this.sinkCapacity = config.sinks();
         this.ringStart = sinkCapacity;
-        // Whole chunks of whole key tiles: the larger of the layouts' lengths.
-        long chunked = (long) (kvDim + CacheLayout.CHUNK - 1) / CacheLayout.CHUNK * CacheLayout.CHUNK;
-        if (chunked * CacheLayout.tiles(slots()) * CacheLayout.TILE > Integer.MAX_VALUE) {
+        // Whole chunks of whole key tiles are the longer of the two layouts.
+        if (CacheLayout.keyLength(slots(), kvDim) > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("cache of " + config.capacity() + " tokens x " + kvDim + " values per layer is too large");
         }
         CacheType type = config.type();
@@ -76,8 +75,8 @@ public final class SinkCache {
             throw new IllegalArgumentException("a q8_0 cache stores blocks of " + CacheType.Q8_0_BLOCK
                     + " values; this model's " + kvDim + " key values per token are not whole blocks (use f16)");
         }
-        int keyLength = CacheLayout.keyLength(slots(), kvDim);
-        int valueLength = CacheLayout.valueLength(slots(), kvDim);
+        int keyLength = (int) CacheLayout.keyLength(slots(), kvDim);
+        int valueLength = (int) CacheLayout.valueLength(slots(), kvDim);
         this.keys = hostStorage && type == CacheType.F32 ? new float[layers][keyLength] : null;
         this.values = hostStorage && type == CacheType.F32 ? new float[layers][valueLength] : null;
         this.halfKeys = hostStorage && type == CacheType.F16 ? new short[layers][keyLength] : null;

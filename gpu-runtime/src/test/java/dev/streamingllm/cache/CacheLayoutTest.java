@@ -31,14 +31,14 @@ class CacheLayoutTest {
                     for (int i = 0; i < kvDim; i++) {
                         int index = CacheLayout.keyIndex(slots, slot, i);
                         int half = CacheLayout.halfKeyIndex(slots, slot, i);
-                        assertThat(index).as("kvDim %d slot %d element %d", kvDim, slot, i).isBetween(0, CacheLayout.keyLength(slots, kvDim) - 1);
-                        assertThat(half).as("kvDim %d slot %d element %d as a half", kvDim, slot, i).isBetween(0, CacheLayout.keyLength(slots, kvDim) - 1);
+                        assertThat(index).as("kvDim %d slot %d element %d", kvDim, slot, i).isBetween(0, (int) CacheLayout.keyLength(slots, kvDim) - 1);
+                        assertThat(half).as("kvDim %d slot %d element %d as a half", kvDim, slot, i).isBetween(0, (int) CacheLayout.keyLength(slots, kvDim) - 1);
                         assertThat(taken.get(index)).as("kvDim %d slot %d element %d shares its place", kvDim, slot, i).isFalse();
                         assertThat(takenHalves.get(half)).as("kvDim %d slot %d element %d shares its half's place", kvDim, slot, i).isFalse();
                         taken.set(index);
                         takenHalves.set(half);
                         int value = CacheLayout.valueIndex(slots, slot, i);
-                        assertThat(value).as("kvDim %d slot %d value element %d", kvDim, slot, i).isBetween(0, CacheLayout.valueLength(slots, kvDim) - 1);
+                        assertThat(value).as("kvDim %d slot %d value element %d", kvDim, slot, i).isBetween(0, (int) CacheLayout.valueLength(slots, kvDim) - 1);
                         assertThat(takenValues.get(value)).as("kvDim %d slot %d value element %d shares its place", kvDim, slot, i).isFalse();
                         takenValues.set(value);
                     }
