@@ -22,10 +22,11 @@ final class Q8_0VectorMatrix extends Q8_0Matrix {
         return true;
     }
 
-    private FloatVector quants(long offset) {
-        return (FloatVector) ByteVector.fromMemorySegment(B, data, offset, LE).castShape(F, 0);
-    }
-
+    /**
+     * Quants widen in place in each loop, not in a helper that returns them: where C2 found the helper's call site cold
+     * (the output matrix's rows in {@link Gemm}, a few percent of its calls) it left the call out of line, and every
+     * vector crossing it was allocated; in about half of the servers started, batched steps ran at half speed.
+     */
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long base = row * rowBytes;
@@ -33,14 +34,15 @@ final class Q8_0VectorMatrix extends Q8_0Matrix {
             long block = base + (long) b * BLOCK_BYTES;
             float d = f16(data, block);
             for (int c = 0; c < BLOCK; c += L) {
-                quants(block + 2 + c).mul(d).intoArray(out, outOffset + b * BLOCK + c);
+                FloatVector q = (FloatVector) ByteVector.fromMemorySegment(B, data, block + 2 + c, LE).castShape(F, 0);
+                q.mul(d).intoArray(out, outOffset + b * BLOCK + c);
             }
         }
     }
 
     /**
-     * Two blocks per step into two accumulators: with one, each block waited for the previous
-     * block's FMA on it (4 cycles of latency), which bounded this loop rather than the arithmetic.
+     * Blocks alternate between two accumulators: with one, each block waited for the previous block's FMA on it (4
+     * cycles of latency), which bounded this loop rather than the arithmetic.
      */
     @Override
     public float dot(int row, float[] x, int xOffset) {
@@ -48,25 +50,26 @@ final class Q8_0VectorMatrix extends Q8_0Matrix {
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
         int blocks = cols / BLOCK;
-        int b = 0;
-        for (; b + 1 < blocks; b += 2) {
-            acc0 = block(base, b, x, xOffset, acc0);
-            acc1 = block(base, b + 1, x, xOffset, acc1);
-        }
-        if (b < blocks) {
-            acc0 = block(base, b, x, xOffset, acc0);
+        for (int b = 0; b < blocks; b += 2) {
+            long block = base + (long) b * BLOCK_BYTES;
+            int xb = xOffset + b * BLOCK;
+            FloatVector s = FloatVector.zero(F);
+            for (int c = 0; c < BLOCK; c += L) {
+                FloatVector q = (FloatVector) ByteVector.fromMemorySegment(B, data, block + 2 + c, LE).castShape(F, 0);
+                s = q.fma(FloatVector.fromArray(F, x, xb + c), s);
+            }
+            acc0 = s.fma(FloatVector.broadcast(F, f16(data, block)), acc0);
+            if (b + 1 < blocks) {
+                block += BLOCK_BYTES;
+                xb += BLOCK;
+                s = FloatVector.zero(F);
+                for (int c = 0; c < BLOCK; c += L) {
+                    FloatVector q = (FloatVector) ByteVector.fromMemorySegment(B, data, block + 2 + c, LE).castShape(F, 0);
+                    s = q.fma(FloatVector.fromArray(F, x, xb + c), s);
+                }
+                acc1 = s.fma(FloatVector.broadcast(F, f16(data, block)), acc1);
+            }
         }
         return sum(acc0.add(acc1));
-    }
-
-    /** {@code acc} plus block {@code b} of the row at {@code base} times the matching floats of {@code x}. */
-    private FloatVector block(long base, int b, float[] x, int xOffset, FloatVector acc) {
-        long block = base + (long) b * BLOCK_BYTES;
-        int xb = xOffset + b * BLOCK;
-        FloatVector s = quants(block + 2).mul(FloatVector.fromArray(F, x, xb));
-        for (int c = L; c < BLOCK; c += L) {
-            s = quants(block + 2 + c).fma(FloatVector.fromArray(F, x, xb + c), s);
-        }
-        return s.fma(FloatVector.broadcast(F, f16(data, block)), acc);
     }
 }
