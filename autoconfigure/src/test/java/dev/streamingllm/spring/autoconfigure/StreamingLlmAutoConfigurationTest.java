@@ -86,8 +86,9 @@ class StreamingLlmAutoConfigurationTest {
                 .run(context -> {
                     ChatSessions sessions = context.getBean(ChatSessions.class);
                     assertThat(sessions.settings().cache().type()).isEqualTo(CacheType.Q8_0);
-                    // stories260K: 5 layers x 32 values per token; 4 sinks + 60 + 1 slots
-                    assertThat(sessions.bytesPerSession()).isEqualTo(2L * 5 * 65 * (32 + 2));
+                    // stories260K: 5 layers x 32 values per token; 4 sinks + 60 + 1 slots of values, and of keys
+                    // in whole tiles of 16 slots (80)
+                    assertThat(sessions.bytesPerSession()).isEqualTo(5L * (65 + 80) * (32 + 2));
                 });
     }
 

@@ -403,8 +403,10 @@ class MultiInstanceRoutingTest extends RedisRoutingTest {
             } finally {
                 signal(b, "CONT");
             }
+            // B's lease and its heartbeat: A routes to B only while it sees both
             Lease reasserted = await("B re-asserting session " + id).atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
-                    .until(() -> registry.lease(id).block(Duration.ofSeconds(2)), lease -> lease != null && lease.instanceId().equals("B"));
+                    .until(() -> registry.lease(id).block(Duration.ofSeconds(2)), lease -> lease != null && lease.instanceId().equals("B")
+                            && registry.instance("B").blockOptional(Duration.ofSeconds(2)).isPresent());
             assertThat(reasserted).as("B's lease after it re-asserted the conversation").isNotNull();
             assertThat(reasserted.instanceId()).isEqualTo("B");
             assertThat(reasserted.fence()).isGreaterThan(fenceBefore);
