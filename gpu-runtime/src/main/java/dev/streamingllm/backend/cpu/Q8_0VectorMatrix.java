@@ -41,8 +41,8 @@ final class Q8_0VectorMatrix extends Q8_0Matrix {
     }
 
     /**
-     * Blocks alternate between two accumulators: with one, each block waited for the previous block's FMA on it (4
-     * cycles of latency), which bounded this loop rather than the arithmetic.
+     * Two blocks per step into two accumulators: with one, each block waited for the previous block's FMA on it (4
+     * cycles of latency), which bounded this loop rather than the arithmetic. An odd last block goes to the first.
      */
     @Override
     public float dot(int row, float[] x, int xOffset) {
@@ -50,7 +50,23 @@ final class Q8_0VectorMatrix extends Q8_0Matrix {
         FloatVector acc0 = FloatVector.zero(F);
         FloatVector acc1 = FloatVector.zero(F);
         int blocks = cols / BLOCK;
-        for (int b = 0; b < blocks; b += 2) {
+        int b = 0;
+        for (; b + 1 < blocks; b += 2) {
+            long block0 = base + (long) b * BLOCK_BYTES;
+            long block1 = block0 + BLOCK_BYTES;
+            int xb = xOffset + b * BLOCK;
+            FloatVector s0 = FloatVector.zero(F);
+            FloatVector s1 = FloatVector.zero(F);
+            for (int c = 0; c < BLOCK; c += L) {
+                FloatVector q0 = (FloatVector) ByteVector.fromMemorySegment(B, data, block0 + 2 + c, LE).castShape(F, 0);
+                FloatVector q1 = (FloatVector) ByteVector.fromMemorySegment(B, data, block1 + 2 + c, LE).castShape(F, 0);
+                s0 = q0.fma(FloatVector.fromArray(F, x, xb + c), s0);
+                s1 = q1.fma(FloatVector.fromArray(F, x, xb + BLOCK + c), s1);
+            }
+            acc0 = s0.fma(FloatVector.broadcast(F, f16(data, block0)), acc0);
+            acc1 = s1.fma(FloatVector.broadcast(F, f16(data, block1)), acc1);
+        }
+        if (b < blocks) {
             long block = base + (long) b * BLOCK_BYTES;
             int xb = xOffset + b * BLOCK;
             FloatVector s = FloatVector.zero(F);
@@ -59,16 +75,6 @@ final class Q8_0VectorMatrix extends Q8_0Matrix {
                 s = q.fma(FloatVector.fromArray(F, x, xb + c), s);
             }
             acc0 = s.fma(FloatVector.broadcast(F, f16(data, block)), acc0);
-            if (b + 1 < blocks) {
-                block += BLOCK_BYTES;
-                xb += BLOCK;
-                s = FloatVector.zero(F);
-                for (int c = 0; c < BLOCK; c += L) {
-                    FloatVector q = (FloatVector) ByteVector.fromMemorySegment(B, data, block + 2 + c, LE).castShape(F, 0);
-                    s = q.fma(FloatVector.fromArray(F, x, xb + c), s);
-                }
-                acc1 = s.fma(FloatVector.broadcast(F, f16(data, block)), acc1);
-            }
         }
         return sum(acc0.add(acc1));
     }
