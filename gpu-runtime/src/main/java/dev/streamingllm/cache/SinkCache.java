@@ -225,6 +225,17 @@ public final class SinkCache {
         return keys[layer];
     }
 
+    /** Element {@code i} of slot {@code slot}'s key in layer {@code layer} as a float, whatever the cache's type. */
+    public float key(int layer, int slot, int i) {
+        int slots = slots();
+        return switch (config.type()) {
+            case F32 -> keys[layer][CacheLayout.keyIndex(slots, slot, i)];
+            case F16 -> Float.float16ToFloat(halfKeys[layer][CacheLayout.halfKeyIndex(slots, slot, i)]);
+            case Q8_0 -> quantKeys[layer][CacheLayout.keyIndex(slots, slot, i)]
+                    * Float.float16ToFloat(keyScales[layer][CacheLayout.keyScaleIndex(slots, slot, i / CacheType.Q8_0_BLOCK)]);
+        };
+    }
+
     /** Layer {@code layer}'s values in chunks ({@link CacheLayout#valueIndex}), of a {@link CacheType#F32} cache. */
     public float[] values(int layer) {
         requireStorage(CacheType.F32);

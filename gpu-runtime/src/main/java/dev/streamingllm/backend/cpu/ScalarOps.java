@@ -90,43 +90,38 @@ final class ScalarOps extends Ops {
     @Override
     public void groupScores(float[] q, int qOffset, int heads, float[] keys, int slots, int element, int from, int to,
                             float scale, float[][] scores, int firstHead, int at, int size) {
-        for (int g = 0; g < heads; g++) {
-            for (int s = from; s < to; s++) {
-                float sum = 0f;
-                for (int d = 0; d < size; d++) {
-                    sum = Math.fma(keys[CacheLayout.keyIndex(slots, s, element + d)], q[qOffset + g * size + d], sum);
-                }
-                scores[firstHead + g][at + s - from] = sum * scale;
-            }
-        }
+        groupScores((s, e) -> keys[CacheLayout.keyIndex(slots, s, e)], q, qOffset, heads, element, from, to, scale, scores,
+                firstHead, at, size);
     }
 
     @Override
     public void groupScores(float[] q, int qOffset, int heads, short[] keys, int slots, int element, int from, int to,
                             float scale, float[][] scores, int firstHead, int at, int size) {
-        for (int g = 0; g < heads; g++) {
-            for (int s = from; s < to; s++) {
-                float sum = 0f;
-                for (int d = 0; d < size; d++) {
-                    float key = Float.float16ToFloat(keys[CacheLayout.halfKeyIndex(slots, s, element + d)]);
-                    sum = Math.fma(key, q[qOffset + g * size + d], sum);
-                }
-                scores[firstHead + g][at + s - from] = sum * scale;
-            }
-        }
+        groupScores((s, e) -> Float.float16ToFloat(keys[CacheLayout.halfKeyIndex(slots, s, e)]), q, qOffset, heads, element,
+                from, to, scale, scores, firstHead, at, size);
     }
 
     @Override
     public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int slots, int element,
                             int from, int to, float scale, float[][] scores, int firstHead, int at, int size) {
+        groupScores((s, e) -> keys[CacheLayout.keyIndex(slots, s, e)]
+                        * Float.float16ToFloat(scales[CacheLayout.keyScaleIndex(slots, s, e / CacheType.Q8_0_BLOCK)]),
+                q, qOffset, heads, element, from, to, scale, scores, firstHead, at, size);
+    }
+
+    /** Element {@code e} of slot {@code s}'s key as a float, from a layer of one of the cache's types. */
+    private interface Key {
+        float at(int s, int e);
+    }
+
+    /** The scores of every key type: one chain of fused multiply-adds per key, in element order. */
+    private static void groupScores(Key key, float[] q, int qOffset, int heads, int element, int from, int to, float scale,
+                                    float[][] scores, int firstHead, int at, int size) {
         for (int g = 0; g < heads; g++) {
             for (int s = from; s < to; s++) {
                 float sum = 0f;
                 for (int d = 0; d < size; d++) {
-                    int e = element + d;
-                    float key = keys[CacheLayout.keyIndex(slots, s, e)]
-                            * Float.float16ToFloat(scales[CacheLayout.keyScaleIndex(slots, s, e / CacheType.Q8_0_BLOCK)]);
-                    sum = Math.fma(key, q[qOffset + g * size + d], sum);
+                    sum = Math.fma(key.at(s, element + d), q[qOffset + g * size + d], sum);
                 }
                 scores[firstHead + g][at + s - from] = sum * scale;
             }

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.CacheType;
-import dev.streamingllm.cache.CacheLayout;
 import dev.streamingllm.cache.SinkCache;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -459,17 +458,12 @@ class OpsTest {
         }
     }
 
-    /** Every slot's key as the cache holds it, widened, read element by element where {@link CacheLayout} puts it. */
+    /** Every slot's key as the cache holds it, widened. */
     private static float[][] widenedKeys(SinkCache cache, int slots) {
         float[][] keys = new float[slots][cache.kvDim()];
         for (int slot = 0; slot < slots; slot++) {
             for (int i = 0; i < cache.kvDim(); i++) {
-                keys[slot][i] = switch (cache.type()) {
-                    case F32 -> cache.keys(0)[CacheLayout.keyIndex(cache.slots(), slot, i)];
-                    case F16 -> Float.float16ToFloat(cache.halfKeys(0)[CacheLayout.halfKeyIndex(cache.slots(), slot, i)]);
-                    case Q8_0 -> cache.quantKeys(0)[CacheLayout.keyIndex(cache.slots(), slot, i)]
-                            * Float.float16ToFloat(cache.keyScales(0)[CacheLayout.keyScaleIndex(cache.slots(), slot, i / CacheType.Q8_0_BLOCK)]);
-                };
+                keys[slot][i] = cache.key(0, slot, i);
             }
         }
         return keys;

@@ -137,17 +137,12 @@ final class PrefillAttention {
      */
     private void gather(int layer, SinkCache cache, int sinks, int ringFrom, int entries, boolean[] written, boolean own,
                         float[][] keysT, float[][] values, int stride) {
-        int kvDim = config.kvDim();
         int headDim = config.headDim();
         int slots = cache.slots();
         CacheType type = cache.type();
-        float[] keys = type == CacheType.F32 ? cache.keys(layer) : null;
         float[] vals = type == CacheType.F32 ? cache.values(layer) : null;
-        short[] halfKeys = type == CacheType.F16 ? cache.halfKeys(layer) : null;
         short[] halfVals = type == CacheType.F16 ? cache.halfValues(layer) : null;
-        byte[] quantKeys = type == CacheType.Q8_0 ? cache.quantKeys(layer) : null;
         byte[] quantVals = type == CacheType.Q8_0 ? cache.quantValues(layer) : null;
-        short[] keyScales = type == CacheType.Q8_0 ? cache.keyScales(layer) : null;
         short[] valueScales = type == CacheType.Q8_0 ? cache.valueScales(layer) : null;
         // One KV head per slice: a tile over a long window copies megabytes, which one thread did alone.
         Parallel.forRange(config.kvHeads(), 1, (from, to) -> {
@@ -162,13 +157,7 @@ final class PrefillAttention {
                     // Keys come out of their tiles element by element; values by the pieces of the head in each chunk,
                     // widened as vectors.
                     for (int d = 0; d < headDim; d++) {
-                        int i = g * headDim + d;
-                        kt[d * stride + e] = switch (type) {
-                            case F32 -> keys[CacheLayout.keyIndex(slots, slot, i)];
-                            case F16 -> Float.float16ToFloat(halfKeys[CacheLayout.halfKeyIndex(slots, slot, i)]);
-                            case Q8_0 -> quantKeys[CacheLayout.keyIndex(slots, slot, i)]
-                                    * Float.float16ToFloat(keyScales[CacheLayout.keyScaleIndex(slots, slot, i / CacheType.Q8_0_BLOCK)]);
-                        };
+                        kt[d * stride + e] = cache.key(layer, slot, g * headDim + d);
                     }
                     for (int d = 0; d < headDim; ) {
                         int i = g * headDim + d;
