@@ -23,9 +23,9 @@ final class Q8_0VectorMatrix extends Q8_0Matrix {
     }
 
     /**
-     * Quants widen in place in each loop, not in a helper that returns them: where C2 found the helper's call site cold
-     * (the output matrix's rows in {@link Gemm}, a few percent of its calls) it left the call out of line, and every
-     * vector crossing it was allocated; in about half of the servers started, batched steps ran at half speed.
+     * Quants widen in place in each loop, not in a small method that returns them: where C2 judges such a call site
+     * cold (the output matrix's rows in {@link Gemm}, a few percent of its calls) it leaves the call out of line and
+     * allocates every vector crossing it, and batched steps run at half speed (BENCHMARKS.md).
      */
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
