@@ -99,13 +99,14 @@ final class VectorOps extends Ops {
     @Override
     public void groupScores(float[] q, int qOffset, int heads, float[] keys, int slots, int element, int from, int to,
                             float scale, float[][] scores, int firstHead, int at, int size) {
+        float[] edge = new float[L];
         int g = 0;
         for (; g + 3 <= heads; g += 3) {
             threeHeads(q, qOffset + g * size, size, keys, slots, element, from, to, scale,
-                    scores[firstHead + g], scores[firstHead + g + 1], scores[firstHead + g + 2], at);
+                    scores[firstHead + g], scores[firstHead + g + 1], scores[firstHead + g + 2], at, edge);
         }
         for (; g < heads; g++) {
-            oneHead(q, qOffset + g * size, size, keys, slots, element, from, to, scale, scores[firstHead + g], at);
+            oneHead(q, qOffset + g * size, size, keys, slots, element, from, to, scale, scores[firstHead + g], at, edge);
         }
     }
 
@@ -115,7 +116,7 @@ final class VectorOps extends Ops {
     }
 
     private static void threeHeads(float[] q, int q0, int size, float[] keys, int slots, int element, int from, int to,
-                                   float scale, float[] s0, float[] s1, float[] s2, int at) {
+                                   float scale, float[] s0, float[] s1, float[] s2, int at, float[] edge) {
         int q1 = q0 + size;
         int q2 = q1 + size;
         for (int slot = from - from % L; slot < to; slot += L) {
@@ -130,14 +131,14 @@ final class VectorOps extends Ops {
                     acc2 = key.fma(FloatVector.broadcast(F, q[q2 + d]), acc2);
                 }
             }
-            store(acc0.mul(scale), s0, slot, from, to, at);
-            store(acc1.mul(scale), s1, slot, from, to, at);
-            store(acc2.mul(scale), s2, slot, from, to, at);
+            store(acc0.mul(scale), s0, slot, from, to, at, edge);
+            store(acc1.mul(scale), s1, slot, from, to, at, edge);
+            store(acc2.mul(scale), s2, slot, from, to, at, edge);
         }
     }
 
     private static void oneHead(float[] q, int q0, int size, float[] keys, int slots, int element, int from, int to,
-                                float scale, float[] s0, int at) {
+                                float scale, float[] s0, int at, float[] edge) {
         for (int slot = from - from % L; slot < to; slot += L) {
             FloatVector acc = FloatVector.zero(F);
             for (int d = 0; d < size; ) {
@@ -147,7 +148,7 @@ final class VectorOps extends Ops {
                     acc = FloatVector.fromArray(F, keys, base + d * CacheLayout.TILE).fma(FloatVector.broadcast(F, q[q0 + d]), acc);
                 }
             }
-            store(acc.mul(scale), s0, slot, from, to, at);
+            store(acc.mul(scale), s0, slot, from, to, at, edge);
         }
     }
 
@@ -162,18 +163,19 @@ final class VectorOps extends Ops {
             SCALAR.groupScores(q, qOffset, heads, keys, slots, element, from, to, scale, scores, firstHead, at, size);
             return;
         }
+        float[] edge = new float[L];
         int g = 0;
         for (; g + 3 <= heads; g += 3) {
             threeHeads(q, qOffset + g * size, size, keys, slots, element, from, to, scale,
-                    scores[firstHead + g], scores[firstHead + g + 1], scores[firstHead + g + 2], at);
+                    scores[firstHead + g], scores[firstHead + g + 1], scores[firstHead + g + 2], at, edge);
         }
         for (; g < heads; g++) {
-            oneHead(q, qOffset + g * size, size, keys, slots, element, from, to, scale, scores[firstHead + g], at);
+            oneHead(q, qOffset + g * size, size, keys, slots, element, from, to, scale, scores[firstHead + g], at, edge);
         }
     }
 
     private static void threeHeads(float[] q, int q0, int size, short[] keys, int slots, int element, int from, int to,
-                                   float scale, float[] s0, float[] s1, float[] s2, int at) {
+                                   float scale, float[] s0, float[] s1, float[] s2, int at, float[] edge) {
         int q1 = q0 + size;
         int q2 = q1 + size;
         for (int slot = from - from % L; slot < to; slot += L) {
@@ -190,14 +192,14 @@ final class VectorOps extends Ops {
                     acc2 = odd.fma(FloatVector.broadcast(F, q[q2 + d + 1]), even.fma(FloatVector.broadcast(F, q[q2 + d]), acc2));
                 }
             }
-            store(acc0.mul(scale), s0, slot, from, to, at);
-            store(acc1.mul(scale), s1, slot, from, to, at);
-            store(acc2.mul(scale), s2, slot, from, to, at);
+            store(acc0.mul(scale), s0, slot, from, to, at, edge);
+            store(acc1.mul(scale), s1, slot, from, to, at, edge);
+            store(acc2.mul(scale), s2, slot, from, to, at, edge);
         }
     }
 
     private static void oneHead(float[] q, int q0, int size, short[] keys, int slots, int element, int from, int to,
-                                float scale, float[] s0, int at) {
+                                float scale, float[] s0, int at, float[] edge) {
         for (int slot = from - from % L; slot < to; slot += L) {
             FloatVector acc = FloatVector.zero(F);
             for (int d = 0; d < size; ) {
@@ -209,7 +211,7 @@ final class VectorOps extends Ops {
                             VectorKernels.evenHalves(pairs).fma(FloatVector.broadcast(F, q[q0 + d]), acc));
                 }
             }
-            store(acc.mul(scale), s0, slot, from, to, at);
+            store(acc.mul(scale), s0, slot, from, to, at, edge);
         }
     }
 
@@ -217,18 +219,19 @@ final class VectorOps extends Ops {
     @Override
     public void groupScores(float[] q, int qOffset, int heads, byte[] keys, short[] scales, int slots, int element,
                             int from, int to, float scale, float[][] scores, int firstHead, int at, int size) {
+        float[] edge = new float[L];
         int g = 0;
         for (; g + 3 <= heads; g += 3) {
             threeHeads(q, qOffset + g * size, size, keys, scales, slots, element, from, to, scale,
-                    scores[firstHead + g], scores[firstHead + g + 1], scores[firstHead + g + 2], at);
+                    scores[firstHead + g], scores[firstHead + g + 1], scores[firstHead + g + 2], at, edge);
         }
         for (; g < heads; g++) {
-            oneHead(q, qOffset + g * size, size, keys, scales, slots, element, from, to, scale, scores[firstHead + g], at);
+            oneHead(q, qOffset + g * size, size, keys, scales, slots, element, from, to, scale, scores[firstHead + g], at, edge);
         }
     }
 
     private static void threeHeads(float[] q, int q0, int size, byte[] keys, short[] scales, int slots, int element, int from,
-                                   int to, float scale, float[] s0, float[] s1, float[] s2, int at) {
+                                   int to, float scale, float[] s0, float[] s1, float[] s2, int at, float[] edge) {
         int q1 = q0 + size;
         int q2 = q1 + size;
         for (int slot = from - from % L; slot < to; slot += L) {
@@ -244,14 +247,14 @@ final class VectorOps extends Ops {
                     acc2 = key.fma(FloatVector.broadcast(F, q[q2 + d]), acc2);
                 }
             }
-            store(acc0.mul(scale), s0, slot, from, to, at);
-            store(acc1.mul(scale), s1, slot, from, to, at);
-            store(acc2.mul(scale), s2, slot, from, to, at);
+            store(acc0.mul(scale), s0, slot, from, to, at, edge);
+            store(acc1.mul(scale), s1, slot, from, to, at, edge);
+            store(acc2.mul(scale), s2, slot, from, to, at, edge);
         }
     }
 
     private static void oneHead(float[] q, int q0, int size, byte[] keys, short[] scales, int slots, int element, int from,
-                                int to, float scale, float[] s0, int at) {
+                                int to, float scale, float[] s0, int at, float[] edge) {
         for (int slot = from - from % L; slot < to; slot += L) {
             FloatVector acc = FloatVector.zero(F);
             for (int d = 0; d < size; ) {
@@ -262,22 +265,25 @@ final class VectorOps extends Ops {
                     acc = quants(keys, base + d * CacheLayout.TILE).mul(blockScale).fma(FloatVector.broadcast(F, q[q0 + d]), acc);
                 }
             }
-            store(acc.mul(scale), s0, slot, from, to, at);
+            store(acc.mul(scale), s0, slot, from, to, at, edge);
         }
     }
 
     /**
      * The scores of the {@code L} slots from {@code slot} into {@code scores} from {@code at + slot - from}, those of
      * slots outside {@code [from, to)} left out. Unmasked where the vector lies inside: a masked store in these
-     * kernels kept C2 from resolving the Vector API's calls, and the kernel ran 30 to 90 times slower.
+     * kernels kept C2 from resolving the Vector API's calls, and the kernel ran 30 to 90 times slower. A vector at an
+     * edge goes through {@code edge}, a scratch of {@code L} floats: reading its lanes one by one ({@code lane(i)}
+     * with a variable {@code i}) has no intrinsic, and allocated the vector for every lane.
      */
-    private static void store(FloatVector scores, float[] out, int slot, int from, int to, int at) {
+    private static void store(FloatVector scores, float[] out, int slot, int from, int to, int at, float[] edge) {
         if (slot >= from && slot + L <= to) {
             scores.intoArray(out, at + slot - from);
             return;
         }
+        scores.intoArray(edge, 0);
         for (int lane = Math.max(0, from - slot); lane < Math.min(L, to - slot); lane++) {
-            out[at + slot - from + lane] = scores.lane(lane);
+            out[at + slot - from + lane] = edge[lane];
         }
     }
 
