@@ -45,12 +45,16 @@ class BenchmarksTest {
     }
 
     @Test
-    void recomputationCostsMorePerTokenThanStreamingOverTheSameCache() {
-        // re-computation prefills the whole cache again for every token; streaming decodes one token against it
-        double recompute = bench.latency(AttentionMode.RECOMPUTE, 128, 2, CacheType.F32).msPerToken();
-        double streaming = bench.latency(AttentionMode.STREAMING, 128, 32, CacheType.F16).msPerToken();
-        assertThat(streaming).isPositive();
-        assertThat(recompute).isGreaterThan(2 * streaming);
+    void latencyTimesEachModesTokensWithinTheTimeItTookAndRefusesOtherModes() {
+        // which mode is faster is a benchmark's claim (BENCHMARKS.md); here, each mode's figure is a time it measured
+        for (AttentionMode mode : List.of(AttentionMode.RECOMPUTE, AttentionMode.STREAMING)) {
+            long start = System.nanoTime();
+            Benchmarks.Latency result = bench.latency(mode, 128, 4, CacheType.F16);
+            double wallMs = (System.nanoTime() - start) / 1e6;
+            assertThat(result.mode()).isEqualTo(mode);
+            assertThat(result.cache()).isEqualTo(128);
+            assertThat(result.msPerToken() * 4).isPositive().isLessThanOrEqualTo(wallMs);
+        }
         assertThatThrownBy(() -> bench.latency(AttentionMode.WINDOW, 32, 2, CacheType.F32)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("not window");
     }
