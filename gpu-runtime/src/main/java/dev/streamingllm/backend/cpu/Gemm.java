@@ -32,7 +32,18 @@ final class Gemm {
     /** Weight rows per tile: 24 rows of a 1,536-wide matrix are 144 KiB, which stays in L2 for the whole batch. */
     static final int TILE_ROWS = 24;
 
-    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[0]);
+    /**
+     * A thread's arrays for {@link #rows}: the tile of decoded weights, and where the kernels store their accumulators to
+     * sum them ({@link VectorKernels#sums}). Allocated per call, the accumulators' arrays alone churned a server's
+     * young generation by megabytes a step.
+     */
+    private static final class Scratch {
+        float[] tile = new float[0];
+        final float[] lanes = new float[16 * L];
+        final float[] sums = new float[16];
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private Gemm() {
     }
@@ -45,10 +56,10 @@ final class Gemm {
     /** Rows {@code [start, end)} of {@code out = matrix x} for {@code batch} tokens, as {@link WeightMatrix#matmul} lays them out. */
     static void rows(WeightMatrix matrix, float[] x, float[] out, int batch, int start, int end) {
         int cols = matrix.cols;
-        float[] tile = tile(Math.min(TILE_ROWS, end - start) * cols);
-        // where the kernels store their accumulators to sum them (VectorKernels.sums)
-        float[] lanes = new float[16 * L];
-        float[] sums = new float[16];
+        Scratch scratch = SCRATCH.get();
+        float[] tile = tile(scratch, Math.min(TILE_ROWS, end - start) * cols);
+        float[] lanes = scratch.lanes;
+        float[] sums = scratch.sums;
         for (int first = start; first < end; first += TILE_ROWS) {
             int count = Math.min(TILE_ROWS, end - first);
             for (int r = 0; r < count; r++) {
@@ -58,13 +69,11 @@ final class Gemm {
         }
     }
 
-    private static float[] tile(int size) {
-        float[] tile = TILE.get();
-        if (tile.length < size) {
-            tile = new float[Math.max(size, TILE_ROWS * 2048)];
-            TILE.set(tile);
+    private static float[] tile(Scratch scratch, int size) {
+        if (scratch.tile.length < size) {
+            scratch.tile = new float[Math.max(size, TILE_ROWS * 2048)];
         }
-        return tile;
+        return scratch.tile;
     }
 
     /** {@code out[t * outRows + first + r] = w[r] . x[t]} for the {@code count} rows of the tile and every token. */

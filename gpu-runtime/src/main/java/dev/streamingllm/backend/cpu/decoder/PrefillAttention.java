@@ -95,8 +95,9 @@ final class PrefillAttention {
         gather(layer, cache, sinks, ringFrom, entries, written, true, keysT, values, stride);
 
         // Queries rotated for the sinks (by their places in the cache) and for the window (by window positions).
-        float[] qWindow = new float[rows * qDim];
-        float[] qSink = new float[rows * qDim];
+        float[][] queries = workspace.tileQueries(rows * qDim);
+        float[] qWindow = queries[0];
+        float[] qSink = queries[1];
         for (int r = a; r < b; r++) {
             rope.rotateInto(q, r * qDim, qWindow, (r - a) * qDim, heads, windowRope[r]);
             rope.rotateInto(q, r * qDim, qSink, (r - a) * qDim, heads, sinkRope[r]);
@@ -105,9 +106,10 @@ final class PrefillAttention {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         int group = heads / kvHeads;
         float[][] tileScores = workspace.tileScores(rows * stride);
+        float[][] rowWeights = workspace.rowWeights(entries);
         Parallel.forRange(heads, 1, (from, to) -> {
-            float[] weights = new float[entries];
             for (int h = from; h < to; h++) {
+                float[] weights = rowWeights[h];
                 float[] scores = tileScores[h];
                 float[] keys = keysT[h / group];
                 ops.scoreTile(qSink, h * headDim, qDim, rows, keys, stride, 0, sinks, scale, scores, stride, headDim);

@@ -33,10 +33,15 @@ final class Workspace {
     /** Per segment: a row of attention scores for each head. */
     private final List<float[][]> scores = new ArrayList<>();
 
-    /** Prefill tiles: keys transposed and values per KV head, and a tile's scores per query head. */
+    /**
+     * Prefill tiles: keys transposed and values per KV head, a tile's scores per query head, its queries rotated for
+     * the window and for the sinks, and a row's softmax weights per query head.
+     */
     private float[][] keysT;
     private float[][] values;
     private float[][] tileScores;
+    private final float[][] tileQueries = new float[2][0];
+    private float[][] rowWeights;
 
     Workspace(ModelConfig config) {
         this.config = config;
@@ -44,6 +49,7 @@ final class Workspace {
         keysT = new float[config.kvHeads()][0];
         values = new float[config.kvHeads()][0];
         tileScores = new float[config.heads()][0];
+        rowWeights = new float[config.heads()][0];
     }
 
     /** Makes the row arrays hold {@code count} rows. */
@@ -89,6 +95,16 @@ final class Workspace {
     /** A prefill tile's scores, at least {@code size} floats per query head. */
     float[][] tileScores(int size) {
         return atLeast(tileScores, size);
+    }
+
+    /** A prefill tile's queries, at least {@code size} floats each: rotated for the window, then for the sinks. */
+    float[][] tileQueries(int size) {
+        return atLeast(tileQueries, size);
+    }
+
+    /** A row's softmax weights in a prefill tile, at least {@code size} floats per query head. */
+    float[][] rowWeights(int size) {
+        return atLeast(rowWeights, size);
     }
 
     private static float[][] atLeast(float[][] arrays, int size) {
