@@ -82,6 +82,39 @@ public final class CacheLayout {
     }
 
     /**
+     * Copies a layer's keys (floats, halves or Q8_0 quants) laid out for {@code from} slots into an array laid out for
+     * {@code to} slots, {@code to >= from}: each chunk's tiles are one run in both.
+     */
+    public static void copyKeys(Object src, int from, Object dst, int to, int kvDim) {
+        int run = tiles(from) * CHUNK * TILE;
+        for (int c = 0; c < chunks(kvDim); c++) {
+            System.arraycopy(src, c * run, dst, c * tiles(to) * CHUNK * TILE, run);
+        }
+    }
+
+    /** As {@link #copyKeys} for a Q8_0 layer's key block scales. */
+    public static void copyKeyScales(short[] src, int from, short[] dst, int to, int kvDim) {
+        int run = tiles(from) * TILE;
+        for (int b = 0; b < kvDim / CacheType.Q8_0_BLOCK; b++) {
+            System.arraycopy(src, b * run, dst, b * tiles(to) * TILE, run);
+        }
+    }
+
+    /** As {@link #copyKeys} for a layer's values (floats, halves or Q8_0 quants): each chunk's rows are one run. */
+    public static void copyValues(Object src, int from, Object dst, int to, int kvDim) {
+        for (int c = 0; c < chunks(kvDim); c++) {
+            System.arraycopy(src, c * from * CHUNK, dst, c * to * CHUNK, from * CHUNK);
+        }
+    }
+
+    /** As {@link #copyKeys} for a Q8_0 layer's value block scales. */
+    public static void copyValueScales(short[] src, int from, short[] dst, int to, int kvDim) {
+        for (int b = 0; b < kvDim / CacheType.Q8_0_BLOCK; b++) {
+            System.arraycopy(src, b * from, dst, b * to, from);
+        }
+    }
+
+    /**
      * Value block scale {@code block} of slot {@code slot} in a Q8_0 layer: {@code [block][slot]}, which is the index
      * of the block's first element divided by the block size, as in a cache of whole rows.
      */

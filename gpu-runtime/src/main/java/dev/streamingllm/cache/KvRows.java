@@ -5,6 +5,7 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * The keys and values of some slots of a cache as bytes, in the cache's own element type (little-endian): for each
@@ -30,6 +31,7 @@ final class KvRows {
     }
 
     static void read(DataInputStream in, SinkCache cache, int[] slots) throws IOException {
+        cache.fit(Arrays.stream(slots).max().orElse(-1) + 1);
         byte[] bytes = new byte[rowBytes(cache)];
         ByteBuffer row = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         for (int layer = 0; layer < cache.layers(); layer++) {
@@ -49,7 +51,7 @@ final class KvRows {
      */
     private static void copy(SinkCache cache, int layer, boolean key, int slot, ByteBuffer row, boolean out) {
         int kvDim = cache.kvDim();
-        int slots = cache.slots();
+        int slots = cache.stride();
         switch (cache.type()) {
             case F32 -> {
                 float[] elements = key ? cache.keys(layer) : cache.values(layer);

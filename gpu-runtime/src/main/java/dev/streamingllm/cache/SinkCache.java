@@ -4,7 +4,7 @@ import dev.streamingllm.gguf.GGMLQuantizer;
 
 /**
  * One session's key/value cache: {@code sinks} first tokens plus a rolling {@code window} of recent
- * ones, allocated once and never grown.
+ * ones, never more than that.
  *
  * <p>Positions are places in the cache (StreamingLLM, section 3.2): sinks sit at 0..S-1 and the
  * window follows in order, the newest token last. Re-rotating every cached key at every step, as the
@@ -19,24 +19,34 @@ import dev.streamingllm.gguf.GGMLQuantizer;
  * processed can attend to a full window before the oldest entry is evicted. Keys and values are
  * 32-bit floats, IEEE halves or Q8_0 blocks ({@link CacheType}), rounded as they are stored, and laid out for the
  * decode kernels ({@link CacheLayout}): keys in tiles of neighbouring slots, values in chunks of 32 elements.
+ *
+ * <p>The arrays are laid out for {@link #stride()} slots, at first {@value #FIRST_STRIDE}, doubled (up to all the slots)
+ * when a token is admitted to the first slot past them: slots are taken in order until the ring first wraps, so a
+ * conversation's cache grows with it. Allocated whole, a server's caches of 45 MiB each were copied out of the young
+ * generation as a burst of conversations arrived (BENCHMARKS.md, serving).
  */
 public final class SinkCache {
 
     /** The largest finite IEEE half. */
     private static final float HALF_MAX = 65504f;
+    /** Slots a new cache's arrays are laid out for. */
+    static final int FIRST_STRIDE = 64;
 
     private final CacheConfig config;
     private final int layers;
     private final int kvDim;
-    private final float[][] keys;
-    private final float[][] values;
-    private final short[][] halfKeys;
-    private final short[][] halfValues;
+    private final boolean hostStorage;
+    /** Slots the arrays are laid out for ({@link CacheLayout}). */
+    private int stride;
+    private float[][] keys;
+    private float[][] values;
+    private short[][] halfKeys;
+    private short[][] halfValues;
     /** A Q8_0 cache's quants, a byte per value, and block scales, an IEEE half per {@value CacheType#Q8_0_BLOCK}. */
-    private final byte[][] quantKeys;
-    private final byte[][] quantValues;
-    private final short[][] keyScales;
-    private final short[][] valueScales;
+    private byte[][] quantKeys;
+    private byte[][] quantValues;
+    private short[][] keyScales;
+    private short[][] valueScales;
     /** The token id held in each slot, so the window's token history travels with its keys and values. */
     private final int[] tokens;
 
@@ -75,18 +85,72 @@ public final class SinkCache {
             throw new IllegalArgumentException("a q8_0 cache stores blocks of " + CacheType.Q8_0_BLOCK
                     + " values; this model's " + kvDim + " key values per token are not whole blocks (use f16)");
         }
-        int keyLength = (int) CacheLayout.keyLength(slots(), kvDim);
-        int valueLength = (int) CacheLayout.valueLength(slots(), kvDim);
-        this.keys = hostStorage && type == CacheType.F32 ? new float[layers][keyLength] : null;
-        this.values = hostStorage && type == CacheType.F32 ? new float[layers][valueLength] : null;
-        this.halfKeys = hostStorage && type == CacheType.F16 ? new short[layers][keyLength] : null;
-        this.halfValues = hostStorage && type == CacheType.F16 ? new short[layers][valueLength] : null;
-        boolean q8 = hostStorage && type == CacheType.Q8_0;
-        this.quantKeys = q8 ? new byte[layers][keyLength] : null;
-        this.quantValues = q8 ? new byte[layers][valueLength] : null;
-        this.keyScales = q8 ? new short[layers][CacheLayout.keyScales(slots(), kvDim)] : null;
-        this.valueScales = q8 ? new short[layers][valueLength / CacheType.Q8_0_BLOCK] : null;
+        this.hostStorage = hostStorage;
         this.tokens = new int[slots()];
+        if (hostStorage) {
+            layOut(Math.min(slots(), FIRST_STRIDE));
+        } else {
+            stride = slots();
+        }
+    }
+
+    /** Lays the arrays out for {@code slots} slots, the entries already stored copied over. */
+    private void layOut(int slots) {
+        int from = stride;
+        int keyLength = (int) CacheLayout.keyLength(slots, kvDim);
+        int valueLength = (int) CacheLayout.valueLength(slots, kvDim);
+        switch (config.type()) {
+            case F32 -> {
+                float[][] k = new float[layers][keyLength];
+                float[][] v = new float[layers][valueLength];
+                copy(keys, values, k, v, from, slots);
+                keys = k;
+                values = v;
+            }
+            case F16 -> {
+                short[][] k = new short[layers][keyLength];
+                short[][] v = new short[layers][valueLength];
+                copy(halfKeys, halfValues, k, v, from, slots);
+                halfKeys = k;
+                halfValues = v;
+            }
+            case Q8_0 -> {
+                byte[][] k = new byte[layers][keyLength];
+                byte[][] v = new byte[layers][valueLength];
+                short[][] ks = new short[layers][CacheLayout.keyScales(slots, kvDim)];
+                short[][] vs = new short[layers][valueLength / CacheType.Q8_0_BLOCK];
+                copy(quantKeys, quantValues, k, v, from, slots);
+                for (int layer = 0; keyScales != null && layer < layers; layer++) {
+                    CacheLayout.copyKeyScales(keyScales[layer], from, ks[layer], slots, kvDim);
+                    CacheLayout.copyValueScales(valueScales[layer], from, vs[layer], slots, kvDim);
+                }
+                quantKeys = k;
+                quantValues = v;
+                keyScales = ks;
+                valueScales = vs;
+            }
+        }
+        stride = slots;
+    }
+
+    /** Each layer's keys and values laid out for {@code from} slots, copied into arrays for {@code to} (none at first). */
+    private void copy(Object[] oldKeys, Object[] oldValues, Object[] newKeys, Object[] newValues, int from, int to) {
+        for (int layer = 0; oldKeys != null && layer < layers; layer++) {
+            CacheLayout.copyKeys(oldKeys[layer], from, newKeys[layer], to, kvDim);
+            CacheLayout.copyValues(oldValues[layer], from, newValues[layer], to, kvDim);
+        }
+    }
+
+    /** Lays the arrays out for at least {@code slots} slots: double the stride, or all the slots. */
+    void fit(int slots) {
+        if (hostStorage && slots > stride) {
+            layOut(Math.min(slots(), Math.max(slots, 2 * stride)));
+        }
+    }
+
+    /** Slots the arrays are laid out for ({@link CacheLayout}): at most {@link #slots()}, and more than every slot held. */
+    public int stride() {
+        return stride;
     }
 
     /** Where the next token goes and what it may attend to; see {@link #admit(int)}. */
@@ -124,6 +188,7 @@ public final class SinkCache {
             ringCount++;
             step = new Step(ringSlot, false, nextWindowPosition++, place, sinkCount, ringStart, ringCount);
         }
+        fit(step.slot() + 1);
         tokens[step.slot()] = token;
         tokensSeen++;
         if (sinkCount + ringCount > config.capacity()) {
@@ -227,7 +292,7 @@ public final class SinkCache {
 
     /** Element {@code i} of slot {@code slot}'s key in layer {@code layer} as a float, whatever the cache's type. */
     public float key(int layer, int slot, int i) {
-        int slots = slots();
+        int slots = stride;
         return switch (config.type()) {
             case F32 -> keys[layer][CacheLayout.keyIndex(slots, slot, i)];
             case F16 -> Float.float16ToFloat(halfKeys[layer][CacheLayout.halfKeyIndex(slots, slot, i)]);
@@ -291,7 +356,7 @@ public final class SinkCache {
      */
     public void store(int layer, int slot, float[] key, int keyOffset, float[] value, int valueOffset) {
         requireStorage(config.type());
-        int slots = slots();
+        int slots = stride;
         switch (config.type()) {
             case F32 -> {
                 for (int i = 0; i < kvDim; i++) {
@@ -380,7 +445,7 @@ public final class SinkCache {
         return config.type();
     }
 
-    /** Bytes of keys and values held, fixed from construction. */
+    /** Bytes of keys and values the cache holds once its conversation fills it (it grows to that: {@link #stride()}). */
     public long bytes() {
         return config.bytes(layers, kvDim);
     }

@@ -58,10 +58,10 @@ class CacheTypeTest {
         SinkCache cache = new SinkCache(CacheConfig.streaming(1, 2).withType(CacheType.F16), 1, 3);
         cache.store(0, 0, new float[] {1e6f, -1e6f, 1.5f}, 0, new float[] {Float.POSITIVE_INFINITY, 70000f, -2f}, 0);
         short[] keys = cache.halfKeys(0);
-        assertThat(new short[] {keys[CacheLayout.halfKeyIndex(cache.slots(), 0, 0)], keys[CacheLayout.halfKeyIndex(cache.slots(), 0, 1)], keys[CacheLayout.halfKeyIndex(cache.slots(), 0, 2)]})
+        assertThat(new short[] {keys[CacheLayout.halfKeyIndex(cache.stride(), 0, 0)], keys[CacheLayout.halfKeyIndex(cache.stride(), 0, 1)], keys[CacheLayout.halfKeyIndex(cache.stride(), 0, 2)]})
                 .containsExactly(Float.floatToFloat16(65504f), Float.floatToFloat16(-65504f), Float.floatToFloat16(1.5f));
         short[] values = cache.halfValues(0);
-        int slots = cache.slots();
+        int slots = cache.stride();
         assertThat(new short[] {values[CacheLayout.valueIndex(slots, 0, 0)], values[CacheLayout.valueIndex(slots, 0, 1)],
                 values[CacheLayout.valueIndex(slots, 0, 2)]})
                 .containsExactly(Float.floatToFloat16(65504f), Float.floatToFloat16(65504f), Float.floatToFloat16(-2f));
@@ -83,13 +83,13 @@ class CacheTypeTest {
         cache.store(0, 1, key, 0, value, 0);
         float d0 = 20 * 0.25f / 127;
         float d1 = 43 * 0.25f / 127;
-        assertThat(cache.keyScales(0)[CacheLayout.keyScaleIndex(cache.slots(), 1, 0)]).isEqualTo(Float.floatToFloat16(d0));
-        assertThat(cache.keyScales(0)[CacheLayout.keyScaleIndex(cache.slots(), 1, 1)]).isEqualTo(Float.floatToFloat16(d1));
-        assertThat(cache.quantKeys(0)[CacheLayout.keyIndex(cache.slots(), 1, 0)]).isEqualTo((byte) -127);
-        assertThat(cache.quantKeys(0)[CacheLayout.keyIndex(cache.slots(), 1, 31)]).isEqualTo((byte) Math.round(11 * 0.25f / d0)).isEqualTo((byte) 70);
-        assertThat(cache.quantKeys(0)[CacheLayout.keyIndex(cache.slots(), 1, 20)]).isZero();
-        assertThat(cache.quantKeys(0)[CacheLayout.keyIndex(cache.slots(), 1, 63)]).isEqualTo((byte) 127);
-        int slots = cache.slots();
+        assertThat(cache.keyScales(0)[CacheLayout.keyScaleIndex(cache.stride(), 1, 0)]).isEqualTo(Float.floatToFloat16(d0));
+        assertThat(cache.keyScales(0)[CacheLayout.keyScaleIndex(cache.stride(), 1, 1)]).isEqualTo(Float.floatToFloat16(d1));
+        assertThat(cache.quantKeys(0)[CacheLayout.keyIndex(cache.stride(), 1, 0)]).isEqualTo((byte) -127);
+        assertThat(cache.quantKeys(0)[CacheLayout.keyIndex(cache.stride(), 1, 31)]).isEqualTo((byte) Math.round(11 * 0.25f / d0)).isEqualTo((byte) 70);
+        assertThat(cache.quantKeys(0)[CacheLayout.keyIndex(cache.stride(), 1, 20)]).isZero();
+        assertThat(cache.quantKeys(0)[CacheLayout.keyIndex(cache.stride(), 1, 63)]).isEqualTo((byte) 127);
+        int slots = cache.stride();
         assertThat(Float.float16ToFloat(cache.valueScales(0)[CacheLayout.valueScaleIndex(slots, 1, 1)]))
                 .isEqualTo(Float.float16ToFloat(Float.floatToFloat16(65504f / 127)));
         assertThat(cache.quantValues(0)[CacheLayout.valueIndex(slots, 1, 40)]).isEqualTo((byte) -127);

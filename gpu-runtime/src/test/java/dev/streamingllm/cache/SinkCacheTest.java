@@ -2,6 +2,7 @@ package dev.streamingllm.cache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.offset;
 
 import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.gguf.GGUFFile;
@@ -9,6 +10,8 @@ import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.llama.Weights;
 import dev.streamingllm.session.Session;
 import dev.streamingllm.testing.Shared;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -163,5 +166,49 @@ class SinkCacheTest {
             magnitude = Math.max(magnitude, Math.abs(expected[i]));
         }
         return delta / magnitude;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"F32", "F16", "Q8_0"})
+    void theArraysGrowWithTheConversationAndKeepWhatWasStored(CacheType type) {
+        // 4 sinks and a window of 300: the arrays start at 64 slots and double as tokens reach past them, to all 305
+        int kvDim = 64;
+        SinkCache cache = new SinkCache(CacheConfig.streaming(4, 300).withType(type), 2, kvDim);
+        assertThat(cache.stride()).isEqualTo(SinkCache.FIRST_STRIDE);
+        SplittableRandom random = new SplittableRandom(7);
+        float[][] keys = new float[cache.slots()][kvDim];
+        float[][] values = new float[cache.slots()][kvDim];
+        List<Integer> strides = new ArrayList<>();
+        for (int t = 0; t < 280; t++) {
+            SinkCache.Step step = cache.admit(t);
+            for (int i = 0; i < kvDim; i++) {
+                keys[step.slot()][i] = (float) random.nextDouble(-4, 4);
+                values[step.slot()][i] = (float) random.nextDouble(-4, 4);
+            }
+            for (int layer = 0; layer < 2; layer++) {
+                cache.store(layer, step.slot(), keys[step.slot()], 0, values[step.slot()], 0);
+            }
+            assertThat(cache.stride()).isGreaterThan(step.slot()).isLessThanOrEqualTo(cache.slots());
+            if (strides.isEmpty() || strides.getLast() != cache.stride()) {
+                strides.add(cache.stride());
+            }
+        }
+        assertThat(strides).containsExactly(64, 128, 256, 305);
+
+        // every key stored before the arrays grew reads back as a cache that never grew reads it: through a snapshot
+        // restored into a fresh cache, which lays its arrays out for the slots the snapshot holds
+        SinkCache restored = SinkCacheSnapshot.read(SinkCacheSnapshot.write(cache), 2, kvDim);
+        assertThat(restored.stride()).isBetween(280, cache.slots());
+        for (int slot = 0; slot < 280; slot++) {
+            for (int i = 0; i < kvDim; i++) {
+                float tolerance = type == CacheType.F32 ? 0 : type == CacheType.F16 ? 4e-3f : 4f / 127;
+                assertThat(cache.key(1, slot, i)).isCloseTo(keys[slot][i], offset(tolerance));
+                assertThat(restored.key(1, slot, i)).isEqualTo(cache.key(1, slot, i));
+                if (type == CacheType.F32) {
+                    assertThat(cache.values(1)[CacheLayout.valueIndex(cache.stride(), slot, i)]).isEqualTo(values[slot][i]);
+                    assertThat(restored.values(1)[CacheLayout.valueIndex(restored.stride(), slot, i)]).isEqualTo(values[slot][i]);
+                }
+            }
+        }
     }
 }

@@ -59,9 +59,9 @@ class OpsTest {
                         int element = kvHead * size;
                         float[][] scores = new float[heads + 2][to - from + 4];
                         switch (type) {
-                            case F32 -> ops.groupScores(q, 2, heads, cache.keys(0), cache.slots(), element, from, to, 0.125f, scores, 1, 3, size);
-                            case F16 -> ops.groupScores(q, 2, heads, cache.halfKeys(0), cache.slots(), element, from, to, 0.125f, scores, 1, 3, size);
-                            case Q8_0 -> ops.groupScores(q, 2, heads, cache.quantKeys(0), cache.keyScales(0), cache.slots(), element, from, to,
+                            case F32 -> ops.groupScores(q, 2, heads, cache.keys(0), cache.stride(), element, from, to, 0.125f, scores, 1, 3, size);
+                            case F16 -> ops.groupScores(q, 2, heads, cache.halfKeys(0), cache.stride(), element, from, to, 0.125f, scores, 1, 3, size);
+                            case Q8_0 -> ops.groupScores(q, 2, heads, cache.quantKeys(0), cache.keyScales(0), cache.stride(), element, from, to,
                                     0.125f, scores, 1, 3, size);
                         }
                         // The same keys transposed, as a prefill tile gathers them.

@@ -140,7 +140,7 @@ final class PrefillAttention {
     private void gather(int layer, SinkCache cache, int sinks, int ringFrom, int entries, boolean[] written, boolean own,
                         float[][] keysT, float[][] values, int stride) {
         int headDim = config.headDim();
-        int slots = cache.slots();
+        int slots = cache.stride();
         CacheType type = cache.type();
         float[] vals = type == CacheType.F32 ? cache.values(layer) : null;
         short[] halfVals = type == CacheType.F16 ? cache.halfValues(layer) : null;

@@ -286,7 +286,7 @@ public final class Transformer implements Decoder {
                 int firstHead = kvHead * group;
                 int outOffset = (first[s] + i) * qDim + firstHead * headDim + piece[1];
                 SinkCache cache = segments.get(s).cache();
-                int valueOffset = CacheLayout.valueChunk(cache.slots(), element) + element % CacheLayout.CHUNK;
+                int valueOffset = CacheLayout.valueChunk(cache.stride(), element) + element % CacheLayout.CHUNK;
                 switch (cache.type()) {
                     case F32 -> ops.groupWeightedSum(scoreRows[s], firstHead, group, cache.values(layer), rows, valueOffset, rows.length, out,
                             outOffset, headDim, piece[2]);
@@ -339,7 +339,7 @@ public final class Transformer implements Decoder {
     /** Scores of the keys in slots {@code [from, to)} into scores {@code [at, at + to - from)}. */
     private void scoreRun(int layer, SinkCache cache, float[] q, int qOffset, int group, int element, int from, int to,
                           float scale, float[][] scores, int firstHead, int at) {
-        int slots = cache.slots();
+        int slots = cache.stride();
         int headDim = config.headDim();
         switch (cache.type()) {
             case F32 -> ops.groupScores(q, qOffset, group, cache.keys(layer), slots, element, from, to, scale, scores, firstHead, at, headDim);
