@@ -41,7 +41,7 @@ import reactor.core.publisher.FluxSink;
  * Conversation id → session. Each session keeps one sink cache and is fed only what is new each turn;
  * turns of one conversation are serialized, different conversations run concurrently. Idle sessions
  * go after a time-to-live, and the least recently used idle one makes room when the maximum count is reached.
- * Every session costs the same fixed bytes, so the memory budget is {@code maxSessions × bytesPerSession}.
+ * Every session's cache grows to the same bytes, so the memory budget is {@code maxSessions × bytesPerSession}.
  *
  * <p>A turn without a conversation id continues the kept session whose history it extends furthest, begun by the same
  * client, else begins one ({@link PrefixIndex}: a busy session is not waited for, a diverged one is not copied). These
@@ -420,34 +420,47 @@ public final class ChatSessions implements AutoCloseable {
         }
     }
 
+    /** Heap kept beside the sessions' caches for everything else: Spring, the model's tables, the decoder's arrays. */
+    static final long HEAP_RESERVE = 128L << 20;
+
     /**
-     * A new conversation, whose cache is allocated whole here. When the heap cannot hold it, the least recently used
-     * idle session is evicted and the allocation tried again, as at the session maximum; with none left, or for a
-     * cache larger than the whole heap, the request is refused as a full table is, naming the sizes, and the sessions
-     * held go on. (An {@link OutOfMemoryError} left to travel ended the turn's thread with its request unanswered.)
-     * The named sessions evicted go to {@code evicted}, to be announced outside the monitor.
+     * A new conversation. Its cache grows with it ({@code SinkCache.stride}), so the heap's room for it is counted
+     * rather than tried: every session held may yet fill its cache, and while their full caches and this one would not
+     * fit the heap less {@link #HEAP_RESERVE}, the least recently used idle session is evicted, as at the session
+     * maximum. With none left, or for a cache larger than the whole heap, the request is refused as a full table is,
+     * naming the sizes, and the sessions held go on. (An {@link OutOfMemoryError} left to travel ended the turn's thread
+     * with its request unanswered; one while the cache grew would fail every turn of that step.) The named sessions
+     * evicted go to {@code evicted}, to be announced outside the monitor.
      */
     private Conversation newConversation(CacheConfig cache, boolean pin, List<SessionInfo> evicted) {
+        long bytes = bytes(cache);
+        long heap = Runtime.getRuntime().maxMemory();
+        if (bytes > heap) {
+            // no eviction can make room for it
+            throw new SessionLimitException("a session's cache of " + bytes / (1024 * 1024) + " MiB is larger than the JVM's whole heap of "
+                    + heap / (1024 * 1024) + " MiB; raise -Xmx or lower the cache's window");
+        }
+        synchronized (this) {
+            while (cacheBytes() + bytes > heap - HEAP_RESERVE) {
+                makeHeapRoom(bytes, evicted);
+            }
+        }
         while (true) {
             try {
                 return new Conversation(engine, cache, pin);
             } catch (OutOfMemoryError e) {
-                long bytes = bytes(cache);
-                long heap = Runtime.getRuntime().maxMemory();
-                long mib = bytes / (1024 * 1024);
-                if (bytes > heap) {
-                    // no eviction can make room for it
-                    throw new SessionLimitException("a session's cache of " + mib + " MiB is larger than the JVM's whole heap of "
-                            + heap / (1024 * 1024) + " MiB; raise -Xmx or lower the cache's window");
-                }
                 synchronized (this) {
-                    if (!evictIdle(evicted)) {
-                        throw new SessionLimitException("no heap for another session's cache of " + mib + " MiB beside the "
-                                + active() + " held, none of them idle; raise the JVM's -Xmx, or lower"
-                                + " streamingllm.sessions.max or the cache's window");
-                    }
+                    makeHeapRoom(bytes, evicted);
                 }
             }
+        }
+    }
+
+    private void makeHeapRoom(long bytes, List<SessionInfo> evicted) {
+        if (!evictIdle(evicted)) {
+            throw new SessionLimitException("no heap for another session's cache of " + bytes / (1024 * 1024) + " MiB beside the "
+                    + active() + " held, none of them idle; raise the JVM's -Xmx, or lower"
+                    + " streamingllm.sessions.max or the cache's window");
         }
     }
 
