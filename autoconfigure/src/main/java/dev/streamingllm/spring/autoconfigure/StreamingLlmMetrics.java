@@ -28,7 +28,7 @@ public class StreamingLlmMetrics implements MeterBinder {
         Gauge.builder("streamingllm.sessions.max", sessions, s -> s.settings().maxSessions())
                 .description("sessions held at most").register(registry);
         Gauge.builder("streamingllm.cache.bytes", sessions, ChatSessions::cacheBytes).baseUnit("bytes")
-                .description("bytes of keys and values the sessions hold").register(registry);
+                .description("bytes of keys and values the sessions hold once their caches are full (the heap they are counted against)").register(registry);
     }
 
     private void counter(MeterRegistry registry, String name, String unit, String description, ToDoubleFunction<ChatSessions> value) {

@@ -192,7 +192,7 @@ public final class ChatSessions implements AutoCloseable {
         return count() + oneShots.get();
     }
 
-    /** Bytes of keys and values all sessions hold now. */
+    /** Bytes of keys and values all sessions hold once their caches are full: the heap they are counted against. */
     public long cacheBytes() {
         List<ChatSession> all;
         synchronized (this) {

@@ -9,7 +9,7 @@ import java.time.Instant;
  * @param tokensSeen tokens the session has processed in all (prompts and replies)
  * @param evicted    tokens evicted from the window
  * @param prefilled  tokens fed as prompts (the rest were decoded one by one)
- * @param cacheBytes bytes of keys and values the session holds, fixed from creation
+ * @param cacheBytes bytes of keys and values the session holds once its cache is full (it grows to that with the conversation)
  */
 public record SessionInfo(
         String id,
