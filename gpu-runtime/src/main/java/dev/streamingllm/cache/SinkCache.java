@@ -22,8 +22,9 @@ import dev.streamingllm.gguf.GGMLQuantizer;
  *
  * <p>The arrays are laid out for {@link #stride()} slots, at first {@value #FIRST_STRIDE}, doubled (up to all the slots)
  * when a token is admitted to the first slot past them: slots are taken in order until the ring first wraps, so a
- * conversation's cache grows with it. Allocated whole, a server's caches of 45 MiB each were copied out of the young
- * generation as a burst of conversations arrived (BENCHMARKS.md, serving).
+ * conversation's cache grows with it. A whole cache allocated at once (45 MiB by default) goes through the young
+ * generation and is copied out of it, and a burst of new conversations then stops every stream (BENCHMARKS.md,
+ * serving).
  */
 public final class SinkCache {
 

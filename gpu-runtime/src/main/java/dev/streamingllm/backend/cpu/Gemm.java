@@ -34,7 +34,7 @@ final class Gemm {
 
     /**
      * A thread's arrays for {@link #rows}: the tile of decoded weights, and where the kernels store their accumulators to
-     * sum them ({@link VectorKernels#sums}). Allocated per call, the accumulators' arrays alone churned a server's
+     * sum them ({@link VectorKernels#sums}). Allocated per call, the accumulators' arrays alone would churn a server's
      * young generation by megabytes a step.
      */
     private static final class Scratch {
