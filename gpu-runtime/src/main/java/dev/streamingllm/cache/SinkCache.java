@@ -228,6 +228,15 @@ public final class SinkCache {
         }
     }
 
+    /**
+     * Lays the arrays out at once for {@code tokens} more tokens, as far as the slots go: a long prompt grows its cache
+     * in one copy before its prefill, not in one per doubling inside the steps that prefill it, beside other streams.
+     * Until the ring first wraps, every slot taken is below {@code sinkCapacity + tokensSeen}.
+     */
+    public void prepare(int tokens) {
+        fit((int) Math.min(slots(), (long) sinkCapacity + tokensSeen + tokens));
+    }
+
     private void evict(int count) {
         ringStart = ringSlot(ringStart + count);
         ringCount -= count;

@@ -111,6 +111,9 @@ final class Generation {
     /** What to feed in the next step: up to {@code budget} prompt tokens while prefilling, else the token sampled last. */
     Segment next(int budget) {
         if (prefilling()) {
+            if (fed == 0) {
+                session.cache().prepare(prompt.length);
+            }
             return new Segment(session.cache(), prompt, fed, Math.min(budget, prompt.length - fed), false);
         }
         return new Segment(session.cache(), new int[] {next}, 0, 1, false);

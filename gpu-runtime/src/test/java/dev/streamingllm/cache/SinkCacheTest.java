@@ -211,4 +211,17 @@ class SinkCacheTest {
             }
         }
     }
+
+    @Test
+    void aPreparedCacheHoldsThePromptWithoutGrowingAgain() {
+        SinkCache cache = new SinkCache(CacheConfig.streaming(4, 2044).withType(CacheType.F16), 2, 64);
+        cache.prepare(300);
+        assertThat(cache.stride()).isEqualTo(304);
+        for (int t = 0; t < 300; t++) {
+            cache.admit(t);
+        }
+        assertThat(cache.stride()).isEqualTo(304);
+        cache.prepare(9000);
+        assertThat(cache.stride()).isEqualTo(cache.slots());
+    }
 }
