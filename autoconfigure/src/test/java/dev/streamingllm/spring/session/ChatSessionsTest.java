@@ -598,8 +598,10 @@ class ChatSessionsTest {
             ChatMessage first = ChatMessage.user("Lily had a red ball.");
             TurnResult opening = sessions.turn(new TurnRequest("abandoned", List.of(first), GREEDY), piece -> { }, () -> false);
             List<ChatMessage> history = List.of(first, ChatMessage.assistant(opening.text()), ChatMessage.user("What did she do?"));
-            java.util.concurrent.atomic.AtomicBoolean gone = new java.util.concurrent.atomic.AtomicBoolean();
-            TurnResult cut = sessions.turn(new TurnRequest("abandoned", history, long_), piece -> gone.set(true), gone::get);
+            // the client goes away after a few steps: the scheduler asks at every step whether it is still there (a flag
+            // set by the first piece raced the scheduler, which could finish all 40 tokens of this small model first)
+            java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+            TurnResult cut = sessions.turn(new TurnRequest("abandoned", history, long_), piece -> { }, () -> asked.incrementAndGet() > 4);
             assertThat(cut.finishReason()).isEqualTo(FinishReason.CANCELLED);
             assertThat(sessions.info("abandoned").orElseThrow().tokensSeen()).as("the partial reply is in the cache")
                     .isEqualTo(cut.session().tokensSeen()).isGreaterThan(opening.session().tokensSeen());
@@ -613,9 +615,9 @@ class ChatSessionsTest {
 
             // only the new message: it continues after the partial reply, prefilling just that message
             sessions.turn(new TurnRequest("only-new", List.of(first), GREEDY), piece -> { }, () -> false);
-            gone.set(false);
+            asked.set(0);
             TurnResult partial = sessions.turn(new TurnRequest("only-new", List.of(ChatMessage.user("What did she do?")), long_),
-                    piece -> gone.set(true), gone::get);
+                    piece -> { }, () -> asked.incrementAndGet() > 4);
             TurnResult next = sessions.turn(new TurnRequest("only-new", List.of(ChatMessage.user("And then?")), GREEDY),
                     piece -> { }, () -> false);
             assertThat(partial.finishReason()).isEqualTo(FinishReason.CANCELLED);
