@@ -526,15 +526,19 @@ class ChatSessionsTest {
             SamplingParams long_ = SamplingParams.builder().temperature(0).maxTokens(40).build();
             CountDownLatch generating = new CountDownLatch(1);
             CountDownLatch ended = new CountDownLatch(1);
+            java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
             var turn = java.util.concurrent.CompletableFuture.supplyAsync(() -> sessions.turn(
                     new TurnRequest("ended-mid-turn", List.of(ChatMessage.user("Once upon a time")), long_), piece -> {
                         // the first piece holds the turn mid-generation until the session has been ended
                         generating.countDown();
                         await(ended);
                     }, () -> {
-                        // asked before every step: once a piece is out, the steps wait here too, so the generation
-                        // cannot run to its last token before the session has been ended
-                        if (generating.getCount() == 0) {
+                        // asked before every step: from the third on, the steps wait for the first piece to have been
+                        // taken (two steps have sampled two words by then) and then for the session to be ended, so the
+                        // generation cannot run to its last token first. Waiting only once the piece had been taken
+                        // raced the scheduler, which could finish all 40 tokens before the client's thread ran.
+                        if (asked.incrementAndGet() >= 3) {
+                            await(generating);
                             await(ended);
                         }
                         return false;
