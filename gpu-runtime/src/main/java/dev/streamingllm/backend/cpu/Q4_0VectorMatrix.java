@@ -11,16 +11,15 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * Q4_0 with the Vector API. A nibble has only 16 values, so a 16-entry table turns 16 nibbles into
- * floats with one permute: fewer instructions than masking and converting them. A single row
- * ({@link #dot}) looks nibbles up in the constant table {@code q - 8} and scales each block's sum once;
- * batches of two tokens or more go through {@link Gemm}'s float tiles ({@link #dequantizeRow}).
+ * Q4_0 with the Vector API. A decode step multiplies integers against the activations quantized to 11 bits
+ * ({@link QuantizedActivations}): with 16 lanes (AVX-512), 32 rows at a time in a copy of the matrix interleaved for
+ * it ({@link InterleavedNibbles}); with 8 (AVX2), row by row ({@link #dot(int, QuantizedActivations, int)}), about
+ * twice as fast as the float kernels on the same machine. Batches of two tokens or more go through {@link Gemm}'s
+ * float tiles ({@link #dequantizeRow}), read from the file.
  *
- * <p>With 8 float lanes (AVX2) the table needs two vectors, and a two-vector permute costs several
- * instructions; there the kernels multiply integers instead, against the activations quantized to
- * 11 bits ({@link QuantizedActivations}), about twice as fast as the float kernels on the same
- * machine. With 16 lanes (AVX-512) the table fits one vector and the float kernels stay, as measured
- * there (BENCHMARKS.md).
+ * <p>The float row kernels ({@link #dot}, {@link #dot2}), for a matrix whose rows are not in whole groups, look
+ * nibbles up in the constant table {@code q - 8}, one permute for 16 nibbles where 16 lanes hold the table, and scale
+ * each block's sum once.
  */
 final class Q4_0VectorMatrix extends Q4_0Matrix {
 
@@ -28,8 +27,12 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     private static final IntVector Q_LO = VectorKernels.table(1, -8, 0);
     private static final IntVector Q_HI = VectorKernels.table(1, -8, 1);
 
+    /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedNibbles#applies}; else null. */
+    private final InterleavedNibbles interleaved;
+
     Q4_0VectorMatrix(GGUFTensor tensor) {
         super(tensor);
+        interleaved = InterleavedNibbles.applies(this) ? new InterleavedNibbles(this, BLOCK_BYTES, false) : null;
     }
 
     @Override
@@ -55,7 +58,21 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
 
     @Override
     boolean quantizesActivations() {
-        return L == 8;
+        return L == 8 || interleaved != null;
+    }
+
+    @Override
+    int quantizedRowUnit() {
+        return interleaved != null ? InterleavedNibbles.GROUP : super.quantizedRowUnit();
+    }
+
+    @Override
+    void multiplyQuantized(QuantizedActivations x, float[] out, int batch, int start, int end) {
+        if (interleaved != null) {
+            interleaved.multiply(this, x, out, batch, start, end);
+        } else {
+            super.multiplyQuantized(x, out, batch, start, end);
+        }
     }
 
     /**

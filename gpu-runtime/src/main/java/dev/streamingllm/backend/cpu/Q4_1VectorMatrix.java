@@ -11,19 +11,23 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * Q4_1 with the Vector API, Q4_0's kernels with an offset. One token's float kernels ({@link #dot},
- * {@link #dot2}) scale each block's products once and add the minimum times the block's activation sum;
- * batches of two tokens or more go through {@link Gemm}'s float tiles ({@link #dequantizeRow}).
+ * Q4_1 with the Vector API, Q4_0's kernels with an offset. A decode step multiplies integers against the quantized
+ * activations, as Q4_0's does (interleaved groups of 32 rows with 16 lanes, row by row with 8): a weight
+ * {@code d * q + m} is taken as {@code d * (q - 8)}, Q4_0's product, plus {@code 8 * d + m} times the block's
+ * activation sum ({@link QuantizedActivations#sums}), as Q4_K's minimum is. Batches of two tokens or more go through
+ * {@link Gemm}'s float tiles ({@link #dequantizeRow}).
  *
- * <p>With 8 float lanes (AVX2) the kernels multiply integers against the quantized activations, as
- * Q4_0's do: a weight {@code d * q + m} is taken as {@code d * (q - 8)}, Q4_0's product, plus
- * {@code 8 * d + m} times the block's activation sum ({@link QuantizedActivations#sums}), as Q4_K's
- * minimum is.
+ * <p>The float row kernels ({@link #dot}, {@link #dot2}), for a matrix whose rows are not in whole groups, scale each
+ * block's products once and add the minimum times the block's activation sum.
  */
 final class Q4_1VectorMatrix extends Q4_1Matrix {
 
+    /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedNibbles#applies}; else null. */
+    private final InterleavedNibbles interleaved;
+
     Q4_1VectorMatrix(GGUFTensor tensor) {
         super(tensor);
+        interleaved = InterleavedNibbles.applies(this) ? new InterleavedNibbles(this, BLOCK_BYTES, true) : null;
     }
 
     @Override
@@ -33,7 +37,21 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
 
     @Override
     boolean quantizesActivations() {
-        return L == 8;
+        return L == 8 || interleaved != null;
+    }
+
+    @Override
+    int quantizedRowUnit() {
+        return interleaved != null ? InterleavedNibbles.GROUP : super.quantizedRowUnit();
+    }
+
+    @Override
+    void multiplyQuantized(QuantizedActivations x, float[] out, int batch, int start, int end) {
+        if (interleaved != null) {
+            interleaved.multiply(this, x, out, batch, start, end);
+        } else {
+            super.multiplyQuantized(x, out, batch, start, end);
+        }
     }
 
     /**

@@ -152,8 +152,8 @@ public abstract sealed class WeightMatrix
     }
 
     /**
-     * Whether a decode step's matmul rounds the activations it multiplies (the integer kernels of 256-bit machines,
-     * {@link QuantizedActivations}), so its results differ from float arithmetic by that rounding.
+     * Whether a decode step's matmul rounds the activations it multiplies (the integer kernels, {@link
+     * QuantizedActivations}), so its results differ from float arithmetic by that rounding.
      */
     public boolean roundsActivations() {
         return quantizesActivations();
@@ -209,16 +209,26 @@ public abstract sealed class WeightMatrix
         QuantizedActivations quantized = readsQuantized(batch) ? new QuantizedActivations(x, batch, cols) : null;
         float[][] blockSums = readsBlockSums() ? VectorKernels.blockSums(x, batch, cols) : null;
         int grain = (int) Math.max(1, MIN_SLICE_WORK / ((long) cols * batch));
-        forPairs(rows, grain, (start, end) -> matmulRows(x, quantized, blockSums, out, batch, start, end));
+        int unit = quantized != null ? quantizedRowUnit() : 2;
+        forUnits(rows, unit, grain, (start, end) -> matmulRows(x, quantized, blockSums, out, batch, start, end));
     }
 
     /**
-     * {@link Parallel#forRange} over {@code [0, n)} in slices that end on even indices (but the last): the two-row
-     * kernels ({@link #dot2}) take every row of an even matrix. A lone row at the end of each slice ran the one-row
-     * kernel often enough for C2 to inline it beside the others, where it ran out of nodes and boxed its vectors.
+     * {@link Parallel#forRange} over {@code [0, n)} in slices that end on multiples of {@code unit} (but the last),
+     * a multiple of two: the two-row kernels ({@link #dot2}) take every row of an even matrix, and a group kernel
+     * ({@link #quantizedRowUnit}) every row of a matrix in whole groups. A lone row at the end of each slice ran the
+     * one-row kernel often enough for C2 to inline it beside the others, where it ran out of nodes and boxed its vectors.
      */
-    private static void forPairs(int n, int grain, Parallel.Range body) {
-        Parallel.forRange((n + 1) / 2, (grain + 1) / 2, (start, end) -> body.run(2 * start, Math.min(n, 2 * end)));
+    private static void forUnits(int n, int unit, int grain, Parallel.Range body) {
+        Parallel.forRange((n + unit - 1) / unit, (grain + unit - 1) / unit, (start, end) -> body.run(unit * start, Math.min(n, unit * end)));
+    }
+
+    /**
+     * The rows a kernel against quantized activations takes at once ({@link #multiplyQuantized}), a power of two of
+     * at least 2: a matmul's slices are cut at multiples of it.
+     */
+    int quantizedRowUnit() {
+        return 2;
     }
 
     /**
@@ -251,7 +261,11 @@ public abstract sealed class WeightMatrix
         if (matrices[0].tiled(batch)) {
             grain = Math.max(grain, Gemm.TILE_ROWS);
         }
-        forPairs(totalRows, grain, (start, end) -> {
+        int unit = 2;
+        for (WeightMatrix matrix : matrices) {
+            unit = Math.max(unit, matrix.readsQuantized(batch) ? matrix.quantizedRowUnit() : 2);
+        }
+        forUnits(totalRows, unit, grain, (start, end) -> {
             int first = 0;
             for (int i = 0; i < matrices.length && first < end; first += matrices[i].rows, i++) {
                 int from = Math.max(start, first) - first;
@@ -277,23 +291,41 @@ public abstract sealed class WeightMatrix
      * {@code blockSums} its block sums per token when {@link #readsBlockSums}.
      */
     private void matmulRows(float[] x, QuantizedActivations quantized, float[][] blockSums, float[] out, int batch, int start, int end) {
+        if (quantized != null) {
+            multiplyQuantized(quantized, out, batch, start, end);
+            return;
+        }
         for (int tile = start; tile < end; tile += ROW_TILE) {
             int tileEnd = Math.min(end, tile + ROW_TILE);
             int b = 0;
-            for (; quantized == null && b + 4 <= batch; b += 4) {
+            for (; b + 4 <= batch; b += 4) {
                 for (int r = tile; r < tileEnd; r++) {
                     dot4(r, x, b * cols, out, b * rows + r);
                 }
             }
             for (; b < batch; b++) {
                 int r = tile;
-                if (quantized == null) {
-                    for (; r + 2 <= tileEnd; r += 2) {
-                        dot2(r, x, b * cols, blockSums == null ? null : blockSums[b], out, b * rows + r);
-                    }
+                for (; r + 2 <= tileEnd; r += 2) {
+                    dot2(r, x, b * cols, blockSums == null ? null : blockSums[b], out, b * rows + r);
                 }
                 for (; r < tileEnd; r++) {
-                    out[b * rows + r] = quantized != null ? dot(r, quantized, b) : dot(r, x, b * cols);
+                    out[b * rows + r] = dot(r, x, b * cols);
+                }
+            }
+        }
+    }
+
+    /**
+     * Rows {@code [start, end)} of a matmul against quantized activations, into {@code out[b * rows + r]}: here
+     * {@link #dot(int, QuantizedActivations, int)} per row and token, every token over a tile of {@value #ROW_TILE}
+     * rows before the next tile.
+     */
+    void multiplyQuantized(QuantizedActivations x, float[] out, int batch, int start, int end) {
+        for (int tile = start; tile < end; tile += ROW_TILE) {
+            int tileEnd = Math.min(end, tile + ROW_TILE);
+            for (int b = 0; b < batch; b++) {
+                for (int r = tile; r < tileEnd; r++) {
+                    out[b * rows + r] = dot(r, x, b);
                 }
             }
         }

@@ -1,0 +1,154 @@
+package dev.streamingllm.backend.cpu;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * A 4-bit matrix (Q4_0, Q4_1) copied at load into groups of {@value #GROUP} rows interleaved weight by weight, so that
+ * one 512-bit vector of 16-bit lanes holds the same weight of every row of a group: a decode step multiplies a
+ * group's 32 rows at once against the activations quantized to 11 bits ({@link QuantizedActivations}), each
+ * activation broadcast once for all of them, and no lane is ever summed across.
+ *
+ * <p>Read row by row, a block of 32 weights costs a decode step its scale conversion, its loads and its reduction
+ * once per row; here they cost once per 32 rows, and a weight costs a fifth of a 16-bit multiply, which is why this
+ * layout decodes about twice as fast as the file's (BENCHMARKS.md). llama.cpp repacks Q4_0 the same way on x86.
+ *
+ * <p>Per group and block: {@value #QUANT_BYTES} quant bytes, byte {@code j} of row {@code r} at {@code 32 * j + r}
+ * (a byte holds weights {@code j} and {@code j + 16}, as in the file), then the rows' scales {@code d} as floats,
+ * then, for Q4_1, each row's {@code 8 * d + m}: the weight {@code d * q + m} is taken as {@code d * (q - 8)} plus that
+ * offset, so the products stay signed and four of them fit 16 bits ({@code 4 * 8 * 1023}). The copy lives off the
+ * Java heap, as large as the file's blocks plus a tenth (a fifth for Q4_1).
+ */
+final class InterleavedNibbles {
+
+    /** Rows per group: the 16-bit lanes of a 512-bit vector. */
+    static final int GROUP = 32;
+    private static final int BLOCK = 32;
+    private static final int QUANT_BYTES = GROUP * BLOCK / 2;
+    private static final VectorSpecies<Short> ROW_SHORTS = ShortVector.SPECIES_512;
+    private static final VectorSpecies<Byte> ROW_BYTES = ByteVector.SPECIES_256;
+    private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_512;
+    private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_512;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+
+    private final MemorySegment data;
+    private final int blocks;
+    private final boolean offsets;
+    private final long groupBlockBytes;
+
+    /**
+     * Whether {@code matrix} can be held this way: rows in whole groups, on a machine whose preferred vectors are
+     * 512 bits (with 256 the group kernel's vectors would be split in two, and the row kernels multiply integers
+     * there already).
+     */
+    static boolean applies(WeightMatrix matrix) {
+        return ENABLED && VectorKernels.L == 16 && matrix.rows % GROUP == 0 && matrix.rows > 0;
+    }
+
+    /**
+     * The matrix's rows, interleaved: a block of {@code blockBytes} starts with its scale {@code d} as an IEEE half,
+     * then, when {@code offsets}, its minimum {@code m}, then 16 quant bytes.
+     */
+    InterleavedNibbles(WeightMatrix matrix, long blockBytes, boolean offsets) {
+        this.blocks = matrix.cols / BLOCK;
+        this.offsets = offsets;
+        this.groupBlockBytes = QUANT_BYTES + (offsets ? 2L : 1L) * GROUP * Float.BYTES;
+        int groups = matrix.rows / GROUP;
+        this.data = Arena.ofAuto().allocate(groups * blocks * groupBlockBytes, 64);
+        long quantsAt = offsets ? 4 : 2;
+        for (int g = 0; g < groups; g++) {
+            for (int b = 0; b < blocks; b++) {
+                long to = at(g, b);
+                for (int r = 0; r < GROUP; r++) {
+                    long from = (long) (g * GROUP + r) * matrix.rowBytes + b * blockBytes;
+                    for (int j = 0; j < BLOCK / 2; j++) {
+                        data.set(ValueLayout.JAVA_BYTE, to + (long) GROUP * j + r, matrix.data.get(ValueLayout.JAVA_BYTE, from + quantsAt + j));
+                    }
+                    float d = WeightMatrix.f16(matrix.data, from);
+                    data.set(FLOAT, to + QUANT_BYTES + (long) Float.BYTES * r, d);
+                    if (offsets) {
+                        data.set(FLOAT, to + QUANT_BYTES + (long) Float.BYTES * (GROUP + r), 8 * d + WeightMatrix.f16(matrix.data, from + 2));
+                    }
+                }
+            }
+        }
+    }
+
+    /** Whether the 4-bit matrices are held this way where they can be: unless {@code -Dstreamingllm.interleave=false}. */
+    static final boolean ENABLED = Boolean.parseBoolean(System.getProperty("streamingllm.interleave", "true"));
+
+    /**
+     * Rows {@code [start, end)} of {@code matrix} against {@code batch} tokens, into {@code out[b * rows + r]}: the
+     * whole groups here, rows of a group the range cuts through the matrix's row kernel.
+     */
+    void multiply(WeightMatrix matrix, QuantizedActivations x, float[] out, int batch, int start, int end) {
+        int first = Math.min(end, (start + GROUP - 1) / GROUP * GROUP);
+        int last = Math.max(first, end / GROUP * GROUP);
+        for (int b = 0; b < batch; b++) {
+            for (int r = start; r < first; r++) {
+                out[b * matrix.rows + r] = matrix.dot(r, x, b);
+            }
+            for (int g = first / GROUP; g < last / GROUP; g++) {
+                multiply(g, x, b, out, b * matrix.rows + g * GROUP);
+            }
+            for (int r = last; r < end; r++) {
+                out[b * matrix.rows + r] = matrix.dot(r, x, b);
+            }
+        }
+    }
+
+    private long at(int group, int block) {
+        return ((long) group * blocks + block) * groupBlockBytes;
+    }
+
+    /**
+     * {@code out[outOffset + r] = row(group * 32 + r) . x[token]} for the group's 32 rows. Per pair of quant bytes
+     * (four weights of each row) the products add up in 16 bits, then widen into 32-bit sums; per block the sums
+     * become floats, scaled by the rows' {@code d} and the activations' scale. The loads are written out here rather
+     * than in small methods that return vectors: C2 may leave such a method out of line, and then allocates every
+     * vector it returns (it did, for the float loads of Q4_1's offsets, and decoded at three quarters of the speed).
+     */
+    private void multiply(int group, QuantizedActivations x, int token, float[] out, int outOffset) {
+        short[] values = x.values;
+        FloatVector acc0 = FloatVector.zero(FLOATS);
+        FloatVector acc1 = FloatVector.zero(FLOATS);
+        for (int b = 0; b < blocks; b++) {
+            long block = at(group, b);
+            int xb = (token * blocks + b) * BLOCK;
+            IntVector sum0 = IntVector.zero(INTS);
+            IntVector sum1 = IntVector.zero(INTS);
+            for (int j = 0; j < BLOCK / 2; j += 2) {
+                ShortVector q0 = (ShortVector) ByteVector.fromMemorySegment(ROW_BYTES, data, block + (long) GROUP * j, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, ROW_SHORTS, 0);
+                ShortVector q1 = (ShortVector) ByteVector.fromMemorySegment(ROW_BYTES, data, block + (long) GROUP * (j + 1), LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, ROW_SHORTS, 0);
+                ShortVector products = q0.and((short) 0xF).sub((short) 8).mul(values[xb + j])
+                        .add(q0.lanewise(VectorOperators.LSHR, 4).sub((short) 8).mul(values[xb + j + 16]))
+                        .add(q1.and((short) 0xF).sub((short) 8).mul(values[xb + j + 1]))
+                        .add(q1.lanewise(VectorOperators.LSHR, 4).sub((short) 8).mul(values[xb + j + 17]));
+                sum0 = sum0.add((IntVector) products.convertShape(VectorOperators.S2I, INTS, 0));
+                sum1 = sum1.add((IntVector) products.convertShape(VectorOperators.S2I, INTS, 1));
+            }
+            FloatVector scale = FloatVector.broadcast(FLOATS, x.scales[token * blocks + b]);
+            long scales = block + QUANT_BYTES;
+            acc0 = ((FloatVector) sum0.convert(VectorOperators.I2F, 0)).mul(FloatVector.fromMemorySegment(FLOATS, data, scales, LE)).fma(scale, acc0);
+            acc1 = ((FloatVector) sum1.convert(VectorOperators.I2F, 0)).mul(FloatVector.fromMemorySegment(FLOATS, data, scales + 16 * Float.BYTES, LE)).fma(scale, acc1);
+            if (offsets) {
+                FloatVector sum = FloatVector.broadcast(FLOATS, x.sums[token * blocks + b]);
+                acc0 = FloatVector.fromMemorySegment(FLOATS, data, scales + GROUP * Float.BYTES, LE).fma(sum, acc0);
+                acc1 = FloatVector.fromMemorySegment(FLOATS, data, scales + (GROUP + 16) * Float.BYTES, LE).fma(sum, acc1);
+            }
+        }
+        acc0.intoArray(out, outOffset);
+        acc1.intoArray(out, outOffset + 16);
+    }
+}
