@@ -83,27 +83,56 @@ final class InterleavedNibbles {
         }
     }
 
+    /**
+     * Tokens from which a matmul goes through {@link Gemm}'s float tiles instead: this kernel decodes the quants again
+     * for each token, and a tile's decoding, shared by the batch, costs as much per token at four (a 1,536 x 576
+     * matrix on one thread, Zen 4: 35 us a token here against 54, 41 and 35 for Gemm at two, three and four tokens).
+     */
+    static final int TILED_FROM = 4;
+
     /** Whether the 4-bit matrices are held this way where they can be: unless {@code -Dstreamingllm.interleave=false}. */
     static final boolean ENABLED = Boolean.parseBoolean(System.getProperty("streamingllm.interleave", "true"));
 
     /**
-     * Rows {@code [start, end)} of {@code matrix} against {@code batch} tokens, into {@code out[b * rows + r]}: the
-     * whole groups here, rows of a group the range cuts through the matrix's row kernel.
+     * Rows {@code [start, end)} of the matrix's {@code rows} against {@code batch} tokens, into
+     * {@code out[b * rows + r]}: whole groups in vectors, the rows of a group that the range cuts one by one
+     * ({@link #row}), with the same bits.
      */
-    void multiply(WeightMatrix matrix, QuantizedActivations x, float[] out, int batch, int start, int end) {
+    void multiply(QuantizedActivations x, float[] out, int rows, int batch, int start, int end) {
         int first = Math.min(end, (start + GROUP - 1) / GROUP * GROUP);
         int last = Math.max(first, end / GROUP * GROUP);
         for (int b = 0; b < batch; b++) {
             for (int r = start; r < first; r++) {
-                out[b * matrix.rows + r] = matrix.dot(r, x, b);
+                out[b * rows + r] = row(r, x, b);
             }
             for (int g = first / GROUP; g < last / GROUP; g++) {
-                multiply(g, x, b, out, b * matrix.rows + g * GROUP);
+                multiply(g, x, b, out, b * rows + g * GROUP);
             }
             for (int r = last; r < end; r++) {
-                out[b * matrix.rows + r] = matrix.dot(r, x, b);
+                out[b * rows + r] = row(r, x, b);
             }
         }
+    }
+
+    /** One row's lane of the group kernel ({@link #multiply(int, QuantizedActivations, int, float[], int)}), in scalars. */
+    private float row(int row, QuantizedActivations x, int token) {
+        int lane = row % GROUP;
+        float acc = 0f;
+        for (int b = 0; b < blocks; b++) {
+            long block = at(row / GROUP, b);
+            int xb = (token * blocks + b) * BLOCK;
+            int sum = 0;
+            for (int j = 0; j < BLOCK / 2; j++) {
+                int q = data.get(ValueLayout.JAVA_BYTE, block + (long) GROUP * j + lane) & 0xFF;
+                sum += ((q & 0xF) - 8) * x.values[xb + j] + ((q >>> 4) - 8) * x.values[xb + j + 16];
+            }
+            long scales = block + QUANT_BYTES;
+            acc = Math.fma(sum * data.get(FLOAT, scales + (long) Float.BYTES * lane), x.scales[token * blocks + b], acc);
+            if (offsets) {
+                acc = Math.fma(data.get(FLOAT, scales + (long) Float.BYTES * (GROUP + lane)), x.sums[token * blocks + b], acc);
+            }
+        }
+        return acc;
     }
 
     private long at(int group, int block) {

@@ -14,8 +14,9 @@ import jdk.incubator.vector.VectorOperators;
  * Q4_0 with the Vector API. A decode step multiplies integers against the activations quantized to 11 bits
  * ({@link QuantizedActivations}): with 16 lanes (AVX-512), 32 rows at a time in a copy of the matrix interleaved for
  * it ({@link InterleavedNibbles}); with 8 (AVX2), row by row ({@link #dot(int, QuantizedActivations, int)}), about
- * twice as fast as the float kernels on the same machine. Batches of two tokens or more go through {@link Gemm}'s
- * float tiles ({@link #dequantizeRow}), read from the file.
+ * twice as fast as the float kernels on the same machine. Larger batches go through {@link Gemm}'s float tiles
+ * ({@link #dequantizeRow}), read from the file: from {@link InterleavedNibbles#TILED_FROM} tokens with the interleaved
+ * copy, from two without it.
  *
  * <p>The float row kernels ({@link #dot}, {@link #dot2}), for a matrix whose rows are not in whole groups, look
  * nibbles up in the constant table {@code q - 8}, one permute for 16 nibbles where 16 lanes hold the table, and scale
@@ -62,6 +63,11 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     }
 
     @Override
+    boolean tiled(int batch) {
+        return super.tiled(batch) && (interleaved == null || batch >= InterleavedNibbles.TILED_FROM);
+    }
+
+    @Override
     int quantizedRowUnit() {
         return interleaved != null ? InterleavedNibbles.GROUP : super.quantizedRowUnit();
     }
@@ -69,7 +75,7 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     @Override
     void multiplyQuantized(QuantizedActivations x, float[] out, int batch, int start, int end) {
         if (interleaved != null) {
-            interleaved.multiply(this, x, out, batch, start, end);
+            interleaved.multiply(x, out, rows, batch, start, end);
         } else {
             super.multiplyQuantized(x, out, batch, start, end);
         }

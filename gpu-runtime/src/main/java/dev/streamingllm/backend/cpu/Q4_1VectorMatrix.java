@@ -14,8 +14,8 @@ import jdk.incubator.vector.VectorOperators;
  * Q4_1 with the Vector API, Q4_0's kernels with an offset. A decode step multiplies integers against the quantized
  * activations, as Q4_0's does (interleaved groups of 32 rows with 16 lanes, row by row with 8): a weight
  * {@code d * q + m} is taken as {@code d * (q - 8)}, Q4_0's product, plus {@code 8 * d + m} times the block's
- * activation sum ({@link QuantizedActivations#sums}), as Q4_K's minimum is. Batches of two tokens or more go through
- * {@link Gemm}'s float tiles ({@link #dequantizeRow}).
+ * activation sum ({@link QuantizedActivations#sums}), as Q4_K's minimum is. Larger batches go through
+ * {@link Gemm}'s float tiles ({@link #dequantizeRow}), as Q4_0's do.
  *
  * <p>The float row kernels ({@link #dot}, {@link #dot2}), for a matrix whose rows are not in whole groups, scale each
  * block's products once and add the minimum times the block's activation sum.
@@ -41,6 +41,11 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
     }
 
     @Override
+    boolean tiled(int batch) {
+        return super.tiled(batch) && (interleaved == null || batch >= InterleavedNibbles.TILED_FROM);
+    }
+
+    @Override
     int quantizedRowUnit() {
         return interleaved != null ? InterleavedNibbles.GROUP : super.quantizedRowUnit();
     }
@@ -48,7 +53,7 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
     @Override
     void multiplyQuantized(QuantizedActivations x, float[] out, int batch, int start, int end) {
         if (interleaved != null) {
-            interleaved.multiply(this, x, out, batch, start, end);
+            interleaved.multiply(x, out, rows, batch, start, end);
         } else {
             super.multiplyQuantized(x, out, batch, start, end);
         }

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Every weight type, both paths, against a double-precision dequantize-then-dot reference. */
 class WeightMatrixTest {
@@ -200,6 +201,30 @@ class WeightMatrixTest {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * A 4-bit matrix held in interleaved groups of 32 rows (512-bit machines) takes the rows of a group that a slice
+     * cuts one by one, and gives the group kernel's bits: slices from rows 20 and 40 leave whole groups, a group's
+     * first rows and a group's last rows.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tiny-gqa-q4_0", "tiny-gqa-q4_1"})
+    void aGroupCutByASliceGivesWhatTheGroupKernelGives(String model) {
+        try (GGUFFile gguf = open(model)) {
+            WeightMatrix m = WeightMatrix.of(gguf.tensor("blk.0.attn_q.weight"), true);
+            assertThat(m.quantizedRowUnit()).as("rows per unit of %s", m).isEqualTo(VectorKernels.L == 16 ? InterleavedNibbles.GROUP : 2);
+            int batch = InterleavedNibbles.TILED_FROM - 1;
+            assertThat(m.tiled(batch)).as("%s at %d tokens", m, batch).isEqualTo(VectorKernels.L == 8);
+            QuantizedActivations x = new QuantizedActivations(random(batch * m.cols(), 7), batch, m.cols());
+            float[] whole = new float[batch * m.rows()];
+            m.multiplyQuantized(x, whole, batch, 0, m.rows());
+            float[] split = new float[batch * m.rows()];
+            m.multiplyQuantized(x, split, batch, 0, 20);
+            m.multiplyQuantized(x, split, batch, 20, 40);
+            m.multiplyQuantized(x, split, batch, 40, m.rows());
+            assertThat(split).as("%s in slices from rows 20 and 40", m).containsExactly(whole);
         }
     }
 
