@@ -41,22 +41,8 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
     }
 
     @Override
-    boolean tiled(int batch) {
-        return super.tiled(batch) && (interleaved == null || batch >= InterleavedNibbles.TILED_FROM);
-    }
-
-    @Override
-    int quantizedRowUnit() {
-        return interleaved != null ? InterleavedNibbles.GROUP : super.quantizedRowUnit();
-    }
-
-    @Override
-    void multiplyQuantized(QuantizedActivations x, float[] out, int batch, int start, int end) {
-        if (interleaved != null) {
-            interleaved.multiply(x, out, rows, batch, start, end);
-        } else {
-            super.multiplyQuantized(x, out, batch, start, end);
-        }
+    InterleavedNibbles interleaved() {
+        return interleaved;
     }
 
     /**

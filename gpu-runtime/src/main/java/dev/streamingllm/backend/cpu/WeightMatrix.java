@@ -146,9 +146,20 @@ public abstract sealed class WeightMatrix
         return false;
     }
 
-    /** Whether a matmul of {@code batch} tokens goes through {@link Gemm}. */
+    /**
+     * Whether a matmul of {@code batch} tokens goes through {@link Gemm}: with {@link #interleaved} rows, from
+     * {@link InterleavedNibbles#TILED_FROM} tokens.
+     */
     boolean tiled(int batch) {
-        return batchesInTiles() && Gemm.applies(this, batch);
+        return batchesInTiles() && Gemm.applies(this, batch) && (interleaved() == null || batch >= InterleavedNibbles.TILED_FROM);
+    }
+
+    /**
+     * This matrix's rows interleaved in groups for the group kernel against quantized activations, or null: the 4-bit
+     * Vector API matrices hold them where {@link InterleavedNibbles#applies}.
+     */
+    InterleavedNibbles interleaved() {
+        return null;
     }
 
     /**
@@ -228,7 +239,7 @@ public abstract sealed class WeightMatrix
      * at least 2: a matmul's slices are cut at multiples of it.
      */
     int quantizedRowUnit() {
-        return 2;
+        return interleaved() != null ? InterleavedNibbles.GROUP : 2;
     }
 
     /**
@@ -316,11 +327,16 @@ public abstract sealed class WeightMatrix
     }
 
     /**
-     * Rows {@code [start, end)} of a matmul against quantized activations, into {@code out[b * rows + r]}: here
-     * {@link #dot(int, QuantizedActivations, int)} per row and token, every token over a tile of {@value #ROW_TILE}
-     * rows before the next tile.
+     * Rows {@code [start, end)} of a matmul against quantized activations, into {@code out[b * rows + r]}: through the
+     * {@link #interleaved} groups where there are some, else {@link #dot(int, QuantizedActivations, int)} per row and
+     * token, every token over a tile of {@value #ROW_TILE} rows before the next tile.
      */
     void multiplyQuantized(QuantizedActivations x, float[] out, int batch, int start, int end) {
+        InterleavedNibbles groups = interleaved();
+        if (groups != null) {
+            groups.multiply(x, out, rows, batch, start, end);
+            return;
+        }
         for (int tile = start; tile < end; tile += ROW_TILE) {
             int tileEnd = Math.min(end, tile + ROW_TILE);
             for (int b = 0; b < batch; b++) {
