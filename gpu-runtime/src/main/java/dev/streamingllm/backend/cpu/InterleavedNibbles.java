@@ -12,7 +12,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * A 4-bit matrix (Q4_0, Q4_1) copied at load into groups of {@value #GROUP} rows interleaved weight by weight, so that
+ * A 4-bit matrix (Q4_0, Q4_1, Q4_K) copied at load into groups of {@value #GROUP} rows interleaved weight by weight, so that
  * one 512-bit vector of 16-bit lanes holds the same weight of every row of a group: a decode step multiplies a
  * group's 32 rows at once against the activations quantized to 11 bits ({@link QuantizedActivations}), each
  * activation broadcast once for all of them, and no lane is ever summed across.
@@ -24,8 +24,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Per group and block: {@value #QUANT_BYTES} quant bytes, byte {@code j} of row {@code r} at {@code 32 * j + r}
  * (a byte holds weights {@code j} and {@code j + 16}, as in the file), then the rows' scales {@code d} as floats,
  * then, for Q4_1, each row's {@code 8 * d + m}: the weight {@code d * q + m} is taken as {@code d * (q - 8)} plus that
- * offset, so the products stay signed and four of them fit 16 bits ({@code 4 * 8 * 1023}). The copy lives off the
- * Java heap, as large as the file's blocks plus a tenth (a fifth for Q4_1).
+ * offset, so the products stay signed and four of them fit 16 bits ({@code 4 * 8 * 1023}). A Q4_K sub-block of 32 is
+ * such a block, with {@code d} its scale times the super-block's and {@code m} minus its minimum times the
+ * super-block's, both exact in floats. The copy lives off the Java heap, as large as the file's blocks plus a tenth
+ * (a fifth for Q4_1, a third for Q4_K).
  */
 final class InterleavedNibbles {
 
@@ -54,32 +56,46 @@ final class InterleavedNibbles {
         return ENABLED && VectorKernels.L == 16 && matrix.rows % GROUP == 0 && matrix.rows > 0;
     }
 
-    /**
-     * The matrix's rows, interleaved: a block of {@code blockBytes} starts with its scale {@code d} as an IEEE half,
-     * then, when {@code offsets}, its minimum {@code m}, then 16 quant bytes.
-     */
-    InterleavedNibbles(WeightMatrix matrix, long blockBytes, boolean offsets) {
-        this.blocks = matrix.cols / BLOCK;
+    /** An empty copy for {@code rows} rows of {@code cols} weights, filled block by block with {@link #put}. */
+    InterleavedNibbles(int rows, int cols, boolean offsets) {
+        this.blocks = cols / BLOCK;
         this.offsets = offsets;
         this.groupBlockBytes = QUANT_BYTES + (offsets ? 2L : 1L) * GROUP * Float.BYTES;
-        int groups = matrix.rows / GROUP;
-        this.data = Arena.ofAuto().allocate(groups * blocks * groupBlockBytes, 64);
+        this.data = Arena.ofAuto().allocate((long) rows / GROUP * blocks * groupBlockBytes, 64);
+    }
+
+    /**
+     * A Q4_0 or Q4_1 matrix's rows interleaved: a block of {@code blockBytes} starts with its scale {@code d} as an
+     * IEEE half, then, when {@code offsets}, its minimum {@code m}, then 16 quant bytes.
+     */
+    static InterleavedNibbles ofBlocks(WeightMatrix matrix, long blockBytes, boolean offsets) {
+        InterleavedNibbles groups = new InterleavedNibbles(matrix.rows, matrix.cols, offsets);
         long quantsAt = offsets ? 4 : 2;
-        for (int g = 0; g < groups; g++) {
-            for (int b = 0; b < blocks; b++) {
-                long to = at(g, b);
-                for (int r = 0; r < GROUP; r++) {
-                    long from = (long) (g * GROUP + r) * matrix.rowBytes + b * blockBytes;
-                    for (int j = 0; j < BLOCK / 2; j++) {
-                        data.set(ValueLayout.JAVA_BYTE, to + (long) GROUP * j + r, matrix.data.get(ValueLayout.JAVA_BYTE, from + quantsAt + j));
-                    }
-                    float d = WeightMatrix.f16(matrix.data, from);
-                    data.set(FLOAT, to + QUANT_BYTES + (long) Float.BYTES * r, d);
-                    if (offsets) {
-                        data.set(FLOAT, to + QUANT_BYTES + (long) Float.BYTES * (GROUP + r), 8 * d + WeightMatrix.f16(matrix.data, from + 2));
-                    }
-                }
+        byte[] quants = new byte[BLOCK / 2];
+        for (int r = 0; r < matrix.rows; r++) {
+            for (int b = 0; b < groups.blocks; b++) {
+                long from = (long) r * matrix.rowBytes + b * blockBytes;
+                MemorySegment.copy(matrix.data, ValueLayout.JAVA_BYTE, from + quantsAt, quants, 0, quants.length);
+                groups.put(r, b, quants, WeightMatrix.f16(matrix.data, from), offsets ? WeightMatrix.f16(matrix.data, from + 2) : 0f);
             }
+        }
+        return groups;
+    }
+
+    /**
+     * Block {@code block} of row {@code row}: its 16 quant bytes as Q4_0 and Q4_1 store them (byte {@code j} holds
+     * weights {@code j} and {@code j + 16}, low nibble first), for weights {@code d * q + m} (Q4_1) or
+     * {@code d * (q - 8)} (Q4_0, {@code m} unused).
+     */
+    void put(int row, int block, byte[] quants, float d, float m) {
+        long to = at(row / GROUP, block);
+        int r = row % GROUP;
+        for (int j = 0; j < BLOCK / 2; j++) {
+            data.set(ValueLayout.JAVA_BYTE, to + (long) GROUP * j + r, quants[j]);
+        }
+        data.set(FLOAT, to + QUANT_BYTES + (long) Float.BYTES * r, d);
+        if (offsets) {
+            data.set(FLOAT, to + QUANT_BYTES + (long) Float.BYTES * (GROUP + r), 8 * d + m);
         }
     }
 

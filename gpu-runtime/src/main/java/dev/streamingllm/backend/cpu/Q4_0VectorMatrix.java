@@ -33,7 +33,7 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
 
     Q4_0VectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        interleaved = InterleavedNibbles.applies(this) ? new InterleavedNibbles(this, BLOCK_BYTES, false) : null;
+        interleaved = InterleavedNibbles.applies(this) ? InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, false) : null;
     }
 
     @Override

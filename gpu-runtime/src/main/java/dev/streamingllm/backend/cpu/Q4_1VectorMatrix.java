@@ -27,7 +27,7 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
 
     Q4_1VectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        interleaved = InterleavedNibbles.applies(this) ? new InterleavedNibbles(this, BLOCK_BYTES, true) : null;
+        interleaved = InterleavedNibbles.applies(this) ? InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, true) : null;
     }
 
     @Override

@@ -11,16 +11,49 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * Q4_K with the Vector API. With 16 float lanes a row is multiplied in floats as Q4_1's is: each sub-block's
- * products scaled once, its minimum applied to the sub-block's activation sum. With 8 float lanes the kernels
- * multiply integers against the quantized activations instead, as Q4_0's do.
+ * Q4_K with the Vector API. With 16 lanes (AVX-512), a decode step multiplies 32 rows at a time in a copy
+ * interleaved as Q4_1's is ({@link InterleavedNibbles}), each sub-block of 32 a Q4_1 block; rows that do not come
+ * in groups of 32 are multiplied in floats, each sub-block's products scaled once and its minimum applied to the
+ * sub-block's activation sum. With 8 lanes (AVX2) the kernels multiply integers against the quantized activations,
+ * row by row, as Q4_0's do. Batches go through {@link Gemm}'s tiles, read from the file.
  */
 final class Q4_KVectorMatrix extends Q4_KMatrix {
 
     private final SubBlockFactors.Lazy factors = new SubBlockFactors.Lazy(this, BLOCK_BYTES);
 
+    /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedNibbles#applies}; else null. */
+    private final InterleavedNibbles interleaved;
+
     Q4_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
+        interleaved = InterleavedNibbles.applies(this) ? interleave() : null;
+    }
+
+    /**
+     * Each sub-block as a Q4_1 block: its 32 nibbles in Q4_1's order (byte {@code j} holds weights {@code j} and
+     * {@code j + 16}), {@code d * scale} and {@code -dmin * min}, as ggml forms them.
+     */
+    private InterleavedNibbles interleave() {
+        InterleavedNibbles groups = new InterleavedNibbles(rows, cols, true);
+        byte[] quants = new byte[16];
+        for (int row = 0; row < rows; row++) {
+            for (int b = 0; b < cols / BLOCK; b++) {
+                long block = row * rowBytes + (long) b * BLOCK_BYTES;
+                float d = f16(data, block);
+                float dmin = f16(data, block + 2);
+                for (int j = 0; j < 8; j++) {
+                    long qs = block + 16 + 32 * (j / 2);
+                    int shift = 4 * (j % 2);
+                    for (int t = 0; t < 16; t++) {
+                        int low = (data.get(I8, qs + t) >> shift) & 0xF;
+                        int high = (data.get(I8, qs + t + 16) >> shift) & 0xF;
+                        quants[t] = (byte) (low | high << 4);
+                    }
+                    groups.put(row, 8 * b + j, quants, d * scale(data, block + 4, j), -(dmin * min(data, block + 4, j)));
+                }
+            }
+        }
+        return groups;
     }
 
     @Override
@@ -28,19 +61,21 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
         return true;
     }
 
-    /** As ggml computes it, {@code d1 * q - m1}, a vector of nibbles at a time (for {@link Gemm}'s tiles). */
+    /**
+     * As ggml computes it, {@code d1 * q - m1}, a vector of nibbles at a time (for {@link Gemm}'s tiles). The factors
+     * are unpacked here rather than read from {@link SubBlockFactors}: a tile decodes a weight once per batch, so the
+     * unpacking costs little, and a matrix held interleaved then never builds them.
+     */
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long base = row * rowBytes;
-        SubBlockFactors f = factors.get();
-        float[] d = f.d();
-        float[] m = f.m();
-        int sub = row * f.perRow();
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
-            for (int g = 0; g < 4; g++, sub += 2) {
-                float d1 = d[sub], m1 = m[sub];
-                float d2 = d[sub + 1], m2 = m[sub + 1];
+            float d = f16(data, block);
+            float dmin = f16(data, block + 2);
+            for (int g = 0; g < 4; g++) {
+                float d1 = d * scale(data, block + 4, 2 * g), m1 = dmin * min(data, block + 4, 2 * g);
+                float d2 = d * scale(data, block + 4, 2 * g + 1), m2 = dmin * min(data, block + 4, 2 * g + 1);
                 long qs = block + 16 + 32 * g;
                 int o = outOffset + b * BLOCK + 64 * g;
                 for (int l = 0; l < 32; l += L) {
@@ -54,7 +89,12 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
 
     @Override
     boolean quantizesActivations() {
-        return L == 8;
+        return L == 8 || interleaved != null;
+    }
+
+    @Override
+    InterleavedNibbles interleaved() {
+        return interleaved;
     }
 
     /**

@@ -4,8 +4,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The sub-block factors of Q4_K and Q5_K rows, {@code d1 = d * scale} and {@code m1 = dmin * min} per 32 weights,
- * as ggml's dequantizers compute them: unpacked from their 6 bits and multiplied out once at load, where unpacking
- * them for every token made a Q4_K weight cost twice a Q4_0 one. Eight bytes per 32 weights beside the file's 18
+ * as ggml's dequantizers compute them, for the row kernels: unpacked from their 6 bits and multiplied out once, where
+ * unpacking them for every token made a Q4_K weight cost twice a Q4_0 one. Eight bytes per 32 weights beside the file's 18
  * (Q4_K) or 22 (Q5_K); sub-block {@code j} of row {@code r} at {@code r * perRow + j}.
  */
 record SubBlockFactors(float[] d, float[] m, int perRow) {

@@ -210,7 +210,7 @@ class WeightMatrixTest {
      * first rows and a group's last rows.
      */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"tiny-gqa-q4_0", "tiny-gqa-q4_1"})
+    @ValueSource(strings = {"tiny-gqa-q4_0", "tiny-gqa-q4_1", "tiny-gqa-q4_k_m"})
     void aGroupCutByASliceGivesWhatTheGroupKernelGives(String model) {
         try (GGUFFile gguf = open(model)) {
             WeightMatrix m = WeightMatrix.of(gguf.tensor("blk.0.attn_q.weight"), true);
