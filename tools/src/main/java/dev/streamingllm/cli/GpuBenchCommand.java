@@ -45,10 +45,13 @@ final class GpuBenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the table as JSON")
     boolean json;
 
+    @Option(names = "--gemm-min-rows", paramLabel = "N", description = "rows from which a matrix product goes through cuBLAS instead of the matrix-vector kernels (default: the runtime's)")
+    Integer gemmMinRows;
+
     @Override
     public Integer call() throws Exception {
         int most = sessions.stream().mapToInt(Integer::intValue).max().orElse(1);
-        CudaOptions options = new CudaOptions(0, most, Math.max(most, 64), CudaOptions.DEFAULT_GEMM_MIN_ROWS);
+        CudaOptions options = new CudaOptions(0, most, Math.max(most, 64), gemmMinRows != null ? gemmMinRows : CudaOptions.DEFAULT_GEMM_MIN_ROWS);
         List<Map<String, Object>> rows = new ArrayList<>();
         try (Model m = Model.load(model, Backend.CUDA, cacheOptions.settings(), options)) {
             CacheConfig cacheConfig = m.cacheConfig();
