@@ -57,9 +57,6 @@ public final class ServeBench {
     }
 
     public static void main(String[] args) throws Exception {
-        // llama-server closes a connection idle for 5 s; a client that keeps idle connections longer (the JDK's default
-        // is 30 s) sends some requests into a socket the server is closing, and they fail with no bytes back
-        System.setProperty("jdk.httpclient.keepalive.timeout", "4");
         Map<String, String> options = options(args);
         String modelSpec = options.getOrDefault("model", "smollm2-135m-instruct");
         int threads = Integer.parseInt(options.getOrDefault("threads", "2"));
