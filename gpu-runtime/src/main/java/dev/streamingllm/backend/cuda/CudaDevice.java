@@ -7,6 +7,9 @@ import static org.bytedeco.cuda.global.cudart.cudaGetErrorString;
 import static org.bytedeco.cuda.global.cudart.cudaRuntimeGetVersion;
 import static org.bytedeco.cuda.global.cudart.cudaSuccess;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.SymbolLookup;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import org.bytedeco.cuda.cudart.cudaDeviceProp;
@@ -45,6 +48,9 @@ public record CudaDevice(int index, String name, int major, int minor, long tota
         return (v / 1000) + "." + (v % 1000) / 10;
     }
 
+    /** What the backend takes from the machine, the driver's library first: the JNI wrappers load against these. */
+    private static final List<String> MACHINE_LIBRARIES = List.of("libcuda.so.1", "libcudart.so.13", "libnvrtc.so.13", "libcublas.so.13");
+
     /** Looks for device 0 once per JVM: native libraries, driver, CUDA major version, device count. */
     public static Probe probe() {
         Probe p = probe;
@@ -59,7 +65,8 @@ public record CudaDevice(int index, String name, int major, int minor, long tota
         return p;
     }
 
-    private static Probe find() {
+    /** {@link #probe}'s search, run again. */
+    static Probe find() {
         String platform = Loader.getPlatform();
         if (!platform.equals("linux-x86_64")) {
             return none("the CUDA JNI wrappers are bundled for linux-x86_64 only, this is " + platform);
@@ -69,7 +76,7 @@ public record CudaDevice(int index, String name, int major, int minor, long tota
         } catch (Throwable e) {
             // UnsatisfiedLinkError (no libcuda.so.1 = no driver, no libcudart.so.13 = no CUDA 13 runtime) or a
             // loader failure wrapping it; either way the cause's message names the missing library.
-            return none("the CUDA libraries could not be loaded (" + rootMessage(e) + ")");
+            return none("the CUDA libraries could not be loaded (" + missingLibrary().orElseGet(() -> rootMessage(e)) + ")");
         }
         int[] driver = new int[1];
         int[] runtime = new int[1];
@@ -98,6 +105,29 @@ public record CudaDevice(int index, String name, int major, int minor, long tota
         CudaDevice device = new CudaDevice(0, props.name().getString(), props.major(), props.minor(), props.totalGlobalMem(),
                 props.multiProcessorCount(), driver[0], runtime[0]);
         return new Probe(Optional.of(device), "found " + device);
+    }
+
+    /**
+     * The first of {@link #MACHINE_LIBRARIES} that cannot be opened, on the loader's search path or in the toolkit's
+     * folder, looked for by itself: once a class's native libraries failed to load, later loads of that class only say
+     * that its initializer failed, no longer what is missing.
+     */
+    private static Optional<String> missingLibrary() {
+        for (String library : MACHINE_LIBRARIES) {
+            if (!opens(library) && !opens("/usr/local/cuda/lib64/" + library)) {
+                return Optional.of(library + " cannot be opened");
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static boolean opens(String library) {
+        try (Arena arena = Arena.ofConfined()) {
+            SymbolLookup.libraryLookup(library, arena);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     private static Probe none(String reason) {
