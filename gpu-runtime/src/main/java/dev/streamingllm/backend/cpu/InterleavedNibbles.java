@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.function.Supplier;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -54,6 +55,40 @@ final class InterleavedNibbles {
      */
     static boolean applies(WeightMatrix matrix) {
         return ENABLED && VectorKernels.L == 16 && matrix.rows % GROUP == 0 && matrix.rows > 0;
+    }
+
+    /**
+     * A matrix's copy, made at its first decode multiply rather than at load: a model decoded on the GPU keeps its
+     * host matrices for the embedding rows, and never multiplies them. The first threads to need the copy wait while
+     * one of them makes it.
+     */
+    static final class Lazy {
+
+        private final Supplier<InterleavedNibbles> copy;
+        private volatile InterleavedNibbles built;
+
+        Lazy(Supplier<InterleavedNibbles> copy) {
+            this.copy = copy;
+        }
+
+        InterleavedNibbles get() {
+            InterleavedNibbles groups = built;
+            if (groups == null) {
+                synchronized (this) {
+                    groups = built;
+                    if (groups == null) {
+                        groups = copy.get();
+                        built = groups;
+                    }
+                }
+            }
+            return groups;
+        }
+
+        /** Whether the copy has been made. */
+        boolean isBuilt() {
+            return built != null;
+        }
     }
 
     /** An empty copy for {@code rows} rows of {@code cols} weights, filled block by block with {@link #put}. */

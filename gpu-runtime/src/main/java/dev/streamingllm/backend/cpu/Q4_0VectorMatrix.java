@@ -29,11 +29,12 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     private static final IntVector Q_HI = VectorKernels.table(1, -8, 1);
 
     /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedNibbles#applies}; else null. */
-    private final InterleavedNibbles interleaved;
+    private final InterleavedNibbles.Lazy interleaved;
 
     Q4_0VectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        interleaved = InterleavedNibbles.applies(this) ? InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, false) : null;
+        interleaved = InterleavedNibbles.applies(this)
+                ? new InterleavedNibbles.Lazy(() -> InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, false)) : null;
     }
 
     @Override
@@ -63,7 +64,7 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     }
 
     @Override
-    InterleavedNibbles interleaved() {
+    InterleavedNibbles.Lazy interleaved() {
         return interleaved;
     }
 

@@ -23,11 +23,12 @@ import jdk.incubator.vector.VectorOperators;
 final class Q4_1VectorMatrix extends Q4_1Matrix {
 
     /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedNibbles#applies}; else null. */
-    private final InterleavedNibbles interleaved;
+    private final InterleavedNibbles.Lazy interleaved;
 
     Q4_1VectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        interleaved = InterleavedNibbles.applies(this) ? InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, true) : null;
+        interleaved = InterleavedNibbles.applies(this)
+                ? new InterleavedNibbles.Lazy(() -> InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, true)) : null;
     }
 
     @Override
@@ -41,7 +42,7 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
     }
 
     @Override
-    InterleavedNibbles interleaved() {
+    InterleavedNibbles.Lazy interleaved() {
         return interleaved;
     }
 

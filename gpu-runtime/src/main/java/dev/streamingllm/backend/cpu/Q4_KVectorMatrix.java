@@ -22,11 +22,11 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     private final SubBlockFactors.Lazy factors = new SubBlockFactors.Lazy(this, BLOCK_BYTES);
 
     /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedNibbles#applies}; else null. */
-    private final InterleavedNibbles interleaved;
+    private final InterleavedNibbles.Lazy interleaved;
 
     Q4_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        interleaved = InterleavedNibbles.applies(this) ? interleave() : null;
+        interleaved = InterleavedNibbles.applies(this) ? new InterleavedNibbles.Lazy(this::interleave) : null;
     }
 
     /**
@@ -93,7 +93,7 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     }
 
     @Override
-    InterleavedNibbles interleaved() {
+    InterleavedNibbles.Lazy interleaved() {
         return interleaved;
     }
 

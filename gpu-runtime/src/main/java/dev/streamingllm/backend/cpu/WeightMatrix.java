@@ -155,10 +155,10 @@ public abstract sealed class WeightMatrix
     }
 
     /**
-     * This matrix's rows interleaved in groups for the group kernel against quantized activations, or null: the 4-bit
-     * Vector API matrices hold them where {@link InterleavedNibbles#applies}.
+     * This matrix's rows interleaved in groups for the group kernel against quantized activations, made at the first
+     * decode multiply, or null: the 4-bit Vector API matrices hold them where {@link InterleavedNibbles#applies}.
      */
-    InterleavedNibbles interleaved() {
+    InterleavedNibbles.Lazy interleaved() {
         return null;
     }
 
@@ -332,9 +332,9 @@ public abstract sealed class WeightMatrix
      * token, every token over a tile of {@value #ROW_TILE} rows before the next tile.
      */
     void multiplyQuantized(QuantizedActivations x, float[] out, int batch, int start, int end) {
-        InterleavedNibbles groups = interleaved();
+        InterleavedNibbles.Lazy groups = interleaved();
         if (groups != null) {
-            groups.multiply(x, out, rows, batch, start, end);
+            groups.get().multiply(x, out, rows, batch, start, end);
             return;
         }
         for (int tile = start; tile < end; tile += ROW_TILE) {

@@ -2,6 +2,7 @@ package dev.streamingllm.backend.cpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
@@ -225,6 +226,25 @@ class WeightMatrixTest {
             m.multiplyQuantized(x, split, batch, 20, 40);
             m.multiplyQuantized(x, split, batch, 40, m.rows());
             assertThat(split).as("%s in slices from rows 20 and 40", m).containsExactly(whole);
+        }
+    }
+
+    /**
+     * A 4-bit matrix makes its interleaved copy at its first decode multiply, not at load, nor for a batch that goes
+     * through tiles: a model decoded on the GPU holds its host matrices without ever multiplying them.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tiny-gqa-q4_0", "tiny-gqa-q4_1", "tiny-gqa-q4_k_m"})
+    void theInterleavedCopyIsMadeAtTheFirstDecodeMultiply(String model) {
+        try (GGUFFile gguf = open(model)) {
+            WeightMatrix m = WeightMatrix.of(gguf.tensor("blk.0.attn_q.weight"), true);
+            assumeTrue(m.interleaved() != null, "4-bit matrices are interleaved on 512-bit machines only");
+            assertThat(m.interleaved().isBuilt()).as("%s after load", m).isFalse();
+            int batch = InterleavedNibbles.TILED_FROM;
+            m.matmul(random(batch * m.cols(), 5), new float[batch * m.rows()], batch);
+            assertThat(m.interleaved().isBuilt()).as("%s after a batch of %d", m, batch).isFalse();
+            m.matmul(random(m.cols(), 6), new float[m.rows()], 1);
+            assertThat(m.interleaved().isBuilt()).as("%s after a decode step", m).isTrue();
         }
     }
 
