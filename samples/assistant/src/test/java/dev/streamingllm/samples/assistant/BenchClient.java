@@ -35,9 +35,10 @@ final class BenchClient {
      * @param pieces   chunks that carried text
      * @param finished a chunk carried a {@code finish_reason}
      * @param done     the stream ended with {@code [DONE]}
+     * @param retried  the first attempt's connection closed before any byte came back, and the request was sent again
      */
     record Reply(int status, String text, int usage, int pieces, long firstTokenNanos, long totalNanos, List<Long> gapsNanos,
-            boolean finished, boolean done) {
+            boolean finished, boolean done, boolean retried) {
 
         /** The completion tokens: the usage chunk's count, else one per piece of text. */
         int tokens() {
@@ -45,24 +46,39 @@ final class BenchClient {
         }
     }
 
-    /** Posts {@code body} (with {@code "stream": true}) to {@code /v1/chat/completions}; {@code arrival} hears the time of every piece. */
-    static Reply send(HttpClient http, String base, Map<String, ?> body, Map<String, String> headers, LongConsumer arrival)
-            throws IOException, InterruptedException {
+    /**
+     * Posts {@code body} (with {@code "stream": true}) to {@code /v1/chat/completions}; {@code arrival} hears the time of
+     * every piece. With {@code retryOnce}, a request whose connection closed before any byte came back is sent again
+     * once ({@link Reply#retried}); without, it counts as incomplete, as a refusal does.
+     */
+    static Reply send(HttpClient http, String base, Map<String, ?> body, Map<String, String> headers, LongConsumer arrival,
+            boolean retryOnce) throws IOException, InterruptedException {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
         headers.forEach(request::header);
         long start = System.nanoTime();
         HttpResponse<InputStream> response;
+        boolean retried = false;
         try {
             response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
-        } catch (IOException e) {
-            // the server closed the connection: counted as incomplete, as a refusal is
-            System.err.println("request failed: " + e.getMessage());
-            return new Reply(0, "", -1, 0, 0, System.nanoTime() - start, List.of(), false, false);
+        } catch (IOException first) {
+            // A kept-alive connection the server closed as the request went out (llama-server does, now and then,
+            // after a streamed reply): OpenAI's clients retry such connection errors on a new connection.
+            if (!retryOnce) {
+                System.err.println("request failed: " + first.getMessage());
+                return new Reply(0, "", -1, 0, 0, System.nanoTime() - start, List.of(), false, false, false);
+            }
+            retried = true;
+            try {
+                response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+            } catch (IOException e) {
+                System.err.println("request failed twice: " + first.getMessage() + "; " + e.getMessage());
+                return new Reply(0, "", -1, 0, 0, System.nanoTime() - start, List.of(), false, false, true);
+            }
         }
         if (response.statusCode() != 200) {
             System.err.println("HTTP " + response.statusCode() + ": " + new String(response.body().readAllBytes(), StandardCharsets.UTF_8));
-            return new Reply(response.statusCode(), "", -1, 0, 0, System.nanoTime() - start, List.of(), false, false);
+            return new Reply(response.statusCode(), "", -1, 0, 0, System.nanoTime() - start, List.of(), false, false, retried);
         }
         StringBuilder text = new StringBuilder();
         List<Long> gaps = new ArrayList<>();
@@ -107,7 +123,7 @@ final class BenchClient {
                 finished |= choices.get(0).hasNonNull("finish_reason");
             }
         }
-        return new Reply(200, text.toString(), usage, pieces, first, System.nanoTime() - start, gaps, finished, done);
+        return new Reply(200, text.toString(), usage, pieces, first, System.nanoTime() - start, gaps, finished, done, retried);
     }
 
     /** The id the server gives its model in {@code /v1/models}, which requests must name. */

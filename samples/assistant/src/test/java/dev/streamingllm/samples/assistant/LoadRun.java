@@ -95,7 +95,7 @@ public final class LoadRun {
     private static TurnStats turn(HttpClient http, String base, String id, String message, int maxTokens) throws Exception {
         BenchClient.Reply reply = BenchClient.send(http, base, Map.of("model", modelId, "stream", true, "temperature", 0,
                 "max_tokens", maxTokens, "stream_options", Map.of("include_usage", true),
-                "messages", List.of(Map.of("role", "user", "content", message))), Map.of("X-Conversation-Id", id), at -> { });
+                "messages", List.of(Map.of("role", "user", "content", message))), Map.of("X-Conversation-Id", id), at -> { }, false);
         if (reply.status() != 200) {
             return new TurnStats("HTTP " + reply.status(), 0, reply.totalNanos(), 0, false);
         }

@@ -49,7 +49,7 @@ public final class ServeBench {
 
     /** One engine at one concurrency. */
     record Level(String engine, int clients, int turns, long tokens, double seconds, double ttftP50, double ttftP95, double gapP95,
-            int incomplete) {
+            int incomplete, int retried) {
 
         double tokensPerSecond() {
             return tokens / seconds;
@@ -145,10 +145,11 @@ public final class ServeBench {
             long[] ttft = replies.stream().mapToLong(Reply::firstTokenNanos).sorted().toArray();
             long[] gaps = replies.stream().flatMap(r -> r.gapsNanos().stream()).mapToLong(Long::longValue).sorted().toArray();
             int incomplete = (int) replies.stream().filter(r -> !r.done()).count();
-            Level level = new Level(engine, clients, turns, tokens, seconds, ms(ttft, 50), ms(ttft, 95), ms(gaps, 95), incomplete);
+            int retried = (int) replies.stream().filter(Reply::retried).count();
+            Level level = new Level(engine, clients, turns, tokens, seconds, ms(ttft, 50), ms(ttft, 95), ms(gaps, 95), incomplete, retried);
             System.out.printf("%s, %d clients: %d tokens in %.1f s = %.1f tokens/s; first token p50 %.0f ms, p95 %.0f ms; "
-                    + "inter-token p95 %.0f ms; incomplete %d%n", engine, clients, tokens, seconds, level.tokensPerSecond(),
-                    level.ttftP50(), level.ttftP95(), level.gapP95(), incomplete);
+                    + "inter-token p95 %.0f ms; incomplete %d; retried %d%n", engine, clients, tokens, seconds, level.tokensPerSecond(),
+                    level.ttftP50(), level.ttftP95(), level.gapP95(), incomplete, retried);
             out.add(level);
         }
         return out;
@@ -253,16 +254,16 @@ public final class ServeBench {
         body.put("max_tokens", maxTokens);
         body.put("stream_options", Map.of("include_usage", true));
         body.put("messages", history);
-        return BenchClient.send(http, base, body, Map.of(), arrival);
+        return BenchClient.send(http, base, body, Map.of(), arrival, true);
     }
 
     private static void report(List<Level> results) {
         System.out.println();
-        System.out.println("| engine | clients | output tokens/s | first token p50 / p95 (ms) | inter-token p95 (ms) | incomplete |");
-        System.out.println("| --- | --- | --- | --- | --- | --- |");
+        System.out.println("| engine | clients | output tokens/s | first token p50 / p95 (ms) | inter-token p95 (ms) | incomplete | retried |");
+        System.out.println("| --- | --- | --- | --- | --- | --- | --- |");
         for (Level l : results) {
-            System.out.printf("| %s | %d | %.1f | %.0f / %.0f | %.0f | %d |%n", l.engine(), l.clients(), l.tokensPerSecond(), l.ttftP50(),
-                    l.ttftP95(), l.gapP95(), l.incomplete());
+            System.out.printf("| %s | %d | %.1f | %.0f / %.0f | %.0f | %d | %d |%n", l.engine(), l.clients(), l.tokensPerSecond(), l.ttftP50(),
+                    l.ttftP95(), l.gapP95(), l.incomplete(), l.retried());
         }
         List<Level> ours = results.stream().filter(l -> l.engine().equals("streamingllm")).toList();
         List<Level> peer = results.stream().filter(l -> l.engine().equals("llama-server")).toList();
