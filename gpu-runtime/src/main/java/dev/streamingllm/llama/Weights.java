@@ -30,6 +30,20 @@ public record Weights(
             WeightMatrix ffnDown) {
     }
 
+    /**
+     * Makes now what the CPU kernels decode from besides the mapped file ({@link WeightMatrix#prepareForDecode}),
+     * rather than in the first decode step: the CPU backend calls it at load, a GPU backend never does.
+     */
+    public void prepareForDecode() {
+        for (Layer layer : layers) {
+            for (WeightMatrix matrix : new WeightMatrix[] {layer.attnQ(), layer.attnK(), layer.attnV(), layer.attnOutput(),
+                    layer.ffnGate(), layer.ffnUp(), layer.ffnDown()}) {
+                matrix.prepareForDecode();
+            }
+        }
+        output.prepareForDecode();
+    }
+
     public static Weights load(GGUFFile gguf, ModelConfig config) {
         Layer[] layers = new Layer[config.layers()];
         for (int i = 0; i < layers.length; i++) {

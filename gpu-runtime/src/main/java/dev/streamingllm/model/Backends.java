@@ -61,7 +61,10 @@ public final class Backends {
             CudaOptions cudaOptions) {
         return switch (choice.backend()) {
             case CUDA -> new CudaDecoder(gguf, config, weights, choice.device().orElseThrow(), cudaOptions);
-            case CPU, AUTO -> cpu;
+            case CPU, AUTO -> {
+                weights.prepareForDecode();
+                yield cpu;
+            }
         };
     }
 }

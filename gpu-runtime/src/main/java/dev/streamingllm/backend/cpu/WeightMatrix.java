@@ -163,6 +163,17 @@ public abstract sealed class WeightMatrix
     }
 
     /**
+     * Makes this matrix's {@link #interleaved} copy now, where it has one, rather than in the first decode step, which
+     * would otherwise pause while every matrix of the model is copied.
+     */
+    public void prepareForDecode() {
+        InterleavedNibbles.Lazy groups = interleaved();
+        if (groups != null) {
+            groups.get();
+        }
+    }
+
+    /**
      * Whether a decode step's matmul rounds the activations it multiplies (the integer kernels, {@link
      * QuantizedActivations}), so its results differ from float arithmetic by that rounding.
      */

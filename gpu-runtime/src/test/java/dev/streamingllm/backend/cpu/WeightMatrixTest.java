@@ -231,7 +231,8 @@ class WeightMatrixTest {
 
     /**
      * A 4-bit matrix makes its interleaved copy at its first decode multiply, not at load, nor for a batch that goes
-     * through tiles: a model decoded on the GPU holds its host matrices without ever multiplying them.
+     * through tiles: a model decoded on the GPU holds its host matrices without ever multiplying them. The CPU backend
+     * has it made at load ({@link WeightMatrix#prepareForDecode}).
      */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"tiny-gqa-q4_0", "tiny-gqa-q4_1", "tiny-gqa-q4_k_m"})
@@ -245,6 +246,10 @@ class WeightMatrixTest {
             assertThat(m.interleaved().isBuilt()).as("%s after a batch of %d", m, batch).isFalse();
             m.matmul(random(m.cols(), 6), new float[m.rows()], 1);
             assertThat(m.interleaved().isBuilt()).as("%s after a decode step", m).isTrue();
+
+            WeightMatrix prepared = WeightMatrix.of(gguf.tensor("blk.0.attn_k.weight"), true);
+            prepared.prepareForDecode(); // as the CPU backend does at load
+            assertThat(prepared.interleaved().isBuilt()).as("%s prepared", prepared).isTrue();
         }
     }
 
