@@ -13,8 +13,9 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * A 4-bit matrix (Q4_0, Q4_1, Q4_K) copied at load into groups of {@value #GROUP} rows interleaved weight by weight, so that
- * one 512-bit vector of 16-bit lanes holds the same weight of every row of a group: a decode step multiplies a
+ * A 4-bit matrix (Q4_0, Q4_1, Q4_K) copied, when the CPU backend loads it ({@link Lazy}), into groups of
+ * {@value #GROUP} rows interleaved weight by weight, so that one 512-bit vector of 16-bit lanes holds the same weight
+ * of every row of a group: a decode step multiplies a
  * group's 32 rows at once against the activations quantized to 11 bits ({@link QuantizedActivations}), each
  * activation broadcast once for all of them, and no lane is ever summed across.
  *
