@@ -13,13 +13,9 @@ import java.util.Map;
 import org.bytedeco.cuda.cudart.CUfunc_st;
 import org.bytedeco.cuda.cudart.CUmod_st;
 import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.javacpp.DoublePointer;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
-import org.bytedeco.javacpp.PointerScope;
 
 /** The compiled kernel module on the device and typed launches of its entry points. */
 final class Kernels implements AutoCloseable {
@@ -48,19 +44,38 @@ final class Kernels implements AutoCloseable {
                 "cuFuncSetAttribute(" + name + ")");
     }
 
+    /** The most parameters a kernel of {@link KernelSource} takes. */
+    static final int MAX_ARGUMENTS = 32;
+
+    /**
+     * One 8-byte slot per parameter and the array of their addresses that {@code cuLaunchKernel} reads, made once:
+     * the driver copies the values before the launch returns, so every launch can reuse them, where building them in
+     * fresh native memory cost about 5 us a launch and a decode step launches hundreds of kernels.
+     */
+    private final LongPointer[] slots = new LongPointer[MAX_ARGUMENTS];
+    private final PointerPointer<Pointer> parameters = new PointerPointer<>(MAX_ARGUMENTS);
+
+    {
+        for (int i = 0; i < MAX_ARGUMENTS; i++) {
+            slots[i] = new LongPointer(1);
+            parameters.put(i, slots[i]);
+        }
+    }
+
     /**
      * Launches {@code name} on the default stream. Arguments: {@link Cuda.DevicePtr} (device pointers),
-     * Integer, Long, Float, Double, in the kernel's parameter order.
+     * Integer, Long, Float, Double, in the kernel's parameter order. A 4-byte value sits in its slot's low bytes, where
+     * the kernel reads it (little-endian).
      */
-    void launch(String name, int gridX, int gridY, int block, int sharedBytes, Object... args) {
-        try (PointerScope scope = new PointerScope()) {
-            PointerPointer<Pointer> params = new PointerPointer<>(args.length);
-            for (int i = 0; i < args.length; i++) {
-                params.put(i, holder(args[i], name, i));
-            }
-            checkDriver(cuLaunchKernel(function(name), gridX, gridY, 1, block, 1, 1, sharedBytes, null, params, null),
-                    "launch of " + name);
+    synchronized void launch(String name, int gridX, int gridY, int block, int sharedBytes, Object... args) {
+        if (args.length > MAX_ARGUMENTS) {
+            throw new IllegalArgumentException(name + " is launched with " + args.length + " arguments, more than " + MAX_ARGUMENTS);
         }
+        for (int i = 0; i < args.length; i++) {
+            slots[i].put(0, bits(args[i], name, i));
+        }
+        checkDriver(cuLaunchKernel(function(name), gridX, gridY, 1, block, 1, 1, sharedBytes, null, parameters, null),
+                "launch of " + name);
     }
 
     /** Launches {@code name} over {@code total} elements, one thread each: {@code name(a, b, total)}. */
@@ -68,13 +83,13 @@ final class Kernels implements AutoCloseable {
         launch(name, (total + BLOCK - 1) / BLOCK, 1, BLOCK, 0, a, b, total);
     }
 
-    private static Pointer holder(Object arg, String kernel, int index) {
+    private static long bits(Object arg, String kernel, int index) {
         return switch (arg) {
-            case Cuda.DevicePtr p -> new LongPointer(1).put(p.address());
-            case Integer v -> new IntPointer(1).put(v);
-            case Long v -> new LongPointer(1).put(v);
-            case Float v -> new FloatPointer(1).put(v);
-            case Double v -> new DoublePointer(1).put(v);
+            case Cuda.DevicePtr p -> p.address();
+            case Integer v -> v & 0xFFFFFFFFL;
+            case Long v -> v;
+            case Float v -> Float.floatToRawIntBits(v) & 0xFFFFFFFFL;
+            case Double v -> Double.doubleToRawLongBits(v);
             default -> throw new IllegalArgumentException("argument " + index + " of " + kernel + " has unsupported type "
                     + arg.getClass().getName());
         };

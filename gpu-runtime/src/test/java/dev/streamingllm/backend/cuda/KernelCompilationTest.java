@@ -11,6 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,6 +32,19 @@ class KernelCompilationTest {
                 "matvec_q4_k", "dequant_q8_0_f16", "dequant_q4_0_f16", "dequant_q4_1_f16", "dequant_q5_0_f16", "dequant_q5_1_f16",
                 "dequant_q4_k_f16", "f32_to_f16_rows", "f32_to_bf16_rows");
         assertThat(KernelSource.source()).doesNotContainPattern("(?m)^\\s*#\\s*include");
+    }
+
+    /** A launch writes its arguments into {@link Kernels#MAX_ARGUMENTS} slots made once. */
+    @Test
+    void noKernelTakesMoreParametersThanALaunchHasSlots() {
+        Matcher signature = Pattern.compile("extern \"C\" __global__ void (\\w+)\\(([^)]*)\\)")
+                .matcher(KernelSource.source());
+        int kernels = 0;
+        while (signature.find()) {
+            kernels++;
+            assertThat(signature.group(2).split(",")).as(signature.group(1)).hasSizeLessThanOrEqualTo(Kernels.MAX_ARGUMENTS);
+        }
+        assertThat(kernels).isEqualTo(KernelSource.kernelNames().size());
     }
 
     @Test
