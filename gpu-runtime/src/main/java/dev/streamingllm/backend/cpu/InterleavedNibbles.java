@@ -59,9 +59,9 @@ final class InterleavedNibbles {
     }
 
     /**
-     * A matrix's copy, made at its first decode multiply rather than at load: a model decoded on the GPU keeps its
-     * host matrices for the embedding rows, and never multiplies them. The first threads to need the copy wait while
-     * one of them makes it.
+     * A matrix's copy, made when first needed: the CPU backend asks for it at load ({@link WeightMatrix#prepareForDecode}),
+     * while a model decoded on the GPU keeps its host matrices for the embedding rows and never makes it. The first
+     * threads to need the copy wait while one of them makes it.
      */
     static final class Lazy {
 

@@ -155,8 +155,9 @@ public abstract sealed class WeightMatrix
     }
 
     /**
-     * This matrix's rows interleaved in groups for the group kernel against quantized activations, made at the first
-     * decode multiply, or null: the 4-bit Vector API matrices hold them where {@link InterleavedNibbles#applies}.
+     * This matrix's rows interleaved in groups for the group kernel against quantized activations, made when first
+     * needed ({@link InterleavedNibbles.Lazy}), or null: the 4-bit Vector API matrices hold them where
+     * {@link InterleavedNibbles#applies}.
      */
     InterleavedNibbles.Lazy interleaved() {
         return null;

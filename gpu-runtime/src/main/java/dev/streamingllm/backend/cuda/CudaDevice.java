@@ -74,8 +74,8 @@ public record CudaDevice(int index, String name, int major, int minor, long tota
         try {
             Loader.load(org.bytedeco.cuda.global.cudart.class);
         } catch (Throwable e) {
-            // UnsatisfiedLinkError (no libcuda.so.1 = no driver, no libcudart.so.13 = no CUDA 13 runtime) or a
-            // loader failure wrapping it; either way the cause's message names the missing library.
+            // UnsatisfiedLinkError (no libcuda.so.1 = no driver, no libcudart.so.13 = no CUDA 13 runtime) or a loader
+            // failure wrapping it, whose message names the missing library only the first time the class is loaded.
             return none("the CUDA libraries could not be loaded (" + missingLibrary().orElseGet(() -> rootMessage(e)) + ")");
         }
         int[] driver = new int[1];
@@ -108,9 +108,9 @@ public record CudaDevice(int index, String name, int major, int minor, long tota
     }
 
     /**
-     * The first of {@link #MACHINE_LIBRARIES} that cannot be opened, on the loader's search path or in the toolkit's
-     * folder, looked for by itself: once a class's native libraries failed to load, later loads of that class only say
-     * that its initializer failed, no longer what is missing.
+     * The first library the backend needs ({@link #MACHINE_LIBRARIES}) that cannot be opened, on the loader's search
+     * path or in the toolkit's folder, looked for by itself: once a class's native libraries failed to load, later loads
+     * of that class only say that its initializer failed, no longer what is missing.
      */
     private static Optional<String> missingLibrary() {
         for (String library : MACHINE_LIBRARIES) {

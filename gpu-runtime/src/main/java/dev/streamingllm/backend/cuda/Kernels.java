@@ -112,5 +112,9 @@ final class Kernels implements AutoCloseable {
     @Override
     public void close() {
         cuModuleUnload(module);
+        parameters.close();
+        for (LongPointer slot : slots) {
+            slot.close();
+        }
     }
 }

@@ -48,8 +48,8 @@ final class BenchClient {
 
     /**
      * Posts {@code body} (with {@code "stream": true}) to {@code /v1/chat/completions}; {@code arrival} hears the time of
-     * every piece. With {@code retryOnce}, a request whose connection closed before any byte came back is sent again
-     * once ({@link Reply#retried}); without, it counts as incomplete, as a refusal does.
+     * every piece. With {@code retryOnce}, a request that got no response (its connection closed or refused before any
+     * byte came back) is sent again once ({@link Reply#retried}); without, it counts as incomplete, as a refusal does.
      */
     static Reply send(HttpClient http, String base, Map<String, ?> body, Map<String, String> headers, LongConsumer arrival,
             boolean retryOnce) throws IOException, InterruptedException {
@@ -62,8 +62,9 @@ final class BenchClient {
         try {
             response = http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
         } catch (IOException first) {
-            // A kept-alive connection the server closed as the request went out (llama-server does, now and then,
-            // after a streamed reply): OpenAI's clients retry such connection errors on a new connection.
+            // No response at all: most often a kept-alive connection the server closed as the request went out
+            // (llama-server does, now and then, after a streamed reply). OpenAI's clients retry connection errors on a
+            // new connection; the reply's times then count from the first attempt.
             if (!retryOnce) {
                 System.err.println("request failed: " + first.getMessage());
                 return new Reply(0, "", -1, 0, 0, System.nanoTime() - start, List.of(), false, false, false);
