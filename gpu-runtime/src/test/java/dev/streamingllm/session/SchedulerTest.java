@@ -16,8 +16,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
@@ -28,11 +26,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class SchedulerTest {
-
-    private static final String[] PROMPTS = {
-        "Once upon a time", "The little dog", "Tom and Sue went to the park", "One day, a bird", "The sun was hot and",
-        "Lily had a red ball.", "Mom said", "There was a big tree", "A girl named Mia", "The cat sat on the mat and",
-    };
 
     private static Model model;
     private static Engine engine;
@@ -101,30 +94,7 @@ class SchedulerTest {
     /** Ten conversations at once reply exactly as each does alone, in fewer forward passes than one at a time. */
     @Test
     void concurrentGenerationsReplyAsTheyDoAloneInSharedSteps() throws Exception {
-        SamplingParams greedy = SamplingParams.builder().temperature(0).maxTokens(60).build();
-        List<String> alone = new ArrayList<>();
-        long before = engine.scheduler().steps();
-        for (String prompt : PROMPTS) {
-            alone.add(reply(prompt, greedy));
-        }
-        long sequentialSteps = engine.scheduler().steps() - before;
-
-        CountDownLatch start = new CountDownLatch(1);
-        List<CompletableFuture<String>> replies = new ArrayList<>();
-        before = engine.scheduler().steps();
-        try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
-            for (String prompt : PROMPTS) {
-                replies.add(CompletableFuture.supplyAsync(() -> {
-                    await(start);
-                    return reply(prompt, greedy);
-                }, threads));
-            }
-            start.countDown();
-            for (int i = 0; i < PROMPTS.length; i++) {
-                assertThat(replies.get(i).get()).as(PROMPTS[i]).isEqualTo(alone.get(i));
-            }
-        }
-        assertThat(engine.scheduler().steps() - before).isLessThan(sequentialSteps / 2);
+        ConcurrentReplies.assertTheyReplyAsAlone(model, engine, CacheConfig.streaming(4, 44));
     }
 
     /**
@@ -218,12 +188,6 @@ class SchedulerTest {
             assertThat(generator.generate(new Session(model.decoder(), CacheConfig.streaming(4, 60)), prompt, five,
                     piece -> { }, () -> false).completionTokens()).isEqualTo(5);
         }
-    }
-
-    private static String reply(String prompt, SamplingParams params) {
-        Session session = engine.newSession(CacheConfig.streaming(4, 44));
-        return new Generator(model.tokenizer(), engine.scheduler())
-                .generate(session, model.tokenizer().encode(prompt, true, false), params, piece -> { }, () -> false).text();
     }
 
     private static int[] tokens(Model m, int count, int seed) {
