@@ -230,6 +230,31 @@ class WeightMatrixTest {
     }
 
     /**
+     * The group kernels take four tokens at a time, then two, then one: a token gets the same bits whichever of them
+     * it goes through, so a conversation's reply does not depend on how many others share its decode steps.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"tiny-gqa-q4_0", "tiny-gqa-q4_1", "tiny-gqa-q4_k_m"})
+    void aTokenGetsTheSameBitsInABatchAsAlone(String model) {
+        try (GGUFFile gguf = open(model)) {
+            WeightMatrix m = WeightMatrix.of(gguf.tensor("blk.0.attn_q.weight"), true);
+            assumeTrue(m.interleaved() != null, "4-bit matrices are interleaved on 512-bit machines only");
+            for (int batch = 1; batch < InterleavedNibbles.TILED_FROM; batch++) {
+                assertThat(m.tiled(batch)).as("%s at %d tokens", m, batch).isFalse();
+                float[] x = random(batch * m.cols(), 11 + batch);
+                float[] together = new float[batch * m.rows()];
+                m.matmul(x, together, batch);
+                for (int b = 0; b < batch; b++) {
+                    float[] alone = new float[m.rows()];
+                    m.matmul(java.util.Arrays.copyOfRange(x, b * m.cols(), (b + 1) * m.cols()), alone, 1);
+                    assertThat(java.util.Arrays.copyOfRange(together, b * m.rows(), (b + 1) * m.rows()))
+                            .as("%s token %d of %d", m, b, batch).containsExactly(alone);
+                }
+            }
+        }
+    }
+
+    /**
      * A 4-bit matrix makes its interleaved copy at its first decode multiply, not at load, nor for a batch that goes
      * through tiles: a model decoded on the GPU holds its host matrices without ever multiplying them. The CPU backend
      * has it made at load ({@link WeightMatrix#prepareForDecode}).
