@@ -113,17 +113,21 @@ public final class ServeBench {
     private static List<Level> drive(String engine, HttpClient http, String base, int[] levels, int turns, int maxTokens) throws Exception {
         String model = BenchClient.modelId(http, base);
         // warm-up: the JIT compiles the kernels (and llama-server's slots start) before anything is timed; four
-        // conversations at once, so that the batched kernels of several rows are compiled too, not only a single
-        // stream's (warmed by one conversation, the first timed batches of four ran at half the speed of later ones)
+        // conversations at once, so that the batched kernels of several rows are compiled too (warmed by one
+        // conversation, the first timed batches of four ran at half the speed of later ones), then one alone, so that
+        // the one-row kernels are too (warmed by four only, the first timed single stream ran at two thirds of its speed)
         int warmUp = Math.min(4, Arrays.stream(levels).max().orElse(1));
-        try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
-            List<Future<List<Reply>>> runs = new ArrayList<>();
-            for (int c = 0; c < warmUp; c++) {
-                int client = 1000 + c; // conversations of their own, none of the timed ones
-                runs.add(pool.submit(() -> conversation(http, base, model, client, turns, maxTokens)));
-            }
-            for (Future<List<Reply>> run : runs) {
-                run.get();
+        int conversations = 0;
+        for (int together : warmUp > 1 ? new int[] {warmUp, 1} : new int[] {1}) {
+            try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+                List<Future<List<Reply>>> runs = new ArrayList<>();
+                for (int c = 0; c < together; c++) {
+                    int client = 1000 + conversations++; // conversations of their own, none of the timed ones
+                    runs.add(pool.submit(() -> conversation(http, base, model, client, turns, maxTokens)));
+                }
+                for (Future<List<Reply>> run : runs) {
+                    run.get();
+                }
             }
         }
         List<Level> out = new ArrayList<>();
