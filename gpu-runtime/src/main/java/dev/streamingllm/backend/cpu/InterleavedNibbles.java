@@ -163,14 +163,9 @@ final class InterleavedNibbles {
             }
         }
         int b = 0;
-        for (; b + 4 <= batch; b += 4) {
+        for (int tokens; (tokens = batch - b >= 4 ? 4 : batch - b >= 2 ? 2 : 0) > 0; b += tokens) {
             for (int g = first / GROUP; g < last / GROUP; g++) {
-                multiply4(g, x, b, out, rows, g * GROUP);
-            }
-        }
-        for (; b + 2 <= batch; b += 2) {
-            for (int g = first / GROUP; g < last / GROUP; g++) {
-                multiply2(g, x, b, out, b * rows + g * GROUP, (b + 1) * rows + g * GROUP);
+                multiplyTokens(g, x, b, tokens, out, rows, g * GROUP);
             }
         }
         if (b < batch) {
@@ -248,74 +243,14 @@ final class InterleavedNibbles {
     }
 
     /**
-     * {@link #multiply(int, QuantizedActivations, int, float[], int)} for tokens {@code token} and {@code token + 1}
-     * at once, into {@code out[outOffset0 + r]} and {@code out[outOffset1 + r]}: the nibbles are loaded and unpacked
-     * once for both, a third of the single-token kernel's vector operations, and each token's sums are formed in the
-     * same order as there, so both get the same bits as from that kernel.
+     * {@code out[(token + i) * rows + rowOffset + r] = row(group * 32 + r) . x[token + i]} for the group's 32 rows and
+     * {@code tokens} tokens, 2 or 4: {@link #multiply(int, QuantizedActivations, int, float[], int)} with the nibbles
+     * loaded and unpacked once for all the tokens, so only the products and sums repeat per token. Every token's sums
+     * are formed in the same order as there, so a token gets the same bits in a batch as alone. The tokens are named
+     * variables rather than an array of vectors, which C2 would allocate. The one-token kernel stays apart: with this
+     * one's branches, a token alone cost 2-6% more.
      */
-    private void multiply2(int group, QuantizedActivations x, int token, float[] out, int outOffset0, int outOffset1) {
-        short[] values = x.values;
-        FloatVector accA0 = FloatVector.zero(FLOATS);
-        FloatVector accA1 = FloatVector.zero(FLOATS);
-        FloatVector accB0 = FloatVector.zero(FLOATS);
-        FloatVector accB1 = FloatVector.zero(FLOATS);
-        for (int b = 0; b < blocks; b++) {
-            long block = at(group, b);
-            int xa = (token * blocks + b) * BLOCK;
-            int xb = xa + blocks * BLOCK;
-            IntVector sumA0 = IntVector.zero(INTS);
-            IntVector sumA1 = IntVector.zero(INTS);
-            IntVector sumB0 = IntVector.zero(INTS);
-            IntVector sumB1 = IntVector.zero(INTS);
-            for (int j = 0; j < BLOCK / 2; j += 2) {
-                ShortVector q0 = (ShortVector) ByteVector.fromMemorySegment(ROW_BYTES, data, block + (long) GROUP * j, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, ROW_SHORTS, 0);
-                ShortVector q1 = (ShortVector) ByteVector.fromMemorySegment(ROW_BYTES, data, block + (long) GROUP * (j + 1), LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, ROW_SHORTS, 0);
-                ShortVector low0 = q0.and((short) 0xF).sub((short) 8);
-                ShortVector high0 = q0.lanewise(VectorOperators.LSHR, 4).sub((short) 8);
-                ShortVector low1 = q1.and((short) 0xF).sub((short) 8);
-                ShortVector high1 = q1.lanewise(VectorOperators.LSHR, 4).sub((short) 8);
-                ShortVector productsA = low0.mul(values[xa + j]).add(high0.mul(values[xa + j + 16]))
-                        .add(low1.mul(values[xa + j + 1])).add(high1.mul(values[xa + j + 17]));
-                ShortVector productsB = low0.mul(values[xb + j]).add(high0.mul(values[xb + j + 16]))
-                        .add(low1.mul(values[xb + j + 1])).add(high1.mul(values[xb + j + 17]));
-                sumA0 = sumA0.add((IntVector) productsA.convertShape(VectorOperators.S2I, INTS, 0));
-                sumA1 = sumA1.add((IntVector) productsA.convertShape(VectorOperators.S2I, INTS, 1));
-                sumB0 = sumB0.add((IntVector) productsB.convertShape(VectorOperators.S2I, INTS, 0));
-                sumB1 = sumB1.add((IntVector) productsB.convertShape(VectorOperators.S2I, INTS, 1));
-            }
-            long scales = block + QUANT_BYTES;
-            FloatVector d0 = FloatVector.fromMemorySegment(FLOATS, data, scales, LE);
-            FloatVector d1 = FloatVector.fromMemorySegment(FLOATS, data, scales + 16 * Float.BYTES, LE);
-            FloatVector scaleA = FloatVector.broadcast(FLOATS, x.scales[token * blocks + b]);
-            FloatVector scaleB = FloatVector.broadcast(FLOATS, x.scales[(token + 1) * blocks + b]);
-            accA0 = ((FloatVector) sumA0.convert(VectorOperators.I2F, 0)).mul(d0).fma(scaleA, accA0);
-            accA1 = ((FloatVector) sumA1.convert(VectorOperators.I2F, 0)).mul(d1).fma(scaleA, accA1);
-            accB0 = ((FloatVector) sumB0.convert(VectorOperators.I2F, 0)).mul(d0).fma(scaleB, accB0);
-            accB1 = ((FloatVector) sumB1.convert(VectorOperators.I2F, 0)).mul(d1).fma(scaleB, accB1);
-            if (offsets) {
-                FloatVector m0 = FloatVector.fromMemorySegment(FLOATS, data, scales + GROUP * Float.BYTES, LE);
-                FloatVector m1 = FloatVector.fromMemorySegment(FLOATS, data, scales + (GROUP + 16) * Float.BYTES, LE);
-                FloatVector sumA = FloatVector.broadcast(FLOATS, x.sums[token * blocks + b]);
-                FloatVector sumB = FloatVector.broadcast(FLOATS, x.sums[(token + 1) * blocks + b]);
-                accA0 = m0.fma(sumA, accA0);
-                accA1 = m1.fma(sumA, accA1);
-                accB0 = m0.fma(sumB, accB0);
-                accB1 = m1.fma(sumB, accB1);
-            }
-        }
-        accA0.intoArray(out, outOffset0);
-        accA1.intoArray(out, outOffset0 + 16);
-        accB0.intoArray(out, outOffset1);
-        accB1.intoArray(out, outOffset1 + 16);
-    }
-
-    /**
-     * {@link #multiply2} for tokens {@code token} to {@code token + 3}, into {@code out[(token + i) * rows + rowOffset + r]}:
-     * the four tokens' sums and accumulators (16 vectors) and the unpacked nibbles fit in AVX-512's 32 registers.
-     */
-    private void multiply4(int group, QuantizedActivations x, int token, float[] out, int rows, int rowOffset) {
+    private void multiplyTokens(int group, QuantizedActivations x, int token, int tokens, float[] out, int rows, int rowOffset) {
         short[] values = x.values;
         FloatVector accA0 = FloatVector.zero(FLOATS);
         FloatVector accA1 = FloatVector.zero(FLOATS);
@@ -327,16 +262,16 @@ final class InterleavedNibbles {
         FloatVector accD1 = FloatVector.zero(FLOATS);
         for (int b = 0; b < blocks; b++) {
             long block = at(group, b);
-            int xA = ((token + 0) * blocks + b) * BLOCK;
+            int xA = (token * blocks + b) * BLOCK;
+            int xB = ((token + 1) * blocks + b) * BLOCK;
+            int xC = ((token + 2) * blocks + b) * BLOCK;
+            int xD = ((token + 3) * blocks + b) * BLOCK;
             IntVector sumA0 = IntVector.zero(INTS);
             IntVector sumA1 = IntVector.zero(INTS);
-            int xB = ((token + 1) * blocks + b) * BLOCK;
             IntVector sumB0 = IntVector.zero(INTS);
             IntVector sumB1 = IntVector.zero(INTS);
-            int xC = ((token + 2) * blocks + b) * BLOCK;
             IntVector sumC0 = IntVector.zero(INTS);
             IntVector sumC1 = IntVector.zero(INTS);
-            int xD = ((token + 3) * blocks + b) * BLOCK;
             IntVector sumD0 = IntVector.zero(INTS);
             IntVector sumD1 = IntVector.zero(INTS);
             for (int j = 0; j < BLOCK / 2; j += 2) {
@@ -356,54 +291,62 @@ final class InterleavedNibbles {
                         .add(low1.mul(values[xB + j + 1])).add(high1.mul(values[xB + j + 17]));
                 sumB0 = sumB0.add((IntVector) productsB.convertShape(VectorOperators.S2I, INTS, 0));
                 sumB1 = sumB1.add((IntVector) productsB.convertShape(VectorOperators.S2I, INTS, 1));
-                ShortVector productsC = low0.mul(values[xC + j]).add(high0.mul(values[xC + j + 16]))
-                        .add(low1.mul(values[xC + j + 1])).add(high1.mul(values[xC + j + 17]));
-                sumC0 = sumC0.add((IntVector) productsC.convertShape(VectorOperators.S2I, INTS, 0));
-                sumC1 = sumC1.add((IntVector) productsC.convertShape(VectorOperators.S2I, INTS, 1));
-                ShortVector productsD = low0.mul(values[xD + j]).add(high0.mul(values[xD + j + 16]))
-                        .add(low1.mul(values[xD + j + 1])).add(high1.mul(values[xD + j + 17]));
-                sumD0 = sumD0.add((IntVector) productsD.convertShape(VectorOperators.S2I, INTS, 0));
-                sumD1 = sumD1.add((IntVector) productsD.convertShape(VectorOperators.S2I, INTS, 1));
+                if (tokens == 4) {
+                    ShortVector productsC = low0.mul(values[xC + j]).add(high0.mul(values[xC + j + 16]))
+                            .add(low1.mul(values[xC + j + 1])).add(high1.mul(values[xC + j + 17]));
+                    sumC0 = sumC0.add((IntVector) productsC.convertShape(VectorOperators.S2I, INTS, 0));
+                    sumC1 = sumC1.add((IntVector) productsC.convertShape(VectorOperators.S2I, INTS, 1));
+                    ShortVector productsD = low0.mul(values[xD + j]).add(high0.mul(values[xD + j + 16]))
+                            .add(low1.mul(values[xD + j + 1])).add(high1.mul(values[xD + j + 17]));
+                    sumD0 = sumD0.add((IntVector) productsD.convertShape(VectorOperators.S2I, INTS, 0));
+                    sumD1 = sumD1.add((IntVector) productsD.convertShape(VectorOperators.S2I, INTS, 1));
+                }
             }
             long scales = block + QUANT_BYTES;
             FloatVector d0 = FloatVector.fromMemorySegment(FLOATS, data, scales, LE);
             FloatVector d1 = FloatVector.fromMemorySegment(FLOATS, data, scales + 16 * Float.BYTES, LE);
-            FloatVector scaleA = FloatVector.broadcast(FLOATS, x.scales[(token + 0) * blocks + b]);
+            FloatVector scaleA = FloatVector.broadcast(FLOATS, x.scales[token * blocks + b]);
             accA0 = ((FloatVector) sumA0.convert(VectorOperators.I2F, 0)).mul(d0).fma(scaleA, accA0);
             accA1 = ((FloatVector) sumA1.convert(VectorOperators.I2F, 0)).mul(d1).fma(scaleA, accA1);
             FloatVector scaleB = FloatVector.broadcast(FLOATS, x.scales[(token + 1) * blocks + b]);
             accB0 = ((FloatVector) sumB0.convert(VectorOperators.I2F, 0)).mul(d0).fma(scaleB, accB0);
             accB1 = ((FloatVector) sumB1.convert(VectorOperators.I2F, 0)).mul(d1).fma(scaleB, accB1);
-            FloatVector scaleC = FloatVector.broadcast(FLOATS, x.scales[(token + 2) * blocks + b]);
-            accC0 = ((FloatVector) sumC0.convert(VectorOperators.I2F, 0)).mul(d0).fma(scaleC, accC0);
-            accC1 = ((FloatVector) sumC1.convert(VectorOperators.I2F, 0)).mul(d1).fma(scaleC, accC1);
-            FloatVector scaleD = FloatVector.broadcast(FLOATS, x.scales[(token + 3) * blocks + b]);
-            accD0 = ((FloatVector) sumD0.convert(VectorOperators.I2F, 0)).mul(d0).fma(scaleD, accD0);
-            accD1 = ((FloatVector) sumD1.convert(VectorOperators.I2F, 0)).mul(d1).fma(scaleD, accD1);
+            if (tokens == 4) {
+                FloatVector scaleC = FloatVector.broadcast(FLOATS, x.scales[(token + 2) * blocks + b]);
+                accC0 = ((FloatVector) sumC0.convert(VectorOperators.I2F, 0)).mul(d0).fma(scaleC, accC0);
+                accC1 = ((FloatVector) sumC1.convert(VectorOperators.I2F, 0)).mul(d1).fma(scaleC, accC1);
+                FloatVector scaleD = FloatVector.broadcast(FLOATS, x.scales[(token + 3) * blocks + b]);
+                accD0 = ((FloatVector) sumD0.convert(VectorOperators.I2F, 0)).mul(d0).fma(scaleD, accD0);
+                accD1 = ((FloatVector) sumD1.convert(VectorOperators.I2F, 0)).mul(d1).fma(scaleD, accD1);
+            }
             if (offsets) {
                 FloatVector m0 = FloatVector.fromMemorySegment(FLOATS, data, scales + GROUP * Float.BYTES, LE);
                 FloatVector m1 = FloatVector.fromMemorySegment(FLOATS, data, scales + (GROUP + 16) * Float.BYTES, LE);
-                FloatVector sumA = FloatVector.broadcast(FLOATS, x.sums[(token + 0) * blocks + b]);
+                FloatVector sumA = FloatVector.broadcast(FLOATS, x.sums[token * blocks + b]);
                 accA0 = m0.fma(sumA, accA0);
                 accA1 = m1.fma(sumA, accA1);
                 FloatVector sumB = FloatVector.broadcast(FLOATS, x.sums[(token + 1) * blocks + b]);
                 accB0 = m0.fma(sumB, accB0);
                 accB1 = m1.fma(sumB, accB1);
-                FloatVector sumC = FloatVector.broadcast(FLOATS, x.sums[(token + 2) * blocks + b]);
-                accC0 = m0.fma(sumC, accC0);
-                accC1 = m1.fma(sumC, accC1);
-                FloatVector sumD = FloatVector.broadcast(FLOATS, x.sums[(token + 3) * blocks + b]);
-                accD0 = m0.fma(sumD, accD0);
-                accD1 = m1.fma(sumD, accD1);
+                if (tokens == 4) {
+                    FloatVector sumC = FloatVector.broadcast(FLOATS, x.sums[(token + 2) * blocks + b]);
+                    accC0 = m0.fma(sumC, accC0);
+                    accC1 = m1.fma(sumC, accC1);
+                    FloatVector sumD = FloatVector.broadcast(FLOATS, x.sums[(token + 3) * blocks + b]);
+                    accD0 = m0.fma(sumD, accD0);
+                    accD1 = m1.fma(sumD, accD1);
+                }
             }
         }
-        accA0.intoArray(out, (token + 0) * rows + rowOffset);
-        accA1.intoArray(out, (token + 0) * rows + rowOffset + 16);
+        accA0.intoArray(out, token * rows + rowOffset);
+        accA1.intoArray(out, token * rows + rowOffset + 16);
         accB0.intoArray(out, (token + 1) * rows + rowOffset);
         accB1.intoArray(out, (token + 1) * rows + rowOffset + 16);
-        accC0.intoArray(out, (token + 2) * rows + rowOffset);
-        accC1.intoArray(out, (token + 2) * rows + rowOffset + 16);
-        accD0.intoArray(out, (token + 3) * rows + rowOffset);
-        accD1.intoArray(out, (token + 3) * rows + rowOffset + 16);
+        if (tokens == 4) {
+            accC0.intoArray(out, (token + 2) * rows + rowOffset);
+            accC1.intoArray(out, (token + 2) * rows + rowOffset + 16);
+            accD0.intoArray(out, (token + 3) * rows + rowOffset);
+            accD1.intoArray(out, (token + 3) * rows + rowOffset + 16);
+        }
     }
 }
