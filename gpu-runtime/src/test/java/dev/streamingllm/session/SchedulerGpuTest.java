@@ -21,7 +21,7 @@ class SchedulerGpuTest {
 
     /**
      * Ten conversations at once reply exactly as each does alone, in fewer passes. Every product goes through the
-     * matrix-vector kernels ({@code gemmMinRows} above any pass), whose rows add in the same order however many
+     * matrix-vector kernels (both cuBLAS thresholds above any pass), whose rows add in the same order however many
      * sessions share a pass, so a row crossing between sessions is the only way for a reply to change.
      */
     @Test
@@ -29,7 +29,8 @@ class SchedulerGpuTest {
         CudaDevice.Probe probe = CudaDevice.probe();
         assumeTrue(probe.device().isPresent(), "no usable CUDA device: " + probe.reason());
         CacheConfig cache = CacheConfig.streaming(4, 44);
-        CudaOptions matrixVector = new CudaOptions(0, 32, CudaOptions.DEFAULT_MAX_ROWS, CudaOptions.DEFAULT_MAX_ROWS + 1);
+        CudaOptions matrixVector = new CudaOptions(0, 32, CudaOptions.DEFAULT_MAX_ROWS, CudaOptions.DEFAULT_MAX_ROWS + 1,
+                CudaOptions.DEFAULT_MAX_ROWS + 1);
         try (Model model = Model.load(Shared.model("stories260K.gguf"), Backend.CUDA, CacheSettings.of(cache), matrixVector);
              Engine engine = new Engine(model)) {
             ConcurrentReplies.assertTheyReplyAsAlone(model, engine, cache);

@@ -20,8 +20,8 @@ import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * Matrix products on the device, {@code out[n][rows] = in[n][cols] x W^T}: the matrix-vector kernels
- * (which read the GGML encoding directly) for a few rows, cuBLAS GEMMs from {@code gemmMinRows} on,
- * with quantized weights first expanded to f16 in a scratch buffer.
+ * (which read the GGML encoding directly) for a few rows, cuBLAS GEMMs from {@code gemmMinRows} on
+ * ({@code f16GemmMinRows} for F16 and F32 weights), with quantized weights first expanded to f16 in a scratch buffer.
  */
 final class Matmul implements AutoCloseable {
 
@@ -30,20 +30,26 @@ final class Matmul implements AutoCloseable {
 
     private final Kernels kernels;
     private final int gemmMinRows;
+    private final int f16GemmMinRows;
     private final cublasContext cublas = new cublasContext();
     private final Cuda.DevicePtr halfActivations;
     private final Cuda.DevicePtr dequantized;
+    /** cuBLAS's scalars, made once: native memory per GEMM cost two allocations and frees a product. */
+    private final FloatPointer alpha = new FloatPointer(1f);
+    private final FloatPointer beta = new FloatPointer(0f);
 
     /**
      * @param kernels          the compiled kernels
-     * @param gemmMinRows      rows from which a product goes through cuBLAS
+     * @param gemmMinRows      rows from which a product with a quantized or BF16 matrix goes through cuBLAS
+     * @param f16GemmMinRows   the same for F16 and F32 matrices
      * @param maxRows          rows per pass
      * @param widest           the widest input row of any product
      * @param largestQuantized elements of the largest quantized matrix (0: none)
      */
-    Matmul(Kernels kernels, int gemmMinRows, int maxRows, int widest, long largestQuantized) {
+    Matmul(Kernels kernels, int gemmMinRows, int f16GemmMinRows, int maxRows, int widest, long largestQuantized) {
         this.kernels = kernels;
         this.gemmMinRows = gemmMinRows;
+        this.f16GemmMinRows = f16GemmMinRows;
         if (cublasCreate_v2(cublas) != CUBLAS_STATUS_SUCCESS) {
             throw new CudaException("cublasCreate failed");
         }
@@ -54,7 +60,8 @@ final class Matmul implements AutoCloseable {
     }
 
     void multiply(DeviceMatrix w, Cuda.DevicePtr in, Cuda.DevicePtr out, int n) {
-        if (n < gemmMinRows) {
+        boolean f16 = w.type() == GGMLType.F16 || w.type() == GGMLType.F32;
+        if (n < (f16 ? f16GemmMinRows : gemmMinRows)) {
             for (int c = 0; c < n; c += MV_COLS) {
                 int cols = Math.min(MV_COLS, n - c);
                 kernels.launch(w.matvecKernel(), (w.rows() + Kernels.BLOCK / 32 - 1) / (Kernels.BLOCK / 32), 1, Kernels.BLOCK, 0,
@@ -77,12 +84,10 @@ final class Matmul implements AutoCloseable {
             kernels.elementwise(bf16 ? "f32_to_bf16_rows" : "f32_to_f16_rows", halfActivations, in, n * w.cols());
             b = halfActivations;
         }
-        try (FloatPointer alpha = new FloatPointer(1f); FloatPointer beta = new FloatPointer(0f)) {
-            int status = cublasGemmEx(cublas, CUBLAS_OP_T, CUBLAS_OP_N, w.rows(), n, w.cols(), alpha, a, type, w.cols(), b, type, w.cols(),
-                    beta, out, CUDA_R_32F, w.rows(), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-            if (status != CUBLAS_STATUS_SUCCESS) {
-                throw new CudaException("cublasGemmEx for " + w.name() + " (" + w.rows() + " x " + w.cols() + ", " + n + " rows) failed: status " + status);
-            }
+        int status = cublasGemmEx(cublas, CUBLAS_OP_T, CUBLAS_OP_N, w.rows(), n, w.cols(), alpha, a, type, w.cols(), b, type, w.cols(),
+                beta, out, CUDA_R_32F, w.rows(), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        if (status != CUBLAS_STATUS_SUCCESS) {
+            throw new CudaException("cublasGemmEx for " + w.name() + " (" + w.rows() + " x " + w.cols() + ", " + n + " rows) failed: status " + status);
         }
     }
 
@@ -111,5 +116,7 @@ final class Matmul implements AutoCloseable {
             Cuda.free(dequantized);
         }
         cublasDestroy_v2(cublas);
+        alpha.close();
+        beta.close();
     }
 }

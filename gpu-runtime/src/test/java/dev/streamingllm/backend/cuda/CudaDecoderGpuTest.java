@@ -40,13 +40,31 @@ class CudaDecoderGpuTest {
         return ReferenceLogits.all();
     }
 
-    /** Token by token: the matrix-vector kernels, the path of every decode step. */
+    /** Products of every size through the matrix-vector kernels, whatever the weights' type. */
+    private static final CudaOptions MATRIX_VECTOR = new CudaOptions(0, 0, CudaOptions.DEFAULT_MAX_ROWS,
+            CudaOptions.DEFAULT_MAX_ROWS + 1, CudaOptions.DEFAULT_MAX_ROWS + 1);
+
+    /** Token by token through the matrix-vector kernels, the decode path of quantized and BF16 weights. */
     @ParameterizedTest(name = "{0}")
     @MethodSource("references")
     void decodeMatchesTheReference(Path file) {
         ReferenceLogits reference = ReferenceLogits.read(file);
-        float[] logits = run(reference, 1);
+        float[] logits = run(reference, 1, MATRIX_VECTOR);
         assertThat(reference.relativeError(logits)).isLessThanOrEqualTo(floatWeights(reference) ? 1e-3 : 1e-2);
+    }
+
+    /**
+     * Token by token as the decoder runs by default: F32 and F16 weights through cuBLAS from one row (F32 as exactly as
+     * the kernels, F16 on activations rounded to f16, as in prefill: 7.7e-4 on an H200), the other types through the
+     * matrix-vector kernels, with the bounds of {@link #decodeMatchesTheReference}.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("references")
+    void defaultDecodeMatchesTheReference(Path file) {
+        ReferenceLogits reference = ReferenceLogits.read(file);
+        float[] logits = run(reference, 1, CudaOptions.DEFAULT);
+        double bound = !floatWeights(reference) ? 1e-2 : reference.model().contains("f16") ? 2e-3 : 1e-3;
+        assertThat(reference.relativeError(logits)).isLessThanOrEqualTo(bound);
     }
 
     /** Whole-prompt prefill: cuBLAS GEMMs on f16/bf16 activations, so a looser bound than decode. */
@@ -54,12 +72,16 @@ class CudaDecoderGpuTest {
     @MethodSource("references")
     void prefillMatchesTheReference(Path file) {
         ReferenceLogits reference = ReferenceLogits.read(file);
-        float[] logits = run(reference, reference.tokens().length);
+        float[] logits = run(reference, reference.tokens().length, CudaOptions.DEFAULT);
         assertThat(reference.relativeError(logits)).isLessThanOrEqualTo(1e-2);
     }
 
+    /**
+     * The matrix-vector kernels multiply f32 activations, as the CPU backend does: within one in a thousand. By
+     * default F16 weights go through cuBLAS on activations rounded to f16 (8.5e-4 on an H200): within two.
+     */
     @Test
-    void f16LogitsEqualTheCpuBackendsWithinOneInAThousand() {
+    void f16LogitsEqualTheCpuBackends() {
         Path file = Shared.model("tiny-gqa-f16.gguf");
         int[] tokens = new int[200];
         for (int i = 0; i < tokens.length; i++) {
@@ -70,9 +92,13 @@ class CudaDecoderGpuTest {
         try (Model model = Model.load(file)) {
             cpu = decodeAll(new Session(model.decoder(), cache)::decode, tokens);
         }
+        try (Model model = Model.load(file, Backend.CUDA, CacheSettings.of(CacheConfig.dense(64)), MATRIX_VECTOR)) {
+            float[] gpu = decodeAll(new Session(model.decoder(), cache)::decode, tokens);
+            assertThat(relativeL2(gpu, cpu)).as("matrix-vector kernels").isLessThanOrEqualTo(1e-3);
+        }
         try (Model model = Model.load(file, Backend.CUDA, CacheSettings.of(CacheConfig.dense(64)))) {
             float[] gpu = decodeAll(new Session(model.decoder(), cache)::decode, tokens);
-            assertThat(relativeL2(gpu, cpu)).isLessThanOrEqualTo(1e-3);
+            assertThat(relativeL2(gpu, cpu)).as("cuBLAS").isLessThanOrEqualTo(2e-3);
         }
     }
 
@@ -115,7 +141,7 @@ class CudaDecoderGpuTest {
 
     @Test
     void aBatchedStepEqualsEachSessionDecodingAlone() {
-        try (Model model = Model.load(Shared.model("tiny-gqa-f16.gguf"), Backend.CUDA, CacheSettings.of(CacheConfig.dense(32)), new CudaOptions(32, 12, 16, 9))) {
+        try (Model model = Model.load(Shared.model("tiny-gqa-f16.gguf"), Backend.CUDA, CacheSettings.of(CacheConfig.dense(32)), new CudaOptions(32, 12, 16, 9, 9))) {
             CudaDecoder decoder = (CudaDecoder) model.decoder();
             CacheConfig config = CacheConfig.streaming(4, 20);
             int sessions = 5;
@@ -160,10 +186,10 @@ class CudaDecoderGpuTest {
         return all;
     }
 
-    private static float[] run(ReferenceLogits reference, int chunk) {
+    private static float[] run(ReferenceLogits reference, int chunk, CudaOptions options) {
         int n = reference.tokens().length;
         CacheConfig cacheConfig = reference.dense() ? CacheConfig.dense(n) : CacheConfig.streaming(reference.sinks(), reference.window());
-        try (Model model = Model.load(Shared.model(reference.model()), Backend.CUDA, CacheSettings.of(cacheConfig))) {
+        try (Model model = Model.load(Shared.model(reference.model()), Backend.CUDA, CacheSettings.of(cacheConfig), options)) {
             SinkCache cache = model.decoder().newCache(cacheConfig);
             int vocab = model.config().vocabularySize();
             float[] all = new float[n * vocab];
