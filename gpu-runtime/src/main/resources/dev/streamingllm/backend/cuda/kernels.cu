@@ -287,8 +287,9 @@ __device__ __forceinline__ u16 load_u16(const u8 *p) {
     return (u16) (p[0] | (p[1] << 8));
 }
 
-// Q8_0 and Q4_0 give a block eight lanes, so that a warp reads four consecutive blocks a step: its loads
-// of weights and activations are coalesced, where a lane per block read 34 or 18 bytes apart, a byte at a time.
+// Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 give a block eight lanes, so that a warp reads four consecutive blocks a
+// step: its loads of weights and activations are coalesced, where a lane per block read 18 to 34 bytes from its
+// neighbours', a byte at a time.
 
 // Q8_0: blocks of 32 as f16 d + 32 int8; value = d * q. Lane sub of a block takes quants 4 * sub to 4 * sub + 3.
 extern "C" __global__ void matvec_q8_0(float *y, const u8 *w, const float *x, int rows, int cols, int ncols) {
@@ -331,26 +332,22 @@ extern "C" __global__ void matvec_q4_0(float *y, const u8 *w, const float *x, in
 }
 
 // Q4_1: blocks of 32 as f16 d, f16 m + 16 bytes, nibbles as in Q4_0; value = d * q + m, so a block
-// adds d times its products plus m times the sum of its activations. Lane per block.
+// adds d times its products plus m times the sum of its activations. Lanes as in Q4_0.
 extern "C" __global__ void matvec_q4_1(float *y, const u8 *w, const float *x, int rows, int cols, int ncols) {
     MV_PROLOGUE
     int blocks = cols / 32;
     const u8 *wr = w + (size_t) row * blocks * 20;
-    for (int b = lane; b < blocks; b += WARP) {
+    int sub = lane % 8;
+    for (int b = lane / 8; b < blocks; b += WARP / 8) {
         const u8 *blk = wr + (size_t) b * 20;
         float d = f16_to_f32(load_u16(blk)), m = f16_to_f32(load_u16(blk + 2));
-        float part[MV_COLS], xs[MV_COLS];
-        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) { part[c] = 0.f; xs[c] = 0.f; }
-        for (int l = 0; l < 16; l++) {
-            u8 q = blk[4 + l];
-            float lo = (float) (q & 0xF), hi = (float) (q >> 4);
-            _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
-                const float *xc = x + (size_t) c * cols + b * 32;
-                part[c] += lo * xc[l] + hi * xc[l + 16];
-                xs[c] += xc[l] + xc[l + 16];
-            }
+        u8 q0 = blk[4 + 2 * sub], q1 = blk[5 + 2 * sub];
+        float lo0 = (float) (q0 & 0xF), hi0 = (float) (q0 >> 4);
+        float lo1 = (float) (q1 & 0xF), hi1 = (float) (q1 >> 4);
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
+            const float *xc = x + (size_t) c * cols + b * 32 + 2 * sub;
+            acc[c] += d * (lo0 * xc[0] + lo1 * xc[1] + hi0 * xc[16] + hi1 * xc[17]) + m * (xc[0] + xc[1] + xc[16] + xc[17]);
         }
-        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) acc[c] += d * part[c] + m * xs[c];
     }
     MV_EPILOGUE
 }
@@ -366,51 +363,44 @@ __device__ __forceinline__ int q5(int nibble, unsigned int qh, int l) {
     return nibble | (int) (((qh >> l) & 1u) << 4);
 }
 
-// Q5_0: blocks of 32 as f16 d, u32 qh + 16 bytes; value = d * (q - 16). Lane per block.
+// Q5_0: blocks of 32 as f16 d, u32 qh + 16 bytes; value = d * (q - 16). Lanes as in Q4_0.
 extern "C" __global__ void matvec_q5_0(float *y, const u8 *w, const float *x, int rows, int cols, int ncols) {
     MV_PROLOGUE
     int blocks = cols / 32;
     const u8 *wr = w + (size_t) row * blocks * 22;
-    for (int b = lane; b < blocks; b += WARP) {
+    int l = 2 * (lane % 8);
+    for (int b = lane / 8; b < blocks; b += WARP / 8) {
         const u8 *blk = wr + (size_t) b * 22;
         float d = f16_to_f32(load_u16(blk));
         unsigned int qh = load_u32(blk + 2);
-        float part[MV_COLS];
-        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) part[c] = 0.f;
-        for (int l = 0; l < 16; l++) {
-            u8 q = blk[6 + l];
-            float lo = (float) (q5(q & 0xF, qh, l) - 16), hi = (float) (q5(q >> 4, qh, l + 16) - 16);
-            _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
-                const float *xc = x + (size_t) c * cols + b * 32;
-                part[c] += lo * xc[l] + hi * xc[l + 16];
-            }
+        u8 q0 = blk[6 + l], q1 = blk[7 + l];
+        float lo0 = (float) (q5(q0 & 0xF, qh, l) - 16), hi0 = (float) (q5(q0 >> 4, qh, l + 16) - 16);
+        float lo1 = (float) (q5(q1 & 0xF, qh, l + 1) - 16), hi1 = (float) (q5(q1 >> 4, qh, l + 17) - 16);
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
+            const float *xc = x + (size_t) c * cols + b * 32 + l;
+            acc[c] += d * (lo0 * xc[0] + lo1 * xc[1] + hi0 * xc[16] + hi1 * xc[17]);
         }
-        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) acc[c] += d * part[c];
     }
     MV_EPILOGUE
 }
 
-// Q5_1: blocks of 32 as f16 d, f16 m, u32 qh + 16 bytes; value = d * q + m, as Q4_1. Lane per block.
+// Q5_1: blocks of 32 as f16 d, f16 m, u32 qh + 16 bytes; value = d * q + m, as Q4_1. Lanes as in Q4_0.
 extern "C" __global__ void matvec_q5_1(float *y, const u8 *w, const float *x, int rows, int cols, int ncols) {
     MV_PROLOGUE
     int blocks = cols / 32;
     const u8 *wr = w + (size_t) row * blocks * 24;
-    for (int b = lane; b < blocks; b += WARP) {
+    int l = 2 * (lane % 8);
+    for (int b = lane / 8; b < blocks; b += WARP / 8) {
         const u8 *blk = wr + (size_t) b * 24;
         float d = f16_to_f32(load_u16(blk)), m = f16_to_f32(load_u16(blk + 2));
         unsigned int qh = load_u32(blk + 4);
-        float part[MV_COLS], xs[MV_COLS];
-        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) { part[c] = 0.f; xs[c] = 0.f; }
-        for (int l = 0; l < 16; l++) {
-            u8 q = blk[8 + l];
-            float lo = (float) q5(q & 0xF, qh, l), hi = (float) q5(q >> 4, qh, l + 16);
-            _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
-                const float *xc = x + (size_t) c * cols + b * 32;
-                part[c] += lo * xc[l] + hi * xc[l + 16];
-                xs[c] += xc[l] + xc[l + 16];
-            }
+        u8 q0 = blk[8 + l], q1 = blk[9 + l];
+        float lo0 = (float) q5(q0 & 0xF, qh, l), hi0 = (float) q5(q0 >> 4, qh, l + 16);
+        float lo1 = (float) q5(q1 & 0xF, qh, l + 1), hi1 = (float) q5(q1 >> 4, qh, l + 17);
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
+            const float *xc = x + (size_t) c * cols + b * 32 + l;
+            acc[c] += d * (lo0 * xc[0] + lo1 * xc[1] + hi0 * xc[16] + hi1 * xc[17]) + m * (xc[0] + xc[1] + xc[16] + xc[17]);
         }
-        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) acc[c] += d * part[c] + m * xs[c];
     }
     MV_EPILOGUE
 }
