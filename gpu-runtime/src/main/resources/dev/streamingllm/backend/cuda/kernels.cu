@@ -416,36 +416,29 @@ __device__ __forceinline__ void q4k_scale_min(const u8 *s, int j, int *scale, in
     }
 }
 
-// Q4_K: super-blocks of 256 (f16 d, f16 dmin, 12 scale bytes, 128 quant bytes) in four groups of 64;
-// group g's 32 bytes hold sub-block 2g in low nibbles and 2g + 1 in high nibbles; value =
-// d * scale * q - dmin * min. Lane per (super-block, group).
+// Q4_K: super-blocks of 256 as f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles;
+// each 32 bytes hold sub-blocks 2g (low nibbles) and 2g + 1 (high); value = d * scale * q - dmin * min. A warp
+// takes a super-block a step: eight lanes a group of 64 elements, four bytes each.
 extern "C" __global__ void matvec_q4_k(float *y, const u8 *w, const float *x, int rows, int cols, int ncols) {
     MV_PROLOGUE
     int blocks = cols / 256;
     const u8 *wr = w + (size_t) row * blocks * 144;
-    for (int u = lane; u < blocks * 4; u += WARP) {
-        int b = u / 4, g = u % 4;
+    int g = lane / 8, l = 4 * (lane % 8);
+    for (int b = 0; b < blocks; b++) {
         const u8 *blk = wr + (size_t) b * 144;
         float d = f16_to_f32(load_u16(blk)), dmin = f16_to_f32(load_u16(blk + 2));
         int s1, m1, s2, m2;
         q4k_scale_min(blk + 4, 2 * g, &s1, &m1);
         q4k_scale_min(blk + 4, 2 * g + 1, &s2, &m2);
-        const u8 *qs = blk + 16 + 32 * g;
-        float lo[MV_COLS], hi[MV_COLS], xlo[MV_COLS], xhi[MV_COLS];
-        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) { lo[c] = 0.f; hi[c] = 0.f; xlo[c] = 0.f; xhi[c] = 0.f; }
-        for (int l = 0; l < 32; l++) {
-            u8 q = qs[l];
-            float ql = (float) (q & 0xF), qh = (float) (q >> 4);
-            _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
-                const float *xc = x + (size_t) c * cols + b * 256 + 64 * g;
-                lo[c] += ql * xc[l];
-                hi[c] += qh * xc[32 + l];
-                xlo[c] += xc[l];
-                xhi[c] += xc[32 + l];
-            }
+        const u8 *qs = blk + 16 + 32 * g + l;
+        u8 q0 = qs[0], q1 = qs[1], q2 = qs[2], q3 = qs[3];
+        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
+            const float *xc = x + (size_t) c * cols + b * 256 + 64 * g + l;
+            float lo = (q0 & 0xF) * xc[0] + (q1 & 0xF) * xc[1] + (q2 & 0xF) * xc[2] + (q3 & 0xF) * xc[3];
+            float hi = (q0 >> 4) * xc[32] + (q1 >> 4) * xc[33] + (q2 >> 4) * xc[34] + (q3 >> 4) * xc[35];
+            float xlo = xc[0] + xc[1] + xc[2] + xc[3], xhi = xc[32] + xc[33] + xc[34] + xc[35];
+            acc[c] += d * (s1 * lo + s2 * hi) - dmin * (m1 * xlo + m2 * xhi);
         }
-        _Pragma("unroll") for (int c = 0; c < MV_COLS; c++)
-            acc[c] += d * (s1 * lo[c] + s2 * hi[c]) - dmin * (m1 * xlo[c] + m2 * xhi[c]);
     }
     MV_EPILOGUE
 }
