@@ -6,14 +6,14 @@ import dev.streamingllm.gguf.GGUFTensor;
 import java.util.Set;
 
 /**
- * A weight matrix on the device, uploaded once. F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and Q4_K
- * keep their GGML encoding (the kernels read it as is); other types (Q5_K, Q6_K, e.g. in Q4_K_M files)
- * are dequantized on the host and stored as F32, exact but larger.
+ * A weight matrix on the device, uploaded once. F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K and
+ * Q6_K keep their GGML encoding (the kernels read it as is); other types (Q5_K, in Q5_K_M files) are
+ * dequantized on the host and stored as F32, exact but larger.
  */
 record DeviceMatrix(String name, GGMLType type, int rows, int cols, Cuda.DevicePtr data, long bytes) {
 
     static final Set<GGMLType> NATIVE = Set.of(GGMLType.F32, GGMLType.F16, GGMLType.BF16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_1,
-            GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q4_K);
+            GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q4_K, GGMLType.Q6_K);
 
     static DeviceMatrix upload(GGUFTensor tensor) {
         int rows = tensor.rows();
@@ -47,6 +47,7 @@ record DeviceMatrix(String name, GGMLType type, int rows, int cols, Cuda.DeviceP
             case Q5_0 -> "matvec_q5_0";
             case Q5_1 -> "matvec_q5_1";
             case Q4_K -> "matvec_q4_k";
+            case Q6_K -> "matvec_q6_k";
             default -> throw new IllegalStateException("no kernel for " + type);
         };
     }
@@ -54,7 +55,7 @@ record DeviceMatrix(String name, GGMLType type, int rows, int cols, Cuda.DeviceP
     /** Whether the GEMM path must first dequantize this matrix to f16. */
     boolean quantized() {
         return switch (type) {
-            case Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K -> true;
+            case Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K -> true;
             default -> false;
         };
     }

@@ -96,6 +96,7 @@ final class Matmul implements AutoCloseable {
         long units = switch (w.type()) {
             case Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 -> elements / 32;
             case Q4_K -> elements / 32; // eight sub-blocks of 32 per super-block of 256
+            case Q6_K -> elements / 4; // 64 threads of four elements per super-block of 256
             default -> throw new IllegalStateException("not quantized: " + w.type());
         };
         String kernel = switch (w.type()) {
@@ -104,6 +105,7 @@ final class Matmul implements AutoCloseable {
             case Q4_1 -> "dequant_q4_1_f16";
             case Q5_0 -> "dequant_q5_0_f16";
             case Q5_1 -> "dequant_q5_1_f16";
+            case Q6_K -> "dequant_q6_k_f16";
             default -> "dequant_q4_k_f16";
         };
         kernels.launch(kernel, (int) ((units + Kernels.BLOCK - 1) / Kernels.BLOCK), 1, Kernels.BLOCK, 0, dequantized, w.data(), units);

@@ -447,6 +447,39 @@ extern "C" __global__ void matvec_q4_k(float *y, const u8 *w, const float *x, in
 // Dequantization to f16 for the cuBLAS GEMM path (prefill and large decode batches). One thread
 // per 32 output elements (one quant block, or one eighth of a Q4_K super-block).
 
+// Q6_K: super-blocks of 256 as 128 bytes ql (low four bits), 64 bytes qh (high two bits), 16 int8 scales, f16 d.
+// In each half of 128 elements, element l + 32k (l < 32) takes its bits from ql[l] or ql[l + 32] and from qh[l], as
+// ggml's dequantize_row_q6_K reads them, and scale 2k + l / 16. A warp takes a super-block a step, lane l the
+// elements l + 32k of both halves.
+__device__ __forceinline__ void q6k_quarters(const u8 *blk, int h, int l, float q[4], float s[4]) {
+    const u8 *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
+    const signed char *sc = (const signed char *) (blk + 192) + 8 * h + l / 16;
+    float d = f16_to_f32(load_u16(blk + 208));
+    u8 a = ql[l], b = ql[l + 32], hb = qh[l];
+    q[0] = (float) (((a & 0xF) | ((hb & 3) << 4)) - 32);
+    q[1] = (float) (((b & 0xF) | (((hb >> 2) & 3) << 4)) - 32);
+    q[2] = (float) (((a >> 4) | (((hb >> 4) & 3) << 4)) - 32);
+    q[3] = (float) (((b >> 4) | (((hb >> 6) & 3) << 4)) - 32);
+    _Pragma("unroll") for (int k = 0; k < 4; k++) s[k] = d * sc[2 * k];
+}
+
+extern "C" __global__ void matvec_q6_k(float *y, const u8 *w, const float *x, int rows, int cols, int ncols) {
+    MV_PROLOGUE
+    int blocks = cols / 256;
+    const u8 *wr = w + (size_t) row * blocks * 210;
+    for (int b = 0; b < blocks; b++) {
+        _Pragma("unroll") for (int h = 0; h < 2; h++) {
+            float q[4], s[4];
+            q6k_quarters(wr + (size_t) b * 210, h, lane, q, s);
+            _Pragma("unroll") for (int c = 0; c < MV_COLS; c++) if (c < ncols) {
+                const float *xc = x + (size_t) c * cols + b * 256 + 128 * h + lane;
+                acc[c] += s[0] * q[0] * xc[0] + s[1] * q[1] * xc[32] + s[2] * q[2] * xc[64] + s[3] * q[3] * xc[96];
+            }
+        }
+    }
+    MV_EPILOGUE
+}
+
 extern "C" __global__ void dequant_q8_0_f16(u16 *out, const u8 *w, long long blocks) {
     long long b = (long long) blockIdx.x * blockDim.x + threadIdx.x;
     if (b >= blocks) return;
@@ -522,4 +555,15 @@ extern "C" __global__ void dequant_q4_k_f16(u16 *out, const u8 *w, long long uni
         int q = (j % 2 == 0) ? (qs[l] & 0xF) : (qs[l] >> 4);
         out[b * 256 + 32 * j + l] = f32_to_f16(dd * q - mm);
     }
+}
+
+// Q6_K to f16: a thread per (super-block, half, l), the four elements l + 32k of that half.
+extern "C" __global__ void dequant_q6_k_f16(u16 *out, const u8 *w, long long units) {
+    long long u = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+    if (u >= units) return;
+    long long b = u / 64;
+    int h = (int) (u % 64) / 32, l = (int) (u % 32);
+    float q[4], s[4];
+    q6k_quarters(w + b * 210, h, l, q, s);
+    _Pragma("unroll") for (int k = 0; k < 4; k++) out[b * 256 + 128 * h + 32 * k + l] = f32_to_f16(s[k] * q[k]);
 }

@@ -29,8 +29,8 @@ class KernelCompilationTest {
     void theSourceDeclaresEveryKernelTheDecoderLaunches() {
         assertThat(KernelSource.kernelNames()).contains("rmsnorm", "rope_store", "attention", "silu_mul", "add_in_place", "add_bias",
                 "matvec_f32", "matvec_f16", "matvec_bf16", "matvec_q8_0", "matvec_q4_0", "matvec_q4_1", "matvec_q5_0", "matvec_q5_1",
-                "matvec_q4_k", "dequant_q8_0_f16", "dequant_q4_0_f16", "dequant_q4_1_f16", "dequant_q5_0_f16", "dequant_q5_1_f16",
-                "dequant_q4_k_f16", "f32_to_f16_rows", "f32_to_bf16_rows");
+                "matvec_q4_k", "matvec_q6_k", "dequant_q8_0_f16", "dequant_q4_0_f16", "dequant_q4_1_f16", "dequant_q5_0_f16", "dequant_q5_1_f16",
+                "dequant_q4_k_f16", "dequant_q6_k_f16", "f32_to_f16_rows", "f32_to_bf16_rows");
         assertThat(KernelSource.source()).doesNotContainPattern("(?m)^\\s*#\\s*include");
     }
 
