@@ -138,7 +138,7 @@ final class InterleavedNibbles {
     /**
      * Tokens from which a matmul goes through {@link Gemm}'s float tiles instead. The group kernels below unpack a
      * group's nibbles once for up to four tokens, and a tile's decoding, shared by the whole batch, catches up with them
-     * at about twelve (a 1,536 x 576 matrix on one thread, Xeon with AMX: 38 us a token alone, 29 in pairs, 26 in fours;
+     * at about twelve (a 1,536 x 576 matrix on one thread, Xeon with AMX: 35-38 us a token alone, 29 in pairs, 26 in fours;
      * Gemm 44, 31, 27 and 25 at 4, 8, 12 and 16 tokens).
      */
     static final int TILED_FROM = 12;
