@@ -45,17 +45,18 @@ final class GpuBenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the table as JSON")
     boolean json;
 
-    @Option(names = "--gemm-min-rows", paramLabel = "N", description = "rows from which a product with a quantized or BF16 matrix goes through cuBLAS instead of the matrix-vector kernels (default: the runtime's)")
-    Integer gemmMinRows;
+    @Option(names = "--gemm-min-rows", paramLabel = "N", defaultValue = "" + CudaOptions.DEFAULT_GEMM_MIN_ROWS,
+            description = "rows from which a product with a quantized or BF16 matrix goes through cuBLAS instead of the matrix-vector kernels (default: ${DEFAULT-VALUE})")
+    int gemmMinRows;
 
-    @Option(names = "--f16-gemm-min-rows", paramLabel = "N", description = "the same for F16 and F32 matrices (default: the runtime's)")
-    Integer f16GemmMinRows;
+    @Option(names = "--f16-gemm-min-rows", paramLabel = "N", defaultValue = "" + CudaOptions.DEFAULT_F16_GEMM_MIN_ROWS,
+            description = "the same for F16 and F32 matrices (default: ${DEFAULT-VALUE})")
+    int f16GemmMinRows;
 
     @Override
     public Integer call() throws Exception {
         int most = sessions.stream().mapToInt(Integer::intValue).max().orElse(1);
-        CudaOptions options = new CudaOptions(0, most, Math.max(most, 64), gemmMinRows != null ? gemmMinRows : CudaOptions.DEFAULT_GEMM_MIN_ROWS,
-                f16GemmMinRows != null ? f16GemmMinRows : CudaOptions.DEFAULT_F16_GEMM_MIN_ROWS);
+        CudaOptions options = new CudaOptions(0, most, Math.max(most, 64), gemmMinRows, f16GemmMinRows);
         List<Map<String, Object>> rows = new ArrayList<>();
         try (Model m = Model.load(model, Backend.CUDA, cacheOptions.settings(), options)) {
             CacheConfig cacheConfig = m.cacheConfig();

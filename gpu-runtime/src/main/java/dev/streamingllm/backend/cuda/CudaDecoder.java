@@ -77,7 +77,7 @@ public final class CudaDecoder implements Decoder {
         this.gate = floats(rows, ffn, "gate");
         this.up = floats(rows, ffn, "up");
         this.logits = floats(rows, config.vocabularySize(), "logits");
-        this.matmul = new Matmul(kernels, options.gemmMinRows(), options.f16GemmMinRows(), rows, Math.max(Math.max(dim, qDim), ffn), weights.largestQuantized());
+        this.matmul = new Matmul(kernels, options, rows, Math.max(Math.max(dim, qDim), ffn), weights.largestQuantized());
         this.plan = new RowPlan(rows);
 
         int attentionShared = (2 * config.headDim() + options.slotCapacity() + 1) * Float.BYTES;

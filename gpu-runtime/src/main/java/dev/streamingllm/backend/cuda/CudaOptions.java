@@ -1,5 +1,7 @@
 package dev.streamingllm.backend.cuda;
 
+import dev.streamingllm.gguf.GGMLType;
+
 /**
  * Sizing of the CUDA decoder.
  *
@@ -43,6 +45,11 @@ public record CudaOptions(int slotCapacity, int maxSessions, int maxRows, int ge
         if (f16GemmMinRows < 1) {
             throw new IllegalArgumentException("f16GemmMinRows must be >= 1, was " + f16GemmMinRows);
         }
+    }
+
+    /** Rows from which a product with a matrix of {@code type} (as held on the device) goes through cuBLAS. */
+    public int gemmMinRows(GGMLType type) {
+        return type == GGMLType.F16 || type == GGMLType.F32 ? f16GemmMinRows : gemmMinRows;
     }
 
     /** Slots as large as the model's cache, as many as fit, default batch sizes. */

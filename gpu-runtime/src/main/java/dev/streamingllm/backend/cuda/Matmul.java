@@ -20,8 +20,8 @@ import org.bytedeco.javacpp.FloatPointer;
 
 /**
  * Matrix products on the device, {@code out[n][rows] = in[n][cols] x W^T}: the matrix-vector kernels
- * (which read the GGML encoding directly) for a few rows, cuBLAS GEMMs from {@code gemmMinRows} on
- * ({@code f16GemmMinRows} for F16 and F32 weights), with quantized weights first expanded to f16 in a scratch buffer.
+ * (which read the GGML encoding directly) for a few rows, cuBLAS GEMMs from {@link CudaOptions#gemmMinRows(GGMLType)}
+ * on, with quantized weights first expanded to f16 in a scratch buffer.
  */
 final class Matmul implements AutoCloseable {
 
@@ -29,8 +29,7 @@ final class Matmul implements AutoCloseable {
     private static final int MV_COLS = 8;
 
     private final Kernels kernels;
-    private final int gemmMinRows;
-    private final int f16GemmMinRows;
+    private final CudaOptions options;
     private final cublasContext cublas = new cublasContext();
     private final Cuda.DevicePtr halfActivations;
     private final Cuda.DevicePtr dequantized;
@@ -40,16 +39,14 @@ final class Matmul implements AutoCloseable {
 
     /**
      * @param kernels          the compiled kernels
-     * @param gemmMinRows      rows from which a product with a quantized or BF16 matrix goes through cuBLAS
-     * @param f16GemmMinRows   the same for F16 and F32 matrices
+     * @param options          where cuBLAS takes over ({@link CudaOptions#gemmMinRows(GGMLType)})
      * @param maxRows          rows per pass
      * @param widest           the widest input row of any product
      * @param largestQuantized elements of the largest quantized matrix (0: none)
      */
-    Matmul(Kernels kernels, int gemmMinRows, int f16GemmMinRows, int maxRows, int widest, long largestQuantized) {
+    Matmul(Kernels kernels, CudaOptions options, int maxRows, int widest, long largestQuantized) {
         this.kernels = kernels;
-        this.gemmMinRows = gemmMinRows;
-        this.f16GemmMinRows = f16GemmMinRows;
+        this.options = options;
         if (cublasCreate_v2(cublas) != CUBLAS_STATUS_SUCCESS) {
             throw new CudaException("cublasCreate failed");
         }
@@ -60,8 +57,7 @@ final class Matmul implements AutoCloseable {
     }
 
     void multiply(DeviceMatrix w, Cuda.DevicePtr in, Cuda.DevicePtr out, int n) {
-        boolean f16 = w.type() == GGMLType.F16 || w.type() == GGMLType.F32;
-        if (n < (f16 ? f16GemmMinRows : gemmMinRows)) {
+        if (n < options.gemmMinRows(w.type())) {
             for (int c = 0; c < n; c += MV_COLS) {
                 int cols = Math.min(MV_COLS, n - c);
                 kernels.launch(w.matvecKernel(), (w.rows() + Kernels.BLOCK / 32 - 1) / (Kernels.BLOCK / 32), 1, Kernels.BLOCK, 0,
