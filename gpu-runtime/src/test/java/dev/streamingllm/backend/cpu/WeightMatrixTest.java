@@ -10,6 +10,7 @@ import dev.streamingllm.gguf.GGUFTensor;
 import dev.streamingllm.testing.QuantizedModels;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -97,7 +98,7 @@ class WeightMatrixTest {
                         got[got.length - 1] = 42f;
                         m.matmul(x, got, batch);
                         assertThat(got[got.length - 1]).as("written past the batch").isEqualTo(42f);
-                        assertThat(relativeError(java.util.Arrays.copyOf(got, want.length), want))
+                        assertThat(relativeError(Arrays.copyOf(got, want.length), want))
                                 .as("%s %s batch %d threads %d", model, t, batch, threads).isLessThanOrEqualTo(TOLERANCE);
                     }
                 }
@@ -246,8 +247,8 @@ class WeightMatrixTest {
                 m.matmul(x, together, batch);
                 for (int b = 0; b < batch; b++) {
                     float[] alone = new float[m.rows()];
-                    m.matmul(java.util.Arrays.copyOfRange(x, b * m.cols(), (b + 1) * m.cols()), alone, 1);
-                    assertThat(java.util.Arrays.copyOfRange(together, b * m.rows(), (b + 1) * m.rows()))
+                    m.matmul(Arrays.copyOfRange(x, b * m.cols(), (b + 1) * m.cols()), alone, 1);
+                    assertThat(Arrays.copyOfRange(together, b * m.rows(), (b + 1) * m.rows()))
                             .as("%s token %d of %d", m, b, batch).containsExactly(alone);
                 }
             }
@@ -324,8 +325,8 @@ class WeightMatrixTest {
     @Test
     void activationsAreRoundedToElevenBitsPerBlock() {
         float[] x = random(4 * 96, 7);
-        java.util.Arrays.fill(x, 32, 64, 0f); // a block of zeros
-        java.util.Arrays.fill(x, 64, 96, Float.MIN_VALUE * 1070); // subnormal: d rounds to MIN_VALUE and x / d to 1070
+        Arrays.fill(x, 32, 64, 0f); // a block of zeros
+        Arrays.fill(x, 64, 96, Float.MIN_VALUE * 1070); // subnormal: d rounds to MIN_VALUE and x / d to 1070
         x[100] = -1e30f;
         QuantizedActivations q = new QuantizedActivations(x, 4, 96);
         for (int b = 0; b < x.length / 32; b++) {
