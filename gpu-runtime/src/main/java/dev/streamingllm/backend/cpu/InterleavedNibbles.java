@@ -4,7 +4,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.util.function.Supplier;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -13,15 +12,9 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * A 4-bit matrix (Q4_0, Q4_1, Q4_K) copied, when the CPU backend loads it ({@link Lazy}), into groups of
- * {@value #GROUP} rows interleaved weight by weight, so that one 512-bit vector of 16-bit lanes holds the same weight
- * of every row of a group: a decode step multiplies a
- * group's 32 rows at once against the activations quantized to 11 bits ({@link QuantizedActivations}), each
- * activation broadcast once for all of them, and no lane is ever summed across.
- *
- * <p>Read row by row, a block of 32 weights costs a decode step its scale conversion, its loads and its reduction
- * once per row; here they cost once per 32 rows, and a weight costs a fifth of a 16-bit multiply, which is why this
- * layout decodes about twice as fast as the file's (BENCHMARKS.md). llama.cpp repacks Q4_0 the same way on x86.
+ * A 4-bit matrix (Q4_0, Q4_1, Q4_K) held in {@link InterleavedRows}: a weight costs a fifth of a 16-bit multiply, which
+ * is why this layout decodes about twice as fast as the file's (BENCHMARKS.md). llama.cpp repacks Q4_0 the same way on
+ * x86.
  *
  * <p>Per group and block: {@value #QUANT_BYTES} quant bytes, byte {@code j} of row {@code r} at {@code 32 * j + r}
  * (a byte holds weights {@code j} and {@code j + 16}, as in the file), then the rows' scales {@code d} as floats,
@@ -31,10 +24,8 @@ import jdk.incubator.vector.VectorSpecies;
  * super-block's, both exact in floats. The copy lives off the Java heap, as large as the file's blocks plus a tenth
  * (a fifth for Q4_1, a third for Q4_K).
  */
-final class InterleavedNibbles {
+final class InterleavedNibbles implements InterleavedRows {
 
-    /** Rows per group: the 16-bit lanes of a 512-bit vector. */
-    static final int GROUP = 32;
     private static final int BLOCK = 32;
     private static final int QUANT_BYTES = GROUP * BLOCK / 2;
     private static final VectorSpecies<Short> ROW_SHORTS = ShortVector.SPECIES_512;
@@ -50,47 +41,12 @@ final class InterleavedNibbles {
     private final long groupBlockBytes;
 
     /**
-     * Whether {@code matrix} can be held this way: rows in whole groups, on a machine whose preferred vectors are
-     * 512 bits (with 256 the group kernel's vectors would be split in two, and the row kernels multiply integers
-     * there already).
+     * Tokens from which a matmul goes through {@link Gemm}'s float tiles instead. The group kernels unpack a group's
+     * weights once for up to four tokens, and a tile's decoding, shared by the whole batch, catches up with them at
+     * about twelve (a 1,536 x 576 Q4_1 matrix on one thread, Xeon with AMX: 35-38 us a token alone, 29 in pairs, 26 in
+     * fours; Gemm 44, 31, 27 and 25 at 4, 8, 12 and 16 tokens).
      */
-    static boolean applies(WeightMatrix matrix) {
-        return ENABLED && VectorKernels.L == 16 && matrix.rows % GROUP == 0 && matrix.rows > 0;
-    }
-
-    /**
-     * A matrix's copy, made when first needed: the CPU backend asks for it at load ({@link WeightMatrix#prepareForDecode}),
-     * while a model decoded on the GPU keeps its host matrices for the embedding rows and never makes it. The first
-     * threads to need the copy wait while one of them makes it.
-     */
-    static final class Lazy {
-
-        private final Supplier<InterleavedNibbles> copy;
-        private volatile InterleavedNibbles built;
-
-        Lazy(Supplier<InterleavedNibbles> copy) {
-            this.copy = copy;
-        }
-
-        InterleavedNibbles get() {
-            InterleavedNibbles groups = built;
-            if (groups == null) {
-                synchronized (this) {
-                    groups = built;
-                    if (groups == null) {
-                        groups = copy.get();
-                        built = groups;
-                    }
-                }
-            }
-            return groups;
-        }
-
-        /** Whether the copy has been made. */
-        boolean isBuilt() {
-            return built != null;
-        }
-    }
+    static final int TILED_FROM = 12;
 
     /** An empty copy for {@code rows} rows of {@code cols} weights, filled block by block with {@link #put}. */
     InterleavedNibbles(int rows, int cols, boolean offsets) {
@@ -136,22 +92,11 @@ final class InterleavedNibbles {
     }
 
     /**
-     * Tokens from which a matmul goes through {@link Gemm}'s float tiles instead. The group kernels below unpack a
-     * group's nibbles once for up to four tokens, and a tile's decoding, shared by the whole batch, catches up with them
-     * at about twelve (a 1,536 x 576 matrix on one thread, Xeon with AMX: 35-38 us a token alone, 29 in pairs, 26 in fours;
-     * Gemm 44, 31, 27 and 25 at 4, 8, 12 and 16 tokens).
+     * Whole groups in vectors, four tokens at a time, then two, then one; the rows of a group that the range cuts one
+     * by one ({@link #row}). Every way gives a token the bits it gets alone.
      */
-    static final int TILED_FROM = 12;
-
-    /** Whether the 4-bit matrices are held this way where they can be: unless {@code -Dstreamingllm.interleave=false}. */
-    static final boolean ENABLED = Boolean.parseBoolean(System.getProperty("streamingllm.interleave", "true"));
-
-    /**
-     * Rows {@code [start, end)} of the matrix's {@code rows} against {@code batch} tokens, into
-     * {@code out[b * rows + r]}: whole groups in vectors, four tokens at a time, then two, then one; the rows of a
-     * group that the range cuts one by one ({@link #row}). Every way gives a token the bits it gets alone.
-     */
-    void multiply(QuantizedActivations x, float[] out, int rows, int batch, int start, int end) {
+    @Override
+    public void multiply(QuantizedActivations x, float[] out, int rows, int batch, int start, int end) {
         int first = Math.min(end, (start + GROUP - 1) / GROUP * GROUP);
         int last = Math.max(first, end / GROUP * GROUP);
         for (int b = 0; b < batch; b++) {

@@ -28,13 +28,13 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     private static final IntVector Q_LO = VectorKernels.table(1, -8, 0);
     private static final IntVector Q_HI = VectorKernels.table(1, -8, 1);
 
-    /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedNibbles#applies}; else null. */
-    private final InterleavedNibbles.Lazy interleaved;
+    /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedRows#applies}; else null. */
+    private final InterleavedRows.Lazy interleaved;
 
     Q4_0VectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        interleaved = InterleavedNibbles.applies(this)
-                ? new InterleavedNibbles.Lazy(() -> InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, false)) : null;
+        interleaved = InterleavedRows.applies(this)
+                ? new InterleavedRows.Lazy(() -> InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, false), InterleavedNibbles.TILED_FROM) : null;
     }
 
     @Override
@@ -64,7 +64,7 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     }
 
     @Override
-    InterleavedNibbles.Lazy interleaved() {
+    InterleavedRows.Lazy interleaved() {
         return interleaved;
     }
 

@@ -22,13 +22,13 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class Q4_1VectorMatrix extends Q4_1Matrix {
 
-    /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedNibbles#applies}; else null. */
-    private final InterleavedNibbles.Lazy interleaved;
+    /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedRows#applies}; else null. */
+    private final InterleavedRows.Lazy interleaved;
 
     Q4_1VectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        interleaved = InterleavedNibbles.applies(this)
-                ? new InterleavedNibbles.Lazy(() -> InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, true)) : null;
+        interleaved = InterleavedRows.applies(this)
+                ? new InterleavedRows.Lazy(() -> InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, true), InterleavedNibbles.TILED_FROM) : null;
     }
 
     @Override
@@ -42,7 +42,7 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
     }
 
     @Override
-    InterleavedNibbles.Lazy interleaved() {
+    InterleavedRows.Lazy interleaved() {
         return interleaved;
     }
 

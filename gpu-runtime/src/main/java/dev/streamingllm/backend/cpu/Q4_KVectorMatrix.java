@@ -21,12 +21,12 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
 
     private final SubBlockFactors.Lazy factors = new SubBlockFactors.Lazy(this, BLOCK_BYTES);
 
-    /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedNibbles#applies}; else null. */
-    private final InterleavedNibbles.Lazy interleaved;
+    /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedRows#applies}; else null. */
+    private final InterleavedRows.Lazy interleaved;
 
     Q4_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        interleaved = InterleavedNibbles.applies(this) ? new InterleavedNibbles.Lazy(this::interleave) : null;
+        interleaved = InterleavedRows.applies(this) ? new InterleavedRows.Lazy(this::interleave, InterleavedNibbles.TILED_FROM) : null;
     }
 
     /**
@@ -93,7 +93,7 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
     }
 
     @Override
-    InterleavedNibbles.Lazy interleaved() {
+    InterleavedRows.Lazy interleaved() {
         return interleaved;
     }
 

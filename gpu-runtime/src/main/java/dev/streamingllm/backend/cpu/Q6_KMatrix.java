@@ -19,7 +19,7 @@ sealed class Q6_KMatrix extends WeightMatrix permits Q6_KVectorMatrix {
     }
 
     /** Quant {@code l + 32k} (0..63, unbiased) of the half at {@code ql}, {@code qh}. */
-    private int quant(long ql, long qh, int l, int k) {
+    int quant(long ql, long qh, int l, int k) {
         int low = data.get(I8, ql + l + 32 * (k & 1)) >> 4 * (k >> 1) & 0xF;
         int high = data.get(I8, qh + l) >> 2 * k & 3;
         return low | high << 4;

@@ -5,6 +5,8 @@ import static dev.streamingllm.backend.cpu.VectorKernels.L;
 import static dev.streamingllm.backend.cpu.VectorKernels.sum;
 
 import dev.streamingllm.gguf.GGUFTensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -13,16 +15,40 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 
 /**
- * Q6_K with the Vector API. Six bits have too many values for a one-register table, so the quants
- * are assembled in int lanes (4 bits from ql, 2 from qh), converted, and scaled by
- * {@code d * scale}. Lanes never straddle a scale: one scale covers 16 elements and a vector holds
- * 8 or 16. With 8 lanes (AVX2) the quants are assembled in 16-bit lanes instead and multiplied with
- * the activations rounded to 11 bits ({@link QuantizedActivations}), as Q4_0 and Q4_K do there.
+ * Q6_K with the Vector API. With 16 lanes (AVX-512), a decode step multiplies 32 rows at a time in a copy interleaved
+ * for it ({@link InterleavedQ6_K}), against the activations rounded to 11 bits ({@link QuantizedActivations}). Row by
+ * row, six bits have too many values for a one-register table, so the quants are assembled in int lanes (4 bits from
+ * ql, 2 from qh), converted, and scaled by {@code d * scale}; lanes never straddle a scale: one scale covers 16
+ * elements and a vector holds 8 or 16. With 8 lanes (AVX2) the quants are assembled in 16-bit lanes instead and
+ * multiplied with the rounded activations, as Q4_0 and Q4_K do there. Batches go through {@link Gemm}'s tiles, read
+ * from the file.
  */
 final class Q6_KVectorMatrix extends Q6_KMatrix {
 
+    /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedRows#applies}; else null. */
+    private final InterleavedRows.Lazy interleaved;
+
     Q6_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
+        interleaved = InterleavedRows.applies(this) ? new InterleavedRows.Lazy(this::interleave, InterleavedQ6_K.TILED_FROM) : null;
+    }
+
+    /** Each super-block's quants unbiased (0..63), its sixteen scales and its {@code d}, in the file's element order. */
+    private InterleavedQ6_K interleave() {
+        InterleavedQ6_K groups = new InterleavedQ6_K(rows, cols);
+        byte[] quants = new byte[BLOCK];
+        byte[] scales = new byte[BLOCK / 16];
+        for (int row = 0; row < rows; row++) {
+            for (int b = 0; b < cols / BLOCK; b++) {
+                long block = row * rowBytes + (long) b * BLOCK_BYTES;
+                for (int e = 0; e < BLOCK; e++) {
+                    quants[e] = (byte) quant(block + 64 * (e / 128), block + 128 + 32 * (e / 128), e % 32, e % 128 / 32);
+                }
+                MemorySegment.copy(data, ValueLayout.JAVA_BYTE, block + 192, scales, 0, scales.length);
+                groups.put(row, b, quants, scales, f16(data, block + 208));
+            }
+        }
+        return groups;
     }
 
     @Override
@@ -65,7 +91,12 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
 
     @Override
     boolean quantizesActivations() {
-        return L == 8;
+        return L == 8 || interleaved != null;
+    }
+
+    @Override
+    InterleavedRows.Lazy interleaved() {
+        return interleaved;
     }
 
     /**

@@ -148,18 +148,18 @@ public abstract sealed class WeightMatrix
 
     /**
      * Whether a matmul of {@code batch} tokens goes through {@link Gemm}: with {@link #interleaved} rows, from
-     * {@link InterleavedNibbles#TILED_FROM} tokens.
+     * its {@link InterleavedRows.Lazy#tiledFrom} tokens.
      */
     boolean tiled(int batch) {
-        return batchesInTiles() && Gemm.applies(this, batch) && (interleaved() == null || batch >= InterleavedNibbles.TILED_FROM);
+        return batchesInTiles() && Gemm.applies(this, batch) && (interleaved() == null || batch >= interleaved().tiledFrom());
     }
 
     /**
      * This matrix's rows interleaved in groups for the group kernel against quantized activations, made when first
-     * needed ({@link InterleavedNibbles.Lazy}), or null: the 4-bit Vector API matrices hold them where
-     * {@link InterleavedNibbles#applies}.
+     * needed ({@link InterleavedRows.Lazy}), or null: the 4-bit Vector API matrices hold them where
+     * {@link InterleavedRows#applies}.
      */
-    InterleavedNibbles.Lazy interleaved() {
+    InterleavedRows.Lazy interleaved() {
         return null;
     }
 
@@ -168,7 +168,7 @@ public abstract sealed class WeightMatrix
      * would otherwise pause while every matrix of the model is copied.
      */
     public void prepareForDecode() {
-        InterleavedNibbles.Lazy groups = interleaved();
+        InterleavedRows.Lazy groups = interleaved();
         if (groups != null) {
             groups.get();
         }
@@ -251,7 +251,7 @@ public abstract sealed class WeightMatrix
      * at least 2: a matmul's slices are cut at multiples of it.
      */
     int quantizedRowUnit() {
-        return interleaved() != null ? InterleavedNibbles.GROUP : 2;
+        return interleaved() != null ? InterleavedRows.GROUP : 2;
     }
 
     /**
@@ -344,7 +344,7 @@ public abstract sealed class WeightMatrix
      * token, every token over a tile of {@value #ROW_TILE} rows before the next tile.
      */
     void multiplyQuantized(QuantizedActivations x, float[] out, int batch, int start, int end) {
-        InterleavedNibbles.Lazy groups = interleaved();
+        InterleavedRows.Lazy groups = interleaved();
         if (groups != null) {
             groups.get().multiply(x, out, rows, batch, start, end);
             return;

@@ -19,7 +19,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /** Every weight type, both paths, against a double-precision dequantize-then-dot reference. */
 class WeightMatrixTest {
@@ -206,19 +205,26 @@ class WeightMatrixTest {
         }
     }
 
+    /** Files whose {@code blk.0.attn_q.weight} is held in {@link InterleavedRows} on 512-bit machines: Q4_0, Q4_1, Q4_K, Q6_K. */
+    static final String[] INTERLEAVED = {"tiny-gqa-q4_0", "tiny-gqa-q4_1", "tiny-gqa-q4_k_m", "tiny-gqa-q6_k"};
+
+    static Stream<String> interleaved() {
+        return Stream.of(INTERLEAVED);
+    }
+
     /**
-     * A 4-bit matrix held in interleaved groups of 32 rows (512-bit machines) takes the rows of a group that a slice
+     * A matrix held in interleaved groups of 32 rows (512-bit machines) takes the rows of a group that a slice
      * cuts one by one, and gives the group kernel's bits: slices from rows 20 and 40 leave whole groups, a group's
      * first rows and a group's last rows.
      */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"tiny-gqa-q4_0", "tiny-gqa-q4_1", "tiny-gqa-q4_k_m"})
+    @MethodSource("interleaved")
     void aGroupCutByASliceGivesWhatTheGroupKernelGives(String model) {
         try (GGUFFile gguf = open(model)) {
             WeightMatrix m = WeightMatrix.of(gguf.tensor("blk.0.attn_q.weight"), true);
-            assertThat(m.quantizedRowUnit()).as("rows per unit of %s", m).isEqualTo(VectorKernels.L == 16 ? InterleavedNibbles.GROUP : 2);
-            int batch = InterleavedNibbles.TILED_FROM - 1;
-            assertThat(m.tiled(batch)).as("%s at %d tokens", m, batch).isEqualTo(VectorKernels.L == 8);
+            assertThat(m.quantizedRowUnit()).as("rows per unit of %s", m).isEqualTo(VectorKernels.L == 16 ? InterleavedRows.GROUP : 2);
+            int batch = VectorKernels.L == 16 ? m.interleaved().tiledFrom() - 1 : 1;
+            assertThat(m.tiled(batch)).as("%s at %d tokens", m, batch).isFalse();
             QuantizedActivations x = new QuantizedActivations(random(batch * m.cols(), 7), batch, m.cols());
             float[] whole = new float[batch * m.rows()];
             m.multiplyQuantized(x, whole, batch, 0, m.rows());
@@ -235,12 +241,12 @@ class WeightMatrixTest {
      * it goes through, so a conversation's reply does not depend on how many others share its decode steps.
      */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"tiny-gqa-q4_0", "tiny-gqa-q4_1", "tiny-gqa-q4_k_m"})
+    @MethodSource("interleaved")
     void aTokenGetsTheSameBitsInABatchAsAlone(String model) {
         try (GGUFFile gguf = open(model)) {
             WeightMatrix m = WeightMatrix.of(gguf.tensor("blk.0.attn_q.weight"), true);
-            assumeTrue(m.interleaved() != null, "4-bit matrices are interleaved on 512-bit machines only");
-            for (int batch = 1; batch < InterleavedNibbles.TILED_FROM; batch++) {
+            assumeTrue(m.interleaved() != null, "matrices are interleaved on 512-bit machines only");
+            for (int batch = 1; batch < m.interleaved().tiledFrom(); batch++) {
                 assertThat(m.tiled(batch)).as("%s at %d tokens", m, batch).isFalse();
                 float[] x = random(batch * m.cols(), 11 + batch);
                 float[] together = new float[batch * m.rows()];
@@ -261,13 +267,13 @@ class WeightMatrixTest {
      * has it made at load ({@link WeightMatrix#prepareForDecode}).
      */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"tiny-gqa-q4_0", "tiny-gqa-q4_1", "tiny-gqa-q4_k_m"})
+    @MethodSource("interleaved")
     void theInterleavedCopyIsMadeAtTheFirstDecodeMultiply(String model) {
         try (GGUFFile gguf = open(model)) {
             WeightMatrix m = WeightMatrix.of(gguf.tensor("blk.0.attn_q.weight"), true);
-            assumeTrue(m.interleaved() != null, "4-bit matrices are interleaved on 512-bit machines only");
+            assumeTrue(m.interleaved() != null, "matrices are interleaved on 512-bit machines only");
             assertThat(m.interleaved().isBuilt()).as("%s after load", m).isFalse();
-            int batch = InterleavedNibbles.TILED_FROM;
+            int batch = m.interleaved().tiledFrom();
             m.matmul(random(batch * m.cols(), 5), new float[batch * m.rows()], batch);
             assertThat(m.interleaved().isBuilt()).as("%s after a batch of %d", m, batch).isFalse();
             m.matmul(random(m.cols(), 6), new float[m.rows()], 1);
