@@ -10,19 +10,61 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * Q5_K with the Vector API, in floats as Q4_K's 16-lane kernels are: a group's 32 bytes of nibbles and the 32 bytes
- * of fifth bits are loaded once for its two sub-blocks, each quant assembled in an int lane ({@code nibble | bit << 4})
- * and converted, each sub-block's products scaled once by {@code d * scale}, its minimum applied to the sub-block's
- * activation sum. A per-sub-block table of the 16 low values plus a masked add for the fifth bit, looked up per
- * element, put its permutes and table builds on the one port that shuffles: a Q5_K_M file decoded at 39-40 tok/s
- * against 47-55 now, and its prefill, which dequantized element by element, at 248-345 against 434-499.
+ * Q5_K with the Vector API. With 16 lanes (AVX-512), a decode step multiplies 32 rows at a time in a copy interleaved
+ * for it ({@link InterleavedQ5_K}), against the activations rounded to 11 bits ({@link QuantizedActivations}). Rows
+ * that do not come in groups of 32, and machines with 8 lanes, take the row kernels, in floats as Q4_K's 16-lane
+ * kernels are: a group's 32 bytes of nibbles and the 32 bytes of fifth bits are loaded once for its two sub-blocks,
+ * each quant assembled in an int lane ({@code nibble | bit << 4}) and converted, each sub-block's products scaled once
+ * by {@code d * scale}, its minimum applied to the sub-block's activation sum. A per-sub-block table of the 16 low
+ * values plus a masked add for the fifth bit, looked up per element, put its permutes and table builds on the one
+ * port that shuffles. Batches go through {@link Gemm}'s tiles, read from the file.
  */
 final class Q5_KVectorMatrix extends Q5_KMatrix {
 
     private final SubBlockFactors.Lazy factors = new SubBlockFactors.Lazy(this, BLOCK_BYTES);
 
+    /** The rows interleaved in groups for a decode step's kernel, where {@link InterleavedRows#applies}; else null. */
+    private final InterleavedRows.Lazy interleaved;
+
     Q5_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
+        interleaved = InterleavedRows.applies(this) ? new InterleavedRows.Lazy(this::interleave, InterleavedQ5_K.TILED_FROM) : null;
+    }
+
+    /** Each super-block's quants (0..31), its eight scales and minimums and its {@code d} and {@code dmin}, in the file's element order. */
+    private InterleavedQ5_K interleave() {
+        InterleavedQ5_K groups = new InterleavedQ5_K(rows, cols);
+        byte[] quants = new byte[BLOCK];
+        byte[] scales = new byte[8];
+        byte[] mins = new byte[8];
+        for (int row = 0; row < rows; row++) {
+            for (int b = 0; b < cols / BLOCK; b++) {
+                long block = row * rowBytes + (long) b * BLOCK_BYTES;
+                for (int e = 0; e < BLOCK; e++) {
+                    int g = e / 64;
+                    int upper = e % 64 / 32;
+                    int nibble = data.get(I8, block + 48 + 32 * g + e % 32) >> 4 * upper & 0xF;
+                    int fifth = data.get(I8, block + 16 + e % 32) >> (2 * g + upper) & 1;
+                    quants[e] = (byte) (nibble | fifth << 4);
+                }
+                for (int s = 0; s < 8; s++) {
+                    scales[s] = (byte) Q4_KMatrix.scale(data, block + 4, s);
+                    mins[s] = (byte) Q4_KMatrix.min(data, block + 4, s);
+                }
+                groups.put(row, b, quants, scales, mins, f16(data, block), f16(data, block + 2));
+            }
+        }
+        return groups;
+    }
+
+    @Override
+    boolean quantizesActivations() {
+        return interleaved != null;
+    }
+
+    @Override
+    InterleavedRows.Lazy interleaved() {
+        return interleaved;
     }
 
     @Override
@@ -32,7 +74,7 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
 
     @Override
     boolean readsBlockSums() {
-        return true;
+        return !quantizesActivations();
     }
 
     /** Quants of sub-block {@code 2g} (low nibbles of {@code q}, bit {@code 2g} of {@code qh}) as floats. */

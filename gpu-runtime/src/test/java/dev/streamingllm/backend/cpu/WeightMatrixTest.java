@@ -205,8 +205,8 @@ class WeightMatrixTest {
         }
     }
 
-    /** Files whose {@code blk.0.attn_q.weight} is held in {@link InterleavedRows} on 512-bit machines: Q4_0, Q4_1, Q4_K, Q6_K. */
-    static final String[] INTERLEAVED = {"tiny-gqa-q4_0", "tiny-gqa-q4_1", "tiny-gqa-q4_k_m", "tiny-gqa-q6_k"};
+    /** Files whose {@code blk.0.attn_q.weight} is held in {@link InterleavedRows} on 512-bit machines: Q4_0, Q4_1, Q4_K, Q5_K, Q6_K. */
+    static final String[] INTERLEAVED = {"tiny-gqa-q4_0", "tiny-gqa-q4_1", "tiny-gqa-q4_k_m", "tiny-gqa-q5_k_m", "tiny-gqa-q6_k"};
 
     static Stream<String> interleaved() {
         return Stream.of(INTERLEAVED);
