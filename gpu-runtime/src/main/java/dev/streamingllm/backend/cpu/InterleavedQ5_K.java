@@ -1,15 +1,11 @@
 package dev.streamingllm.backend.cpu;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A Q5_K matrix held in {@link InterleavedRows}: its 5-bit quants as nibbles and a plane of fifth bits, 32 rows to a
@@ -25,9 +21,8 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code 512 + 32 t + r}, bit {@code u} that of weight {@code t + 4u}), then each row's 6-bit scale and 6-bit minimum
  * as bytes; after the eight, the rows' {@code d} and {@code -dmin} as floats. The copy is 1.05 times the file's blocks.
  */
-final class InterleavedQ5_K implements InterleavedRows {
+final class InterleavedQ5_K extends InterleavedSuperBlocks {
 
-    private static final int BLOCK = 256;
     private static final int SUB = 32;
     private static final int NIBBLES = SUB / 2 * GROUP;
     private static final int BITS = SUB / 8 * GROUP;
@@ -37,27 +32,10 @@ final class InterleavedQ5_K implements InterleavedRows {
     private static final int D_AT = BLOCK / SUB * SUB_BYTES;
     private static final int DMIN_AT = D_AT + GROUP * Float.BYTES;
     private static final long BLOCK_BYTES = DMIN_AT + GROUP * Float.BYTES;
-    private static final VectorSpecies<Short> ROW_SHORTS = ShortVector.SPECIES_512;
-    private static final VectorSpecies<Byte> ROW_BYTES = ByteVector.SPECIES_256;
-    private static final VectorSpecies<Byte> SCALE_BYTES = ByteVector.SPECIES_128;
-    private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_512;
-    private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_512;
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
-
-    /**
-     * Tokens from which a matmul goes through {@link Gemm}'s float tiles instead: this kernel takes a batch's tokens
-     * one by one, as {@link InterleavedQ6_K}'s does, and a tile's decoding, shared by the batch, is faster from three.
-     */
-    static final int TILED_FROM = 3;
-
-    private final MemorySegment data;
-    private final int blocks;
 
     /** An empty copy for {@code rows} rows of {@code cols} weights, filled super-block by super-block with {@link #put}. */
     InterleavedQ5_K(int rows, int cols) {
-        this.blocks = cols / BLOCK;
-        this.data = Arena.ofAuto().allocate((long) rows / GROUP * blocks * BLOCK_BYTES, 64);
+        super(rows, cols, BLOCK_BYTES);
     }
 
     /**
@@ -88,31 +66,8 @@ final class InterleavedQ5_K implements InterleavedRows {
         data.set(FLOAT, to + DMIN_AT + (long) Float.BYTES * r, -dmin);
     }
 
-    /**
-     * Whole groups in vectors, token by token within a group so that its bytes are read from memory once for the
-     * batch; the rows of a group that the range cuts one by one ({@link #row}), with the same arithmetic.
-     */
     @Override
-    public void multiply(QuantizedActivations x, float[] out, int rows, int batch, int start, int end) {
-        int first = Math.min(end, (start + GROUP - 1) / GROUP * GROUP);
-        int last = Math.max(first, end / GROUP * GROUP);
-        for (int b = 0; b < batch; b++) {
-            for (int r = start; r < first; r++) {
-                out[b * rows + r] = row(r, x, b);
-            }
-            for (int r = last; r < end; r++) {
-                out[b * rows + r] = row(r, x, b);
-            }
-        }
-        for (int g = first / GROUP; g < last / GROUP; g++) {
-            for (int b = 0; b < batch; b++) {
-                multiply(g, x, b, out, b * rows + g * GROUP);
-            }
-        }
-    }
-
-    /** One row's lane of the group kernel, in scalars. */
-    private float row(int row, QuantizedActivations x, int token) {
+    float row(int row, QuantizedActivations x, int token) {
         int r = row % GROUP;
         float acc = 0f;
         for (int b = 0; b < blocks; b++) {
@@ -141,10 +96,6 @@ final class InterleavedQ5_K implements InterleavedRows {
         return acc;
     }
 
-    private long at(int group, int block) {
-        return ((long) group * blocks + block) * BLOCK_BYTES;
-    }
-
     /**
      * {@code out[outOffset + r] = row(group * 32 + r) . x[token]} for the group's 32 rows. Per sub-block and per fifth-bit
      * byte {@code t}, four nibble loads give eight weights of every row, {@code t + 4u}; each weight's product with its
@@ -154,7 +105,8 @@ final class InterleavedQ5_K implements InterleavedRows {
      * multiplied by the rows' {@code d} and {@code -dmin}. The loads are written out rather than in small methods that
      * return vectors, which C2 may leave out of line and box.
      */
-    private void multiply(int group, QuantizedActivations x, int token, float[] out, int outOffset) {
+    @Override
+    void multiply(int group, QuantizedActivations x, int token, float[] out, int outOffset) {
         short[] values = x.values;
         FloatVector acc0 = FloatVector.zero(FLOATS);
         FloatVector acc1 = FloatVector.zero(FLOATS);

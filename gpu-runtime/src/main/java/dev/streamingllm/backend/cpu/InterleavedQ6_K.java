@@ -1,15 +1,11 @@
 package dev.streamingllm.backend.cpu;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A Q6_K matrix held in {@link InterleavedRows}: its 6-bit quants as nibbles and pairs of high bits, 32 rows to a
@@ -26,9 +22,8 @@ import jdk.incubator.vector.VectorSpecies;
  * before it is added, and a sub-block's sum times its scale stays within 27 bits. The copy is as large as the
  * file's blocks plus a hundredth.
  */
-final class InterleavedQ6_K implements InterleavedRows {
+final class InterleavedQ6_K extends InterleavedSuperBlocks {
 
-    private static final int BLOCK = 256;
     private static final int SUB = 16;
     private static final int NIBBLES = SUB / 2 * GROUP;
     private static final int HIGHS = SUB / 4 * GROUP;
@@ -37,28 +32,10 @@ final class InterleavedQ6_K implements InterleavedRows {
     private static final long BLOCK_BYTES = D_AT + GROUP * Float.BYTES;
     /** Activation blocks ({@link QuantizedActivations#BLOCK}) per super-block: each takes two sub-blocks. */
     private static final int X_BLOCKS = BLOCK / QuantizedActivations.BLOCK;
-    private static final VectorSpecies<Short> ROW_SHORTS = ShortVector.SPECIES_512;
-    private static final VectorSpecies<Byte> ROW_BYTES = ByteVector.SPECIES_256;
-    private static final VectorSpecies<Byte> SCALE_BYTES = ByteVector.SPECIES_128;
-    private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_512;
-    private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_512;
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
-
-    /**
-     * Tokens from which a matmul goes through {@link Gemm}'s float tiles instead: this kernel takes a batch's tokens
-     * one by one, and a tile's decoding, shared by the batch, is faster from three (llama-134m's 32,000 x 768 output
-     * matrix, Xeon with AMX, 2 threads: 1.0, 1.9 and 2.9 ms for 1, 2 and 3 tokens, Gemm 2.3 and 2.6 ms for 2 and 3).
-     */
-    static final int TILED_FROM = 3;
-
-    private final MemorySegment data;
-    private final int blocks;
 
     /** An empty copy for {@code rows} rows of {@code cols} weights, filled super-block by super-block with {@link #put}. */
     InterleavedQ6_K(int rows, int cols) {
-        this.blocks = cols / BLOCK;
-        this.data = Arena.ofAuto().allocate((long) rows / GROUP * blocks * BLOCK_BYTES, 64);
+        super(rows, cols, BLOCK_BYTES);
     }
 
     /**
@@ -87,31 +64,8 @@ final class InterleavedQ6_K implements InterleavedRows {
         data.set(FLOAT, to + D_AT + (long) Float.BYTES * r, d);
     }
 
-    /**
-     * Whole groups in vectors, token by token within a group so that its bytes are read from memory once for the
-     * batch; the rows of a group that the range cuts one by one ({@link #row}), with the same arithmetic.
-     */
     @Override
-    public void multiply(QuantizedActivations x, float[] out, int rows, int batch, int start, int end) {
-        int first = Math.min(end, (start + GROUP - 1) / GROUP * GROUP);
-        int last = Math.max(first, end / GROUP * GROUP);
-        for (int b = 0; b < batch; b++) {
-            for (int r = start; r < first; r++) {
-                out[b * rows + r] = row(r, x, b);
-            }
-            for (int r = last; r < end; r++) {
-                out[b * rows + r] = row(r, x, b);
-            }
-        }
-        for (int g = first / GROUP; g < last / GROUP; g++) {
-            for (int b = 0; b < batch; b++) {
-                multiply(g, x, b, out, b * rows + g * GROUP);
-            }
-        }
-    }
-
-    /** One row's lane of the group kernel, in scalars. */
-    private float row(int row, QuantizedActivations x, int token) {
+    float row(int row, QuantizedActivations x, int token) {
         int r = row % GROUP;
         float acc = 0f;
         for (int b = 0; b < blocks; b++) {
@@ -138,10 +92,6 @@ final class InterleavedQ6_K implements InterleavedRows {
         return acc;
     }
 
-    private long at(int group, int block) {
-        return ((long) group * blocks + block) * BLOCK_BYTES;
-    }
-
     /**
      * {@code out[outOffset + r] = row(group * 32 + r) . x[token]} for the group's 32 rows. Per sub-block and per
      * group of four high-bit bytes, three byte loads give four weights of every row; each product widens into the
@@ -149,7 +99,8 @@ final class InterleavedQ6_K implements InterleavedRows {
      * block converted to floats and scaled, per super-block multiplied by the rows' {@code d}. The loads are written
      * out here rather than in small methods that return vectors, which C2 may leave out of line and box.
      */
-    private void multiply(int group, QuantizedActivations x, int token, float[] out, int outOffset) {
+    @Override
+    void multiply(int group, QuantizedActivations x, int token, float[] out, int outOffset) {
         short[] values = x.values;
         FloatVector acc0 = FloatVector.zero(FLOATS);
         FloatVector acc1 = FloatVector.zero(FLOATS);

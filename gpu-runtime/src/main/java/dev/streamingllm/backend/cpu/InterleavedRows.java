@@ -9,7 +9,7 @@ import java.util.function.Supplier;
  * ({@link QuantizedActivations}), each activation broadcast once for all of them, and no lane is ever summed across.
  * Read row by row, a block's scale conversion, loads and reduction cost once per row; here once per group.
  */
-sealed interface InterleavedRows permits InterleavedNibbles, InterleavedQ5_K, InterleavedQ6_K {
+sealed interface InterleavedRows permits InterleavedNibbles, InterleavedSuperBlocks {
 
     /** Rows per group: the 16-bit lanes of a 512-bit vector. */
     int GROUP = 32;

@@ -28,7 +28,7 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
 
     Q5_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        interleaved = InterleavedRows.applies(this) ? new InterleavedRows.Lazy(this::interleave, InterleavedQ5_K.TILED_FROM) : null;
+        interleaved = InterleavedRows.applies(this) ? new InterleavedRows.Lazy(this::interleave, InterleavedSuperBlocks.TILED_FROM) : null;
     }
 
     /** Each super-block's quants (0..31), its eight scales and minimums and its {@code d} and {@code dmin}, in the file's element order. */

@@ -30,7 +30,7 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
 
     Q6_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        interleaved = InterleavedRows.applies(this) ? new InterleavedRows.Lazy(this::interleave, InterleavedQ6_K.TILED_FROM) : null;
+        interleaved = InterleavedRows.applies(this) ? new InterleavedRows.Lazy(this::interleave, InterleavedSuperBlocks.TILED_FROM) : null;
     }
 
     /** Each super-block's quants unbiased (0..63), its sixteen scales and its {@code d}, in the file's element order. */

@@ -1,0 +1,79 @@
+package dev.streamingllm.backend.cpu;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * A K-quant matrix (Q5_K, Q6_K) held in {@link InterleavedRows} super-block by super-block of 256 weights: the part of
+ * the layout and the batching its group kernels share. A kernel takes a batch's tokens one by one, each group's tokens
+ * before the next group so that its bytes are read from memory once for the batch.
+ */
+abstract sealed class InterleavedSuperBlocks implements InterleavedRows permits InterleavedQ5_K, InterleavedQ6_K {
+
+    static final int BLOCK = 256;
+    /** A group's 32 rows: bytes loaded into 16-bit lanes, whose sums widen into two vectors of 32-bit lanes, rows 0-15 and 16-31. */
+    static final VectorSpecies<Byte> ROW_BYTES = ByteVector.SPECIES_256;
+    static final VectorSpecies<Short> ROW_SHORTS = ShortVector.SPECIES_512;
+    static final VectorSpecies<Integer> INTS = IntVector.SPECIES_512;
+    static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_512;
+    /** Half a group's rows' one-byte scales, widened to {@link #INTS}. */
+    static final VectorSpecies<Byte> SCALE_BYTES = ByteVector.SPECIES_128;
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+
+    /**
+     * Tokens from which a matmul goes through {@link Gemm}'s float tiles instead: a tile's decoding, shared by the
+     * batch, is faster from three (llama-134m's 32,000 x 768 Q6_K output matrix, Xeon with AMX, 2 threads: 1.0, 1.9 and
+     * 2.9 ms for 1, 2 and 3 tokens, Gemm 2.3 and 2.6 ms for 2 and 3).
+     */
+    static final int TILED_FROM = 3;
+
+    final MemorySegment data;
+    final int blocks;
+    private final long blockBytes;
+
+    /** An empty copy for {@code rows} rows of {@code cols} weights, {@code blockBytes} per group and super-block. */
+    InterleavedSuperBlocks(int rows, int cols, long blockBytes) {
+        this.blocks = cols / BLOCK;
+        this.blockBytes = blockBytes;
+        this.data = Arena.ofAuto().allocate((long) rows / GROUP * blocks * blockBytes, 64);
+    }
+
+    /** Where super-block {@code block} of group {@code group} starts. */
+    final long at(int group, int block) {
+        return ((long) group * blocks + block) * blockBytes;
+    }
+
+    /** Whole groups in vectors ({@link #multiply(int, QuantizedActivations, int, float[], int)}); the rows of a group that the range cuts one by one ({@link #row}). */
+    @Override
+    public final void multiply(QuantizedActivations x, float[] out, int rows, int batch, int start, int end) {
+        int first = Math.min(end, (start + GROUP - 1) / GROUP * GROUP);
+        int last = Math.max(first, end / GROUP * GROUP);
+        for (int b = 0; b < batch; b++) {
+            for (int r = start; r < first; r++) {
+                out[b * rows + r] = row(r, x, b);
+            }
+            for (int r = last; r < end; r++) {
+                out[b * rows + r] = row(r, x, b);
+            }
+        }
+        for (int g = first / GROUP; g < last / GROUP; g++) {
+            for (int b = 0; b < batch; b++) {
+                multiply(g, x, b, out, b * rows + g * GROUP);
+            }
+        }
+    }
+
+    /** Row {@code row} against token {@code token}: one lane of the group kernel, in scalars, with the same arithmetic. */
+    abstract float row(int row, QuantizedActivations x, int token);
+
+    /** {@code out[outOffset + r] = row(group * 32 + r) . x[token]} for the group's 32 rows. */
+    abstract void multiply(int group, QuantizedActivations x, int token, float[] out, int outOffset);
+}
