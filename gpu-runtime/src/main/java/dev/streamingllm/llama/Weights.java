@@ -1,5 +1,6 @@
 package dev.streamingllm.llama;
 
+import dev.streamingllm.backend.cpu.CopyStore;
 import dev.streamingllm.backend.cpu.WeightMatrix;
 import dev.streamingllm.gguf.GGUFException;
 import dev.streamingllm.gguf.GGUFFile;
@@ -31,17 +32,17 @@ public record Weights(
     }
 
     /**
-     * Makes now what the CPU kernels decode from besides the mapped file ({@link WeightMatrix#prepareForDecode}),
-     * rather than in the first decode step: the CPU backend calls it at load, a GPU backend never does.
+     * Makes now what the CPU kernels decode from besides the mapped file ({@link WeightMatrix#prepareForDecode}), in
+     * {@code store}, rather than in the first decode step: the CPU backend calls it at load, a GPU backend never does.
      */
-    public void prepareForDecode() {
+    public void prepareForDecode(CopyStore store) {
         for (Layer layer : layers) {
             for (WeightMatrix matrix : new WeightMatrix[] {layer.attnQ(), layer.attnK(), layer.attnV(), layer.attnOutput(),
                     layer.ffnGate(), layer.ffnUp(), layer.ffnDown()}) {
-                matrix.prepareForDecode();
+                matrix.prepareForDecode(store);
             }
         }
-        output.prepareForDecode();
+        output.prepareForDecode(store);
     }
 
     public static Weights load(GGUFFile gguf, ModelConfig config) {

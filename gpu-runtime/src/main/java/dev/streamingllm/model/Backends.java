@@ -2,6 +2,7 @@ package dev.streamingllm.model;
 
 import dev.streamingllm.backend.Backend;
 import dev.streamingllm.backend.Decoder;
+import dev.streamingllm.backend.cpu.CopyStore;
 import dev.streamingllm.backend.cpu.decoder.Transformer;
 import dev.streamingllm.backend.cuda.CudaDecoder;
 import dev.streamingllm.backend.cuda.CudaDevice;
@@ -9,6 +10,7 @@ import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.llama.Weights;
+import java.nio.file.Path;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -62,9 +64,30 @@ public final class Backends {
         return switch (choice.backend()) {
             case CUDA -> new CudaDecoder(gguf, config, weights, choice.device().orElseThrow(), cudaOptions);
             case CPU, AUTO -> {
-                weights.prepareForDecode();
+                weights.prepareForDecode(copyStore(gguf));
                 yield cpu;
             }
         };
+    }
+
+    /**
+     * Where the CPU backend keeps its copies of {@code gguf}'s matrices ({@link CopyStore}): a directory named by the
+     * model's fingerprint under {@code -Dstreamingllm.repacked}, else under {@code $STREAMINGLLM_HOME/repacked}, else
+     * {@code ~/.cache/streamingllm/repacked}; {@code -Dstreamingllm.repacked=none} keeps them in the process's memory.
+     */
+    static CopyStore copyStore(GGUFFile gguf) {
+        String configured = System.getProperty("streamingllm.repacked", "");
+        if (configured.equals("none")) {
+            return CopyStore.ANONYMOUS;
+        }
+        Path root;
+        if (!configured.isBlank()) {
+            root = Path.of(configured);
+        } else if (System.getenv("STREAMINGLLM_HOME") != null && !System.getenv("STREAMINGLLM_HOME").isBlank()) {
+            root = Path.of(System.getenv("STREAMINGLLM_HOME"), "repacked");
+        } else {
+            root = Path.of(System.getProperty("user.home"), ".cache", "streamingllm", "repacked");
+        }
+        return CopyStore.in(root.resolve(ModelFingerprint.of(gguf)));
     }
 }

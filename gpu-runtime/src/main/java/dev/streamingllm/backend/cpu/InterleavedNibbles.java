@@ -1,9 +1,9 @@
 package dev.streamingllm.backend.cpu;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.function.Consumer;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -48,30 +48,44 @@ final class InterleavedNibbles implements InterleavedRows {
      */
     static final int TILED_FROM = 12;
 
-    /** An empty copy for {@code rows} rows of {@code cols} weights, filled block by block with {@link #put}. */
-    InterleavedNibbles(int rows, int cols, boolean offsets) {
+    /** The layout's version in the names of kept copies ({@link CopyStore}): a change of layout changes it. */
+    private static final String LAYOUT = "nibbles-1";
+
+    /** A copy for {@code rows} rows of {@code cols} weights over {@code data}, filled block by block with {@link #put}. */
+    private InterleavedNibbles(int rows, int cols, boolean offsets, MemorySegment data) {
         this.blocks = cols / BLOCK;
         this.offsets = offsets;
-        this.groupBlockBytes = QUANT_BYTES + (offsets ? 2L : 1L) * GROUP * Float.BYTES;
-        this.data = Arena.ofAuto().allocate((long) rows / GROUP * blocks * groupBlockBytes, 64);
+        this.groupBlockBytes = groupBlockBytes(offsets);
+        this.data = data;
+    }
+
+    private static long groupBlockBytes(boolean offsets) {
+        return QUANT_BYTES + (offsets ? 2L : 1L) * GROUP * Float.BYTES;
+    }
+
+    /** {@code matrix}'s copy, with an offset per block when {@code offsets}, made by {@code fill} ({@link #put}). */
+    static InterleavedRows.Lazy lazy(WeightMatrix matrix, boolean offsets, Consumer<InterleavedNibbles> fill) {
+        long bytes = (long) matrix.rows / GROUP * (matrix.cols / BLOCK) * groupBlockBytes(offsets);
+        return InterleavedRows.Lazy.of(matrix.name + "." + LAYOUT + (offsets ? "-offsets" : ""), bytes,
+                data -> new InterleavedNibbles(matrix.rows, matrix.cols, offsets, data), fill, TILED_FROM);
     }
 
     /**
-     * A Q4_0 or Q4_1 matrix's rows interleaved: a block of {@code blockBytes} starts with its scale {@code d} as an
-     * IEEE half, then, when {@code offsets}, its minimum {@code m}, then 16 quant bytes.
+     * A Q4_0 or Q4_1 matrix's copy: a block of {@code blockBytes} starts with its scale {@code d} as an IEEE half,
+     * then, when {@code offsets}, its minimum {@code m}, then 16 quant bytes.
      */
-    static InterleavedNibbles ofBlocks(WeightMatrix matrix, long blockBytes, boolean offsets) {
-        InterleavedNibbles groups = new InterleavedNibbles(matrix.rows, matrix.cols, offsets);
-        long quantsAt = offsets ? 4 : 2;
-        byte[] quants = new byte[BLOCK / 2];
-        for (int r = 0; r < matrix.rows; r++) {
-            for (int b = 0; b < groups.blocks; b++) {
-                long from = (long) r * matrix.rowBytes + b * blockBytes;
-                MemorySegment.copy(matrix.data, ValueLayout.JAVA_BYTE, from + quantsAt, quants, 0, quants.length);
-                groups.put(r, b, quants, WeightMatrix.f16(matrix.data, from), offsets ? WeightMatrix.f16(matrix.data, from + 2) : 0f);
+    static InterleavedRows.Lazy ofBlocks(WeightMatrix matrix, long blockBytes, boolean offsets) {
+        return lazy(matrix, offsets, groups -> {
+            long quantsAt = offsets ? 4 : 2;
+            byte[] quants = new byte[BLOCK / 2];
+            for (int r = 0; r < matrix.rows; r++) {
+                for (int b = 0; b < groups.blocks; b++) {
+                    long from = (long) r * matrix.rowBytes + b * blockBytes;
+                    MemorySegment.copy(matrix.data, ValueLayout.JAVA_BYTE, from + quantsAt, quants, 0, quants.length);
+                    groups.put(r, b, quants, WeightMatrix.f16(matrix.data, from), offsets ? WeightMatrix.f16(matrix.data, from + 2) : 0f);
+                }
             }
-        }
-        return groups;
+        });
     }
 
     /**

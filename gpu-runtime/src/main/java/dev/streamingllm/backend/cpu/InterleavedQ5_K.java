@@ -1,6 +1,8 @@
 package dev.streamingllm.backend.cpu;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.function.Consumer;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -33,9 +35,17 @@ final class InterleavedQ5_K extends InterleavedSuperBlocks {
     private static final int DMIN_AT = D_AT + GROUP * Float.BYTES;
     private static final long BLOCK_BYTES = DMIN_AT + GROUP * Float.BYTES;
 
-    /** An empty copy for {@code rows} rows of {@code cols} weights, filled super-block by super-block with {@link #put}. */
-    InterleavedQ5_K(int rows, int cols) {
-        super(rows, cols, BLOCK_BYTES);
+    /** The layout's version in the names of kept copies ({@link CopyStore}): a change of layout changes it. */
+    private static final String LAYOUT = "q5_k-1";
+
+    private InterleavedQ5_K(int cols, MemorySegment data) {
+        super(cols, BLOCK_BYTES, data);
+    }
+
+    /** {@code matrix}'s copy, made by {@code fill} super-block by super-block ({@link #put}). */
+    static InterleavedRows.Lazy lazy(WeightMatrix matrix, Consumer<InterleavedQ5_K> fill) {
+        return InterleavedRows.Lazy.of(matrix.name + "." + LAYOUT, bytes(matrix, BLOCK_BYTES),
+                data -> new InterleavedQ5_K(matrix.cols, data), fill, TILED_FROM);
     }
 
     /**

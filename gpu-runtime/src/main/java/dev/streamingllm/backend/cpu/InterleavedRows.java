@@ -1,6 +1,8 @@
 package dev.streamingllm.backend.cpu;
 
-import java.util.function.Supplier;
+import java.lang.foreign.MemorySegment;
+import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * A quantized matrix's rows copied, when the CPU backend loads it ({@link Lazy}), into groups of {@value #GROUP} rows
@@ -33,33 +35,55 @@ sealed interface InterleavedRows permits InterleavedNibbles, InterleavedSuperBlo
     void multiply(QuantizedActivations x, float[] out, int rows, int batch, int start, int end);
 
     /**
-     * A matrix's copy, made when first needed: the CPU backend asks for it at load ({@link WeightMatrix#prepareForDecode}),
-     * while a model decoded on the GPU keeps its host matrices for the embedding rows and never makes it. The first
-     * threads to need the copy wait while one of them makes it.
+     * A matrix's copy, made when first needed: the CPU backend has it made at load, in its {@link CopyStore}
+     * ({@link WeightMatrix#prepareForDecode}), while a model decoded on the GPU keeps its host matrices for the embedding
+     * rows and never makes it; a multiply that finds none makes it in the process's memory. The first threads to need
+     * the copy wait while one of them makes it.
      */
     final class Lazy {
 
-        private final Supplier<InterleavedRows> copy;
+        private final String name;
+        private final long bytes;
+        private final Function<MemorySegment, ? extends InterleavedRows> view;
+        private final Consumer<MemorySegment> fill;
         private final int tiledFrom;
         private volatile InterleavedRows built;
 
-        /** {@code tiledFrom}: the tokens from which a matmul goes through {@link Gemm}'s float tiles instead. */
-        Lazy(Supplier<InterleavedRows> copy, int tiledFrom) {
-            this.copy = copy;
+        private Lazy(String name, long bytes, Function<MemorySegment, ? extends InterleavedRows> view, Consumer<MemorySegment> fill,
+                int tiledFrom) {
+            this.name = name;
+            this.bytes = bytes;
+            this.view = view;
+            this.fill = fill;
             this.tiledFrom = tiledFrom;
+        }
+
+        /**
+         * The copy named {@code name} in a store ({@link CopyStore}) of {@code bytes} bytes, read through {@code view}
+         * and written by {@code fill}; from {@code tiledFrom} tokens a matmul goes through {@link Gemm}'s float tiles
+         * instead.
+         */
+        static <T extends InterleavedRows> Lazy of(String name, long bytes, Function<MemorySegment, T> view, Consumer<T> fill, int tiledFrom) {
+            return new Lazy(name, bytes, view, segment -> fill.accept(view.apply(segment)), tiledFrom);
         }
 
         int tiledFrom() {
             return tiledFrom;
         }
 
+        /** The copy, made in the process's memory if it is not made yet. */
         InterleavedRows get() {
+            return get(CopyStore.ANONYMOUS);
+        }
+
+        /** The copy, made in {@code store} if it is not made yet. */
+        InterleavedRows get(CopyStore store) {
             InterleavedRows groups = built;
             if (groups == null) {
                 synchronized (this) {
                     groups = built;
                     if (groups == null) {
-                        groups = copy.get();
+                        groups = view.apply(store.segment(name, bytes, fill));
                         built = groups;
                     }
                 }

@@ -1,6 +1,5 @@
 package dev.streamingllm.backend.cpu;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -39,11 +38,16 @@ abstract sealed class InterleavedSuperBlocks implements InterleavedRows permits 
     final int blocks;
     private final long blockBytes;
 
-    /** An empty copy for {@code rows} rows of {@code cols} weights, {@code blockBytes} per group and super-block. */
-    InterleavedSuperBlocks(int rows, int cols, long blockBytes) {
+    /** A copy of {@code cols} weights a row over {@code data}, {@code blockBytes} per group and super-block. */
+    InterleavedSuperBlocks(int cols, long blockBytes, MemorySegment data) {
         this.blocks = cols / BLOCK;
         this.blockBytes = blockBytes;
-        this.data = Arena.ofAuto().allocate((long) rows / GROUP * blocks * blockBytes, 64);
+        this.data = data;
+    }
+
+    /** The bytes of a copy of {@code matrix}, {@code blockBytes} per group and super-block. */
+    static long bytes(WeightMatrix matrix, long blockBytes) {
+        return (long) matrix.rows / GROUP * (matrix.cols / BLOCK) * blockBytes;
     }
 
     /** Where super-block {@code block} of group {@code group} starts. */

@@ -34,7 +34,7 @@ final class Q4_0VectorMatrix extends Q4_0Matrix {
     Q4_0VectorMatrix(GGUFTensor tensor) {
         super(tensor);
         interleaved = InterleavedRows.applies(this)
-                ? new InterleavedRows.Lazy(() -> InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, false), InterleavedNibbles.TILED_FROM) : null;
+                ? InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, false) : null;
     }
 
     @Override

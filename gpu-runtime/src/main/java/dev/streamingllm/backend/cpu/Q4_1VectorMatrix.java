@@ -28,7 +28,7 @@ final class Q4_1VectorMatrix extends Q4_1Matrix {
     Q4_1VectorMatrix(GGUFTensor tensor) {
         super(tensor);
         interleaved = InterleavedRows.applies(this)
-                ? new InterleavedRows.Lazy(() -> InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, true), InterleavedNibbles.TILED_FROM) : null;
+                ? InterleavedNibbles.ofBlocks(this, BLOCK_BYTES, true) : null;
     }
 
     @Override

@@ -26,15 +26,14 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
 
     Q4_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        interleaved = InterleavedRows.applies(this) ? new InterleavedRows.Lazy(this::interleave, InterleavedNibbles.TILED_FROM) : null;
+        interleaved = InterleavedRows.applies(this) ? InterleavedNibbles.lazy(this, true, this::interleave) : null;
     }
 
     /**
      * Each sub-block as a Q4_1 block: its 32 nibbles in Q4_1's order (byte {@code j} holds weights {@code j} and
      * {@code j + 16}), {@code d * scale} and {@code -dmin * min}, as ggml forms them.
      */
-    private InterleavedNibbles interleave() {
-        InterleavedNibbles groups = new InterleavedNibbles(rows, cols, true);
+    private void interleave(InterleavedNibbles groups) {
         byte[] quants = new byte[16];
         for (int row = 0; row < rows; row++) {
             for (int b = 0; b < cols / BLOCK; b++) {
@@ -53,7 +52,6 @@ final class Q4_KVectorMatrix extends Q4_KMatrix {
                 }
             }
         }
-        return groups;
     }
 
     @Override

@@ -28,12 +28,11 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
 
     Q5_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        interleaved = InterleavedRows.applies(this) ? new InterleavedRows.Lazy(this::interleave, InterleavedSuperBlocks.TILED_FROM) : null;
+        interleaved = InterleavedRows.applies(this) ? InterleavedQ5_K.lazy(this, this::interleave) : null;
     }
 
     /** Each super-block's quants (0..31), its eight scales and minimums and its {@code d} and {@code dmin}, in the file's element order. */
-    private InterleavedQ5_K interleave() {
-        InterleavedQ5_K groups = new InterleavedQ5_K(rows, cols);
+    private void interleave(InterleavedQ5_K groups) {
         byte[] quants = new byte[BLOCK];
         byte[] scales = new byte[8];
         byte[] mins = new byte[8];
@@ -54,7 +53,6 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
                 groups.put(row, b, quants, scales, mins, f16(data, block), f16(data, block + 2));
             }
         }
-        return groups;
     }
 
     @Override
@@ -89,19 +87,21 @@ final class Q5_KVectorMatrix extends Q5_KMatrix {
                 .convert(VectorOperators.I2F, 0);
     }
 
-    /** As ggml computes it, {@code d1 * q - m1}, a vector of quants at a time (for {@link Gemm}'s tiles). */
+    /**
+     * As ggml computes it, {@code d1 * q - m1}, a vector of quants at a time (for {@link Gemm}'s tiles). The factors are
+     * unpacked here rather than read from {@link SubBlockFactors}, as Q4_K's are: a tile decodes a weight once per batch,
+     * and a matrix held interleaved then never builds them.
+     */
     @Override
     public void dequantizeRow(int row, float[] out, int outOffset) {
         long base = row * rowBytes;
-        SubBlockFactors f = factors.get();
-        float[] d = f.d();
-        float[] m = f.m();
-        int sub = row * f.perRow();
         for (int b = 0; b < cols / BLOCK; b++) {
             long block = base + (long) b * BLOCK_BYTES;
-            for (int g = 0; g < 4; g++, sub += 2) {
-                float d1 = d[sub], m1 = m[sub];
-                float d2 = d[sub + 1], m2 = m[sub + 1];
+            float d = f16(data, block);
+            float dmin = f16(data, block + 2);
+            for (int g = 0; g < 4; g++) {
+                float d1 = d * Q4_KMatrix.scale(data, block + 4, 2 * g), m1 = dmin * Q4_KMatrix.min(data, block + 4, 2 * g);
+                float d2 = d * Q4_KMatrix.scale(data, block + 4, 2 * g + 1), m2 = dmin * Q4_KMatrix.min(data, block + 4, 2 * g + 1);
                 long qs = block + 48 + 32 * g;
                 int o = outOffset + b * BLOCK + 64 * g;
                 for (int l = 0; l < 32; l += L) {

@@ -30,12 +30,11 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
 
     Q6_KVectorMatrix(GGUFTensor tensor) {
         super(tensor);
-        interleaved = InterleavedRows.applies(this) ? new InterleavedRows.Lazy(this::interleave, InterleavedSuperBlocks.TILED_FROM) : null;
+        interleaved = InterleavedRows.applies(this) ? InterleavedQ6_K.lazy(this, this::interleave) : null;
     }
 
     /** Each super-block's quants unbiased (0..63), its sixteen scales and its {@code d}, in the file's element order. */
-    private InterleavedQ6_K interleave() {
-        InterleavedQ6_K groups = new InterleavedQ6_K(rows, cols);
+    private void interleave(InterleavedQ6_K groups) {
         byte[] quants = new byte[BLOCK];
         byte[] scales = new byte[BLOCK / 16];
         for (int row = 0; row < rows; row++) {
@@ -48,7 +47,6 @@ final class Q6_KVectorMatrix extends Q6_KMatrix {
                 groups.put(row, b, quants, scales, f16(data, block + 208));
             }
         }
-        return groups;
     }
 
     @Override

@@ -164,13 +164,13 @@ public abstract sealed class WeightMatrix
     }
 
     /**
-     * Makes this matrix's {@link #interleaved} copy now, where it has one, rather than in the first decode step, which
-     * would otherwise pause while every matrix of the model is copied.
+     * Makes this matrix's {@link #interleaved} copy now, in {@code store}, where it has one, rather than in the first
+     * decode step, which would otherwise pause while every matrix of the model is copied.
      */
-    public void prepareForDecode() {
+    public void prepareForDecode(CopyStore store) {
         InterleavedRows.Lazy groups = interleaved();
         if (groups != null) {
-            groups.get();
+            groups.get(store);
         }
     }
 

@@ -280,7 +280,7 @@ class WeightMatrixTest {
             assertThat(m.interleaved().isBuilt()).as("%s after a decode step", m).isTrue();
 
             WeightMatrix prepared = WeightMatrix.of(gguf.tensor("blk.0.attn_k.weight"), true);
-            prepared.prepareForDecode(); // as the CPU backend does at load
+            prepared.prepareForDecode(CopyStore.ANONYMOUS); // as the CPU backend does at load
             assertThat(prepared.interleaved().isBuilt()).as("%s prepared", prepared).isTrue();
         }
     }
