@@ -56,38 +56,39 @@ public final class Backends {
     }
 
     /**
-     * The decoder of {@code choice}: {@code cpu} itself on the CPU, else a {@link CudaDecoder} that uploads
-     * {@code weights} to the chosen device and sizes its cache slots by {@code cudaOptions}.
+     * The decoder of {@code choice}: {@code cpu} itself on the CPU, with its repacked matrices made or mapped in
+     * {@code repacked}, else a {@link CudaDecoder} that uploads {@code weights} to the chosen device and sizes its cache
+     * slots by {@code cudaOptions}.
      */
     static Decoder decoder(Choice choice, GGUFFile gguf, ModelConfig config, Weights weights, Transformer cpu,
-            CudaOptions cudaOptions) {
+            CudaOptions cudaOptions, CopyStore repacked) {
         return switch (choice.backend()) {
             case CUDA -> new CudaDecoder(gguf, config, weights, choice.device().orElseThrow(), cudaOptions);
             case CPU, AUTO -> {
-                weights.prepareForDecode(copyStore(gguf));
+                weights.prepareForDecode(repacked);
                 yield cpu;
             }
         };
     }
 
     /**
-     * Where the CPU backend keeps its copies of {@code gguf}'s matrices ({@link CopyStore}): a directory named by the
-     * model's fingerprint under {@code -Dstreamingllm.repacked}, else under {@code $STREAMINGLLM_HOME/repacked}, else
+     * Where the CPU backend keeps its repacked copies of the matrices of the model of {@code fingerprint}
+     * ({@link CopyStore}): a directory named by the fingerprint under {@code root}, else under
+     * {@code -Dstreamingllm.repacked}, else {@code $STREAMINGLLM_HOME/repacked}, else
      * {@code ~/.cache/streamingllm/repacked}; {@code -Dstreamingllm.repacked=none} keeps them in the process's memory.
      */
-    static CopyStore copyStore(GGUFFile gguf) {
+    public static CopyStore copyStore(Path root, String fingerprint) {
+        if (root != null) {
+            return CopyStore.in(root.resolve(fingerprint));
+        }
         String configured = System.getProperty("streamingllm.repacked", "");
         if (configured.equals("none")) {
             return CopyStore.ANONYMOUS;
         }
-        Path root;
-        if (!configured.isBlank()) {
-            root = Path.of(configured);
-        } else if (System.getenv("STREAMINGLLM_HOME") != null && !System.getenv("STREAMINGLLM_HOME").isBlank()) {
-            root = Path.of(System.getenv("STREAMINGLLM_HOME"), "repacked");
-        } else {
-            root = Path.of(System.getProperty("user.home"), ".cache", "streamingllm", "repacked");
-        }
-        return CopyStore.in(root.resolve(ModelFingerprint.of(gguf)));
+        String home = System.getenv("STREAMINGLLM_HOME");
+        Path base = !configured.isBlank() ? Path.of(configured)
+                : home != null && !home.isBlank() ? Path.of(home, "repacked")
+                : Path.of(System.getProperty("user.home"), ".cache", "streamingllm", "repacked");
+        return CopyStore.in(base.resolve(fingerprint));
     }
 }

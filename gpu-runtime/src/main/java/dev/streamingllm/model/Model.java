@@ -3,6 +3,7 @@ package dev.streamingllm.model;
 import dev.streamingllm.backend.Backend;
 import dev.streamingllm.backend.Decoder;
 import dev.streamingllm.backend.cpu.decoder.Transformer;
+import dev.streamingllm.backend.cpu.CopyStore;
 import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.CacheSettings;
@@ -32,21 +33,23 @@ public final class Model implements AutoCloseable {
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
     private final String fingerprint;
+    private final CopyStore repacked;
 
-    private Model(GGUFFile gguf, Backend requested, CacheSettings cache, CudaOptions cudaOptions) {
+    private Model(GGUFFile gguf, Backend requested, CacheSettings cache, CudaOptions cudaOptions, Path repacked) {
         this.gguf = gguf;
         this.config = ModelConfig.from(gguf);
         this.cacheConfig = cache.resolve(config.contextLength());
+        this.fingerprint = ModelFingerprint.of(gguf);
+        this.repacked = Backends.copyStore(repacked, fingerprint);
         Weights weights = Weights.load(gguf, config);
         this.transformer = new Transformer(config, weights);
         this.backend = Backends.select(requested);
         this.decoder = Backends.decoder(backend, gguf, config, weights, transformer,
-                (cudaOptions != null ? cudaOptions : CudaOptions.DEFAULT).forCapacity(cacheConfig.capacity()));
+                (cudaOptions != null ? cudaOptions : CudaOptions.DEFAULT).forCapacity(cacheConfig.capacity()), this.repacked);
         this.tokenizer = Tokenizer.fromGGUF(gguf);
         this.chatTemplate = gguf.findString("tokenizer.chat_template")
                 .map(source -> ChatTemplate.of("tokenizer.chat_template of " + gguf.path().getFileName(), source, bosText(), eosText()))
                 .orElseGet(() -> chatTemplate(defaultTemplateName()));
-        this.fingerprint = ModelFingerprint.of(gguf);
     }
 
     /** A built-in template by name (chatml, llama2, llama3, zephyr), for files without one or to override it. */
@@ -100,9 +103,17 @@ public final class Model implements AutoCloseable {
 
     /** As {@link #load(Path, Backend, CacheSettings)}, with the CUDA backend sized by {@code cudaOptions} (null: {@link CudaOptions#DEFAULT}). */
     public static Model load(Path file, Backend backend, CacheSettings cache, CudaOptions cudaOptions) {
+        return load(file, backend, cache, cudaOptions, null);
+    }
+
+    /**
+     * As {@link #load(Path, Backend, CacheSettings, CudaOptions)}, with the CPU backend's repacked matrices kept under
+     * {@code repacked} (null: {@link Backends#copyStore}'s default).
+     */
+    public static Model load(Path file, Backend backend, CacheSettings cache, CudaOptions cudaOptions, Path repacked) {
         GGUFFile gguf = GGUFFile.open(file);
         try {
-            return new Model(gguf, backend, cache, cudaOptions);
+            return new Model(gguf, backend, cache, cudaOptions, repacked);
         } catch (RuntimeException e) {
             gguf.close();
             throw e;
@@ -140,6 +151,11 @@ public final class Model implements AutoCloseable {
     /** Identifies the weights a cache was computed with; see {@link ModelFingerprint}. */
     public String fingerprint() {
         return fingerprint;
+    }
+
+    /** Where the CPU backend keeps its repacked copies of this model's matrices ({@link CopyStore}). */
+    public CopyStore repacked() {
+        return repacked;
     }
 
     /** The CPU decoder, whatever the backend (perplexity and CPU benchmarks run on it). */

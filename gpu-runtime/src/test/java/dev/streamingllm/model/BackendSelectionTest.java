@@ -8,7 +8,6 @@ import dev.streamingllm.backend.Backend;
 import dev.streamingllm.backend.cuda.CudaDevice;
 import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.CacheSettings;
-import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.session.Session;
 import dev.streamingllm.testing.Shared;
 import java.io.IOException;
@@ -18,6 +17,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Backend selection where no usable CUDA device is present (this machine, CI); skipped where one is. */
 class BackendSelectionTest {
@@ -103,25 +103,26 @@ class BackendSelectionTest {
 
     /**
      * The CPU backend keeps its repacked matrices in a directory named by the model's fingerprint, under
-     * {@code streamingllm.repacked} (the build's directory in tests): one file per matrix held in groups, none where
-     * the machine's vectors are too narrow for them.
+     * {@code streamingllm.repacked} (the build's directory in tests) or the directory a load names: one file per matrix
+     * held in groups, none where the machine's vectors are too narrow for them.
      */
     @Test
-    void theCpuBackendKeepsItsRepackedMatricesUnderTheModelsFingerprint() throws IOException {
+    void theCpuBackendKeepsItsRepackedMatricesUnderTheModelsFingerprint(@TempDir Path named) throws IOException {
         Path file = Shared.model("tiny-gqa-q4_0.gguf");
-        String fingerprint;
-        try (GGUFFile gguf = GGUFFile.open(file)) {
-            fingerprint = ModelFingerprint.of(gguf);
-            assertThat(Backends.copyStore(gguf).directory())
-                    .isEqualTo(Path.of(System.getProperty("streamingllm.repacked")).resolve(fingerprint));
-        }
+        Path configured = Path.of(System.getProperty("streamingllm.repacked"));
         try (Model model = Model.load(file, Backend.CPU, CacheSettings.DEFAULT)) {
-            Path directory = Path.of(System.getProperty("streamingllm.repacked")).resolve(fingerprint);
-            long copies;
-            try (Stream<Path> files = Files.exists(directory) ? Files.list(directory) : Stream.empty()) {
-                copies = files.filter(f -> f.getFileName().toString().startsWith("blk.0.attn_q.weight.")).count();
-            }
-            assertThat(copies).as("copies of blk.0.attn_q.weight in %s", directory).isEqualTo(FloatVector.SPECIES_PREFERRED.length() == 16 ? 1 : 0);
+            assertThat(model.repacked().directory()).isEqualTo(configured.resolve(model.fingerprint()));
+            assertThat(copiesOfAttnQ(model.repacked().directory())).isEqualTo(FloatVector.SPECIES_PREFERRED.length() == 16 ? 1 : 0);
+        }
+        try (Model model = Model.load(file, Backend.CPU, CacheSettings.DEFAULT, null, named)) {
+            assertThat(model.repacked().directory()).isEqualTo(named.resolve(model.fingerprint()));
+            assertThat(copiesOfAttnQ(model.repacked().directory())).isEqualTo(FloatVector.SPECIES_PREFERRED.length() == 16 ? 1 : 0);
+        }
+    }
+
+    private static long copiesOfAttnQ(Path directory) throws IOException {
+        try (Stream<Path> files = Files.exists(directory) ? Files.list(directory) : Stream.empty()) {
+            return files.filter(f -> f.getFileName().toString().startsWith("blk.0.attn_q.weight.")).count();
         }
     }
 }

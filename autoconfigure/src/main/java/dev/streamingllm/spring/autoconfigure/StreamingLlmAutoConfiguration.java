@@ -59,7 +59,7 @@ public class StreamingLlmAutoConfiguration {
                     : "the file does not exist or is not a regular file");
         }
         try {
-            return Model.load(path, properties.getBackend(), cacheSettings(properties.getCache()));
+            return Model.load(path, properties.getBackend(), cacheSettings(properties.getCache()), null, properties.getRepackedCache());
         } catch (GGUFException e) {
             // the runtime's message names the file first; ours already does
             String reason = e.getMessage().startsWith(path + ": ") ? e.getMessage().substring(path.toString().length() + 2) : e.getMessage();

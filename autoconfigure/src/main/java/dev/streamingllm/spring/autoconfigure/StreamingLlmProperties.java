@@ -30,6 +30,13 @@ public class StreamingLlmProperties {
     /** Where pulled models are kept. Default: $STREAMINGLLM_HOME/models, else ~/.cache/streamingllm/models. */
     private @Nullable Path modelCache;
 
+    /**
+     * Where the CPU backend keeps its repacked copies of the model's matrices, mapped again by later starts. Default:
+     * the JVM's -Dstreamingllm.repacked (none: in the process's memory), else $STREAMINGLLM_HOME/repacked, else
+     * ~/.cache/streamingllm/repacked.
+     */
+    private @Nullable Path repackedCache;
+
     /** Compute backend: auto (CUDA when a usable device is present, else the CPU), cpu or cuda. */
     private Backend backend = Backend.AUTO;
 
@@ -65,6 +72,14 @@ public class StreamingLlmProperties {
 
     public void setModelCache(@Nullable Path modelCache) {
         this.modelCache = modelCache;
+    }
+
+    public @Nullable Path getRepackedCache() {
+        return repackedCache;
+    }
+
+    public void setRepackedCache(@Nullable Path repackedCache) {
+        this.repackedCache = repackedCache;
     }
 
     public Backend getBackend() {

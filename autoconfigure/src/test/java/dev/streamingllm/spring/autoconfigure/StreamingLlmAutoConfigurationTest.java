@@ -245,6 +245,17 @@ class StreamingLlmAutoConfigurationTest {
     }
 
     @Test
+    void theRepackedCacheIsWhereThePropertySays(@TempDir Path repacked) {
+        new ApplicationContextRunner().withConfiguration(AutoConfigurations.of(StreamingLlmAutoConfiguration.class))
+                .withPropertyValues("streamingllm.model=" + TestModels.stories260K(), "streamingllm.backend=cpu",
+                        "streamingllm.repacked-cache=" + repacked)
+                .run(context -> {
+                    Model model = context.getBean(Model.class);
+                    assertThat(model.repacked().directory()).isEqualTo(repacked.resolve(model.fingerprint()));
+                });
+    }
+
+    @Test
     void aModelThatCannotBePulledFailsStartUpNamingEachSource(@TempDir Path cache) {
         new ApplicationContextRunner().withConfiguration(AutoConfigurations.of(StreamingLlmAutoConfiguration.class))
                 .withPropertyValues("streamingllm.model-cache=" + cache, "streamingllm.model=http://127.0.0.1:1/x.gguf").run(context -> {
