@@ -107,35 +107,29 @@ final class InterleavedNibbles implements InterleavedRows {
 
     /**
      * Whole groups in vectors, four tokens at a time, then two, then one; the rows of a group that the range cuts one
-     * by one ({@link #row}). Every way gives a token the bits it gets alone.
+     * by one ({@link #multiplyCutRows}). Every way gives a token the bits it gets alone.
      */
     @Override
     public void multiply(QuantizedActivations x, float[] out, int rows, int batch, int start, int end) {
-        int first = Math.min(end, (start + GROUP - 1) / GROUP * GROUP);
-        int last = Math.max(first, end / GROUP * GROUP);
-        for (int b = 0; b < batch; b++) {
-            for (int r = start; r < first; r++) {
-                out[b * rows + r] = row(r, x, b);
-            }
-            for (int r = last; r < end; r++) {
-                out[b * rows + r] = row(r, x, b);
-            }
-        }
+        multiplyCutRows(x, out, rows, batch, start, end);
+        int firstGroup = (start + GROUP - 1) / GROUP;
+        int lastGroup = end / GROUP;
         int b = 0;
         for (int tokens; (tokens = batch - b >= 4 ? 4 : batch - b >= 2 ? 2 : 0) > 0; b += tokens) {
-            for (int g = first / GROUP; g < last / GROUP; g++) {
+            for (int g = firstGroup; g < lastGroup; g++) {
                 multiplyTokens(g, x, b, tokens, out, rows, g * GROUP);
             }
         }
         if (b < batch) {
-            for (int g = first / GROUP; g < last / GROUP; g += 2) {
-                multiply(g, Math.min(2, last / GROUP - g), x, b, out, b * rows + g * GROUP);
+            for (int g = firstGroup; g < lastGroup; g += 2) {
+                multiply(g, Math.min(2, lastGroup - g), x, b, out, b * rows + g * GROUP);
             }
         }
     }
 
     /** One row's lane of the group kernel ({@link #multiply(int, int, QuantizedActivations, int, float[], int)}), in scalars. */
-    private float row(int row, QuantizedActivations x, int token) {
+    @Override
+    public float row(int row, QuantizedActivations x, int token) {
         int lane = row % GROUP;
         float acc = 0f;
         for (int b = 0; b < blocks; b++) {

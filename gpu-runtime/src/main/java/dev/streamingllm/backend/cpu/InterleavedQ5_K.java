@@ -77,7 +77,7 @@ final class InterleavedQ5_K extends InterleavedSuperBlocks {
     }
 
     @Override
-    float row(int row, QuantizedActivations x, int token) {
+    public float row(int row, QuantizedActivations x, int token) {
         int r = row % GROUP;
         float acc = 0f;
         for (int b = 0; b < blocks; b++) {

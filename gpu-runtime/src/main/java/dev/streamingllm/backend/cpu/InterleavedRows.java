@@ -21,8 +21,7 @@ sealed interface InterleavedRows permits InterleavedNibbles, InterleavedSuperBlo
 
     /**
      * Whether {@code matrix} can be held this way: rows in whole groups, on a machine whose preferred vectors are
-     * 512 bits (with 256 the group kernel's vectors would be split in two, and the row kernels multiply integers
-     * there already).
+     * 512 bits (with 256 the group kernels' vectors would be split in two).
      */
     static boolean applies(WeightMatrix matrix) {
         return ENABLED && VectorKernels.L == 16 && matrix.rows % GROUP == 0 && matrix.rows > 0;
@@ -33,6 +32,27 @@ sealed interface InterleavedRows permits InterleavedNibbles, InterleavedSuperBlo
      * {@code out[b * rows + r]}, a token getting the same bits whichever other tokens share the call.
      */
     void multiply(QuantizedActivations x, float[] out, int rows, int batch, int start, int end);
+
+    /** Row {@code row} against token {@code token}: its lane of the group kernel, in scalars, with the same arithmetic. */
+    float row(int row, QuantizedActivations x, int token);
+
+    /**
+     * The part of {@link #multiply} that the group kernels cannot take: the rows of {@code [start, end)} in the groups
+     * that the range cuts, one by one ({@link #row}); the whole groups are those from {@code (start + 31) / 32} to
+     * {@code end / 32}.
+     */
+    default void multiplyCutRows(QuantizedActivations x, float[] out, int rows, int batch, int start, int end) {
+        int first = Math.min(end, (start + GROUP - 1) / GROUP * GROUP);
+        int last = Math.max(first, end / GROUP * GROUP);
+        for (int b = 0; b < batch; b++) {
+            for (int r = start; r < first; r++) {
+                out[b * rows + r] = row(r, x, b);
+            }
+            for (int r = last; r < end; r++) {
+                out[b * rows + r] = row(r, x, b);
+            }
+        }
+    }
 
     /**
      * A matrix's copy, made when first needed: the CPU backend has it made at load, in its {@link CopyStore}

@@ -55,28 +55,19 @@ abstract sealed class InterleavedSuperBlocks implements InterleavedRows permits 
         return ((long) group * blocks + block) * blockBytes;
     }
 
-    /** Whole groups in vectors ({@link #multiply(int, QuantizedActivations, int, float[], int)}); the rows of a group that the range cuts one by one ({@link #row}). */
+    /**
+     * Whole groups in vectors ({@link #multiply(int, QuantizedActivations, int, float[], int)}); the rows of a group
+     * that the range cuts one by one ({@link #multiplyCutRows}).
+     */
     @Override
     public final void multiply(QuantizedActivations x, float[] out, int rows, int batch, int start, int end) {
-        int first = Math.min(end, (start + GROUP - 1) / GROUP * GROUP);
-        int last = Math.max(first, end / GROUP * GROUP);
-        for (int b = 0; b < batch; b++) {
-            for (int r = start; r < first; r++) {
-                out[b * rows + r] = row(r, x, b);
-            }
-            for (int r = last; r < end; r++) {
-                out[b * rows + r] = row(r, x, b);
-            }
-        }
-        for (int g = first / GROUP; g < last / GROUP; g++) {
+        multiplyCutRows(x, out, rows, batch, start, end);
+        for (int g = (start + GROUP - 1) / GROUP; g < end / GROUP; g++) {
             for (int b = 0; b < batch; b++) {
                 multiply(g, x, b, out, b * rows + g * GROUP);
             }
         }
     }
-
-    /** Row {@code row} against token {@code token}: one lane of the group kernel, in scalars, with the same arithmetic. */
-    abstract float row(int row, QuantizedActivations x, int token);
 
     /** {@code out[outOffset + r] = row(group * 32 + r) . x[token]} for the group's 32 rows. */
     abstract void multiply(int group, QuantizedActivations x, int token, float[] out, int outOffset);
