@@ -54,13 +54,15 @@ public final class CopyStore {
         if (directory == null || unwritable) {
             return filled(Arena.ofAuto().allocate(bytes, 64), fill);
         }
-        Path file = directory.resolve(name);
+        // a tensor's name may hold characters a file name cannot, '/' among them
+        String fileName = name.replaceAll("[^A-Za-z0-9._-]", "_");
+        Path file = directory.resolve(fileName);
         try {
             if (Files.isRegularFile(file) && Files.size(file) == bytes) {
                 return map(file, bytes, FileChannel.MapMode.READ_ONLY, StandardOpenOption.READ);
             }
             Files.createDirectories(directory);
-            Path partial = Files.createTempFile(directory, name + ".", ".partial");
+            Path partial = Files.createTempFile(directory, fileName + ".", ".partial");
             try {
                 MemorySegment segment = map(partial, bytes, FileChannel.MapMode.READ_WRITE,
                         StandardOpenOption.READ, StandardOpenOption.WRITE);

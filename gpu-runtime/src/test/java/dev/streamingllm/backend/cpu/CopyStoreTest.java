@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.streamingllm.gguf.GGUFFile;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,6 +16,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -77,6 +80,17 @@ class CopyStoreTest {
             assertThat(got).as("%s with its copy in memory", model).containsExactly(want);
             assertThat(Files.readString(notADirectory)).isEqualTo("in the way");
         }
+    }
+
+    @Test
+    void aNameThatIsNotAFileNameIsKeptUnderOneThatIs(@TempDir Path directory) throws IOException {
+        CopyStore store = CopyStore.in(directory);
+        MemorySegment first = store.segment("model/layer 0:weight", 64, segment -> segment.fill((byte) 7));
+        MemorySegment again = store.segment("model/layer 0:weight", 64, segment -> segment.fill((byte) 9));
+
+        assertThat(onlyFile(directory).getFileName()).hasToString("model_layer_0_weight");
+        assertThat(first.get(ValueLayout.JAVA_BYTE, 63)).isEqualTo((byte) 7);
+        assertThat(again.get(ValueLayout.JAVA_BYTE, 63)).as("mapped, not filled again").isEqualTo((byte) 7);
     }
 
     /** {@code m} prepared in {@code store} as the CPU backend prepares it, times a fixed token. */
