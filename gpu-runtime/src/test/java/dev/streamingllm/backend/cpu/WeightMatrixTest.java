@@ -4,11 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.streamingllm.gguf.GGMLQuantizer;
 import dev.streamingllm.gguf.GGMLType;
 import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.gguf.GGUFTensor;
 import dev.streamingllm.testing.QuantizedModels;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -19,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Every weight type, both paths, against a double-precision dequantize-then-dot reference. */
 class WeightMatrixTest {
@@ -202,6 +205,26 @@ class WeightMatrixTest {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * Q8_0's two-row kernel gives each row the bits of the one-row kernel, so a decode step's logits do not depend on
+     * it: rows of an even and of an odd number of blocks (the kernels take blocks in pairs).
+     */
+    @ParameterizedTest(name = "{0} blocks")
+    @ValueSource(ints = {8, 9})
+    void aQ8_0RowPairGivesEachRowItsOwnBits(int blocks) {
+        int rows = 6;
+        int cols = 32 * blocks;
+        ByteBuffer bytes = ByteBuffer.allocate(rows * blocks * 34);
+        GGMLQuantizer.encode(random(rows * cols, blocks), GGMLType.Q8_0, bytes);
+        WeightMatrix m = WeightMatrix.of(new GGUFTensor("q8_0", new long[] {cols, rows}, GGMLType.Q8_0, MemorySegment.ofArray(bytes.array())), true);
+        float[] x = random(cols + 3, 9);
+        float[] pair = new float[2];
+        for (int r = 0; r + 1 < rows; r += 2) {
+            m.dot2(r, x, 3, null, pair, 0);
+            assertThat(pair).as("%s rows %d, %d", m, r, r + 1).containsExactly(m.dot(r, x, 3), m.dot(r + 1, x, 3));
         }
     }
 
