@@ -51,8 +51,8 @@ final class InterleavedNibbles implements InterleavedRows {
     /** The layout's version in the names of kept copies ({@link CopyStore}): a change of layout changes it. */
     private static final String LAYOUT = "nibbles-1";
 
-    /** A copy for {@code rows} rows of {@code cols} weights over {@code data}, filled block by block with {@link #put}. */
-    private InterleavedNibbles(int rows, int cols, boolean offsets, MemorySegment data) {
+    /** A copy of {@code cols} weights a row over {@code data}, filled block by block with {@link #put}. */
+    private InterleavedNibbles(int cols, boolean offsets, MemorySegment data) {
         this.blocks = cols / BLOCK;
         this.offsets = offsets;
         this.groupBlockBytes = groupBlockBytes(offsets);
@@ -65,9 +65,8 @@ final class InterleavedNibbles implements InterleavedRows {
 
     /** {@code matrix}'s copy, with an offset per block when {@code offsets}, made by {@code fill} ({@link #put}). */
     static InterleavedRows.Lazy lazy(WeightMatrix matrix, boolean offsets, Consumer<InterleavedNibbles> fill) {
-        long bytes = (long) matrix.rows / GROUP * (matrix.cols / BLOCK) * groupBlockBytes(offsets);
-        return InterleavedRows.Lazy.of(matrix.name + "." + LAYOUT + (offsets ? "-offsets" : ""), bytes,
-                data -> new InterleavedNibbles(matrix.rows, matrix.cols, offsets, data), fill, TILED_FROM);
+        return InterleavedRows.Lazy.of(matrix, LAYOUT + (offsets ? "-offsets" : ""), BLOCK, groupBlockBytes(offsets),
+                data -> new InterleavedNibbles(matrix.cols, offsets, data), fill, TILED_FROM);
     }
 
     /**

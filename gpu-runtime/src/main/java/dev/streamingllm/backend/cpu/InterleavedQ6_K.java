@@ -44,8 +44,7 @@ final class InterleavedQ6_K extends InterleavedSuperBlocks {
 
     /** {@code matrix}'s copy, made by {@code fill} super-block by super-block ({@link #put}). */
     static InterleavedRows.Lazy lazy(WeightMatrix matrix, Consumer<InterleavedQ6_K> fill) {
-        return InterleavedRows.Lazy.of(matrix.name + "." + LAYOUT, bytes(matrix, BLOCK_BYTES),
-                data -> new InterleavedQ6_K(matrix.cols, data), fill, TILED_FROM);
+        return InterleavedRows.Lazy.of(matrix, LAYOUT, BLOCK, BLOCK_BYTES, data -> new InterleavedQ6_K(matrix.cols, data), fill, TILED_FROM);
     }
 
     /**

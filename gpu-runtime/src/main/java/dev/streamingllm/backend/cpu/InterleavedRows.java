@@ -79,12 +79,14 @@ sealed interface InterleavedRows permits InterleavedNibbles, InterleavedSuperBlo
         }
 
         /**
-         * The copy named {@code name} in a store ({@link CopyStore}) of {@code bytes} bytes, read through {@code view}
-         * and written by {@code fill}; from {@code tiledFrom} tokens a matmul goes through {@link Gemm}'s float tiles
-         * instead.
+         * {@code matrix}'s copy in {@code layout}, {@code groupBlockBytes} bytes per group and block of {@code block}
+         * weights, named in a store ({@link CopyStore}) by the matrix and the layout, read through {@code view} and
+         * written by {@code fill}; from {@code tiledFrom} tokens a matmul goes through {@link Gemm}'s float tiles instead.
          */
-        static <T extends InterleavedRows> Lazy of(String name, long bytes, Function<MemorySegment, T> view, Consumer<T> fill, int tiledFrom) {
-            return new Lazy(name, bytes, view, segment -> fill.accept(view.apply(segment)), tiledFrom);
+        static <T extends InterleavedRows> Lazy of(WeightMatrix matrix, String layout, int block, long groupBlockBytes,
+                Function<MemorySegment, T> view, Consumer<T> fill, int tiledFrom) {
+            long bytes = (long) matrix.rows / GROUP * (matrix.cols / block) * groupBlockBytes;
+            return new Lazy(matrix.name + "." + layout, bytes, view, segment -> fill.accept(view.apply(segment)), tiledFrom);
         }
 
         int tiledFrom() {

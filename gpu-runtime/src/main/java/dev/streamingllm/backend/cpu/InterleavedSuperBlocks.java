@@ -45,11 +45,6 @@ abstract sealed class InterleavedSuperBlocks implements InterleavedRows permits 
         this.data = data;
     }
 
-    /** The bytes of a copy of {@code matrix}, {@code blockBytes} per group and super-block. */
-    static long bytes(WeightMatrix matrix, long blockBytes) {
-        return (long) matrix.rows / GROUP * (matrix.cols / BLOCK) * blockBytes;
-    }
-
     /** Where super-block {@code block} of group {@code group} starts. */
     final long at(int group, int block) {
         return ((long) group * blocks + block) * blockBytes;
