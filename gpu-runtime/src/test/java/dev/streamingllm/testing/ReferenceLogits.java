@@ -3,6 +3,7 @@ package dev.streamingllm.testing;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import tools.jackson.databind.JsonNode;
@@ -73,17 +74,22 @@ public record ReferenceLogits(String name, String model, int[] tokens, Integer s
      * {@code expected}'s, relative to the largest magnitude in that row of {@code expected}.
      */
     public static double worstRowError(float[] expected, float[] actual, int vocab) {
-        double worst = 0;
-        for (int at = 0; at < expected.length; at += vocab) {
+        return Arrays.stream(rowErrors(expected, actual, vocab)).max().orElse(0);
+    }
+
+    /** Each row's largest error, relative to that row's largest expected logit. */
+    public static double[] rowErrors(float[] expected, float[] actual, int vocab) {
+        double[] errors = new double[expected.length / vocab];
+        for (int row = 0; row < errors.length; row++) {
             double delta = 0;
             double magnitude = 0;
-            for (int j = at; j < at + vocab; j++) {
+            for (int j = row * vocab; j < (row + 1) * vocab; j++) {
                 delta = Math.max(delta, Math.abs(actual[j] - expected[j]));
                 magnitude = Math.max(magnitude, Math.abs(expected[j]));
             }
-            worst = Math.max(worst, delta / magnitude);
+            errors[row] = delta / magnitude;
         }
-        return worst;
+        return errors;
     }
 
     private static Stream<JsonNode> stream(JsonNode array) {

@@ -53,10 +53,18 @@ final class Gemm {
         return batch >= (matrix.type.blockSize() > 1 ? MIN_BATCH : MIN_FLOAT_BATCH) && matrix.cols % L == 0;
     }
 
-    /** Rows {@code [start, end)} of {@code out = matrix x} for {@code batch} tokens, as {@link WeightMatrix#matmul} lays them out. */
-    static void rows(WeightMatrix matrix, float[] x, float[] out, int batch, int start, int end) {
+    /**
+     * Rows {@code [start, end)} of {@code out = matrix x} for {@code batch} tokens, as {@link WeightMatrix#matmul} lays
+     * them out: from {@code copy}, the matrix's interleaved nibbles, where not null (whole groups of rows), else from
+     * the matrix's own rows.
+     */
+    static void rows(WeightMatrix matrix, InterleavedNibbles copy, float[] x, float[] out, int batch, int start, int end) {
         int cols = matrix.cols;
         Scratch scratch = SCRATCH.get();
+        if (copy != null) {
+            copy.multiplyTiled(x, out, matrix.rows, batch, start, end, tile(scratch, InterleavedRows.GROUP * cols));
+            return;
+        }
         float[] tile = tile(scratch, Math.min(TILE_ROWS, end - start) * cols);
         float[] lanes = scratch.lanes;
         float[] sums = scratch.sums;

@@ -155,6 +155,21 @@ public abstract sealed class WeightMatrix
     }
 
     /**
+     * The copy that {@link Gemm}'s batches read instead of the file's rows, or null: the {@link #interleaved} nibbles
+     * once made (a model decoded on the GPU never makes them, and a batch does not make them). Taken once per matmul,
+     * since its slices are cut by it ({@link #tiledRowUnit}).
+     */
+    InterleavedNibbles tiledCopy() {
+        InterleavedRows.Lazy groups = interleaved();
+        return groups != null && groups.isBuilt() && groups.get() instanceof InterleavedNibbles nibbles ? nibbles : null;
+    }
+
+    /** The rows a tiled matmul's slices are cut at multiples of: whole groups where it reads {@code copy}. */
+    static int tiledRowUnit(InterleavedNibbles copy) {
+        return copy != null ? InterleavedRows.GROUP : 1;
+    }
+
+    /**
      * This matrix's rows interleaved in groups for the group kernel against quantized activations, made when first
      * needed ({@link InterleavedRows.Lazy}), or null: the 4-bit Vector API matrices hold them where
      * {@link InterleavedRows#applies}.
@@ -226,7 +241,8 @@ public abstract sealed class WeightMatrix
             return;
         }
         if (tiled(batch)) {
-            Parallel.forRange(rows, Gemm.TILE_ROWS, (start, end) -> Gemm.rows(this, x, out, batch, start, end));
+            InterleavedNibbles copy = tiledCopy();
+            forUnits(rows, tiledRowUnit(copy), Gemm.TILE_ROWS, (start, end) -> Gemm.rows(this, copy, x, out, batch, start, end));
             return;
         }
         QuantizedActivations quantized = readsQuantized(batch) ? new QuantizedActivations(x, batch, cols) : null;
@@ -284,9 +300,12 @@ public abstract sealed class WeightMatrix
         if (matrices[0].tiled(batch)) {
             grain = Math.max(grain, Gemm.TILE_ROWS);
         }
+        InterleavedNibbles[] copies = new InterleavedNibbles[matrices.length];
         int unit = 2;
-        for (WeightMatrix matrix : matrices) {
-            unit = Math.max(unit, matrix.readsQuantized(batch) ? matrix.quantizedRowUnit() : 2);
+        for (int i = 0; i < matrices.length; i++) {
+            WeightMatrix matrix = matrices[i];
+            copies[i] = matrix.tiled(batch) ? matrix.tiledCopy() : null;
+            unit = Math.max(unit, matrix.tiled(batch) ? tiledRowUnit(copies[i]) : matrix.readsQuantized(batch) ? matrix.quantizedRowUnit() : 2);
         }
         forUnits(totalRows, unit, grain, (start, end) -> {
             int first = 0;
@@ -294,7 +313,7 @@ public abstract sealed class WeightMatrix
                 int from = Math.max(start, first) - first;
                 int to = Math.min(end, first + matrices[i].rows) - first;
                 if (from < to && matrices[i].tiled(batch)) {
-                    Gemm.rows(matrices[i], x, outs[i], batch, from, to);
+                    Gemm.rows(matrices[i], copies[i], x, outs[i], batch, from, to);
                 } else if (from < to) {
                     matrices[i].matmulRows(x, matrices[i].readsQuantized(batch) ? quantized : null, blockSums, outs[i], batch, from, to);
                 }

@@ -196,11 +196,11 @@ class WeightMatrixTest {
                     }
                     float[] x = random(batch * m.cols(), batch);
                     float[] whole = new float[batch * m.rows()];
-                    Gemm.rows(m, x, whole, batch, 0, m.rows());
+                    Gemm.rows(m, null, x, whole, batch, 0, m.rows());
                     for (int shift = 1; shift <= 3; shift++) {
                         float[] split = new float[batch * m.rows()];
-                        Gemm.rows(m, x, split, batch, 0, shift);
-                        Gemm.rows(m, x, split, batch, shift, m.rows());
+                        Gemm.rows(m, null, x, split, batch, 0, shift);
+                        Gemm.rows(m, null, x, split, batch, shift, m.rows());
                         assertThat(split).as("%s %s batch %d, tiles from row %d", model, m, batch, shift).containsExactly(whole);
                     }
                 }
@@ -280,6 +280,58 @@ class WeightMatrixTest {
                     assertThat(Arrays.copyOfRange(together, b * m.rows(), (b + 1) * m.rows()))
                             .as("%s token %d of %d", m, b, batch).containsExactly(alone);
                 }
+            }
+        }
+    }
+
+    /**
+     * Once a 4-bit matrix has its interleaved copy, a batch that goes through tiles reads the copy, not the file's
+     * rows: the same products within float rounding, slices cut at whole groups (the same bits on one thread and on
+     * three), and a token's bits whichever batch it is in (its rows' sums run in one order in every kernel).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("interleaved")
+    void aTiledBatchReadsTheCopyOnceItIsMade(String model) {
+        try (GGUFFile gguf = open(model)) {
+            for (String name : new String[] {"blk.0.attn_q.weight", "blk.0.ffn_down.weight"}) {
+                WeightMatrix m = WeightMatrix.of(gguf.tensor(name), true);
+                assumeTrue(m.interleaved() != null, "matrices are interleaved on 512-bit machines only");
+                int batch = 19;
+                assertThat(m.tiled(batch)).as("%s at %d tokens", m, batch).isTrue();
+                float[] x = random(batch * m.cols(), 23);
+                float[] fromFile = new float[batch * m.rows()];
+                m.matmul(x, fromFile, batch);
+                assertThat(m.tiledCopy()).as("%s before a decode step", m).isNull();
+
+                m.matmul(random(m.cols(), 24), new float[m.rows()], 1);
+                if (!(m.interleaved().get() instanceof InterleavedNibbles)) {
+                    assertThat(m.tiledCopy()).as("%s: only nibble copies have tiles", m).isNull();
+                    continue;
+                }
+                InterleavedNibbles copy = m.tiledCopy();
+                assertThat(copy).as("%s after a decode step", m).isNotNull();
+                float[] fromCopy = new float[batch * m.rows()];
+                copy.multiplyTiled(x, fromCopy, m.rows(), batch, 0, m.rows(), new float[InterleavedRows.GROUP * m.cols()]);
+                assertThat(relativeError(fromCopy, toDoubles(fromFile))).as("%s copy against file", m).isLessThanOrEqualTo(TOLERANCE);
+                for (int threads : new int[] {1, 3}) {
+                    Parallel.setThreads(threads);
+                    float[] got = new float[batch * m.rows()];
+                    m.matmul(x, got, batch);
+                    assertThat(got).as("%s threads %d", m, threads).containsExactly(fromCopy);
+                }
+                // tokens 8-11 of a batch of 12 go through the four-token kernel, through the eight-token one in 19;
+                // tokens 16-18 of 19 one by one, and through the eight-token kernel at the head of a batch of 12
+                float[] twelve = new float[12 * m.rows()];
+                m.matmul(Arrays.copyOf(x, 12 * m.cols()), twelve, 12);
+                assertThat(twelve).as("%s first 12 tokens", m).containsExactly(Arrays.copyOf(fromCopy, 12 * m.rows()));
+                float[] tail = new float[12 * m.cols()];
+                System.arraycopy(x, 16 * m.cols(), tail, 0, 3 * m.cols());
+                float[] tailOut = new float[12 * m.rows()];
+                m.matmul(tail, tailOut, 12);
+                assertThat(Arrays.copyOf(tailOut, 3 * m.rows())).as("%s last 3 tokens", m)
+                        .containsExactly(Arrays.copyOfRange(fromCopy, 16 * m.rows(), 19 * m.rows()));
+                assertThatThrownBy(() -> copy.multiplyTiled(x, new float[batch * m.rows()], m.rows(), batch, 0, 20,
+                        new float[InterleavedRows.GROUP * m.cols()])).hasMessageContaining("cut a group");
             }
         }
     }
@@ -413,6 +465,14 @@ class WeightMatrixTest {
     }
 
     /** The largest error relative to the largest reference value. */
+    static double[] toDoubles(float[] values) {
+        double[] doubles = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            doubles[i] = values[i];
+        }
+        return doubles;
+    }
+
     static double relativeError(float[] got, double[] want) {
         double maxError = 0;
         double maxValue = 0;
