@@ -55,14 +55,14 @@ final class Gemm {
 
     /**
      * Rows {@code [start, end)} of {@code out = matrix x} for {@code batch} tokens, as {@link WeightMatrix#matmul} lays
-     * them out: from {@code copy}, the matrix's interleaved nibbles, where not null (whole groups of rows), else from
-     * the matrix's own rows.
+     * them out: from {@code copy}, the matrix's interleaved rows, where not null (whole groups, {@link GroupTiles}),
+     * else from the matrix's own rows.
      */
-    static void rows(WeightMatrix matrix, InterleavedNibbles copy, float[] x, float[] out, int batch, int start, int end) {
+    static void rows(WeightMatrix matrix, InterleavedRows copy, float[] x, float[] out, int batch, int start, int end) {
         int cols = matrix.cols;
         Scratch scratch = SCRATCH.get();
         if (copy != null) {
-            copy.multiplyTiled(x, out, matrix.rows, batch, start, end, tile(scratch, InterleavedRows.GROUP * cols));
+            GroupTiles.multiply(copy, cols, x, out, matrix.rows, batch, start, end, tile(scratch, InterleavedRows.GROUP * cols));
             return;
         }
         float[] tile = tile(scratch, Math.min(TILE_ROWS, end - start) * cols);

@@ -41,10 +41,10 @@ final class InterleavedNibbles implements InterleavedRows {
     private final long groupBlockBytes;
 
     /**
-     * Tokens from which a matmul goes through {@link Gemm}'s float tiles instead. The group kernels unpack a group's
-     * weights once for up to four tokens, and a tile's decoding, shared by the whole batch, catches up with them at
-     * about twelve (a 1,536 x 576 Q4_1 matrix on one thread, Xeon with AMX: 35-38 us a token alone, 29 in pairs, 26 in
-     * fours; Gemm 44, 31, 27 and 25 at 4, 8, 12 and 16 tokens).
+     * Tokens from which a matmul goes through float tiles of the copy instead ({@link GroupTiles}). The group kernels
+     * unpack a group's weights once for up to four tokens, and a tile's decoding, shared by the whole batch, catches up
+     * with them at about twelve (a 1,536 x 576 Q4_1 matrix on one thread, Xeon with AMX: group kernels 98, 199, 304
+     * and 398 us at 4, 8, 12 and 16 tokens, tiles 164, 208, 278 and 317).
      */
     static final int TILED_FROM = 12;
 
@@ -126,35 +126,9 @@ final class InterleavedNibbles implements InterleavedRows {
         }
     }
 
-    /**
-     * Rows {@code [start, end)}, whole groups, against {@code batch} float tokens ({@code x[b * cols + k]}), into
-     * {@code out[b * rows + r]}: {@link Gemm}'s work read from this copy instead of the file, so that a model whose
-     * copies are kept never reads those pages of its file again. A group's weights are decoded once into a tile of
-     * floats, weight by weight ({@code tile[k * 32 + r]}), and each token's 32 sums stay in two vectors of lanes, one
-     * lane a row: the kernel broadcasts an activation against a weight's two vectors and never sums across lanes.
-     */
-    void multiplyTiled(float[] x, float[] out, int rows, int batch, int start, int end, float[] tile) {
-        if (start % GROUP != 0 || end % GROUP != 0) {
-            throw new IllegalArgumentException("rows [" + start + ", " + end + ") cut a group of " + GROUP);
-        }
-        int cols = blocks * BLOCK;
-        for (int g = start / GROUP; g < end / GROUP; g++) {
-            decode(g, tile);
-            int b = 0;
-            for (; b + 8 <= batch; b += 8) {
-                tokens8(tile, cols, x, b, out, rows, g * GROUP);
-            }
-            for (; b + 4 <= batch; b += 4) {
-                tokens4(tile, cols, x, b, out, rows, g * GROUP);
-            }
-            for (; b < batch; b++) {
-                token(tile, cols, x, b, out, rows, g * GROUP);
-            }
-        }
-    }
-
-    /** Group {@code group}'s weights as floats, {@code d * (q - 8)} plus the block's offset, at {@code tile[k * 32 + r]}. */
-    private void decode(int group, float[] tile) {
+    /** The group's weights as floats, {@code d * (q - 8)} plus the block's offset. */
+    @Override
+    public void decode(int group, float[] tile) {
         VectorSpecies<Byte> rowBytes = ByteVector.SPECIES_128;
         for (int b = 0; b < blocks; b++) {
             long block = at(group, b);
@@ -175,105 +149,6 @@ final class InterleavedNibbles implements InterleavedRows {
                 ((FloatVector) q1.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8).convert(VectorOperators.I2F, 0)).fma(d1, m1).intoArray(tile, high + 16);
             }
         }
-    }
-
-    /** Tokens {@code [token, token + 8)} against a decoded group: sixteen sums of 16 rows, each weight vector loaded once for all. */
-    private static void tokens8(float[] tile, int cols, float[] x, int token, float[] out, int rows, int rowOffset) {
-        FloatVector a0 = FloatVector.zero(FLOATS), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
-        FloatVector e0 = a0, e1 = a0, f0 = a0, f1 = a0, g0 = a0, g1 = a0, h0 = a0, h1 = a0;
-        int xa = token * cols;
-        for (int k = 0; k < cols; k++) {
-            FloatVector w0 = FloatVector.fromArray(FLOATS, tile, k * GROUP);
-            FloatVector w1 = FloatVector.fromArray(FLOATS, tile, k * GROUP + 16);
-            int at = xa + k;
-            FloatVector v = FloatVector.broadcast(FLOATS, x[at]);
-            a0 = w0.fma(v, a0);
-            a1 = w1.fma(v, a1);
-            v = FloatVector.broadcast(FLOATS, x[at + cols]);
-            b0 = w0.fma(v, b0);
-            b1 = w1.fma(v, b1);
-            v = FloatVector.broadcast(FLOATS, x[at + 2 * cols]);
-            c0 = w0.fma(v, c0);
-            c1 = w1.fma(v, c1);
-            v = FloatVector.broadcast(FLOATS, x[at + 3 * cols]);
-            d0 = w0.fma(v, d0);
-            d1 = w1.fma(v, d1);
-            v = FloatVector.broadcast(FLOATS, x[at + 4 * cols]);
-            e0 = w0.fma(v, e0);
-            e1 = w1.fma(v, e1);
-            v = FloatVector.broadcast(FLOATS, x[at + 5 * cols]);
-            f0 = w0.fma(v, f0);
-            f1 = w1.fma(v, f1);
-            v = FloatVector.broadcast(FLOATS, x[at + 6 * cols]);
-            g0 = w0.fma(v, g0);
-            g1 = w1.fma(v, g1);
-            v = FloatVector.broadcast(FLOATS, x[at + 7 * cols]);
-            h0 = w0.fma(v, h0);
-            h1 = w1.fma(v, h1);
-        }
-        int o = token * rows + rowOffset;
-        a0.intoArray(out, o);
-        a1.intoArray(out, o + 16);
-        b0.intoArray(out, o + rows);
-        b1.intoArray(out, o + rows + 16);
-        c0.intoArray(out, o + 2 * rows);
-        c1.intoArray(out, o + 2 * rows + 16);
-        d0.intoArray(out, o + 3 * rows);
-        d1.intoArray(out, o + 3 * rows + 16);
-        e0.intoArray(out, o + 4 * rows);
-        e1.intoArray(out, o + 4 * rows + 16);
-        f0.intoArray(out, o + 5 * rows);
-        f1.intoArray(out, o + 5 * rows + 16);
-        g0.intoArray(out, o + 6 * rows);
-        g1.intoArray(out, o + 6 * rows + 16);
-        h0.intoArray(out, o + 7 * rows);
-        h1.intoArray(out, o + 7 * rows + 16);
-    }
-
-    /** Tokens {@code [token, token + 4)} as {@link #tokens8} takes eight. */
-    private static void tokens4(float[] tile, int cols, float[] x, int token, float[] out, int rows, int rowOffset) {
-        FloatVector a0 = FloatVector.zero(FLOATS), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
-        int xa = token * cols;
-        for (int k = 0; k < cols; k++) {
-            FloatVector w0 = FloatVector.fromArray(FLOATS, tile, k * GROUP);
-            FloatVector w1 = FloatVector.fromArray(FLOATS, tile, k * GROUP + 16);
-            int at = xa + k;
-            FloatVector v = FloatVector.broadcast(FLOATS, x[at]);
-            a0 = w0.fma(v, a0);
-            a1 = w1.fma(v, a1);
-            v = FloatVector.broadcast(FLOATS, x[at + cols]);
-            b0 = w0.fma(v, b0);
-            b1 = w1.fma(v, b1);
-            v = FloatVector.broadcast(FLOATS, x[at + 2 * cols]);
-            c0 = w0.fma(v, c0);
-            c1 = w1.fma(v, c1);
-            v = FloatVector.broadcast(FLOATS, x[at + 3 * cols]);
-            d0 = w0.fma(v, d0);
-            d1 = w1.fma(v, d1);
-        }
-        int o = token * rows + rowOffset;
-        a0.intoArray(out, o);
-        a1.intoArray(out, o + 16);
-        b0.intoArray(out, o + rows);
-        b1.intoArray(out, o + rows + 16);
-        c0.intoArray(out, o + 2 * rows);
-        c1.intoArray(out, o + 2 * rows + 16);
-        d0.intoArray(out, o + 3 * rows);
-        d1.intoArray(out, o + 3 * rows + 16);
-    }
-
-    /** One token against a decoded group, each row's sum in the same order as in {@link #tokens8}. */
-    private static void token(float[] tile, int cols, float[] x, int token, float[] out, int rows, int rowOffset) {
-        FloatVector a0 = FloatVector.zero(FLOATS);
-        FloatVector a1 = a0;
-        int xa = token * cols;
-        for (int k = 0; k < cols; k++) {
-            FloatVector v = FloatVector.broadcast(FLOATS, x[xa + k]);
-            a0 = FloatVector.fromArray(FLOATS, tile, k * GROUP).fma(v, a0);
-            a1 = FloatVector.fromArray(FLOATS, tile, k * GROUP + 16).fma(v, a1);
-        }
-        a0.intoArray(out, token * rows + rowOffset);
-        a1.intoArray(out, token * rows + rowOffset + 16);
     }
 
     /** One row's lane of the group kernel ({@link #multiply(int, int, QuantizedActivations, int, float[], int)}), in scalars. */

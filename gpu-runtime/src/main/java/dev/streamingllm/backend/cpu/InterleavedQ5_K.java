@@ -75,6 +75,38 @@ final class InterleavedQ5_K extends InterleavedSuperBlocks {
         data.set(FLOAT, to + DMIN_AT + (long) Float.BYTES * r, -dmin);
     }
 
+    /** The group's weights as floats, {@code d * scale * q - dmin * min}, as the file's are. */
+    @Override
+    public void decode(int group, float[] tile) {
+        for (int b = 0; b < blocks; b++) {
+            long block = at(group, b);
+            for (int s = 0; s < BLOCK / SUB; s++) {
+                int k = (b * BLOCK + s * SUB) * GROUP;
+                decodeRows(block, block + (long) s * SUB_BYTES, 0, tile, k);
+                decodeRows(block, block + (long) s * SUB_BYTES, 16, tile, k + 16);
+            }
+        }
+    }
+
+    /** Rows {@code r} to {@code r + 15} of sub-block {@code sub}: per nibble byte {@code j}, weights {@code j} and {@code j + 16}. */
+    private void decodeRows(long block, long sub, int r, float[] tile, int at) {
+        FloatVector scale = ((FloatVector) ByteVector.fromMemorySegment(SCALE_BYTES, data, sub + SCALES_AT + r, LE).castShape(FLOATS, 0))
+                .mul(FloatVector.fromMemorySegment(FLOATS, data, block + D_AT + (long) Float.BYTES * r, LE));
+        FloatVector min = ((FloatVector) ByteVector.fromMemorySegment(SCALE_BYTES, data, sub + MINS_AT + r, LE).castShape(FLOATS, 0))
+                .mul(FloatVector.fromMemorySegment(FLOATS, data, block + DMIN_AT + (long) Float.BYTES * r, LE));
+        for (int j = 0; j < SUB / 2; j++) {
+            IntVector nibbles = (IntVector) ByteVector.fromMemorySegment(SCALE_BYTES, data, sub + (long) GROUP * j + r, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, INTS, 0);
+            // the fifth bits of weights j and j + 16, inverted
+            IntVector bits = (IntVector) ByteVector.fromMemorySegment(SCALE_BYTES, data, sub + NIBBLES + (long) GROUP * (j % 4) + r, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, INTS, 0).lanewise(VectorOperators.LSHR, j / 4).lanewise(VectorOperators.NOT);
+            ((FloatVector) nibbles.and(0xF).or(bits.and(1).lanewise(VectorOperators.LSHL, 4)).convert(VectorOperators.I2F, 0))
+                    .fma(scale, min).intoArray(tile, at + j * GROUP);
+            ((FloatVector) nibbles.lanewise(VectorOperators.LSHR, 4).or(bits.lanewise(VectorOperators.LSHR, 4).and(1).lanewise(VectorOperators.LSHL, 4))
+                    .convert(VectorOperators.I2F, 0)).fma(scale, min).intoArray(tile, at + (j + 16) * GROUP);
+        }
+    }
+
     @Override
     public float row(int row, QuantizedActivations x, int token) {
         int r = row % GROUP;

@@ -73,6 +73,41 @@ final class InterleavedQ6_K extends InterleavedSuperBlocks {
         data.set(FLOAT, to + D_AT + (long) Float.BYTES * r, d);
     }
 
+    /** The group's weights as floats, {@code d * scale * (q - 32)}, as the file's are. */
+    @Override
+    public void decode(int group, float[] tile) {
+        for (int b = 0; b < blocks; b++) {
+            long block = at(group, b);
+            for (int s = 0; s < BLOCK / SUB; s++) {
+                int k = (b * BLOCK + s * SUB) * GROUP;
+                decodeRows(block, block + (long) s * SUB_BYTES, 0, tile, k);
+                decodeRows(block, block + (long) s * SUB_BYTES, 16, tile, k + 16);
+            }
+        }
+    }
+
+    /** Rows {@code r} to {@code r + 15} of sub-block {@code sub}: per high-bit byte {@code t}, weights {@code t + 4u}. */
+    private void decodeRows(long block, long sub, int r, float[] tile, int at) {
+        FloatVector factor = ((FloatVector) ByteVector.fromMemorySegment(SCALE_BYTES, data, sub + NIBBLES + HIGHS + r, LE).castShape(FLOATS, 0))
+                .mul(FloatVector.fromMemorySegment(FLOATS, data, block + D_AT + (long) Float.BYTES * r, LE));
+        for (int t = 0; t < SUB / 4; t++) {
+            IntVector high = (IntVector) ByteVector.fromMemorySegment(SCALE_BYTES, data, sub + NIBBLES + (long) GROUP * t + r, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, INTS, 0);
+            IntVector lowA = (IntVector) ByteVector.fromMemorySegment(SCALE_BYTES, data, sub + (long) GROUP * t + r, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, INTS, 0);
+            IntVector lowB = (IntVector) ByteVector.fromMemorySegment(SCALE_BYTES, data, sub + (long) GROUP * (t + 4) + r, LE)
+                    .convertShape(VectorOperators.ZERO_EXTEND_B2I, INTS, 0);
+            ((FloatVector) lowA.and(0xF).or(high.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32).convert(VectorOperators.I2F, 0))
+                    .mul(factor).intoArray(tile, at + t * GROUP);
+            ((FloatVector) lowB.and(0xF).or(high.lanewise(VectorOperators.LSHL, 2).and(0x30)).sub(32).convert(VectorOperators.I2F, 0))
+                    .mul(factor).intoArray(tile, at + (t + 4) * GROUP);
+            ((FloatVector) lowA.lanewise(VectorOperators.LSHR, 4).or(high.and(0x30)).sub(32).convert(VectorOperators.I2F, 0))
+                    .mul(factor).intoArray(tile, at + (t + 8) * GROUP);
+            ((FloatVector) lowB.lanewise(VectorOperators.LSHR, 4).or(high.lanewise(VectorOperators.LSHR, 2).and(0x30)).sub(32)
+                    .convert(VectorOperators.I2F, 0)).mul(factor).intoArray(tile, at + (t + 12) * GROUP);
+        }
+    }
+
     @Override
     public float row(int row, QuantizedActivations x, int token) {
         int r = row % GROUP;

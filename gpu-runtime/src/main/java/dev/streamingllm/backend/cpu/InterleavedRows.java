@@ -9,7 +9,9 @@ import java.util.function.Function;
  * interleaved weight by weight, so that one 512-bit vector of 16-bit lanes holds the same weight of every row of a
  * group: a decode step multiplies a group's rows at once against the activations quantized to 11 bits
  * ({@link QuantizedActivations}), each activation broadcast once for all of them, and no lane is ever summed across.
- * Read row by row, a block's scale conversion, loads and reduction cost once per row; here once per group.
+ * Read row by row, a block's scale conversion, loads and reduction cost once per row; here once per group. Batches
+ * read the copy too, decoded to floats a group at a time ({@link GroupTiles}), so the file's pages of a copied matrix
+ * are not read again.
  */
 sealed interface InterleavedRows permits InterleavedNibbles, InterleavedSuperBlocks {
 
@@ -32,6 +34,12 @@ sealed interface InterleavedRows permits InterleavedNibbles, InterleavedSuperBlo
      * {@code out[b * rows + r]}, a token getting the same bits whichever other tokens share the call.
      */
     void multiply(QuantizedActivations x, float[] out, int rows, int batch, int start, int end);
+
+    /**
+     * Group {@code group}'s 32 rows as floats, weight by weight: weight {@code k} of row {@code r} at
+     * {@code tile[k * 32 + r]}, for {@link GroupTiles}.
+     */
+    void decode(int group, float[] tile);
 
     /** Row {@code row} against token {@code token}: its lane of the group kernel, in scalars, with the same arithmetic. */
     float row(int row, QuantizedActivations x, int token);
@@ -81,7 +89,8 @@ sealed interface InterleavedRows permits InterleavedNibbles, InterleavedSuperBlo
         /**
          * {@code matrix}'s copy in {@code layout}, {@code groupBlockBytes} bytes per group and block of {@code block}
          * weights, named in a store ({@link CopyStore}) by the matrix and the layout, read through {@code view} and
-         * written by {@code fill}; from {@code tiledFrom} tokens a matmul goes through {@link Gemm}'s float tiles instead.
+         * written by {@code fill}; from {@code tiledFrom} tokens a matmul goes through float tiles instead ({@link Gemm}, which
+         * reads the copy once made, {@link GroupTiles}).
          */
         static <T extends InterleavedRows> Lazy of(WeightMatrix matrix, String layout, int block, long groupBlockBytes,
                 Function<MemorySegment, T> view, Consumer<T> fill, int tiledFrom) {

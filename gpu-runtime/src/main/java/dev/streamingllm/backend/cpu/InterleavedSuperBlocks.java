@@ -28,11 +28,12 @@ abstract sealed class InterleavedSuperBlocks implements InterleavedRows permits 
     static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
 
     /**
-     * Tokens from which a matmul goes through {@link Gemm}'s float tiles instead: a tile's decoding, shared by the
-     * batch, is faster from three (llama-134m's 32,000 x 768 Q6_K output matrix, Xeon with AMX, 2 threads: 1.0, 1.9 and
-     * 2.9 ms for 1, 2 and 3 tokens, Gemm 2.3 and 2.6 ms for 2 and 3).
+     * Tokens from which a matmul goes through float tiles of the copy instead ({@link GroupTiles}), which are faster
+     * from four (Xeon with AMX: llama-134m's 32,000 x 768 Q6_K output matrix on 2 threads, group kernels 3.1, 4.2 and
+     * 5.9 ms at 3, 4 and 6 tokens, tiles 3.3, 2.8 and 3.2; a 2,048 x 768 Q5_K matrix on one thread, 298, 389 and 574
+     * us against 387, 327 and 452).
      */
-    static final int TILED_FROM = 3;
+    static final int TILED_FROM = 4;
 
     final MemorySegment data;
     final int blocks;

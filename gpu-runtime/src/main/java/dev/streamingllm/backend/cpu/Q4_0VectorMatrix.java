@@ -14,9 +14,9 @@ import jdk.incubator.vector.VectorOperators;
  * Q4_0 with the Vector API. A decode step multiplies integers against the activations quantized to 11 bits
  * ({@link QuantizedActivations}): with 16 lanes (AVX-512), 32 rows at a time in a copy of the matrix interleaved for
  * it ({@link InterleavedNibbles}); with 8 (AVX2), row by row ({@link #dot(int, QuantizedActivations, int)}), about
- * twice as fast as the float kernels on the same machine. Larger batches go through {@link Gemm}'s float tiles
- * ({@link #dequantizeRow}), read from the file: from {@link InterleavedNibbles#TILED_FROM} tokens with the interleaved
- * copy, from two without it.
+ * twice as fast as the float kernels on the same machine. Larger batches go through float tiles: of the interleaved
+ * copy from {@link InterleavedNibbles#TILED_FROM} tokens ({@link GroupTiles}), else of the file's rows from two
+ * ({@link Gemm}, {@link #dequantizeRow}).
  *
  * <p>The float row kernels ({@link #dot}, {@link #dot2}), for a matrix whose rows are not in whole groups, look
  * nibbles up in the constant table {@code q - 8}, one permute for 16 nibbles where 16 lanes hold the table, and scale

@@ -15,7 +15,8 @@ import jdk.incubator.vector.VectorOperators;
  * interleaved as Q4_1's is ({@link InterleavedNibbles}), each sub-block of 32 a Q4_1 block; rows that do not come
  * in groups of 32 are multiplied in floats, each sub-block's products scaled once and its minimum applied to the
  * sub-block's activation sum. With 8 lanes (AVX2) the kernels multiply integers against the quantized activations,
- * row by row, as Q4_0's do. Batches go through {@link Gemm}'s tiles, read from the file.
+ * row by row, as Q4_0's do. Batches go through float tiles, of the interleaved copy where there is one ({@link GroupTiles}), else of
+ * the file's rows ({@link Gemm}).
  */
 final class Q4_KVectorMatrix extends Q4_KMatrix {
 

@@ -17,7 +17,8 @@ import jdk.incubator.vector.VectorOperators;
  * each quant assembled in an int lane ({@code nibble | bit << 4}) and converted, each sub-block's products scaled once
  * by {@code d * scale}, its minimum applied to the sub-block's activation sum. A per-sub-block table of the 16 low
  * values plus a masked add for the fifth bit, looked up per element, put its permutes and table builds on the one
- * port that shuffles. Batches go through {@link Gemm}'s tiles, read from the file.
+ * port that shuffles. Batches go through float tiles, of the interleaved copy where there is one ({@link GroupTiles}), else of
+ * the file's rows ({@link Gemm}).
  */
 final class Q5_KVectorMatrix extends Q5_KMatrix {
 

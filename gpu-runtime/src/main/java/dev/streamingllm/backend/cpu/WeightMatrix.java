@@ -155,17 +155,17 @@ public abstract sealed class WeightMatrix
     }
 
     /**
-     * The copy that {@link Gemm}'s batches read instead of the file's rows, or null: the {@link #interleaved} nibbles
-     * once made (a model decoded on the GPU never makes them, and a batch does not make them). Taken once per matmul,
+     * The copy that {@link Gemm}'s batches read instead of the file's rows ({@link GroupTiles}), or null: the
+     * {@link #interleaved} rows once made (a model decoded on the GPU never makes them, and a batch does not make them). Taken once per matmul,
      * since its slices are cut by it ({@link #tiledRowUnit}).
      */
-    InterleavedNibbles tiledCopy() {
+    InterleavedRows tiledCopy() {
         InterleavedRows.Lazy groups = interleaved();
-        return groups != null && groups.isBuilt() && groups.get() instanceof InterleavedNibbles nibbles ? nibbles : null;
+        return groups != null && groups.isBuilt() ? groups.get() : null;
     }
 
     /** The rows a tiled matmul's slices are cut at multiples of: whole groups where it reads {@code copy}. */
-    static int tiledRowUnit(InterleavedNibbles copy) {
+    static int tiledRowUnit(InterleavedRows copy) {
         return copy != null ? InterleavedRows.GROUP : 1;
     }
 
@@ -241,7 +241,7 @@ public abstract sealed class WeightMatrix
             return;
         }
         if (tiled(batch)) {
-            InterleavedNibbles copy = tiledCopy();
+            InterleavedRows copy = tiledCopy();
             forUnits(rows, tiledRowUnit(copy), Gemm.TILE_ROWS, (start, end) -> Gemm.rows(this, copy, x, out, batch, start, end));
             return;
         }
@@ -300,7 +300,7 @@ public abstract sealed class WeightMatrix
         if (matrices[0].tiled(batch)) {
             grain = Math.max(grain, Gemm.TILE_ROWS);
         }
-        InterleavedNibbles[] copies = new InterleavedNibbles[matrices.length];
+        InterleavedRows[] copies = new InterleavedRows[matrices.length];
         int unit = 2;
         for (int i = 0; i < matrices.length; i++) {
             WeightMatrix matrix = matrices[i];
