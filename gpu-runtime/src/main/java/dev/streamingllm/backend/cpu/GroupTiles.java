@@ -11,7 +11,8 @@ import jdk.incubator.vector.VectorSpecies;
  * tile of floats, weight by weight ({@link InterleavedRows#decode}), and each token's 32 sums stay in two vectors,
  * a lane a row: the kernels broadcast an activation against a weight's two vectors and never sum across lanes, which
  * makes them 1.5-1.6 times as fast as {@code Gemm}'s on one thread (BENCHMARKS.md). Every kernel adds a row's
- * products in the same order, so a token gets the same bits whichever batch it is in.
+ * products in the same order, so a token gets the same bits whichever batch it is in. The kernels name their
+ * accumulators rather than keep them in an array of vectors, which C2 would allocate.
  */
 final class GroupTiles {
 

@@ -39,7 +39,7 @@ final class InterleavedQ5_K extends InterleavedSuperBlocks {
     private static final String LAYOUT = "q5_k-1";
 
     private InterleavedQ5_K(int cols, MemorySegment data) {
-        super(cols, BLOCK_BYTES, data);
+        super(cols, BLOCK_BYTES, SUB, data);
     }
 
     /** {@code matrix}'s copy, made by {@code fill} super-block by super-block ({@link #put}). */
@@ -75,21 +75,10 @@ final class InterleavedQ5_K extends InterleavedSuperBlocks {
         data.set(FLOAT, to + DMIN_AT + (long) Float.BYTES * r, -dmin);
     }
 
-    /** The group's weights as floats, {@code d * scale * q - dmin * min}, as the file's are. */
+    /** Weights {@code d * scale * q - dmin * min}; per nibble byte {@code j}, weights {@code j} and {@code j + 16}. */
     @Override
-    public void decode(int group, float[] tile) {
-        for (int b = 0; b < blocks; b++) {
-            long block = at(group, b);
-            for (int s = 0; s < BLOCK / SUB; s++) {
-                int k = (b * BLOCK + s * SUB) * GROUP;
-                decodeRows(block, block + (long) s * SUB_BYTES, 0, tile, k);
-                decodeRows(block, block + (long) s * SUB_BYTES, 16, tile, k + 16);
-            }
-        }
-    }
-
-    /** Rows {@code r} to {@code r + 15} of sub-block {@code sub}: per nibble byte {@code j}, weights {@code j} and {@code j + 16}. */
-    private void decodeRows(long block, long sub, int r, float[] tile, int at) {
+    void decodeRows(long block, int subBlock, int r, float[] tile, int at) {
+        long sub = block + (long) subBlock * SUB_BYTES;
         FloatVector scale = ((FloatVector) ByteVector.fromMemorySegment(SCALE_BYTES, data, sub + SCALES_AT + r, LE).castShape(FLOATS, 0))
                 .mul(FloatVector.fromMemorySegment(FLOATS, data, block + D_AT + (long) Float.BYTES * r, LE));
         FloatVector min = ((FloatVector) ByteVector.fromMemorySegment(SCALE_BYTES, data, sub + MINS_AT + r, LE).castShape(FLOATS, 0))

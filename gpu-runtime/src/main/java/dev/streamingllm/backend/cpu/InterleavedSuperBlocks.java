@@ -38,11 +38,16 @@ abstract sealed class InterleavedSuperBlocks implements InterleavedRows permits 
     final MemorySegment data;
     final int blocks;
     private final long blockBytes;
+    private final int sub;
 
-    /** A copy of {@code cols} weights a row over {@code data}, {@code blockBytes} per group and super-block. */
-    InterleavedSuperBlocks(int cols, long blockBytes, MemorySegment data) {
+    /**
+     * A copy of {@code cols} weights a row over {@code data}, {@code blockBytes} per group and super-block, whose
+     * sub-blocks hold {@code sub} weights.
+     */
+    InterleavedSuperBlocks(int cols, long blockBytes, int sub, MemorySegment data) {
         this.blocks = cols / BLOCK;
         this.blockBytes = blockBytes;
+        this.sub = sub;
         this.data = data;
     }
 
@@ -50,6 +55,25 @@ abstract sealed class InterleavedSuperBlocks implements InterleavedRows permits 
     final long at(int group, int block) {
         return ((long) group * blocks + block) * blockBytes;
     }
+
+    /** The group's weights as floats, sub-block by sub-block, rows 0-15 then 16-31 ({@link #decodeRows}). */
+    @Override
+    public final void decode(int group, float[] tile) {
+        for (int b = 0; b < blocks; b++) {
+            long block = at(group, b);
+            for (int s = 0; s < BLOCK / sub; s++) {
+                int k = (b * BLOCK + s * sub) * GROUP;
+                decodeRows(block, s, 0, tile, k);
+                decodeRows(block, s, 16, tile, k + 16);
+            }
+        }
+    }
+
+    /**
+     * Rows {@code r} to {@code r + 15} of sub-block {@code subBlock} of the super-block at {@code block}: weight
+     * {@code i} of row {@code r + l} at {@code tile[at + i * 32 + l]}.
+     */
+    abstract void decodeRows(long block, int subBlock, int r, float[] tile, int at);
 
     /**
      * Whole groups in vectors ({@link #multiply(int, QuantizedActivations, int, float[], int)}); the rows of a group
