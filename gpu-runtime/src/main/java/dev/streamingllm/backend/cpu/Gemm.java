@@ -33,12 +33,13 @@ final class Gemm {
     static final int TILE_ROWS = 24;
 
     /**
-     * A thread's arrays for {@link #rows}: the tile of decoded weights, and where the kernels store their accumulators to
-     * sum them ({@link VectorKernels#sums}). Allocated per call, the accumulators' arrays alone would churn a server's
+     * A thread's arrays for {@link #rows}: the tile of decoded weights, where the kernels store their accumulators to
+     * sum them ({@link VectorKernels#sums}), and the tokens of its matmuls laid out for {@link GroupTiles}. Allocated per call, the accumulators' arrays alone would churn a server's
      * young generation by megabytes a step.
      */
     private static final class Scratch {
         float[] tile = new float[0];
+        float[] blocked;
         final float[] lanes = new float[16 * L];
         final float[] sums = new float[16];
     }
@@ -55,14 +56,14 @@ final class Gemm {
 
     /**
      * Rows {@code [start, end)} of {@code out = matrix x} for {@code batch} tokens, as {@link WeightMatrix#matmul} lays
-     * them out: from {@code copy}, the matrix's interleaved rows, where not null (whole groups, {@link GroupTiles}),
-     * else from the matrix's own rows.
+     * them out: from {@code copy}, the matrix's interleaved rows, where not null (whole groups, {@link GroupTiles},
+     * the batch's tokens also in {@code blocked}, {@link #blocked}), else from the matrix's own rows.
      */
-    static void rows(WeightMatrix matrix, InterleavedRows copy, float[] x, float[] out, int batch, int start, int end) {
+    static void rows(WeightMatrix matrix, InterleavedRows copy, float[] x, float[] blocked, float[] out, int batch, int start, int end) {
         int cols = matrix.cols;
         Scratch scratch = SCRATCH.get();
         if (copy != null) {
-            GroupTiles.multiply(copy, cols, x, out, matrix.rows, batch, start, end, tile(scratch, InterleavedRows.GROUP * cols));
+            GroupTiles.multiply(copy, cols, x, blocked, out, matrix.rows, batch, start, end, tile(scratch, InterleavedRows.GROUP * cols));
             return;
         }
         float[] tile = tile(scratch, Math.min(TILE_ROWS, end - start) * cols);
@@ -75,6 +76,16 @@ final class Gemm {
             }
             multiply(tile, count, cols, x, batch, out, matrix.rows, first, lanes, sums);
         }
+    }
+
+    /**
+     * The batch's tokens laid out for {@link GroupTiles} ({@link GroupTiles#block}), in the calling thread's array, which
+     * the matmul's threads read until it returns.
+     */
+    static float[] blocked(float[] x, int batch, int cols) {
+        Scratch scratch = SCRATCH.get();
+        scratch.blocked = GroupTiles.block(x, batch, cols, scratch.blocked);
+        return scratch.blocked;
     }
 
     private static float[] tile(Scratch scratch, int size) {

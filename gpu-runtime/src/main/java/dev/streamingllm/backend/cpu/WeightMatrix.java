@@ -242,7 +242,8 @@ public abstract sealed class WeightMatrix
         }
         if (tiled(batch)) {
             InterleavedRows copy = tiledCopy();
-            forUnits(rows, tiledRowUnit(copy), Gemm.TILE_ROWS, (start, end) -> Gemm.rows(this, copy, x, out, batch, start, end));
+            float[] blocked = copy != null ? Gemm.blocked(x, batch, cols) : null;
+            forUnits(rows, tiledRowUnit(copy), Gemm.TILE_ROWS, (start, end) -> Gemm.rows(this, copy, x, blocked, out, batch, start, end));
             return;
         }
         QuantizedActivations quantized = readsQuantized(batch) ? new QuantizedActivations(x, batch, cols) : null;
@@ -302,18 +303,21 @@ public abstract sealed class WeightMatrix
         }
         InterleavedRows[] copies = new InterleavedRows[matrices.length];
         int unit = 2;
+        boolean anyCopy = false;
         for (int i = 0; i < matrices.length; i++) {
             WeightMatrix matrix = matrices[i];
             copies[i] = matrix.tiled(batch) ? matrix.tiledCopy() : null;
+            anyCopy |= copies[i] != null;
             unit = Math.max(unit, matrix.tiled(batch) ? tiledRowUnit(copies[i]) : matrix.readsQuantized(batch) ? matrix.quantizedRowUnit() : 2);
         }
+        float[] blocked = anyCopy ? Gemm.blocked(x, batch, matrices[0].cols) : null;
         forUnits(totalRows, unit, grain, (start, end) -> {
             int first = 0;
             for (int i = 0; i < matrices.length && first < end; first += matrices[i].rows, i++) {
                 int from = Math.max(start, first) - first;
                 int to = Math.min(end, first + matrices[i].rows) - first;
                 if (from < to && matrices[i].tiled(batch)) {
-                    Gemm.rows(matrices[i], copies[i], x, outs[i], batch, from, to);
+                    Gemm.rows(matrices[i], copies[i], x, blocked, outs[i], batch, from, to);
                 } else if (from < to) {
                     matrices[i].matmulRows(x, matrices[i].readsQuantized(batch) ? quantized : null, blockSums, outs[i], batch, from, to);
                 }

@@ -196,11 +196,11 @@ class WeightMatrixTest {
                     }
                     float[] x = random(batch * m.cols(), batch);
                     float[] whole = new float[batch * m.rows()];
-                    Gemm.rows(m, null, x, whole, batch, 0, m.rows());
+                    Gemm.rows(m, null, x, null, whole, batch, 0, m.rows());
                     for (int shift = 1; shift <= 3; shift++) {
                         float[] split = new float[batch * m.rows()];
-                        Gemm.rows(m, null, x, split, batch, 0, shift);
-                        Gemm.rows(m, null, x, split, batch, shift, m.rows());
+                        Gemm.rows(m, null, x, null, split, batch, 0, shift);
+                        Gemm.rows(m, null, x, null, split, batch, shift, m.rows());
                         assertThat(split).as("%s %s batch %d, tiles from row %d", model, m, batch, shift).containsExactly(whole);
                     }
                 }
@@ -310,7 +310,8 @@ class WeightMatrixTest {
                 InterleavedRows copy = m.tiledCopy();
                 assertThat(copy).as("%s after a decode step", m).isNotNull();
                 float[] fromCopy = new float[batch * m.rows()];
-                GroupTiles.multiply(copy, m.cols(), x, fromCopy, m.rows(), batch, 0, m.rows(), new float[InterleavedRows.GROUP * m.cols()]);
+                GroupTiles.multiply(copy, m.cols(), x, GroupTiles.block(x, batch, m.cols(), null), fromCopy, m.rows(), batch, 0, m.rows(),
+                        new float[InterleavedRows.GROUP * m.cols()]);
                 assertThat(relativeError(fromCopy, toDoubles(fromFile))).as("%s copy against file", m).isLessThanOrEqualTo(TOLERANCE);
                 for (int threads : new int[] {1, 3}) {
                     Parallel.setThreads(threads);
@@ -318,18 +319,18 @@ class WeightMatrixTest {
                     m.matmul(x, got, batch);
                     assertThat(got).as("%s threads %d", m, threads).containsExactly(fromCopy);
                 }
-                // tokens 8-11 of a batch of 12 go through the four-token kernel, through the eight-token one in 19;
-                // tokens 16-18 of 19 one by one, and through the eight-token kernel at the head of a batch of 12
+                // in 19 tokens, 0-11 go through the twelve-token kernel, 12-15 the four-token one and 16-18 one by one;
+                // a batch of 12 made of tokens 12-18 and 0-4 takes them all through the twelve-token kernel
+                float[] rotated = new float[12 * m.cols()];
+                System.arraycopy(x, 12 * m.cols(), rotated, 0, 7 * m.cols());
+                System.arraycopy(x, 0, rotated, 7 * m.cols(), 5 * m.cols());
                 float[] twelve = new float[12 * m.rows()];
-                m.matmul(Arrays.copyOf(x, 12 * m.cols()), twelve, 12);
-                assertThat(twelve).as("%s first 12 tokens", m).containsExactly(Arrays.copyOf(fromCopy, 12 * m.rows()));
-                float[] tail = new float[12 * m.cols()];
-                System.arraycopy(x, 16 * m.cols(), tail, 0, 3 * m.cols());
-                float[] tailOut = new float[12 * m.rows()];
-                m.matmul(tail, tailOut, 12);
-                assertThat(Arrays.copyOf(tailOut, 3 * m.rows())).as("%s last 3 tokens", m)
-                        .containsExactly(Arrays.copyOfRange(fromCopy, 16 * m.rows(), 19 * m.rows()));
-                assertThatThrownBy(() -> GroupTiles.multiply(copy, m.cols(), x, new float[batch * m.rows()], m.rows(), batch, 0, 20,
+                m.matmul(rotated, twelve, 12);
+                assertThat(Arrays.copyOf(twelve, 7 * m.rows())).as("%s tokens 12-18", m)
+                        .containsExactly(Arrays.copyOfRange(fromCopy, 12 * m.rows(), 19 * m.rows()));
+                assertThat(Arrays.copyOfRange(twelve, 7 * m.rows(), 12 * m.rows())).as("%s tokens 0-4", m)
+                        .containsExactly(Arrays.copyOf(fromCopy, 5 * m.rows()));
+                assertThatThrownBy(() -> GroupTiles.multiply(copy, m.cols(), x, null, new float[batch * m.rows()], m.rows(), batch, 0, 20,
                         new float[InterleavedRows.GROUP * m.cols()])).hasMessageContaining("cut a group");
             }
         }
