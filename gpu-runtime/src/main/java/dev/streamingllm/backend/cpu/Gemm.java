@@ -34,8 +34,8 @@ final class Gemm {
 
     /**
      * A thread's arrays for {@link #rows}: the tile of decoded weights, where the kernels store their accumulators to
-     * sum them ({@link VectorKernels#sums}), and the tokens of its matmuls laid out for {@link GroupTiles}. Allocated per call, the accumulators' arrays alone would churn a server's
-     * young generation by megabytes a step.
+     * sum them ({@link VectorKernels#sums}), and the tokens of its matmuls laid out for {@link GroupTiles}. Allocated
+     * per call, the accumulators' arrays alone would churn a server's young generation by megabytes a step.
      */
     private static final class Scratch {
         float[] tile = new float[0];
@@ -56,13 +56,14 @@ final class Gemm {
 
     /**
      * Rows {@code [start, end)} of {@code out = matrix x} for {@code batch} tokens, as {@link WeightMatrix#matmul} lays
-     * them out: from {@code copy}, the matrix's interleaved rows, where not null (whole groups, {@link GroupTiles},
-     * the batch's tokens also in {@code blocked}, {@link #blocked}), else from the matrix's own rows.
+     * them out: from {@code copy}, the matrix's interleaved rows, where not null and the rows are whole groups
+     * ({@link GroupTiles}, the batch's tokens also in {@code blocked}, {@link #blocked}), else from the matrix's own
+     * rows (a fused matmul whose earlier matrix ends inside a group of 32 cuts a later matrix's groups).
      */
     static void rows(WeightMatrix matrix, InterleavedRows copy, float[] x, float[] blocked, float[] out, int batch, int start, int end) {
         int cols = matrix.cols;
         Scratch scratch = SCRATCH.get();
-        if (copy != null) {
+        if (copy != null && start % InterleavedRows.GROUP == 0 && end % InterleavedRows.GROUP == 0) {
             GroupTiles.multiply(copy, cols, x, blocked, out, matrix.rows, batch, start, end, tile(scratch, InterleavedRows.GROUP * cols));
             return;
         }

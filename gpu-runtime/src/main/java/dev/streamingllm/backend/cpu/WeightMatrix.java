@@ -156,8 +156,8 @@ public abstract sealed class WeightMatrix
 
     /**
      * The copy that {@link Gemm}'s batches read instead of the file's rows ({@link GroupTiles}), or null: the
-     * {@link #interleaved} rows once made (a model decoded on the GPU never makes them, and a batch does not make them). Taken once per matmul,
-     * since its slices are cut by it ({@link #tiledRowUnit}).
+     * {@link #interleaved} rows once made (a model decoded on the GPU never makes them, and a batch does not make
+     * them). Taken once per matmul, since its slices are cut by it ({@link #tiledRowUnit}).
      */
     InterleavedRows tiledCopy() {
         InterleavedRows.Lazy groups = interleaved();
