@@ -66,6 +66,9 @@ final class GroupTiles {
             for (; b + 4 <= batch; b += 4) {
                 tokens4(tile, cols, x, b, out, rows, g * GROUP);
             }
+            for (; b + 2 <= batch; b += 2) {
+                tokens2(tile, cols, x, b, out, rows, g * GROUP);
+            }
             for (; b < batch; b++) {
                 token(tile, cols, x, b, out, rows, g * GROUP);
             }
@@ -179,6 +182,30 @@ final class GroupTiles {
         c1.intoArray(out, o + 2 * rows + 16);
         d0.intoArray(out, o + 3 * rows);
         d1.intoArray(out, o + 3 * rows + 16);
+    }
+
+    /**
+     * Tokens {@code token} and {@code token + 1}: four chains of multiply-adds, where one token's two wait on each
+     * other's latency.
+     */
+    private static void tokens2(float[] tile, int cols, float[] x, int token, float[] out, int rows, int rowOffset) {
+        FloatVector a0 = FloatVector.zero(FLOATS), a1 = a0, b0 = a0, b1 = a0;
+        int xa = token * cols;
+        for (int k = 0; k < cols; k++) {
+            FloatVector w0 = FloatVector.fromArray(FLOATS, tile, k * GROUP);
+            FloatVector w1 = FloatVector.fromArray(FLOATS, tile, k * GROUP + 16);
+            FloatVector v = FloatVector.broadcast(FLOATS, x[xa + k]);
+            a0 = w0.fma(v, a0);
+            a1 = w1.fma(v, a1);
+            v = FloatVector.broadcast(FLOATS, x[xa + cols + k]);
+            b0 = w0.fma(v, b0);
+            b1 = w1.fma(v, b1);
+        }
+        int o = token * rows + rowOffset;
+        a0.intoArray(out, o);
+        a1.intoArray(out, o + 16);
+        b0.intoArray(out, o + rows);
+        b1.intoArray(out, o + rows + 16);
     }
 
     /** One token against a decoded group, each row's sum in the same order as in {@link #tokens12}. */

@@ -319,7 +319,8 @@ class WeightMatrixTest {
                     m.matmul(x, got, batch);
                     assertThat(got).as("%s threads %d", m, threads).containsExactly(fromCopy);
                 }
-                // in 19 tokens, 0-11 go through the twelve-token kernel, 12-15 the four-token one and 16-18 one by one;
+                // in 19 tokens, 0-11 go through the twelve-token kernel, 12-15 the four-token one, 16-17 the two-token one and 18
+                // alone;
                 // a batch of 12 made of tokens 12-18 and 0-4 takes them all through the twelve-token kernel
                 float[] rotated = new float[12 * m.cols()];
                 System.arraycopy(x, 12 * m.cols(), rotated, 0, 7 * m.cols());
