@@ -28,11 +28,14 @@ final class GroupTiles {
 
     /**
      * The batch's whole blocks of {@value #BLOCK} tokens, weight by weight: activation {@code k} of token {@code t} of
-     * block {@code b} at {@code [(b * cols + k) * 12 + t]}, in {@code into} if it is large enough, else in a new array;
-     * the weights split across {@link Parallel} threads.
+     * block {@code b} at {@code [(b * cols + k) * 12 + t]}, in {@code into} if it is large enough, else in a new array
+     * ({@code into} itself, perhaps null, for a batch of fewer); the weights split across {@link Parallel} threads.
      */
     static float[] block(float[] x, int batch, int cols, float[] into) {
         int blocks = batch / BLOCK;
+        if (blocks == 0) {
+            return into;
+        }
         float[] blocked = into != null && into.length >= blocks * BLOCK * cols ? into : new float[blocks * BLOCK * cols];
         Parallel.forRange(cols, 256, (from, to) -> {
             for (int b = 0; b < blocks; b++) {
