@@ -10,6 +10,7 @@ import dev.streamingllm.backend.cuda.CudaOptions;
 import dev.streamingllm.gguf.GGUFFile;
 import dev.streamingllm.llama.ModelConfig;
 import dev.streamingllm.llama.Weights;
+import dev.streamingllm.pull.ModelPuller;
 import java.nio.file.Path;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -85,10 +86,7 @@ public final class Backends {
         if (configured.equals("none")) {
             return CopyStore.ANONYMOUS;
         }
-        String home = System.getenv("STREAMINGLLM_HOME");
-        Path base = !configured.isBlank() ? Path.of(configured)
-                : home != null && !home.isBlank() ? Path.of(home, "repacked")
-                : Path.of(System.getProperty("user.home"), ".cache", "streamingllm", "repacked");
+        Path base = !configured.isBlank() ? Path.of(configured) : ModelPuller.home().resolve("repacked");
         return CopyStore.in(base.resolve(fingerprint));
     }
 }

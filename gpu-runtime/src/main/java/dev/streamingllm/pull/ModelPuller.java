@@ -67,11 +67,19 @@ public final class ModelPuller {
 
     /** {@code $STREAMINGLLM_HOME/models} when the variable is set, else {@code ~/.cache/streamingllm/models}. */
     public static Path defaultDirectory() {
+        return home().resolve("models");
+    }
+
+    /**
+     * Where the runtime keeps what it fetches and makes (models, repacked matrices): {@code $STREAMINGLLM_HOME} when
+     * the variable is set, else {@code ~/.cache/streamingllm}.
+     */
+    public static Path home() {
         String home = System.getenv("STREAMINGLLM_HOME");
         if (home != null && !home.isBlank()) {
-            return Path.of(home).resolve("models");
+            return Path.of(home);
         }
-        return Path.of(System.getProperty("user.home"), ".cache", "streamingllm", "models");
+        return Path.of(System.getProperty("user.home"), ".cache", "streamingllm");
     }
 
     public Path directory() {
