@@ -20,8 +20,8 @@ import jdk.incubator.vector.VectorShuffle;
  * row, six bits have too many values for a one-register table, so the quants are assembled in int lanes (4 bits from
  * ql, 2 from qh), converted, and scaled by {@code d * scale}; lanes never straddle a scale: one scale covers 16
  * elements and a vector holds 8 or 16. With 8 lanes (AVX2) the quants are assembled in 16-bit lanes instead and
- * multiplied with the rounded activations, as Q4_0 and Q4_K do there. Batches go through {@link Gemm}'s tiles, read
- * from the file.
+ * multiplied with the rounded activations, as Q4_0 and Q4_K do there. Batches go through float tiles, of the
+ * interleaved copy where there is one ({@link GroupTiles}), else of the file's rows ({@link Gemm}).
  */
 final class Q6_KVectorMatrix extends Q6_KMatrix {
 
