@@ -117,6 +117,13 @@ public class StreamingLlmAutoConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
+    @ConditionalOnProperty(prefix = StreamingLlmProperties.PREFIX + ".warmup", name = "enabled", matchIfMissing = true)
+    StreamingLlmWarmup streamingLlmWarmup(ChatSessions sessions, StreamingLlmProperties properties) {
+        return new StreamingLlmWarmup(sessions, StreamingLlmChatModel.sampling(properties.getChat()), properties.getWarmup().getTimeout());
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
     StreamingLlmMetrics streamingLlmMetrics(ChatSessions sessions) {
         return new StreamingLlmMetrics(sessions);
     }

@@ -50,6 +50,8 @@ public class StreamingLlmProperties {
 
     private final Batch batch = new Batch();
 
+    private final Warmup warmup = new Warmup();
+
     public String getModel() {
         return model;
     }
@@ -108,6 +110,10 @@ public class StreamingLlmProperties {
 
     public Batch getBatch() {
         return batch;
+    }
+
+    public Warmup getWarmup() {
+        return warmup;
     }
 
     /** Geometry of each session's sink cache. */
@@ -243,6 +249,35 @@ public class StreamingLlmProperties {
 
         public void setPrefillWhileDecoding(int prefillWhileDecoding) {
             this.prefillWhileDecoding = prefillWhileDecoding;
+        }
+    }
+
+    /**
+     * The model's CPU kernels run on throwaway caches once the application has started, before it reports itself ready
+     * for traffic: until the JIT has compiled them, the first conversations run many times slower.
+     */
+    public static class Warmup {
+
+        /** Whether the warm-up runs. */
+        private boolean enabled = true;
+
+        /** The most time it takes; a round under way runs to its end. */
+        private Duration timeout = Duration.ofSeconds(30);
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public Duration getTimeout() {
+            return timeout;
+        }
+
+        public void setTimeout(Duration timeout) {
+            this.timeout = timeout;
         }
     }
 }

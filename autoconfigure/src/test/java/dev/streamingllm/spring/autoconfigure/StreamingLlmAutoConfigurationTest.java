@@ -39,6 +39,8 @@ import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.ApplicationRunner;
+import org.springframework.boot.DefaultApplicationArguments;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
@@ -55,7 +57,7 @@ class StreamingLlmAutoConfigurationTest {
             assertThat(context).hasSingleBean(Model.class).hasSingleBean(ChatSessions.class)
                     .hasSingleBean(StreamingLlmChatModel.class).hasSingleBean(StreamingLlmMetrics.class)
                     .hasSingleBean(StreamingLlmHealthIndicator.class).hasSingleBean(ConversationIdAdvisor.class)
-                    .hasSingleBean(ChatClientBuilderCustomizer.class);
+                    .hasSingleBean(ChatClientBuilderCustomizer.class).hasSingleBean(StreamingLlmWarmup.class);
             assertThat(context.getBean(ChatModel.class)).isSameAs(context.getBean(StreamingLlmChatModel.class));
             // defaults: 4 sinks, the window fills the model's context, keys and values as halves, 32 sessions for 30 minutes,
             // prefixes reused
@@ -68,6 +70,25 @@ class StreamingLlmAutoConfigurationTest {
             assertThat(settings.ttl()).isEqualTo(Duration.ofMinutes(30));
             assertThat(settings.reusePrefix()).isTrue();
         });
+    }
+
+    /**
+     * The warm-up is an {@link ApplicationRunner}, so Spring Boot reports the application ready for traffic after it; its
+     * timeout binds (none allowed: one round), and {@code streamingllm.warmup.enabled=false} leaves it out.
+     */
+    @Test
+    void theWarmupRunsAsARunnerUnlessDisabled() {
+        runner.withPropertyValues("streamingllm.backend=cpu", "streamingllm.warmup.timeout=0s").run(context -> {
+            StreamingLlmWarmup warmup = context.getBean(StreamingLlmWarmup.class);
+            assertThat(context.getBeansOfType(ApplicationRunner.class)).containsValue(warmup);
+            assertThat(warmup.report()).as("before it runs").isNull();
+            warmup.run(new DefaultApplicationArguments());
+            assertThat(warmup.report()).isNotNull();
+            assertThat(warmup.report().rounds()).isEqualTo(1);
+            assertThat(warmup.report().settled()).isFalse();
+        });
+        runner.withPropertyValues("streamingllm.warmup.enabled=false")
+                .run(context -> assertThat(context).hasSingleBean(Model.class).doesNotHaveBean(StreamingLlmWarmup.class));
     }
 
     @Test

@@ -2,7 +2,8 @@ package dev.streamingllm.samples.assistant;
 
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
-import org.springframework.boot.web.server.context.WebServerInitializedEvent;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ApplicationListener;
 import org.springframework.context.annotation.Bean;
 
@@ -17,10 +18,10 @@ public class AssistantApplication {
         SpringApplication.run(AssistantApplication.class, args);
     }
 
-    /** Tells where to point a browser (bin/assistant relies on this line). */
+    /** Tells where to point a browser, once the model's warm-up has run and the first reply comes at full speed. */
     @Bean
-    ApplicationListener<WebServerInitializedEvent> announceUrl() {
+    ApplicationListener<ApplicationReadyEvent> announceUrl() {
         return event -> System.out.println("StreamingLLM assistant ready at http://localhost:"
-                + event.getWebServer().getPort() + "/");
+                + ((WebServerApplicationContext) event.getApplicationContext()).getWebServer().getPort() + "/");
     }
 }

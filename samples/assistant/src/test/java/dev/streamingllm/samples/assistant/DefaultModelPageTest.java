@@ -1,5 +1,9 @@
 package dev.streamingllm.samples.assistant;
 
+import dev.streamingllm.spring.autoconfigure.StreamingLlmWarmup;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.availability.ApplicationAvailability;
+import org.springframework.boot.availability.ReadinessState;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
@@ -28,6 +32,15 @@ class DefaultModelPageTest {
 
     private WebDriver driver() {
         return chromium.driver;
+    }
+
+    /** As shipped, the model is warmed up by a runner, which Spring Boot runs before it reports the application ready. */
+    @Test
+    void theModelIsWarmedUpBeforeTheApplicationIsReady(@Autowired StreamingLlmWarmup warmup, @Autowired ApplicationAvailability availability) {
+        assertThat(availability.getReadinessState()).isEqualTo(ReadinessState.ACCEPTING_TRAFFIC);
+        assertThat(warmup.report()).isNotNull();
+        assertThat(warmup.report().rounds()).isPositive();
+        assertThat(warmup.report().elapsed()).isGreaterThanOrEqualTo(warmup.report().lastRound());
     }
 
     @Test

@@ -1,0 +1,123 @@
+package dev.streamingllm.session;
+
+import dev.streamingllm.backend.Decoder;
+import dev.streamingllm.backend.Segment;
+import dev.streamingllm.cache.CacheConfig;
+import dev.streamingllm.cache.SinkCache;
+import dev.streamingllm.sampling.SamplingParams;
+import dev.streamingllm.template.ChatMessage;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Runs a decoder's kernels on throwaway caches before its first conversation. On the CPU, C2 compiles the Vector API
+ * kernels only after they have run for a while, and until then they run as Java fallbacks that allocate every vector:
+ * a freshly started assistant sent its first reply's first token after 2.1 s and streamed it at 5 tokens/s, where its
+ * later replies took 81-181 ms and streamed at 77-104 (BENCHMARKS.md, Serving).
+ *
+ * <p>A round passes the shapes a server's steps take, on caches of the sessions' type: a prompt chunk of
+ * {@value #PROMPT} tokens (every tile kernel, a whole twelve-token block and each tail), one decoding row, decoding rows
+ * of three and of four conversations (the group kernels' one-, two- and four-token passes) and a prompt chunk beside a
+ * decoding row; then two conversations reply at once through the engine's scheduler with the sessions' sampling (the
+ * chat template, the tokenizer, the sampler, the text decoder), {@value #REPLY_TOKENS} tokens at most, seeded so that
+ * every round does the same work. Rounds repeat until two in a row take within {@value #SETTLED_PERCENT}% of each other,
+ * C2 having compiled what they run, or until the time allowed is spent; the first round always runs. Nothing of a
+ * round is kept: its caches and conversations are the warm-up's own.
+ */
+public final class Warmup {
+
+    /** Prompt tokens in a round's chunk: ten blocks of twelve, then tails of four, two and one. */
+    static final int PROMPT = 127;
+    /** Decode steps of one row in a round. */
+    static final int DECODE_STEPS = 8;
+    /** Two rounds in a row this close in time end the warm-up. */
+    static final int SETTLED_PERCENT = 10;
+    /** Rounds that always run, the last two of them to compare. */
+    static final int MIN_ROUNDS = 4;
+    /** The most tokens of a warm-up reply. */
+    static final int REPLY_TOKENS = 24;
+
+    private static final List<List<ChatMessage>> CHATS = List.of(
+            List.of(ChatMessage.user("Tell me about the sea in three sentences.")),
+            List.of(ChatMessage.system("You are a helpful assistant."), ChatMessage.user("What makes bread rise?")));
+
+    /** @param settled whether the last two rounds took about the same time, rather than the time running out */
+    public record Report(int rounds, Duration elapsed, Duration lastRound, boolean settled) {
+    }
+
+    private Warmup() {
+    }
+
+    /**
+     * Warms {@code engine} up for at most about {@code limit} (a round started before it runs to its end), on caches
+     * shaped like {@code cache} and with the sampling of {@code params}.
+     */
+    public static Report run(Engine engine, CacheConfig cache, SamplingParams params, Duration limit) {
+        SamplingParams reply = params.toBuilder().seed(1L).maxTokens(REPLY_TOKENS).grammar(null).build();
+        long start = System.nanoTime();
+        long deadline = start + limit.toNanos();
+        long previous = Long.MAX_VALUE;
+        int rounds = 0;
+        while (true) {
+            long roundStart = System.nanoTime();
+            kernels(engine.model().decoder(), cache, rounds);
+            conversations(engine, cache, reply);
+            long now = System.nanoTime();
+            long took = now - roundStart;
+            rounds++;
+            boolean settled = rounds >= MIN_ROUNDS && Math.abs(took - previous) * 100 <= (long) SETTLED_PERCENT * previous;
+            if (settled || now >= deadline) {
+                return new Report(rounds, Duration.ofNanos(now - start), Duration.ofNanos(took), settled);
+            }
+            previous = took;
+        }
+    }
+
+    /** The kernels' shapes, straight through the decoder on caches of their own. */
+    private static void kernels(Decoder decoder, CacheConfig cache, int round) {
+        int vocab = decoder.config().vocabularySize();
+        CacheConfig config = CacheConfig.dense(PROMPT + DECODE_STEPS + 32).withType(cache.type());
+        SinkCache prompt = decoder.newCache(config);
+        decoder.forward(List.of(new Segment(prompt, tokens(PROMPT, round, vocab), 0, PROMPT, false)));
+        for (int i = 0; i < DECODE_STEPS; i++) {
+            decoder.forward(List.of(new Segment(prompt, tokens(1, round + i, vocab), 0, 1, false)));
+        }
+        List<SinkCache> conversations = new ArrayList<>();
+        for (int c = 0; c < 4; c++) {
+            SinkCache conversation = decoder.newCache(config);
+            decoder.forward(List.of(new Segment(conversation, tokens(8, round + c, vocab), 0, 8, false)));
+            conversations.add(conversation);
+        }
+        for (int rows : new int[] {3, 4}) {
+            List<Segment> step = new ArrayList<>();
+            for (int c = 0; c < rows; c++) {
+                step.add(new Segment(conversations.get(c), tokens(1, round + c, vocab), 0, 1, false));
+            }
+            decoder.forward(step);
+        }
+        decoder.forward(List.of(new Segment(conversations.get(0), tokens(1, round, vocab), 0, 1, false),
+                new Segment(conversations.get(1), tokens(20, round, vocab), 0, 20, false)));
+    }
+
+    /** Two conversations replying at once, each on a session of its own. */
+    private static void conversations(Engine engine, CacheConfig cache, SamplingParams params) {
+        List<CompletableFuture<?>> replies = new ArrayList<>();
+        for (List<ChatMessage> chat : CHATS) {
+            Conversation conversation = new Conversation(engine, cache, true);
+            replies.add(CompletableFuture.runAsync(() -> conversation.reply(chat, params, text -> { }, () -> false),
+                    runnable -> Thread.ofPlatform().name("streamingllm-warmup").daemon().start(runnable)));
+        }
+        CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)).join();
+    }
+
+    /** {@code count} token ids spread over the vocabulary, different from round to round. */
+    private static int[] tokens(int count, int seed, int vocab) {
+        int[] tokens = new int[count];
+        for (int i = 0; i < count; i++) {
+            tokens[i] = (int) ((seed * 7919L + i * 104_729L) % vocab);
+        }
+        return tokens;
+    }
+}
