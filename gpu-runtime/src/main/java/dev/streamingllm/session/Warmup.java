@@ -12,10 +12,10 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * Runs a decoder's kernels on throwaway caches before its first conversation. On the CPU, C2 compiles the Vector API
- * kernels only after they have run for a while, and until then they run as Java fallbacks that allocate every vector:
- * a freshly started assistant sent its first reply's first token after 2.1 s and streamed it at 5 tokens/s, where its
- * later replies took 81-181 ms and streamed at 77-104 (BENCHMARKS.md, Serving).
+ * Runs an engine's kernels and conversation path on throwaway caches before its first conversation. On the CPU, C2
+ * compiles the Vector API kernels only after they have run for a while, and until then they run as Java fallbacks that
+ * allocate every vector: a freshly started assistant sent its first reply's first token after 2.7-2.8 s and streamed it
+ * at 4 tokens/s, and after this warm-up in 0.4 s at 66-83 tokens/s (BENCHMARKS.md, Serving).
  *
  * <p>A round passes the shapes a server's steps take, on caches of the sessions' type: a prompt chunk of
  * {@value #PROMPT} tokens (every tile kernel, a whole twelve-token block and each tail), one decoding row, decoding rows
