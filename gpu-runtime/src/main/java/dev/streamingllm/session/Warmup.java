@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * Runs an engine's kernels and conversation path on throwaway caches before its first conversation. On the CPU, C2
@@ -22,9 +23,10 @@ import java.util.concurrent.CompletableFuture;
  * of three and of four conversations (the group kernels' one-, two- and four-token passes) and a prompt chunk beside a
  * decoding row; then two conversations reply at once through the engine's scheduler with the sessions' sampling (the
  * chat template, the tokenizer, the sampler, the text decoder), {@value #REPLY_TOKENS} tokens at most, seeded so that
- * every round does the same work. Rounds repeat until two in a row take within {@value #SETTLED_PERCENT}% of each other,
- * C2 having compiled what they run, or until the time allowed is spent; the first round always runs. Nothing of a
- * round is kept: its caches and conversations are the warm-up's own.
+ * every round does the same work. Rounds repeat until two in a row take within {@value #SETTLED_PERCENT}% of each other
+ * (from the {@value #MIN_ROUNDS}th on), C2 having compiled what they run, or until the time allowed is spent: the first
+ * round's kernel shapes always run, and a round's replies stop where the time runs out. Nothing of a round is kept: its
+ * caches and conversations are the warm-up's own.
  */
 public final class Warmup {
 
@@ -34,7 +36,7 @@ public final class Warmup {
     static final int DECODE_STEPS = 8;
     /** Two rounds in a row this close in time end the warm-up. */
     static final int SETTLED_PERCENT = 10;
-    /** Rounds that always run, the last two of them to compare. */
+    /** Rounds before two in a row can end the warm-up: the first ones run while C2 is still compiling. */
     static final int MIN_ROUNDS = 4;
     /** The most tokens of a warm-up reply. */
     static final int REPLY_TOKENS = 24;
@@ -51,10 +53,10 @@ public final class Warmup {
     }
 
     /**
-     * Warms {@code engine} up for at most about {@code limit} (a round started before it runs to its end), on caches
-     * shaped like {@code cache} and with the sampling of {@code params}.
+     * Warms {@code engine} up for about {@code limit} at most, on caches shaped like {@code cache}, its conversations
+     * pinning their system prompts as {@code pinSystemPrompt} says and sampling with {@code params}.
      */
-    public static Report run(Engine engine, CacheConfig cache, SamplingParams params, Duration limit) {
+    public static Report run(Engine engine, CacheConfig cache, boolean pinSystemPrompt, SamplingParams params, Duration limit) {
         SamplingParams reply = params.toBuilder().seed(1L).maxTokens(REPLY_TOKENS).grammar(null).build();
         long start = System.nanoTime();
         long deadline = start + limit.toNanos();
@@ -63,7 +65,7 @@ public final class Warmup {
         while (true) {
             long roundStart = System.nanoTime();
             kernels(engine.model().decoder(), cache, rounds);
-            conversations(engine, cache, reply);
+            conversations(engine, cache, pinSystemPrompt, reply, deadline);
             long now = System.nanoTime();
             long took = now - roundStart;
             rounds++;
@@ -101,15 +103,25 @@ public final class Warmup {
                 new Segment(conversations.get(1), tokens(20, round, vocab), 0, 20, false)));
     }
 
-    /** Two conversations replying at once, each on a session of its own. */
-    private static void conversations(Engine engine, CacheConfig cache, SamplingParams params) {
+    /** Two conversations replying at once, each on a session of its own, cancelled at {@code deadline}. */
+    private static void conversations(Engine engine, CacheConfig cache, boolean pinSystemPrompt, SamplingParams params, long deadline) {
         List<CompletableFuture<?>> replies = new ArrayList<>();
         for (List<ChatMessage> chat : CHATS) {
-            Conversation conversation = new Conversation(engine, cache, true);
-            replies.add(CompletableFuture.runAsync(() -> conversation.reply(chat, params, text -> { }, () -> false),
+            Conversation conversation = new Conversation(engine, cache, pinSystemPrompt);
+            replies.add(CompletableFuture.runAsync(() -> conversation.reply(chat, params, text -> { }, () -> System.nanoTime() > deadline),
                     runnable -> Thread.ofPlatform().name("streamingllm-warmup").daemon().start(runnable)));
         }
-        CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)).join();
+        try {
+            CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)).join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException cause) {
+                throw cause;
+            }
+            if (e.getCause() instanceof Error cause) {
+                throw cause;
+            }
+            throw e;
+        }
     }
 
     /** {@code count} token ids spread over the vocabulary, different from round to round. */

@@ -30,7 +30,7 @@ class WarmupTest {
         try (Model model = Model.load(Shared.model(file))) {
             Warmup.Report report;
             try (Engine engine = new Engine(model)) {
-                report = Warmup.run(engine, CacheConfig.streaming(4, 60), SamplingParams.DEFAULTS, Duration.ofSeconds(30));
+                report = Warmup.run(engine, CacheConfig.streaming(4, 60), true, SamplingParams.DEFAULTS, Duration.ofSeconds(30));
                 assertThat(engine.scheduler().steps()).as("the warm-up's conversations ran through the scheduler").isPositive();
             }
             assertThat(report.rounds()).isGreaterThanOrEqualTo(Warmup.MIN_ROUNDS);
@@ -45,7 +45,7 @@ class WarmupTest {
     @ValueSource(strings = {"stories260K.gguf"})
     void noTimeAllowedRunsOneRound(String file) {
         try (Model model = Model.load(Shared.model(file)); Engine engine = new Engine(model)) {
-            Warmup.Report report = Warmup.run(engine, CacheConfig.streaming(4, 60), SamplingParams.DEFAULTS, Duration.ZERO);
+            Warmup.Report report = Warmup.run(engine, CacheConfig.streaming(4, 60), true, SamplingParams.DEFAULTS, Duration.ZERO);
             assertThat(report.rounds()).isEqualTo(1);
             assertThat(report.settled()).isFalse();
             assertThat(report.elapsed()).isGreaterThanOrEqualTo(report.lastRound());

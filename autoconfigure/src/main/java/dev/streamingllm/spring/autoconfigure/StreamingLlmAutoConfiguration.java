@@ -22,6 +22,7 @@ import org.springframework.ai.chat.observation.ChatModelObservationConvention;
 import org.springframework.ai.model.SpringAIModelProperties;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
@@ -117,7 +118,7 @@ public class StreamingLlmAutoConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
-    @ConditionalOnProperty(prefix = StreamingLlmProperties.PREFIX + ".warmup", name = "enabled", matchIfMissing = true)
+    @ConditionalOnBooleanProperty(prefix = StreamingLlmProperties.PREFIX + ".warmup", name = "enabled", matchIfMissing = true)
     StreamingLlmWarmup streamingLlmWarmup(ChatSessions sessions, StreamingLlmProperties properties) {
         return new StreamingLlmWarmup(sessions, StreamingLlmChatModel.sampling(properties.getChat()), properties.getWarmup().getTimeout());
     }

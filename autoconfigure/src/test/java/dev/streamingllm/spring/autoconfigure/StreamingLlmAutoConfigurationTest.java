@@ -9,6 +9,7 @@ import dev.streamingllm.cache.CacheConfig;
 import dev.streamingllm.cache.CacheType;
 import dev.streamingllm.model.Model;
 import dev.streamingllm.session.Scheduler;
+import dev.streamingllm.session.Warmup;
 import dev.streamingllm.spring.TestModels;
 import dev.streamingllm.spring.chat.ConversationIdAdvisor;
 import dev.streamingllm.spring.chat.StreamingLlmChatModel;
@@ -26,21 +27,27 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.ai.chat.client.ChatClient;
 import org.springframework.ai.chat.client.ChatClientBuilderCustomizer;
 import org.springframework.ai.chat.model.ChatModel;
 import org.springframework.ai.chat.prompt.Prompt;
+import org.springframework.boot.ApplicationRunner;
+import org.springframework.boot.CommandLineRunner;
+import org.springframework.boot.DefaultApplicationArguments;
+import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.autoconfigure.ImportAutoConfiguration;
+import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.diagnostics.FailureAnalysis;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
-import org.springframework.boot.ApplicationRunner;
-import org.springframework.boot.DefaultApplicationArguments;
+import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
@@ -89,6 +96,29 @@ class StreamingLlmAutoConfigurationTest {
         });
         runner.withPropertyValues("streamingllm.warmup.enabled=false")
                 .run(context -> assertThat(context).hasSingleBean(Model.class).doesNotHaveBean(StreamingLlmWarmup.class));
+    }
+
+    /** The warm-up runs before the application's own runners: a first prompt that one of them reads comes warm. */
+    @Test
+    void theWarmupRunsBeforeTheApplicationsRunners() {
+        RunnerApplication.seen.set(null);
+        try (ConfigurableApplicationContext context = new SpringApplicationBuilder(RunnerApplication.class).web(WebApplicationType.NONE)
+                .properties("streamingllm.model=" + TestModels.stories260K(), "streamingllm.warmup.timeout=0s").run()) {
+            assertThat(RunnerApplication.seen.get()).as("the warm-up's report when the application's runner ran")
+                    .isNotNull().isSameAs(context.getBean(StreamingLlmWarmup.class).report());
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @ImportAutoConfiguration(StreamingLlmAutoConfiguration.class)
+    static class RunnerApplication {
+
+        static final AtomicReference<Warmup.Report> seen = new AtomicReference<>();
+
+        @Bean
+        CommandLineRunner application(StreamingLlmWarmup warmup) {
+            return args -> seen.set(warmup.report());
+        }
     }
 
     @Test
