@@ -2,6 +2,7 @@ package dev.streamingllm.session;
 
 import dev.streamingllm.sampling.SamplingParams;
 import dev.streamingllm.tokenizer.Tokenizer;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
@@ -62,8 +63,13 @@ public final class Generator {
                 Thread.currentThread().interrupt();
             }
         }
+        return join(generation.result());
+    }
+
+    /** {@code future}'s value, or what it failed with thrown as it was rather than wrapped. */
+    static <T> T join(CompletableFuture<T> future) {
         try {
-            return generation.result().join();
+            return future.join();
         } catch (CompletionException e) {
             if (e.getCause() instanceof RuntimeException cause) {
                 throw cause;

@@ -10,7 +10,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 
 /**
  * Runs an engine's kernels and conversation path on throwaway caches before its first conversation. On the CPU, C2
@@ -127,17 +126,7 @@ public final class Warmup {
             replies.add(CompletableFuture.runAsync(() -> conversation.reply(chat, params, text -> { }, () -> System.nanoTime() > deadline),
                     runnable -> Thread.ofPlatform().name("streamingllm-warmup").daemon().start(runnable)));
         }
-        try {
-            CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)).join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof RuntimeException cause) {
-                throw cause;
-            }
-            if (e.getCause() instanceof Error cause) {
-                throw cause;
-            }
-            throw e;
-        }
+        Generator.join(CompletableFuture.allOf(replies.toArray(CompletableFuture[]::new)));
     }
 
     /** {@code count} token ids spread over the vocabulary, different from round to round. */
