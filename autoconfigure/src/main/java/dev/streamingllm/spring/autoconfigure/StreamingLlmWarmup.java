@@ -62,7 +62,7 @@ public class StreamingLlmWarmup implements ApplicationRunner, Ordered {
         }
     }
 
-    /** What the warm-up did, or null before it has run or on a backend that needs none. */
+    /** What the warm-up did, or null before it has run, when it failed, or on the CUDA backend. */
     public Warmup.@Nullable Report report() {
         return report;
     }
