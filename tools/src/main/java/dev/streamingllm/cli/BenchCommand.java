@@ -11,6 +11,7 @@ import dev.streamingllm.model.Model;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -157,6 +158,14 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private void latency(Benchmarks bench) throws Exception {
+        // An untimed pass of each mode at the smallest cache first: in a fresh JVM the first size timed also paid for
+        // C2 compiling the kernels (the default model's streaming decode at cache 256 read 12-14 ms a token when timed
+        // first, 7-9 after a pass at 4096).
+        int smallest = Arrays.stream(caches).min().orElseThrow();
+        for (String name : modes) {
+            bench.latency(AttentionMode.parse(name), smallest, latencyTokens, cacheOptions.type);
+        }
+        System.err.printf("warm-up: cache %d, untimed%n", smallest);
         List<Map<String, Object>> rows = new ArrayList<>();
         for (int cache : caches) {
             for (String name : modes) {

@@ -52,17 +52,25 @@ class BenchCommandTest {
     void latencyRunsOnTheCacheTypeAskedForAndAnUnknownTypeIsNamed() {
         String model = Shared.model("stories260K.gguf").toString();
         PrintStream stdout = System.out;
+        PrintStream stderr = System.err;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        ByteArrayOutputStream progress = new ByteArrayOutputStream();
         int exit;
         try {
             System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            exit = StreamingLlmCli.commandLine().execute("bench", model, "--latency", "--cache", "64", "--modes", "streaming",
+            System.setErr(new PrintStream(progress, true, StandardCharsets.UTF_8));
+            exit = StreamingLlmCli.commandLine().execute("bench", model, "--latency", "--cache", "96,64", "--modes", "streaming",
                     "--tokens", "2", "--cache-type", "F16", "--json");
         } finally {
             System.setOut(stdout);
+            System.setErr(stderr);
         }
         assertThat(exit).isZero();
-        assertThat(captured.toString(StandardCharsets.UTF_8)).contains("\"cache\":64");
+        assertThat(captured.toString(StandardCharsets.UTF_8)).contains("\"cache\":96").contains("\"cache\":64");
+        // the untimed pass runs at the smallest cache, before the first size timed
+        String lines = progress.toString(StandardCharsets.UTF_8);
+        assertThat(lines).contains("warm-up: cache 64, untimed");
+        assertThat(lines.indexOf("warm-up")).isLessThan(lines.indexOf("cache    96  streaming"));
 
         StringWriter err = new StringWriter();
         CommandLine cli = StreamingLlmCli.commandLine();
