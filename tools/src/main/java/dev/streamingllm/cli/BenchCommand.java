@@ -159,8 +159,8 @@ final class BenchCommand implements Callable<Integer> {
 
     private void latency(Benchmarks bench) throws Exception {
         // An untimed pass of each mode at the smallest cache first: in a fresh JVM the first size timed also paid for
-        // C2 compiling the kernels (the default model's streaming decode at cache 256 read 12-14 ms a token when timed
-        // first, 7-9 after a pass at 4096).
+        // C2 compiling the kernels (the default model's streaming decode at cache 256 read 11.9-14.5 ms a token when
+        // timed first, 6.8-9.8 after a pass at 4096).
         int smallest = Arrays.stream(caches).min().orElseThrow();
         for (String name : modes) {
             bench.latency(AttentionMode.parse(name), smallest, latencyTokens, cacheOptions.type);
