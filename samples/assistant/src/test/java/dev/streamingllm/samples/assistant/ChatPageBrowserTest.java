@@ -50,6 +50,7 @@ class ChatPageBrowserTest {
         wait.until(d -> text("model").equals("stories260K"));
         String conversation = text("conversation-id");
         assertThat(conversation).startsWith("chat-");
+        recordRequests();
 
         // count how often the reply's text changes: a streamed reply changes many times
         js("window.__updates = 0; new MutationObserver(() => window.__updates++)"
@@ -86,8 +87,38 @@ class ChatPageBrowserTest {
         driver().findElement(By.id("send")).click();
         new WebDriverWait(driver(), Duration.ofSeconds(60))
                 .withMessage(() -> "the reply to '" + message + "' did not finish; the page shows: " + text("messages")
-                        + " | status: " + text("status") + " | busy: " + busy() + "\nthreads:\n" + serverThreads())
+                        + " | status: " + text("status") + " | busy: " + busy()
+                        + "\nthe page's requests not ended, and its completions: " + js("return JSON.stringify(window.__requests"
+                                + ".filter(r => !r.state.endsWith('ended') || r.url.includes('completions')));")
+                        + "\nthe server's session: " + sessions.info(text("conversation-id")) + "\nthreads:\n" + serverThreads())
                 .until(d -> d.findElements(By.cssSelector(".message.user")).size() > before && !busy());
+    }
+
+    /**
+     * Wraps the page's {@code fetch} so that each request records its status, whether its body ended, and the last
+     * characters it received: for a reply that never finishes, whether the server ended the stream and the page did not
+     * see it, or the stream, or a session refresh, never ended.
+     */
+    private void recordRequests() {
+        js("""
+                window.__requests = [];
+                const fetchFromNetwork = window.fetch;
+                window.fetch = async (...args) => {
+                  const entry = { url: String(args[0]), state: 'sent', tail: '' };
+                  window.__requests.push(entry);
+                  const response = await fetchFromNetwork(...args);
+                  entry.state = 'status ' + response.status;
+                  const reader = response.clone().body.getReader();
+                  const decoder = new TextDecoder();
+                  (async () => {
+                    for (;;) {
+                      const { value, done } = await reader.read();
+                      if (done) { entry.state += ', ended'; return; }
+                      entry.tail = (entry.tail + decoder.decode(value, { stream: true })).slice(-400);
+                    }
+                  })();
+                  return response;
+                };""");
     }
 
     /**
