@@ -63,9 +63,10 @@ class ChatPageBrowserTest {
         send("Once upon a time there was a little girl.");
         String reply = driver().findElements(By.cssSelector(".message.assistant")).getLast().getText();
         assertThat(reply).isNotBlank();
-        Matcher status = Pattern.compile("(\\d+) prompt tokens prefilled, (\\d+) generated").matcher(text("status"));
-        assertThat(status.find()).as("status line: " + text("status")).isTrue();
-        int generated = Integer.parseInt(status.group(2));
+        String statusLine = text("status");
+        Matcher usage = Pattern.compile("(\\d+) prompt tokens prefilled, (\\d+) generated").matcher(statusLine);
+        assertThat(usage.find()).as("status line: " + statusLine).isTrue();
+        int generated = Integer.parseInt(usage.group(2));
         assertThat(((Number) js("return window.__updates;")).intValue()).as("tokens arrived one by one").isGreaterThan(generated / 2);
 
         SessionInfo first = sessions.info(conversation).orElseThrow();
